@@ -1,0 +1,29 @@
+//! The event model shared by every part of logstash-mesos.
+//!
+//! An [`Event`] is a tree of [`Value`]s addressed by [`FieldRef`]s (`[a][b]`), with
+//! `@timestamp`, `@version`, `tags` and a separate `@metadata` tree that outputs never see.
+//! [`Template`] renders Logstash's `%{...}` sprintf syntax, and [`Ack`] carries a source's
+//! acknowledgement through the pipeline so checkpoints advance only after delivery.
+//!
+//! ```
+//! use logstash_mesos_core::{Event, FieldRef, Template, Value};
+//! let mut event = Event::from_message("hello");
+//! event.set(&FieldRef::parse("[app][name]").unwrap(), Value::from("shop"));
+//! let t = Template::compile("%{[app][name]}: %{message}");
+//! assert_eq!(t.render(&event), "shop: hello");
+//! ```
+
+pub mod ack;
+pub mod event;
+pub mod fieldref;
+pub mod joda;
+pub mod sprintf;
+pub mod timestamp;
+pub mod value;
+
+pub use ack::{Ack, AckSink, Acks};
+pub use event::Event;
+pub use fieldref::{FieldRef, FieldRefError};
+pub use sprintf::Template;
+pub use timestamp::Timestamp;
+pub use value::{Map, Value};

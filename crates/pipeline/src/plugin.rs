@@ -1,0 +1,124 @@
+//! The plugin interfaces. Filters are synchronous and run on worker threads; inputs and
+//! outputs are async tasks.
+
+use crate::options::BuildResult;
+use logstash_mesos_core::Event;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// ECS compatibility mode (`ecs_compatibility`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Ecs {
+    Disabled,
+    V1,
+    /// Logstash 8's default; same field names as v1.
+    #[default]
+    V8,
+}
+
+impl Ecs {
+    pub fn parse(s: &str) -> Option<Ecs> {
+        match s {
+            "disabled" => Some(Ecs::Disabled),
+            "v1" => Some(Ecs::V1),
+            "v8" => Some(Ecs::V8),
+            _ => None,
+        }
+    }
+    pub fn enabled(self) -> bool {
+        self != Ecs::Disabled
+    }
+}
+
+/// Pipeline-wide settings plugins may need while being built.
+#[derive(Clone, Debug)]
+pub struct BuildContext {
+    pub pipeline_id: String,
+    /// `--path.data`: every piece of persistent state lives under it.
+    pub path_data: PathBuf,
+    /// `--pipeline.ecs_compatibility`.
+    pub ecs: Ecs,
+    pub workers: usize,
+    pub batch_size: usize,
+    /// `config.support_escapes`.
+    pub support_escapes: bool,
+}
+
+impl Default for BuildContext {
+    fn default() -> Self {
+        BuildContext {
+            pipeline_id: "main".into(),
+            path_data: PathBuf::from("data"),
+            ecs: Ecs::V8,
+            workers: 1,
+            batch_size: 125,
+            support_escapes: false,
+        }
+    }
+}
+
+/// What a filter did with an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied: the common options (add_field, add_tag, ...) run.
+    Success,
+    /// Not applied (no match, parse failure; the filter tagged the event itself): the
+    /// common options do not run.
+    Failure,
+    /// The event is dropped on purpose (its acknowledgement counts as delivered).
+    Drop,
+}
+
+/// Per-call context for a filter: a place to put new events (split, clone).
+#[derive(Default)]
+pub struct FilterContext {
+    /// Events created by the filter; they continue through the filters after it.
+    pub new_events: Vec<Event>,
+}
+
+/// A filter: synchronous, shared by all workers (use interior mutability for state).
+pub trait Filter: Send + Sync {
+    fn apply(&self, event: &mut Event, ctx: &mut FilterContext) -> Outcome;
+}
+
+/// Decodes bytes into events and encodes events into bytes.
+pub trait Codec: Send {
+    /// Decodes a chunk of a stream; line-oriented codecs carry a partial last line over
+    /// to the next call.
+    fn decode(&mut self, data: &[u8], out: &mut Vec<Event>);
+    /// End of stream: decodes whatever was carried over.
+    fn flush(&mut self, out: &mut Vec<Event>);
+    /// Encodes one event, appending to `out`.
+    fn encode(&mut self, event: &Event, out: &mut Vec<u8>);
+    /// A fresh codec with the same settings (each input stream gets its own).
+    fn clone_box(&self) -> Box<dyn Codec>;
+}
+
+/// Builds a codec from its plugin value (used by inputs and outputs with a `codec` option).
+pub type CodecFactory = Arc<dyn Fn() -> Box<dyn Codec> + Send + Sync>;
+
+/// An output: receives batches of events; returns when every event in the batch was
+/// accepted. Dropping the events releases their acknowledgements; an output that gives up
+/// on an event (only at shutdown) must call `event.fail_acks()` first.
+pub trait Output: Send + Sync {
+    fn send<'a>(&'a self, batch: Vec<Event>) -> BoxFuture<'a, ()>;
+    /// Flush and release resources at shutdown.
+    fn close<'a>(&'a self) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// An input: runs until its source ends or shutdown is requested.
+pub trait Input: Send {
+    fn run(self: Box<Self>, ctx: crate::input_context::InputContext) -> BoxFuture<'static, anyhow::Result<()>>;
+}
+
+/// Builder signatures used by the registry.
+pub type FilterBuilder = fn(&crate::options::Args, &BuildContext) -> BuildResult<Box<dyn Filter>>;
+pub type OutputBuilder = fn(&crate::options::Args, &BuildContext) -> BuildResult<Box<dyn Output>>;
+pub type InputBuilder = fn(&crate::options::Args, &BuildContext) -> BuildResult<Box<dyn Input>>;
+pub type CodecBuilder = fn(&crate::options::Args, &BuildContext) -> BuildResult<Box<dyn Codec>>;

@@ -1,0 +1,167 @@
+//! The plugin registry: one table per plugin kind, name → option schema + builder.
+//! Adding a plugin means adding its file and one line here.
+
+use crate::options::{OptKind, OptSpec};
+use crate::plugin::{CodecBuilder, FilterBuilder, InputBuilder, OutputBuilder};
+use crate::{codecs, filters, inputs, outputs};
+
+/// One registered plugin.
+pub struct Entry<B> {
+    pub name: &'static str,
+    pub options: &'static [OptSpec],
+    pub build: B,
+    /// One line saying what the plugin does.
+    pub doc: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Input,
+    Filter,
+    Output,
+    Codec,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Input => "input",
+            Kind::Filter => "filter",
+            Kind::Output => "output",
+            Kind::Codec => "codec",
+        }
+    }
+}
+
+/// Options every input accepts.
+pub static COMMON_INPUT: &[OptSpec] = &[
+    OptSpec::new("id", OptKind::String, "a unique id for the plugin instance (names its checkpoints)"),
+    OptSpec::new("type", OptKind::String, "sets [type] on events that have none"),
+    OptSpec::new("tags", OptKind::Array, "tags added to every event"),
+    OptSpec::new("add_field", OptKind::Hash, "fields added to every event (sprintf)"),
+    OptSpec::new("codec", OptKind::Codec, "the codec that decodes the input's data"),
+    OptSpec::new("enable_metric", OptKind::Boolean, "accepted for compatibility").default("true"),
+    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "ECS field names"),
+];
+
+/// Options every filter accepts; they run only when the filter succeeded.
+pub static COMMON_FILTER: &[OptSpec] = &[
+    OptSpec::new("id", OptKind::String, "a unique id for the plugin instance"),
+    OptSpec::new("add_field", OptKind::Hash, "fields added on success (sprintf)"),
+    OptSpec::new("remove_field", OptKind::Array, "fields removed on success (sprintf)"),
+    OptSpec::new("add_tag", OptKind::Array, "tags added on success (sprintf)"),
+    OptSpec::new("remove_tag", OptKind::Array, "tags removed on success (sprintf)"),
+    OptSpec::new("enable_metric", OptKind::Boolean, "accepted for compatibility").default("true"),
+    OptSpec::new("periodic_flush", OptKind::Boolean, "accepted for compatibility").default("false"),
+];
+
+/// Options every output accepts.
+pub static COMMON_OUTPUT: &[OptSpec] = &[
+    OptSpec::new("id", OptKind::String, "a unique id for the plugin instance"),
+    OptSpec::new("codec", OptKind::Codec, "the codec that encodes events"),
+    OptSpec::new("enable_metric", OptKind::Boolean, "accepted for compatibility").default("true"),
+    OptSpec::new("workers", OptKind::Number, "accepted for compatibility").default("1"),
+    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "ECS field names"),
+];
+
+pub static INPUTS: &[Entry<InputBuilder>] = &[
+    Entry { name: "stdin", options: inputs::stdin::OPTIONS, build: inputs::stdin::build, doc: "reads events from standard input" },
+    Entry { name: "generator", options: inputs::generator::OPTIONS, build: inputs::generator::build, doc: "generates events (tests, benchmarks)" },
+    Entry { name: "file", options: inputs::file::OPTIONS, build: inputs::file::build, doc: "tails files on this host" },
+];
+
+pub static FILTERS: &[Entry<FilterBuilder>] = &[
+];
+
+pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
+    Entry { name: "stdout", options: outputs::stdout::OPTIONS, build: outputs::stdout::build, doc: "prints events to standard output" },
+    Entry { name: "file", options: outputs::file::OPTIONS, build: outputs::file::build, doc: "writes events to files (sprintf path)" },
+    Entry { name: "null", options: outputs::null::OPTIONS, build: outputs::null::build, doc: "discards events (acknowledged)" },
+];
+
+pub static CODECS: &[Entry<CodecBuilder>] = &[
+    Entry { name: "line", options: codecs::line::OPTIONS, build: codecs::line::build, doc: "one event per line" },
+    Entry { name: "plain", options: codecs::plain::OPTIONS, build: codecs::plain::build, doc: "the data as the message" },
+    Entry { name: "json", options: codecs::json::OPTIONS, build: codecs::json::build, doc: "one JSON document" },
+    Entry { name: "json_lines", options: codecs::json_lines::OPTIONS, build: codecs::json_lines::build, doc: "newline-delimited JSON" },
+    Entry { name: "rubydebug", options: codecs::rubydebug::OPTIONS, build: codecs::rubydebug::build, doc: "pretty-printed events" },
+];
+
+/// The option schema of plugin `name` of `kind`, common options included.
+pub fn options_of(kind: Kind, name: &str) -> Option<(&'static [OptSpec], &'static [OptSpec])> {
+    fn find<B>(t: &'static [Entry<B>], name: &str) -> Option<&'static [OptSpec]> {
+        t.iter().find(|e| e.name == name).map(|e| e.options)
+    }
+    match kind {
+        Kind::Input => find(INPUTS, name).map(|o| (o, COMMON_INPUT)),
+        Kind::Filter => find(FILTERS, name).map(|o| (o, COMMON_FILTER)),
+        Kind::Output => find(OUTPUTS, name).map(|o| (o, COMMON_OUTPUT)),
+        Kind::Codec => find(CODECS, name).map(|o| (o, &[][..])),
+    }
+}
+
+/// Every plugin name of `kind` (for suggestions).
+pub fn names(kind: Kind) -> Vec<&'static str> {
+    fn n<B>(t: &'static [Entry<B>]) -> Vec<&'static str> {
+        t.iter().map(|e| e.name).collect()
+    }
+    match kind {
+        Kind::Input => n(INPUTS),
+        Kind::Filter => n(FILTERS),
+        Kind::Output => n(OUTPUTS),
+        Kind::Codec => n(CODECS),
+    }
+}
+
+pub fn filter(name: &str) -> Option<&'static Entry<FilterBuilder>> {
+    FILTERS.iter().find(|e| e.name == name)
+}
+pub fn input(name: &str) -> Option<&'static Entry<InputBuilder>> {
+    INPUTS.iter().find(|e| e.name == name)
+}
+pub fn output(name: &str) -> Option<&'static Entry<OutputBuilder>> {
+    OUTPUTS.iter().find(|e| e.name == name)
+}
+pub fn codec(name: &str) -> Option<&'static Entry<CodecBuilder>> {
+    CODECS.iter().find(|e| e.name == name)
+}
+
+/// The nearest known name, for "did you mean" hints.
+pub fn suggest<'a>(candidates: impl IntoIterator<Item = &'a str>, wrong: &str) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(c, wrong), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every option of every plugin is documented and names are unique per plugin.
+    #[test]
+    fn every_option_documented_and_unique() {
+        fn check<B>(kind: &str, t: &'static [Entry<B>], common: &[OptSpec]) {
+            for e in t {
+                let mut seen = std::collections::HashSet::new();
+                for o in e.options.iter().chain(common) {
+                    assert!(!o.doc.is_empty(), "{kind} {}: option {} has no doc", e.name, o.name);
+                    assert!(seen.insert(o.name), "{kind} {}: option {} declared twice", e.name, o.name);
+                }
+                assert!(!e.doc.is_empty());
+            }
+        }
+        check("input", INPUTS, COMMON_INPUT);
+        check("filter", FILTERS, COMMON_FILTER);
+        check("output", OUTPUTS, COMMON_OUTPUT);
+        check("codec", CODECS, &[]);
+    }
+
+    #[test]
+    fn suggests_near_names() {
+        assert_eq!(suggest(["match", "overwrite"], "mach"), Some("match"));
+        assert_eq!(suggest(["match", "overwrite"], "zzz"), None);
+    }
+}
