@@ -3,6 +3,7 @@
 
 pub mod codecs;
 pub mod common;
+pub mod condition;
 pub mod filters;
 pub mod input_context;
 pub mod inputs;
@@ -11,3 +12,4 @@ pub mod options;
 pub mod outputs;
 pub mod plugin;
 pub mod registry;
+pub mod runner;

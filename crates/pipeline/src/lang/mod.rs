@@ -1,4 +1,5 @@
-//! The Logstash config language: `parse` (text → [`ast`]) and `compile` (AST → pipeline).
+//! The Logstash config language: `parse` (text → [`ast`]), `compile` (AST → pipeline).
 
 pub mod ast;
+pub mod compile;
 pub mod source;
