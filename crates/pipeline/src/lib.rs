@@ -1,8 +1,10 @@
 //! The Logstash config language, the plugins (inputs, codecs, filters, outputs) and the
 //! pipeline that runs them: inputs → bounded queue → workers (filters, then outputs).
 
+pub mod codecs;
 pub mod common;
 pub mod input_context;
+pub mod inputs;
 pub mod lang;
 pub mod options;
 pub mod plugin;

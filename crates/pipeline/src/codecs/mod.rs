@@ -1,0 +1,3 @@
+//! Codec plugins, one per file.
+
+pub mod multiline;

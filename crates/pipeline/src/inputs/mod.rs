@@ -1,0 +1,3 @@
+//! Input plugins, one per file (or folder module).
+
+pub mod file;
