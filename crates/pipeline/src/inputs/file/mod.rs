@@ -158,7 +158,7 @@ pub fn parse_duration(s: &str, bare_unit: f64) -> Option<Duration> {
         _ => return None,
     };
     let total = n * secs;
-    (total.is_finite() && total >= 0.0 && total < 1e12).then(|| Duration::from_secs_f64(total))
+    (0.0..1e12).contains(&total).then(|| Duration::from_secs_f64(total))
 }
 
 /// The host name, as `Socket.gethostname` gives it.
