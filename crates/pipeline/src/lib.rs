@@ -3,8 +3,13 @@
 
 pub mod codecs;
 pub mod common;
+pub mod condition;
+pub mod filters;
 pub mod input_context;
 pub mod inputs;
 pub mod lang;
 pub mod options;
+pub mod outputs;
 pub mod plugin;
+pub mod registry;
+pub mod runner;

@@ -96,22 +96,14 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
         chunk_size: positive(args, "file_chunk_size", 32768)? as usize,
         sincedb_write_interval: duration(args, "sincedb_write_interval", 15.0)?,
         sincedb_clean_after: days(args, "sincedb_clean_after", 14.0)?,
-        host: hostname(),
+        host: crate::inputs::hostname(),
         ecs: ecs.enabled(),
+        // Only codecs that make exactly one event per line can say where it started.
+        line_offsets: args.codec("codec").is_none_or(|c| c.name == "plain" || c.name == "line"),
     };
-    let codec = codec(args, ctx)?;
+    // Plain by default, as Logstash; each line is decoded as one complete record.
+    let codec = crate::codecs::from_args(args, ctx, "plain")?;
     Ok(Box::new(FileInput { settings: Arc::new(settings), sincedb_path, codec }))
-}
-
-/// The codec lines are decoded with; `None` is plain (one event per line).
-fn codec(args: &Args, ctx: &BuildContext) -> BuildResult<Option<Box<dyn Codec>>> {
-    let Some(spec) = args.codec("codec") else { return Ok(None) };
-    match spec.name.as_str() {
-        "plain" | "line" => Ok(None),
-        "multiline" => crate::codecs::multiline::build(&spec.args, ctx).map(Some),
-        // TODO: use `crate::registry::build_codec(spec, ctx)` once it lands on main.
-        other => Err(BuildError::option("codec", format!("codec {other:?} is not supported by the file input yet"))),
-    }
 }
 
 fn positive(args: &Args, name: &str, default: i64) -> BuildResult<u64> {
@@ -161,21 +153,11 @@ pub fn parse_duration(s: &str, bare_unit: f64) -> Option<Duration> {
     (0.0..1e12).contains(&total).then(|| Duration::from_secs_f64(total))
 }
 
-/// The host name, as `Socket.gethostname` gives it.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 /// The built input.
 pub struct FileInput {
     settings: Arc<Settings>,
     sincedb_path: PathBuf,
-    codec: Option<Box<dyn Codec>>,
+    codec: Box<dyn Codec>,
 }
 
 /// Events read per polling round: bounds memory and keeps shutdown prompt.

@@ -36,6 +36,8 @@ pub struct Settings {
     pub sincedb_clean_after: Duration,
     pub host: String,
     pub ecs: bool,
+    /// Set `[log][offset]` (ECS) on events: only for one-event-per-line codecs.
+    pub line_offsets: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,7 +114,7 @@ struct Tracked {
     /// How much of `partial` was already searched for the delimiter.
     scanned: usize,
     acks: Arc<LineAcks>,
-    codec: Option<Box<dyn Codec>>,
+    codec: Box<dyn Codec>,
     last_activity: Instant,
     last_size: u64,
     /// The path no longer leads to this file: read it to its end, then let go.
@@ -124,8 +126,8 @@ struct Tracked {
 /// Polls the watched files: discovery, rotation and truncation checks, reading.
 pub struct Watcher {
     settings: Arc<Settings>,
-    /// The input's codec; `None` means plain lines (`Event::from_message`).
-    codec: Option<Box<dyn Codec>>,
+    /// The input's codec; each file decodes with its own clone.
+    codec: Box<dyn Codec>,
     db: SinceDb,
     files: BTreeMap<FileId, Tracked>,
     discovered_once: bool,
@@ -141,7 +143,7 @@ fn unix_now() -> i64 {
 }
 
 impl Watcher {
-    pub fn new(settings: Arc<Settings>, codec: Option<Box<dyn Codec>>, db: SinceDb) -> Watcher {
+    pub fn new(settings: Arc<Settings>, codec: Box<dyn Codec>, db: SinceDb) -> Watcher {
         let chunk = settings.chunk_size.max(1);
         Watcher {
             settings,
@@ -273,7 +275,7 @@ impl Watcher {
             partial: Vec::new(),
             scanned: 0,
             acks: LineAcks::new(pos),
-            codec: self.codec.as_ref().map(|c| c.clone_box()),
+            codec: self.codec.clone_box(),
             last_activity: Instant::now(),
             last_size: size,
             rotated: false,
@@ -322,11 +324,9 @@ impl Watcher {
         let rewritten = size != t.last_size && !t.fingerprint.matches(file, size).unwrap_or(true);
         if size < t.read_pos || rewritten {
             tracing::info!(path = %t.path.display(), "file truncated or rewritten; reading it from the start");
-            if let Some(c) = t.codec.as_mut() {
-                let start = out.len();
-                c.flush(out);
-                decorate_all(&settings, t, &mut out[start..]);
-            }
+            let start = out.len();
+            t.codec.flush(out);
+            decorate_all(&settings, t, &mut out[start..]);
             t.generation += 1;
             t.read_pos = 0;
             t.partial.clear();
@@ -340,21 +340,17 @@ impl Watcher {
         }
         t.last_size = size;
         let more = read_lines(&settings, t, &mut self.buf, out, max_events);
-        if let Some(c) = t.codec.as_mut() {
-            let start = out.len();
-            c.flush_expired(out);
-            decorate_all(&settings, t, &mut out[start..]);
-        }
+        let start = out.len();
+        t.codec.flush_expired(out);
+        decorate_all(&settings, t, &mut out[start..]);
         let at_eof = t.read_pos >= size;
         let idle = t.last_activity.elapsed();
         if at_eof && !more {
             if t.rotated && (meta.nlink() == 0 || settings.close_older.is_some_and(|c| idle >= c)) {
                 // Rotated away and drained: nothing more will come.
-                if let Some(c) = t.codec.as_mut() {
-                    let start = out.len();
-                    c.flush(out);
-                    decorate_all(&settings, t, &mut out[start..]);
-                }
+                let start = out.len();
+                t.codec.flush(out);
+                decorate_all(&settings, t, &mut out[start..]);
                 t.file = None;
                 t.finished = true;
             } else if !t.rotated && settings.close_older.is_some_and(|c| idle >= c) {
@@ -405,17 +401,11 @@ fn emit_line(settings: &Settings, t: &mut Tracked, line: &[u8], start: u64, end:
     t.acks.register(end);
     let ack = Ack::new(t.acks.clone(), end);
     let first = out.len();
-    match t.codec.as_mut() {
-        // Plain: the line as the message, invalid UTF-8 replaced.
-        None => {
-            let mut e = Event::from_message(String::from_utf8_lossy(line).into_owned());
-            e.attach_ack(ack);
-            if settings.ecs {
-                let _ = e.set(&FieldRef::from_path(["log", "offset"]), Value::Integer(start as i64));
-            }
-            out.push(e);
+    t.codec.decode_acked(line, Acks::One(ack), out);
+    if settings.ecs && settings.line_offsets {
+        for e in &mut out[first..] {
+            let _ = e.set(&FieldRef::from_path(["log", "offset"]), Value::Integer(start as i64));
         }
-        Some(c) => c.decode_acked(line, Acks::One(ack), out),
     }
     decorate_all(settings, t, &mut out[first..]);
 }

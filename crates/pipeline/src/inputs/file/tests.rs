@@ -95,6 +95,7 @@ async fn reads_existing_lines_then_appended_ones() {
     assert_eq!(get(e, "[log][file][path]").as_deref(), Some(log.to_string_lossy().as_ref()));
     assert!(get(e, "[host][name]").is_some_and(|h| !h.is_empty()));
     assert_eq!(get(e, "[log][offset]").as_deref(), Some("0"));
+    assert_eq!(get(e, "[event][original]").as_deref(), Some("first"), "the plain codec's ECS field");
     assert_eq!(get(&got[1], "[log][offset]").as_deref(), Some("6"));
     let id = get(e, "[@metadata][_id]").expect("_id");
     assert_eq!(id.len(), 32);
