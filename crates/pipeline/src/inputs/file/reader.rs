@@ -136,6 +136,7 @@ pub struct Watcher {
     rediscover: bool,
     warned_max_open: bool,
     buf: Vec<u8>,
+    round: usize,
 }
 
 fn unix_now() -> i64 {
@@ -156,6 +157,7 @@ impl Watcher {
             rediscover: false,
             warned_max_open: false,
             buf: vec![0; chunk],
+            round: 0,
         }
     }
 
@@ -166,7 +168,13 @@ impl Watcher {
         if due || self.rediscover {
             self.discover();
         }
-        let ids: Vec<FileId> = self.files.keys().copied().collect();
+        let mut ids: Vec<FileId> = self.files.keys().copied().collect();
+        // Start with a different file each round so a busy file cannot starve the others.
+        if !ids.is_empty() {
+            self.round = self.round.wrapping_add(1);
+            let k = self.round % ids.len();
+            ids.rotate_left(k);
+        }
         let mut more = false;
         for id in ids {
             if out.len() >= max_events {
