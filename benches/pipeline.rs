@@ -32,7 +32,7 @@ fn generator_to_null(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let p = compile(&ast, &Registry::builtin(), &ctx).expect("compiles");
-                let running = RunningPipeline::start(p, &ctx, &RunSettings { workers: 1, batch_size: 125 });
+                let running = RunningPipeline::start(p, &ctx, &RunSettings { workers: 1, batch_size: 125, ..RunSettings::default() });
                 let stats = running.stats.clone();
                 running.wait().await;
                 assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
@@ -115,7 +115,7 @@ fn json_lines_round_trip(c: &mut Criterion) {
                     outputs: vec![CompiledOutput { name: "memory".into(), id: "memory".into(), output: out.clone() }],
                     routes: vec![Route::Output(0)],
                 };
-                let running = RunningPipeline::start(p, &ctx, &RunSettings { workers: 1, batch_size: 125 });
+                let running = RunningPipeline::start(p, &ctx, &RunSettings { workers: 1, batch_size: 125, ..RunSettings::default() });
                 let stats = running.stats.clone();
                 running.wait().await;
                 assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
