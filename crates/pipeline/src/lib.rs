@@ -6,3 +6,5 @@ pub mod input_context;
 pub mod lang;
 pub mod options;
 pub mod plugin;
+pub mod filters;
+pub mod grok;
