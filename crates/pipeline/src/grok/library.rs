@@ -106,7 +106,7 @@ mod tests {
         let ecs = PatternLibrary::stock(PatternSet::EcsV1);
         assert!(legacy.len() > 300, "{}", legacy.len());
         assert!(ecs.get("HTTPD_COMMONLOG").is_some_and(|p| p.contains("[source][address]")));
-        assert!(legacy.get("COMBINEDAPACHELOG").is_some_and(|p| p.contains("clientip")));
+        assert!(legacy.get("HTTPD_COMMONLOG").is_some_and(|p| p.contains("clientip")));
     }
 
     #[test]

@@ -4,5 +4,6 @@
 pub mod engine;
 pub mod expand;
 pub mod library;
+pub mod matcher;
 pub mod stock;
 pub mod translate;

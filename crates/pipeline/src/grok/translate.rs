@@ -54,6 +54,19 @@ fn push_char(out: &mut String, ch: char, in_class: bool, d: Dialect) {
     }
 }
 
+/// Unicode class contents for Ruby's POSIX brackets that are not ASCII-only.
+fn posix_unicode(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "alnum" => "\\p{L}\\p{M}\\p{Nd}",
+        "alpha" => "\\p{L}\\p{M}",
+        "digit" => "\\p{Nd}",
+        "upper" => "\\p{Lu}",
+        "lower" => "\\p{Ll}",
+        "word" => "\\p{L}\\p{M}\\p{Nd}\\p{Pc}",
+        _ => return None,
+    })
+}
+
 /// Class contents (inside `[...]`) for the ASCII shorthands.
 fn shorthand_items(ch: char) -> Option<(&'static str, bool)> {
     Some(match ch {
@@ -408,9 +421,15 @@ impl T {
                 if let Some(end) = rest[2..].find(":]") {
                     let name = &rest[2..2 + end];
                     self.p += 2 + name.chars().count() + 2;
-                    items.push_str("[:");
-                    items.push_str(name);
-                    items.push_str(":]");
+                    // Ruby's POSIX brackets are Unicode-aware (unlike `\w`).
+                    match posix_unicode(name) {
+                        Some(props) => items.push_str(props),
+                        None => {
+                            items.push_str("[:");
+                            items.push_str(name);
+                            items.push_str(":]");
+                        }
+                    }
                     continue;
                 }
             }
@@ -492,7 +511,20 @@ impl T {
             return Ok(None);
         }
         match e {
-            'x' | 'p' | 'P' => {
+            'x' => {
+                let digits: String = if self.peek() == Some('{') {
+                    let d: String = self.c[self.p + 1..].iter().take_while(|c| **c != '}').collect();
+                    self.p += d.chars().count() + 2;
+                    d
+                } else {
+                    let d: String = self.c[self.p..].iter().take(2).take_while(|c| c.is_ascii_hexdigit()).collect();
+                    self.p += d.len();
+                    d
+                };
+                let ch = u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32).ok_or(Unsupported("\\x escape"))?;
+                Ok(Some(self.lit(items, ch)))
+            }
+            'p' | 'P' => {
                 items.push('\\');
                 items.push(e);
                 if self.peek() == Some('{') {
@@ -540,7 +572,7 @@ mod tests {
     #[test]
     fn rust_rewrites_ruby_constructs() {
         assert_eq!(translate(r"\h+", Dialect::Rust).unwrap(), "[0-9a-fA-F]+");
-        assert_eq!(translate(r"[[[:alnum:]]_%!$@:.,+~-]+", Dialect::Rust).unwrap(), r"[[[:alnum:]]_%!\$@:\.,\+\~\-]+");
+        assert_eq!(translate(r"[[[:alnum:]]_%!$@:.,+~-]+", Dialect::Rust).unwrap(), r"[[\p{L}\p{M}\p{Nd}]_%!\$@:\.,\+\~\-]+");
         assert_eq!(translate(".?*", Dialect::Rust).unwrap(), "(?:.?)*");
         assert_eq!(translate("(a)(?m)x{", Dialect::Rust).unwrap(), "(?:a)x\\{");
         assert!(translate("(?>a)", Dialect::Rust).is_err());
@@ -550,7 +582,7 @@ mod tests {
 
     #[test]
     fn pcre2_flattens_classes() {
-        assert_eq!(translate(r"[[[:alnum:]]_\h]", Dialect::Pcre2).unwrap(), r"[[:alnum:]\_0-9a-fA-F]");
+        assert_eq!(translate(r"[[[:alnum:]]_\h]", Dialect::Pcre2).unwrap(), r"[\p{L}\p{M}\p{Nd}\_0-9a-fA-F]");
         assert_eq!(translate(r"(?>a+)(?<![0-9])\d", Dialect::Pcre2).unwrap(), r"(?>a+)(?<![0-9])\d");
         assert!(translate(r"[a[^b]]", Dialect::Pcre2).is_err());
     }
