@@ -226,7 +226,7 @@ fn run_file(name: &str) -> Option<(usize, usize)> {
 fn grok_patterns_corpus() {
     if let Some((pass, total)) = run_file("grok-patterns.jsonl") {
         assert_eq!(total, 456);
-        assert!(pass >= 440, "only {pass}/{total} grok-patterns cases pass");
+        assert!(pass >= 456, "only {pass}/{total} grok-patterns cases pass");
     }
 }
 
@@ -234,6 +234,6 @@ fn grok_patterns_corpus() {
 fn grok_filter_corpus() {
     if let Some((pass, total)) = run_file("grok-filter.jsonl") {
         assert_eq!(total, 108);
-        assert!(pass >= 100, "only {pass}/{total} grok-filter cases pass");
+        assert!(pass >= 106, "only {pass}/{total} grok-filter cases pass");
     }
 }

@@ -264,3 +264,96 @@ impl Filter for GrokFilter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logstash_mesos_core::Map;
+
+    fn args(pairs: &[(&str, Value)]) -> Args {
+        let mut a = Args::new("grok", Default::default());
+        for (k, v) in pairs {
+            a = a.with(k, v.clone());
+        }
+        a
+    }
+
+    fn matcher(field: &str, pat: &str) -> Value {
+        let mut m = Map::new();
+        m.insert(field.to_string(), Value::from(pat));
+        Value::Object(m)
+    }
+
+    fn run(f: &dyn Filter, e: &mut Event) -> Outcome {
+        f.apply(e, &mut FilterContext::default())
+    }
+
+    #[test]
+    fn invalid_regex_and_unknown_pattern_are_build_errors() {
+        let ctx = BuildContext::default();
+        let err = build(&args(&[("match", matcher("message", "(unclosed %{WORD:w}"))]), &ctx).err().expect("must fail");
+        assert_eq!(err.option.as_deref(), Some("match"));
+        assert!(err.message.contains("(unclosed %{WORD:w}"), "{}", err.message);
+        let err = build(&args(&[("match", matcher("message", "%{NO_SUCH_PATTERN:x}"))]), &ctx).err().expect("must fail");
+        assert!(err.message.contains("NO_SUCH_PATTERN"), "{}", err.message);
+    }
+
+    #[test]
+    fn captures_types_targets_and_arrays() {
+        let ctx = BuildContext::default();
+        let f = build(&args(&[("match", matcher("message", "%{INT:[a][n]:int} %{WORD:message}"))]), &ctx).expect("builds");
+        let mut e = Event::from_message("42 word");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&FieldRef::parse("[a][n]").expect("ref")), Some(&Value::Integer(42)));
+        assert_eq!(
+            e.get(&FieldRef::top("message")),
+            Some(&Value::Array(vec![Value::from("42 word"), Value::from("word")]))
+        );
+    }
+
+    #[test]
+    fn hostile_input_never_panics() {
+        let ctx = BuildContext::default();
+        let f = build(&args(&[("match", matcher("message", "%{COMBINEDAPACHELOG}"))]), &ctx).expect("builds");
+        let mut missing = Event::new();
+        assert_eq!(run(f.as_ref(), &mut missing), Outcome::Failure);
+        assert!(missing.has_tag("_grokparsefailure"));
+        let mut m = Map::new();
+        m.insert("message".into(), Value::Integer(7));
+        assert_eq!(run(f.as_ref(), &mut Event::from_map(m)), Outcome::Failure);
+        let mut obj = Map::new();
+        obj.insert("message".into(), Value::Object(Map::new()));
+        assert_eq!(run(f.as_ref(), &mut Event::from_map(obj)), Outcome::Failure);
+        let lossy = String::from_utf8_lossy(b"1.2.3.4 - - [\xff\xfe] \"GET /\xc3 HTTP/1.1\" 200 1").into_owned();
+        assert_eq!(run(f.as_ref(), &mut Event::from_message(lossy)), Outcome::Failure);
+        let big = format!("{}{}", "x ".repeat(512 * 1024), "end");
+        let mut e = Event::from_message(big);
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Failure);
+        let f = build(&args(&[("match", matcher("message", "%{GREEDYDATA:rest}"))]), &ctx).expect("builds");
+        let mut e = Event::from_message("é".repeat(1 << 19));
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+    }
+
+    #[test]
+    fn catastrophic_pattern_tags_timeout() {
+        let ctx = BuildContext::default();
+        let f = build(&args(&[("match", matcher("message", "^(?>x?)(\\w+\\s?)*$"))]), &ctx).expect("builds");
+        let text = format!("{}!", "aaa ".repeat(2000));
+        let mut e = Event::from_message(text);
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Failure);
+        assert!(e.has_tag("_groktimeout"), "{:?}", e.tags());
+        assert!(!e.has_tag("_grokparsefailure"));
+    }
+
+    #[test]
+    fn ecs_selects_the_stock_set() {
+        let f = build(&args(&[("match", matcher("message", "%{SYSLOGPROG}")), ("ecs_compatibility", Value::from("disabled"))]), &BuildContext::default()).expect("builds");
+        let mut e = Event::from_message("sshd[12]");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&FieldRef::top("program")), Some(&Value::from("sshd")));
+        let f = build(&args(&[("match", matcher("message", "%{SYSLOGPROG}"))]), &BuildContext::default()).expect("builds");
+        let mut e = Event::from_message("sshd[12]");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&FieldRef::parse("[process][name]").expect("ref")), Some(&Value::from("sshd")));
+    }
+}

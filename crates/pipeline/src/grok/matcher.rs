@@ -84,8 +84,8 @@ impl FieldMatcher {
     }
 
     fn build_prefilter(patterns: &[Grok]) -> Option<Prefilter> {
-        // One regex-engine pattern needs no prefilter: the engine is its own DFA.
-        if patterns.len() == 1 && patterns[0].engine() == EngineKind::Regex {
+        // A single pattern runs directly: a set scan would only add work on matching lines.
+        if patterns.len() <= 1 {
             return None;
         }
         let mut members = Vec::new();
