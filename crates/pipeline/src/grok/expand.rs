@@ -68,11 +68,6 @@ struct Reference<'p> {
     len: usize,
 }
 
-fn is_name_byte(b: u8) -> bool {
-    // jls-grok's `[A-z0-9]` also admits `[\]^_` and the backquote.
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'[' | b'\\' | b']' | b'^' | b'`')
-}
-
 fn is_subname_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'@' | b'[' | b']' | b'_' | b':' | b'.' | b'-' | b'\\' | b'^' | b'`')
 }
@@ -84,10 +79,9 @@ fn parse_reference(s: &str) -> Option<Reference<'_>> {
     let mut i = 2;
     let start = i;
     // The name stops at brackets too, so `%{IP:[a][b]}` splits at the colon.
-    while i < b.len() && b[i].is_ascii_alphanumeric() || (i < b.len() && b[i] == b'_') {
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
         i += 1;
     }
-    let _ = is_name_byte;
     if i == start {
         return None;
     }
