@@ -72,6 +72,7 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
+    Entry { name: "grok", options: filters::grok::OPTIONS, build: filters::grok::build, doc: "parses fields with named regex patterns" },
 ];
 
 pub static OUTPUTS: &[Entry<OutputBuilder>] = &[

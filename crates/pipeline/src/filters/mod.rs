@@ -1,1 +1,3 @@
 //! Filters: synchronous event transformations, one file (or folder) per filter.
+
+pub mod grok;
