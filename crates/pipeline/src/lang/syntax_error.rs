@@ -79,18 +79,23 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     }
 }
 
-/// The last word before `pos` (skipping whitespace), and what precedes that word.
-fn previous_word(text: &str, pos: usize) -> (&str, &str) {
+/// The last word before `pos` (skipping whitespace): its offset, the word, and the text
+/// before it.
+fn previous_word(text: &str, pos: usize) -> (usize, &str, &str) {
     let before = text.get(..pos).unwrap_or("").trim_end();
-    let start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(|i| i + 1).unwrap_or(0);
-    (&before[start..], before[..start].trim_end())
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map(|(i, c)| i + c.len_utf8())
+        .unwrap_or(0);
+    (start, &before[start..], before[..start].trim_end())
 }
 
 fn hint(text: &str, pos: usize, found: &str, expected: &[&str]) -> Option<String> {
     let before = text.get(..pos).unwrap_or("").trim_end();
-    let (word, before_word) = previous_word(text, pos);
-    if word == "elsif" || found == "\"elsif\"" {
-        return Some("\"elsif\" is not a keyword; write \"else if\"".into());
+    if found == "\"=\"" {
+        return Some("compare with \"==\"".into());
     }
     if found == "\",\"" && !expected.contains(&"\",\"") {
         return Some("commas separate array elements only; attributes and hash entries are separated by whitespace".into());
@@ -103,9 +108,6 @@ fn hint(text: &str, pos: usize, found: &str, expected: &[&str]) -> Option<String
     }
     if found == "\"]\"" && before.ends_with(',') {
         return Some("an array cannot end with a comma".into());
-    }
-    if word.len() == 1 && before_word.ends_with("=>") {
-        return Some(format!("a bareword needs at least two characters; quote it: \"{word}\""));
     }
     let one_letter = found.len() == 3 && found.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic);
     if one_letter && (expected.contains(&"a hash key") || expected.contains(&"a value")) {
@@ -120,12 +122,32 @@ fn hint(text: &str, pos: usize, found: &str, expected: &[&str]) -> Option<String
     None
 }
 
+/// Mistakes whose error position (where parsing got stuck) is past the real culprit: the
+/// diagnostic then points at the culprit and says what is wrong with it.
+fn culprit(text: &str, pos: usize) -> Option<Diagnostic> {
+    let (start, word, before_word) = previous_word(text, pos);
+    let span = Span { start, end: start + word.len() };
+    if word == "elsif" {
+        return Some(Diagnostic::new(span, "\"elsif\" is not a keyword").with_help("write \"else if\""));
+    }
+    if word.len() == 1 && word.as_bytes()[0].is_ascii_alphabetic() && before_word.ends_with("=>") {
+        return Some(
+            Diagnostic::new(span, format!("\"{word}\" is not a value: a bareword needs at least two characters"))
+                .with_help(format!("quote it: \"{word}\"")),
+        );
+    }
+    None
+}
+
 /// The diagnostic for a pest error on `text`.
 pub(crate) fn diagnose(text: &str, err: &Error<Rule>) -> Diagnostic {
     let pos = match err.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    if let Some(d) = culprit(text, pos) {
+        return d;
+    }
     let (found, len) = found_at(text, pos);
     let span = Span { start: pos, end: pos + len };
     let positives = match &err.variant {
