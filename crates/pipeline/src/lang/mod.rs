@@ -3,6 +3,7 @@
 
 pub mod ast;
 mod check;
+pub mod compile;
 mod cond;
 pub mod env;
 pub mod escapes;
