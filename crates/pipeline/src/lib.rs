@@ -6,3 +6,4 @@ pub mod input_context;
 pub mod lang;
 pub mod options;
 pub mod plugin;
+pub mod filters;

@@ -71,6 +71,7 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
+    Entry { name: "date", options: filters::date::OPTIONS, build: filters::date::build, doc: "parses dates from fields into @timestamp" },
 ];
 
 pub static OUTPUTS: &[Entry<OutputBuilder>] = &[

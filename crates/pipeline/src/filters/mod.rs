@@ -1,0 +1,3 @@
+//! Filters: one plugin per file, registered in `registry.rs`.
+
+pub mod date;
