@@ -73,7 +73,7 @@ impl<'a> Opts<'a> {
     fn parse(text: &str) -> Result<Vec<(String, Value)>, String> {
         let open = text.find('{').ok_or("no '{'")?;
         let close = text.rfind('}').ok_or("no '}'")?;
-        let mut p = Opts { s: text[open + 1..close].as_bytes(), i: 0 };
+        let mut p = Opts { s: &text.as_bytes()[open + 1..close], i: 0 };
         let mut out = Vec::new();
         loop {
             p.ws();

@@ -52,7 +52,7 @@ impl TextTable {
             }
         }
         for b in &mut buckets {
-            b.sort_by(|x, y| y.0.len().cmp(&x.0.len()));
+            b.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
         }
         TextTable { buckets }
     }

@@ -12,6 +12,7 @@ use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
 use logstash_mesos_core::event::TIMESTAMP;
 use logstash_mesos_core::joda::{epoch, iso8601, parse_zone, JodaParser, Locale, ParseError, Zone};
 use logstash_mesos_core::{Event, FieldRef, Template, Timestamp, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -119,14 +120,14 @@ impl DateFilter {
     }
 
     /// The zone for this event, or `None` when a per-event zone is not a valid zone.
-    fn zone_for(&self, event: &Event) -> Option<Zone> {
+    fn zone_for(&self, event: &Event) -> Option<Cow<'_, Zone>> {
         match &self.timezone {
-            TimeZoneSetting::Fixed(z) => Some(z.clone()),
+            TimeZoneSetting::Fixed(z) => Some(Cow::Borrowed(z)),
             TimeZoneSetting::Dynamic { template, cache } => {
                 let id = template.render(event);
                 if let Ok(c) = cache.read() {
                     if let Some(z) = c.get(&id) {
-                        return z.clone();
+                        return z.clone().map(Cow::Owned);
                     }
                 }
                 let zone = parse_zone(&id).ok();
@@ -136,7 +137,7 @@ impl DateFilter {
                     }
                     c.insert(id, zone.clone());
                 }
-                zone
+                zone.map(Cow::Owned)
             }
         }
     }
@@ -144,7 +145,7 @@ impl DateFilter {
     /// Tries every format on `value`; the first that parses wins.
     fn parse(&self, value: &Value, event: &Event) -> Result<Timestamp, ParseError> {
         // Resolved lazily: numeric formats never need a zone.
-        let mut zone: Option<Option<Zone>> = None;
+        let mut zone: Option<Option<Cow<'_, Zone>>> = None;
         let mut last = ParseError::Mismatch;
         for format in &self.formats {
             let result = match (format, value) {
