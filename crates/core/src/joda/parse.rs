@@ -130,7 +130,7 @@ impl JodaParser {
             let num = |field: Num, max: usize| Op::Num { field, max: max.max(n).min(18) as u8, signed: false };
             let op = match c {
                 'y' | 'Y' | 'x' => {
-                    has_year |= c != 'x';
+                    has_year = true;
                     let field = match c {
                         'y' => Num::Year,
                         'Y' => Num::YearOfEra,

@@ -124,3 +124,9 @@ fn garbage_never_panics() {
         assert!(parser.parse(s, &Zone::utc()).is_err(), "{s:?}");
     }
 }
+
+#[test]
+fn week_dates_with_weekyear() {
+    assert_eq!(p("xxxx-'W'ww-e", "2009-W01-1").unwrap(), "2008-12-29T00:00:00.000Z");
+    assert_eq!(p("xxxx-'W'ww-e", "2009-W54-1"), Err(ParseError::FieldRange));
+}
