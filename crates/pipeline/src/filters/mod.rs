@@ -1,3 +1,3 @@
-//! Filters: one plugin per file, registered in `registry.rs`.
+//! Filters: synchronous event transformations, one file (or folder) per filter.
 
 pub mod date;
