@@ -73,6 +73,7 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
     Entry { name: "grok", options: filters::grok::OPTIONS, build: filters::grok::build, doc: "parses fields with named regex patterns" },
+    Entry { name: "date", options: filters::date::OPTIONS, build: filters::date::build, doc: "parses dates from fields into @timestamp" },
 ];
 
 pub static OUTPUTS: &[Entry<OutputBuilder>] = &[

@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 
 #[derive(pest_derive::Parser)]
-#[grammar = "../grammar/logstash.pest"]
+#[grammar = "../../../grammar/logstash.pest"]
 pub(crate) struct LogstashParser;
 
 /// Deeper nesting (hashes in arrays in plugins in conditionals...) is refused rather than
