@@ -96,6 +96,11 @@ pub trait Codec: Send {
     fn encode(&mut self, event: &Event, out: &mut Vec<u8>);
     /// A fresh codec with the same settings (each input stream gets its own).
     fn clone_box(&self) -> Box<dyn Codec>;
+    /// True for codecs that decode whole documents (json): inputs then leave the event's
+    /// fields as the document has them rather than adding their own (host).
+    fn structured(&self) -> bool {
+        false
+    }
 
     /// Decodes one complete record (a file line without its delimiter) that carries the
     /// source's acknowledgements. Every event decoded from it gets a clone of `acks`;
