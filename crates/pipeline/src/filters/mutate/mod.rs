@@ -71,7 +71,7 @@ pub struct Mutate {
 
 /// The (key, value) pairs of a hash option; an even-length array `[k, v, ...]` is read
 /// pairwise as Logstash does.
-fn pairs(args: &Args, name: &str) -> BuildResult<Vec<(String, Value)>> {
+pub(crate) fn pairs(args: &Args, name: &str) -> BuildResult<Vec<(String, Value)>> {
     match args.value(name) {
         None => Ok(Vec::new()),
         Some(Value::Object(m)) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
@@ -183,8 +183,15 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
 
 type Step = Result<(), String>;
 
+/// Sets `r`, replacing in place when it exists (so `[list][0]` addresses an element).
 fn set(event: &mut Event, r: &FieldRef, v: Value) -> Step {
-    event.set(r, v).map_err(|e| e.to_string())
+    match event.get_mut(r) {
+        Some(slot) => {
+            *slot = v;
+            Ok(())
+        }
+        None => event.set(r, v).map_err(|e| e.to_string()),
+    }
 }
 
 impl Mutate {
