@@ -1,4 +1,4 @@
-//! Filter plugins: one file (or folder) per plugin, registered in `registry.rs`.
+//! Filters: synchronous event transformations, one file (or folder) per filter.
 
 pub mod dissect;
 pub mod drop;
