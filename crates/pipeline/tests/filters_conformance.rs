@@ -132,7 +132,9 @@ impl<'a> Reader<'a> {
 
 /// The plugins of a filter body: name and options (repeated options merged as Logstash
 /// does: hashes merge, arrays concatenate).
-fn read_plugins(text: &str) -> Result<Vec<(String, Vec<(String, Value)>)>, String> {
+type Plugins = Vec<(String, Vec<(String, Value)>)>;
+
+fn read_plugins(text: &str) -> Result<Plugins, String> {
     let mut r = Reader { s: text.as_bytes(), i: 0 };
     let mut out = Vec::new();
     while r.peek().is_some() {

@@ -105,7 +105,7 @@ fn float_to_int(f: f64) -> Result<Value, String> {
     }
     let t = f.trunc();
     // i64::MAX as f64 rounds up to 2^63, which is out of range.
-    if t >= -9_223_372_036_854_775_808.0 && t < 9_223_372_036_854_775_808.0 {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&t) {
         Ok(Value::Integer(t as i64))
     } else {
         Err(format!("{f} does not fit a 64-bit integer"))
@@ -355,14 +355,14 @@ mod tests {
 
     #[test]
     fn boolean_and_string() {
-        let b = |v: Value| Conversion::Boolean.convert(&v).unwrap();
+        let b = |v: Value| Conversion::Boolean.convert(&v).expect("test");
         assert_eq!(b(Value::from("Y")), Value::Bool(true));
         assert_eq!(b(Value::from("")), Value::Bool(false));
         assert_eq!(b(Value::Float(1.0)), Value::Bool(true));
         assert_eq!(b(Value::Float(0.01)), Value::Float(0.01));
         assert_eq!(b(Value::Integer(-1)), Value::Integer(-1));
         assert_eq!(b(Value::from("none of the above")), Value::from("none of the above"));
-        let s = |v: Value| Conversion::String.convert(&v).unwrap();
+        let s = |v: Value| Conversion::String.convert(&v).expect("test");
         assert_eq!(s(Value::Float(16_777_217.0)), Value::from("16777217.0"));
         assert_eq!(s(Value::Bool(false)), Value::from("false"));
     }

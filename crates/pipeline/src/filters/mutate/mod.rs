@@ -377,7 +377,7 @@ fn ruby_strip(s: &str) -> &str {
 /// (awk style), `""` into characters; trailing empty strings are dropped.
 fn ruby_split(s: &str, sep: &str) -> Vec<String> {
     let mut parts: Vec<String> = if sep == " " {
-        s.split(|c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r' | '\0'))
+        s.split([' ', '\t', '\n', '\x0b', '\x0c', '\r', '\0'])
             .filter(|p| !p.is_empty())
             .map(str::to_string)
             .collect()
