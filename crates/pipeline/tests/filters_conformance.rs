@@ -16,7 +16,6 @@ use std::path::PathBuf;
 
 /// Cases that fail by design, with the reason. Anything else failing fails the test.
 const KNOWN_FAILURES: &[(&str, &str)] = &[
-    ("mutate-046", "needs the grok filter (another plugin); covered once the CLI runs run.py"),
     ("mutate-120", "integer beyond 64 bits: core Value has no big integers"),
     ("mutate-121", "integer beyond 64 bits: core Value has no big integers"),
     ("mutate-122", "integer beyond 64 bits: core Value has no big integers"),
@@ -178,6 +177,7 @@ fn builder(name: &str) -> Option<FilterBuilder> {
         "json" => filters::json::build,
         "drop" => filters::drop::build,
         "fingerprint" => filters::fingerprint::build,
+        "grok" => filters::grok::build,
         _ => return None,
     })
 }

@@ -3,6 +3,7 @@
 pub mod dissect;
 pub mod drop;
 pub mod fingerprint;
+pub mod grok;
 pub mod json;
 pub mod kv;
 pub mod mutate;

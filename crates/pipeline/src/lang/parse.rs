@@ -286,3 +286,7 @@ pub(crate) fn unquote(s: &str) -> &str {
         ""
     }
 }
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;
