@@ -72,6 +72,12 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
+    Entry { name: "mutate", options: filters::mutate::OPTIONS, build: filters::mutate::build, doc: "renames, replaces, converts and edits fields" },
+    Entry { name: "kv", options: filters::kv::OPTIONS, build: filters::kv::build, doc: "parses key=value pairs" },
+    Entry { name: "dissect", options: filters::dissect::OPTIONS, build: filters::dissect::build, doc: "splits a field by literal delimiters" },
+    Entry { name: "json", options: filters::json::OPTIONS, build: filters::json::build, doc: "parses a field holding JSON" },
+    Entry { name: "drop", options: filters::drop::OPTIONS, build: filters::drop::build, doc: "drops events (all or a percentage)" },
+    Entry { name: "fingerprint", options: filters::fingerprint::OPTIONS, build: filters::fingerprint::build, doc: "hashes fields into a consistent fingerprint" },
     Entry { name: "grok", options: filters::grok::OPTIONS, build: filters::grok::build, doc: "parses fields with named regex patterns" },
     Entry { name: "date", options: filters::date::OPTIONS, build: filters::date::build, doc: "parses dates from fields into @timestamp" },
 ];
