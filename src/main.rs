@@ -5,6 +5,7 @@
 mod cli;
 mod config_load;
 mod pipeline;
+mod reload;
 
 use clap::Parser;
 

@@ -40,7 +40,7 @@ fn default_workers() -> usize {
 }
 
 /// Loads and parses; prints every error and returns `None` on failure.
-fn load_and_parse(args: &RunArgs) -> Option<(Sources, logstash_mesos_pipeline::lang::ast::Config)> {
+pub(crate) fn load_and_parse(args: &RunArgs) -> Option<(Sources, logstash_mesos_pipeline::lang::ast::Config)> {
     let sources = match config_load::load(&args.path_config, args.config_string.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -123,32 +123,64 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     rt.block_on(async move {
-        // Plugins are built inside the runtime: some start tasks or open clients.
-        let compiled = match compile(&ast, &registry(), &ctx) {
-            Ok(p) => p,
-            Err(diags) => {
-                eprint!("{}", sources.render_all(&diags));
-                return 1;
-            }
-        };
         let settings = RunSettings {
             workers: ctx.workers,
             batch_size: ctx.batch_size,
             batch_delay: std::time::Duration::from_millis(args.batch_delay),
         };
-        let running = RunningPipeline::start(compiled, &ctx, &settings);
-        let token = running.shutdown_token();
+        // The first signal stops the pipeline gracefully; a second one exits at once.
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stop_signal = stop.clone();
         tokio::spawn(async move {
             let mut signals = Signals::new();
             signals.next().await;
             tracing::info!("shutdown requested: flushing events already read");
-            token.cancel();
+            stop_signal.cancel();
             signals.next().await;
             eprintln!("second signal: exiting without flushing");
             std::process::exit(1);
         });
-        running.wait().await;
-        0
+        let mut current = (sources, ast);
+        loop {
+            // Plugins are built inside the runtime: some start tasks or open clients.
+            let compiled = match compile(&current.1, &registry(), &ctx) {
+                Ok(p) => p,
+                Err(diags) => {
+                    eprint!("{}", current.0.render_all(&diags));
+                    return 1;
+                }
+            };
+            let running = RunningPipeline::start(compiled, &ctx, &settings);
+            let token = running.shutdown_token();
+            let mut done = Box::pin(running.wait());
+            let watch = args.reload && !args.path_config.is_empty();
+            let text = current.0.text().to_string();
+            let interval = std::time::Duration::from_secs(args.reload_interval.max(1));
+            let change = async {
+                if watch {
+                    crate::reload::wait_for_change(&args, &text, interval).await
+                } else {
+                    std::future::pending().await
+                }
+            };
+            let next = tokio::select! {
+                // Every input ended (EOF) and everything was delivered.
+                _ = &mut done => return 0,
+                _ = stop.cancelled() => None,
+                next = change => Some(next),
+            };
+            // The running pipeline drains either way: inputs stop, queued events reach the
+            // outputs, checkpoints record them; a reloaded pipeline resumes from there.
+            token.cancel();
+            done.await;
+            match next {
+                Some(next) => {
+                    tracing::info!("configuration changed: pipeline reloaded");
+                    current = next;
+                }
+                None => return 0,
+            }
+        }
     })
 }
 
