@@ -46,22 +46,20 @@ impl LineSplitter {
 
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Line>) {
         while !data.is_empty() {
-            match memchr(b'\n', data) {
-                Some(i) => {
-                    self.partial.extend_from_slice(&data[..=i]);
-                    data = &data[i + 1..];
-                    self.emit(out, false);
-                }
-                None => {
-                    self.partial.extend_from_slice(data);
-                    data = &[];
-                }
-            }
+            let (segment, complete) = match memchr(b'\n', data) {
+                Some(i) => (&data[..=i], true),
+                None => (data, false),
+            };
+            data = &data[segment.len()..];
+            self.partial.extend_from_slice(segment);
             // A line longer than the limit is cut so memory stays bounded.
-            while self.partial.len() > self.max_bytes {
+            while self.partial.len() - usize::from(complete) > self.max_bytes {
                 let rest = self.partial.split_off(self.max_bytes);
                 self.emit(out, true);
                 self.partial = rest;
+            }
+            if complete {
+                self.emit(out, false);
             }
         }
     }
