@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # Builds `logstash-mesos-test:busybox`: a minimal image holding busybox-static and its
 # applet links (sh, tail, stat, head, kill, ...), imported from a tarball since no image
-# registry is reachable. A second image `logstash-mesos-test:notail` lacks `tail` to test
-# the error path. Idempotent: skips images that already exist.
+# registry is reachable. A second image `logstash-mesos-test:notail` lacks `tail` and `sh`
+# (busybox's shell runs its applets even without links, so the shell must go too), like a
+# distroless image: the error path. Its containers run `/bin/busybox sh -c ...`. Idempotent: skips images that already exist.
 set -euo pipefail
 IMAGE=logstash-mesos-test:busybox
 NOTAIL=logstash-mesos-test:notail
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 
 build() {
-    local tag=$1 skip=$2
+    local tag=$1 skip=" $2 "
     if docker image inspect "$tag" >/dev/null 2>&1; then return; fi
     local root
     root=$(mktemp -d)
     mkdir -p "$root/bin" "$root/tmp" "$root/var/log" "$root/proc" "$root/sys" "$root/dev" "$root/etc"
     cp "$BUSYBOX" "$root/bin/busybox"
     for applet in $("$BUSYBOX" --list); do
-        [ "$applet" = "$skip" ] && continue
+        case "$skip" in *" $applet "*) continue ;; esac
         [ "$applet" = busybox ] && continue
         ln -s busybox "$root/bin/$applet"
     done
@@ -27,4 +28,4 @@ build() {
 }
 
 build "$IMAGE" ""
-build "$NOTAIL" tail
+build "$NOTAIL" "tail sh ash"

@@ -289,6 +289,7 @@ impl Runner {
             path,
             multiline: self.cfg.multiline.clone().map(Multiline::new),
             store: self.store.clone(),
+            last_error: None,
         }
     }
 

@@ -34,6 +34,8 @@ pub struct StreamCtx {
     pub path: Option<String>,
     pub multiline: Option<Multiline>,
     pub store: Arc<std::sync::Mutex<crate::checkpoint::Store>>,
+    /// The last error event sent: a failing reader retried with backoff reports once.
+    pub last_error: Option<String>,
 }
 
 fn set(e: &mut Event, path: &str, v: Value) {
@@ -108,8 +110,12 @@ impl StreamCtx {
     }
 
     /// Emits an event describing a stream error (no acknowledgement: nothing to resume).
-    pub async fn emit_error(&self, message: &str) -> Result<(), Closed> {
+    pub async fn emit_error(&mut self, message: &str) -> Result<(), Closed> {
         self.status.stream_error(&self.meta.id, &self.key, message.to_string());
+        if self.last_error.as_deref() == Some(message) {
+            return Ok(());
+        }
+        self.last_error = Some(message.to_string());
         let mut e = self.base_event(message.to_string());
         e.add_tag("_dockerinputerror");
         self.input.emit(e).await

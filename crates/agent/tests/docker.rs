@@ -37,7 +37,7 @@ struct Container(String);
 impl Container {
     fn run(name: &str, image: &str, script: &str) -> Container {
         let _ = Command::new("docker").args(["rm", "-f", name]).output();
-        docker(&["run", "-d", "--network", "none", "--name", name, "--label", "lsmtest=1", image, "sh", "-c", script]);
+        docker(&["run", "-d", "--network", "none", "--name", name, "--label", "lsmtest=1", image, "/bin/busybox", "sh", "-c", script]);
         Container(name.to_string())
     }
     fn top(&self) -> String {
@@ -244,4 +244,105 @@ fn s3_killed_agent_restarts_without_losing_lines() {
     let top = c.top();
     let readers = top.lines().filter(|l| l.contains("lsm-tail")).count();
     assert!(readers <= 1, "leftover readers: {top}");
+}
+
+fn readers(c: &Container) -> usize {
+    c.top().lines().filter(|l| l.contains("lsm-tail")).count()
+}
+
+async fn wait_for(mut f: impl FnMut() -> bool, secs: u64) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    f()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s4_containers_come_and_go_and_config_changes() {
+    if !docker_ready() {
+        return;
+    }
+    let n = 50;
+    let w = |p: &str| format!("i=1; while [ $i -le {n} ]; do echo \"{p} $i\" >> /tmp/x.log; i=$((i+1)); done; sleep 3600");
+    let a = Container::run("lsm-s4-a", IMAGE, &w("a"));
+    let data = tempfile::tempdir().unwrap();
+    let sel = || args("lsm-s4-*", &["/tmp/x.log"]).with("stdout", Value::Bool(false)).with("stderr", Value::Bool(false));
+    let mut h = Harness::start(sel(), data.path(), "s4", Arc::new(Status::default()));
+    assert!(h.collect_until(Duration::from_secs(30), |g| g.get("/tmp/x.log").map_or(0, Vec::len) >= n).await);
+    let b = Container::run("lsm-s4-b", IMAGE, &w("b"));
+    assert!(h.collect_until(Duration::from_secs(30), |g| g.get("/tmp/x.log").map_or(0, Vec::len) >= 2 * n).await);
+    let mut lines = h.got["/tmp/x.log"].clone();
+    lines.sort();
+    let mut want: Vec<String> = numbered("a", n).into_iter().chain(numbered("b", n)).collect();
+    want.sort();
+    assert_eq!(lines, want);
+    // Stop and restart a: the file keeps its old lines, the writer appends them again;
+    // the reader resumes at its offset and reads only the new ones.
+    docker(&["stop", "-t", "0", "lsm-s4-a"]);
+    docker(&["start", "lsm-s4-a"]);
+    assert!(h.collect_until(Duration::from_secs(30), |g| g.get("/tmp/x.log").map_or(0, Vec::len) >= 3 * n).await);
+    let again: Vec<String> = h.got["/tmp/x.log"][2 * n..].to_vec();
+    assert_eq!(again, numbered("a", n));
+    assert!(wait_for(|| readers(&a) == 1 && readers(&b) == 1, 10).await, "one reader each: {} / {}", a.top(), b.top());
+    // Config change: the old input stops (its readers are killed), the new one selects b only.
+    h.stop().await;
+    assert!(wait_for(|| readers(&a) == 0 && readers(&b) == 0, 10).await, "leftover: {} / {}", a.top(), b.top());
+    let h2 = Harness::start(
+        args("lsm-s4-b", &["/tmp/x.log"]).with("stdout", Value::Bool(false)).with("stderr", Value::Bool(false)),
+        data.path(),
+        "s4",
+        Arc::new(Status::default()),
+    );
+    assert!(wait_for(|| readers(&a) == 0 && readers(&b) == 1, 15).await, "{} / {}", a.top(), b.top());
+    h2.stop().await;
+    assert!(wait_for(|| readers(&b) == 0, 10).await, "leftover: {}", b.top());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s5_bad_input_is_reported_and_isolated() {
+    if !docker_ready() {
+        return;
+    }
+    let _ = Command::new("docker").args(["image", "inspect", "logstash-mesos-test:notail"]).output();
+    let script = "head -c 4000 /bin/busybox >> /tmp/bad.log; echo >> /tmp/bad.log; \
+                  head -c 1048576 /dev/zero | tr '\\0' x >> /tmp/bad.log; echo >> /tmp/bad.log; echo end >> /tmp/bad.log; \
+                  echo good; sleep 3600";
+    let _c = Container::run("lsm-s5-a", IMAGE, script);
+    let _n = Container::run("lsm-s5-notail", "logstash-mesos-test:notail", "echo fine; echo x > /tmp/bad.log; sleep 3600");
+    let data = tempfile::tempdir().unwrap();
+    let status = Arc::new(Status::default());
+    let a = args("lsm-s5-*", &["/tmp/bad.log", "/tmp"]).with("stderr", Value::Bool(false));
+    let mut h = Harness::start(a, data.path(), "s5", status.clone());
+    let ok = h
+        .collect_until(Duration::from_secs(60), |g| {
+            g.get("/tmp/bad.log").is_some_and(|v| v.last().is_some_and(|l| l == "end"))
+                && g.get("stdout").map_or(0, Vec::len) >= 2
+        })
+        .await;
+    assert!(ok, "timed out: {:?}", h.got.keys().collect::<Vec<_>>());
+    let bad = &h.got["/tmp/bad.log"];
+    assert!(bad.iter().any(|l| l.len() == 1 << 20 && l.bytes().all(|b| b == b'x')), "1 MiB line missing");
+    let mut out = h.got["stdout"].clone();
+    out.sort();
+    assert_eq!(out, ["fine", "good"]);
+    // Errors arrive as tagged events and in the status.
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end && !(h.errors.iter().any(|e| message(e).contains("lsm-s5-notail")) && h.errors.iter().any(|e| message(e).contains("not a readable file"))) {
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(500), h.rx.recv()).await {
+            if e.has_tag("_dockerinputerror") {
+                h.errors.push(e);
+            }
+        }
+    }
+    let errs: Vec<String> = h.errors.iter().map(message).collect();
+    assert!(errs.iter().any(|m| m.contains("lsm-s5-notail") && m.contains("not found")), "no missing-tools error: {errs:?}");
+    assert_eq!(errs.iter().filter(|m| m.contains("not a readable file")).count(), 1, "errors repeat: {errs:?}");
+    assert!(errs.iter().any(|m| m.contains("not a readable file")), "no unreadable-path error: {errs:?}");
+    let snap = status.snapshot();
+    assert!(snap.containers.values().any(|c| c.streams.values().any(|s| s.state == "error")));
+    h.stop().await;
 }
