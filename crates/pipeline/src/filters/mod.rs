@@ -1,0 +1,1 @@
+//! Filters: synchronous event transformations, one file (or folder) per filter.
