@@ -26,6 +26,26 @@ pub mod logs;
 pub mod status;
 pub mod stream;
 
+#[cfg(test)]
+mod tests {
+    use logstash_mesos_core::Value;
+    use logstash_mesos_pipeline::options::Args;
+    use logstash_mesos_pipeline::plugin::BuildContext;
+
+    /// The entry builds from a sample config, and rejects a bad one naming the option.
+    #[test]
+    fn registry_entry_builds() {
+        let e = &super::DOCKER_INPUT;
+        assert_eq!(e.name, "docker");
+        assert!(e.options.iter().all(|o| !o.doc.is_empty()));
+        let ok = Args::default().with("image", Value::from("nginx:*")).with("path", Value::from("/var/log/*.log"));
+        assert!((e.build)(&ok, &BuildContext::default()).is_ok());
+        let bad = Args::default().with("path", Value::from("relative"));
+        let err = (e.build)(&bad, &BuildContext::default()).err().expect("error");
+        assert_eq!(err.option.as_deref(), Some("path"));
+    }
+}
+
 pub use config::OPTIONS;
 pub use input::{build, DockerInput};
 
@@ -35,6 +55,10 @@ use std::net::SocketAddr;
 pub const NAME: &str = "docker";
 /// One line for the registry.
 pub const DOC: &str = "reads files and stdout/stderr of Docker containers with checkpoints";
+
+/// The registry entry the binary adds to its input table.
+pub static DOCKER_INPUT: logstash_mesos_pipeline::registry::Entry<logstash_mesos_pipeline::plugin::InputBuilder> =
+    logstash_mesos_pipeline::registry::Entry { name: NAME, options: OPTIONS, build, doc: DOC };
 
 /// Options of the `agent` subcommand.
 #[derive(clap::Args, Debug, Clone)]
