@@ -219,8 +219,11 @@ pub async fn run(docker: Docker, mut sc: StreamCtx, tag: String, poll: Duration,
     });
 }
 
-async fn kill(docker: &Docker, container: &str, pid: u32) {
-    let cmd = vec!["kill".to_string(), pid.to_string()];
+/// Kills the reader, checking first that the pid is still ours (after a container
+/// restart the number may belong to another process).
+async fn kill(docker: &Docker, container: &str, pid: u32, nonce: &str) {
+    let script = r#"grep -q "$2" "/proc/$1/cmdline" 2>/dev/null && kill "$1""#;
+    let cmd = vec!["sh".to_string(), "-c".into(), script.into(), "lsm-kill".into(), pid.to_string(), nonce.to_string()];
     if let Err(e) = exec_output(docker, container, cmd).await {
         tracing::debug!(container, pid, "killing reader: {e}");
     }
@@ -259,7 +262,22 @@ async fn tail_once(
     loop {
         let chunk = tokio::select! {
             _ = cancel.cancelled() => {
-                if let Some(p) = pid { kill(docker, &cid, p).await; }
+                // Cancelled before the pid arrived: wait for it so the reader is not orphaned.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+                while pid.is_none() {
+                    match tokio::time::timeout_at(deadline, output.next()).await {
+                        Ok(Some(Ok(bollard::container::LogOutput::StdOut { message }))) => {
+                            pid_line.extend_from_slice(&message);
+                            if let Some(i) = pid_line.iter().position(|b| *b == b'\n') {
+                                pid = String::from_utf8_lossy(&pid_line[..i]).trim().parse().ok();
+                                break;
+                            }
+                        }
+                        Ok(Some(Ok(_))) => {}
+                        _ => break,
+                    }
+                }
+                if let Some(p) = pid { kill(docker, &cid, p, nonce).await; }
                 return Ok(());
             }
             c = tokio::time::timeout(idle, output.next()) => match c {

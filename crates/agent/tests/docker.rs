@@ -287,7 +287,7 @@ async fn s4_containers_come_and_go_and_config_changes() {
     assert!(h.collect_until(Duration::from_secs(30), |g| g.get("/tmp/x.log").map_or(0, Vec::len) >= 3 * n).await);
     let again: Vec<String> = h.got["/tmp/x.log"][2 * n..].to_vec();
     assert_eq!(again, numbered("a", n));
-    assert!(wait_for(|| readers(&a) == 1 && readers(&b) == 1, 10).await, "one reader each: {} / {}", a.top(), b.top());
+    assert!(wait_for(|| readers(&a) == 1 && readers(&b) == 1, 20).await, "one reader each: {} / {}", a.top(), b.top());
     // Config change: the old input stops (its readers are killed), the new one selects b only.
     h.stop().await;
     assert!(wait_for(|| readers(&a) == 0 && readers(&b) == 0, 10).await, "leftover: {} / {}", a.top(), b.top());
