@@ -83,6 +83,19 @@ pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
             eprint!("{}", sources.render_all(&diags));
             return 1;
         }
+        // Building runs each plugin's own checks (absolute paths, regexes, URLs); nothing
+        // is started. Some builders expect a runtime (clients), so give them one.
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                return 1;
+            }
+        };
+        if let Err(diags) = rt.block_on(async { compile(&ast, &registry(), &ctx).map(drop) }) {
+            eprint!("{}", sources.render_all(&diags));
+            return 1;
+        }
     }
     println!("Configuration OK");
     0
@@ -118,14 +131,19 @@ pub fn run(args: RunArgs) -> i32 {
                 return 1;
             }
         };
-        let settings = RunSettings { workers: ctx.workers, batch_size: ctx.batch_size };
+        let settings = RunSettings {
+            workers: ctx.workers,
+            batch_size: ctx.batch_size,
+            batch_delay: std::time::Duration::from_millis(args.batch_delay),
+        };
         let running = RunningPipeline::start(compiled, &ctx, &settings);
         let token = running.shutdown_token();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            let mut signals = Signals::new();
+            signals.next().await;
             tracing::info!("shutdown requested: flushing events already read");
             token.cancel();
-            wait_for_signal().await;
+            signals.next().await;
             eprintln!("second signal: exiting without flushing");
             std::process::exit(1);
         });
@@ -134,21 +152,44 @@ pub fn run(args: RunArgs) -> i32 {
     })
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, registered once so a second signal is told apart from the first.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals { term: signal(SignalKind::terminate()).ok(), int: signal(SignalKind::interrupt()).ok() }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut self.term) => {}
+                _ = recv(&mut self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -11,5 +11,6 @@ pub mod lang;
 pub mod options;
 pub mod outputs;
 pub mod plugin;
+pub mod grok;
 pub mod registry;
 pub mod runner;

@@ -68,9 +68,18 @@ pub static COMMON_OUTPUT: &[OptSpec] = &[
 pub static INPUTS: &[Entry<InputBuilder>] = &[
     Entry { name: "stdin", options: inputs::stdin::OPTIONS, build: inputs::stdin::build, doc: "reads events from standard input" },
     Entry { name: "generator", options: inputs::generator::OPTIONS, build: inputs::generator::build, doc: "generates events (tests, benchmarks)" },
+    Entry { name: "file", options: inputs::file::OPTIONS, build: inputs::file::build, doc: "tails files on this host (rotation-safe, checkpointed)" },
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
+    Entry { name: "mutate", options: filters::mutate::OPTIONS, build: filters::mutate::build, doc: "renames, replaces, converts and edits fields" },
+    Entry { name: "kv", options: filters::kv::OPTIONS, build: filters::kv::build, doc: "parses key=value pairs" },
+    Entry { name: "dissect", options: filters::dissect::OPTIONS, build: filters::dissect::build, doc: "splits a field by literal delimiters" },
+    Entry { name: "json", options: filters::json::OPTIONS, build: filters::json::build, doc: "parses a field holding JSON" },
+    Entry { name: "drop", options: filters::drop::OPTIONS, build: filters::drop::build, doc: "drops events (all or a percentage)" },
+    Entry { name: "fingerprint", options: filters::fingerprint::OPTIONS, build: filters::fingerprint::build, doc: "hashes fields into a consistent fingerprint" },
+    Entry { name: "grok", options: filters::grok::OPTIONS, build: filters::grok::build, doc: "parses fields with named regex patterns" },
+    Entry { name: "date", options: filters::date::OPTIONS, build: filters::date::build, doc: "parses dates from fields into @timestamp" },
 ];
 
 pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
@@ -81,6 +90,7 @@ pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
 
 pub static CODECS: &[Entry<CodecBuilder>] = &[
     Entry { name: "line", options: codecs::line::OPTIONS, build: codecs::line::build, doc: "one event per line" },
+    Entry { name: "multiline", options: codecs::multiline::OPTIONS, build: codecs::multiline::build, doc: "joins related lines into one event" },
     Entry { name: "plain", options: codecs::plain::OPTIONS, build: codecs::plain::build, doc: "the data as the message" },
     Entry { name: "json", options: codecs::json::OPTIONS, build: codecs::json::build, doc: "one JSON document" },
     Entry { name: "json_lines", options: codecs::json_lines::OPTIONS, build: codecs::json_lines::build, doc: "newline-delimited JSON" },

@@ -1,4 +1,4 @@
-//! Runs a compiled pipeline: inputs (async tasks) → bounded queue → N worker threads that
+//! Runs a compiled pipeline: inputs (async tasks) → bounded queue → N worker tasks that
 //! take batches, run the filters synchronously, then hand each output its share of the
 //! batch and wait until every output accepted it (back-pressure reaches the inputs through
 //! the full queue).
@@ -12,7 +12,7 @@ use crate::lang::compile::{CompiledOutput, CompiledPipeline, Route, Step};
 use crate::plugin::{BuildContext, FilterContext, Outcome};
 use logstash_mesos_core::Event;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -111,13 +111,22 @@ pub fn route_batch(routes: &[Route], n_outputs: usize, batch: Vec<Event>) -> Vec
 pub struct RunSettings {
     pub workers: usize,
     pub batch_size: usize,
+    /// How long a worker waits for a batch to fill once it has one event
+    /// (`pipeline.batch.delay`).
+    pub batch_delay: std::time::Duration,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings { workers: 1, batch_size: 125, batch_delay: std::time::Duration::from_millis(50) }
+    }
 }
 
 /// A started pipeline.
 pub struct RunningPipeline {
     shutdown: CancellationToken,
     inputs: JoinSet<()>,
-    workers: Vec<std::thread::JoinHandle<()>>,
+    workers: JoinSet<()>,
     outputs: Arc<Vec<CompiledOutput>>,
     pub stats: Arc<Stats>,
 }
@@ -127,7 +136,10 @@ impl RunningPipeline {
     pub fn start(p: CompiledPipeline, build: &BuildContext, settings: &RunSettings) -> RunningPipeline {
         let workers = settings.workers.max(1);
         let batch_size = settings.batch_size.max(1);
-        let (tx, rx) = mpsc::channel::<Event>(workers * batch_size);
+        let batch_delay = settings.batch_delay;
+        // Room for every worker's batch plus as much again, so inputs keep reading while
+        // workers process.
+        let (tx, rx) = mpsc::channel::<Event>(2 * workers * batch_size);
         let shutdown = CancellationToken::new();
         let stats = Arc::new(Stats::default());
         let mut inputs = JoinSet::new();
@@ -149,26 +161,23 @@ impl RunningPipeline {
         }
         // Only inputs hold senders now: when they all end, the queue closes.
         drop(tx);
-        let rx = Arc::new(Mutex::new(rx));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let filters = Arc::new(p.filters);
         let routes = Arc::new(p.routes);
         let outputs = Arc::new(p.outputs);
-        let handle = tokio::runtime::Handle::current();
-        let worker_threads = (0..workers)
-            .map(|i| {
-                let rx = rx.clone();
-                let filters = filters.clone();
-                let routes = routes.clone();
-                let outputs = outputs.clone();
-                let handle = handle.clone();
-                let stats = stats.clone();
-                std::thread::Builder::new()
-                    .name(format!("worker-{i}"))
-                    .spawn(move || worker(rx, filters, routes, outputs, handle, stats, batch_size))
-                    .unwrap_or_else(|e| panic!("cannot start a worker thread: {e}"))
-            })
-            .collect();
-        RunningPipeline { shutdown, inputs, workers: worker_threads, outputs, stats }
+        let mut worker_tasks = JoinSet::new();
+        for _ in 0..workers {
+            worker_tasks.spawn(worker(
+                rx.clone(),
+                filters.clone(),
+                routes.clone(),
+                outputs.clone(),
+                stats.clone(),
+                batch_size,
+                batch_delay,
+            ));
+        }
+        RunningPipeline { shutdown, inputs, workers: worker_tasks, outputs, stats }
     }
 
     /// Asks the inputs to stop; queued events still flow through to the outputs.
@@ -184,55 +193,62 @@ impl RunningPipeline {
     /// outputs.
     pub async fn wait(mut self) {
         while self.inputs.join_next().await.is_some() {}
-        let workers = std::mem::take(&mut self.workers);
-        let _ = tokio::task::spawn_blocking(move || {
-            for w in workers {
-                let _ = w.join();
+        while let Some(r) = self.workers.join_next().await {
+            if let Err(e) = r {
+                tracing::error!(error = %e, "a pipeline worker failed");
             }
-        })
-        .await;
+        }
         for o in self.outputs.iter() {
             o.output.close().await;
         }
     }
 }
 
-fn worker(
-    rx: Arc<Mutex<mpsc::Receiver<Event>>>,
+#[allow(clippy::too_many_arguments)]
+async fn worker(
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>,
     filters: Arc<Vec<Step>>,
     routes: Arc<Vec<Route>>,
     outputs: Arc<Vec<CompiledOutput>>,
-    handle: tokio::runtime::Handle,
     stats: Arc<Stats>,
     batch_size: usize,
+    batch_delay: std::time::Duration,
 ) {
     loop {
         let mut batch = Vec::with_capacity(batch_size);
         {
-            let mut rx = rx.lock().unwrap_or_else(|p| p.into_inner());
-            match rx.blocking_recv() {
-                Some(e) => batch.push(e),
-                None => return,
+            let mut rx = rx.lock().await;
+            // recv_many frees queue slots in bulk, so a blocked input wakes once per
+            // batch rather than once per event.
+            if rx.recv_many(&mut batch, batch_size).await == 0 {
+                return;
             }
+            // Give the batch up to `batch_delay` to fill: per-batch costs (output round
+            // trips) dominate when batches stay tiny.
+            let deadline = tokio::time::Instant::now() + batch_delay;
             while batch.len() < batch_size {
-                match rx.try_recv() {
-                    Ok(e) => batch.push(e),
-                    Err(_) => break,
+                let want = batch_size - batch.len();
+                match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, want)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
                 }
             }
         }
         stats.events_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        // Filters are synchronous and CPU-bound; a batch takes well under a millisecond,
+        // short enough to run inline on the runtime (as Vector runs its sync transforms).
         let filtered = run_steps(&filters, batch);
         stats.events_filtered.fetch_add(filtered.len() as u64, Ordering::Relaxed);
         let per_output = route_batch(&routes, outputs.len(), filtered);
         let delivered: u64 = per_output.iter().map(|b| b.len() as u64).sum();
-        handle.block_on(futures::future::join_all(
+        futures::future::join_all(
             per_output
                 .into_iter()
                 .zip(outputs.iter())
                 .filter(|(b, _)| !b.is_empty())
                 .map(|(b, o)| o.output.send(b)),
-        ));
+        )
+        .await;
         stats.events_out.fetch_add(delivered, Ordering::Relaxed);
     }
 }

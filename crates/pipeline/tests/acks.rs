@@ -89,7 +89,7 @@ async fn acks_fire_only_after_outputs_finish_and_shutdown_flushes() {
         ],
         routes: vec![Route::Output(0), Route::Output(1)],
     };
-    let running = RunningPipeline::start(p, &BuildContext::default(), &RunSettings { workers: 2, batch_size: 50 });
+    let running = RunningPipeline::start(p, &BuildContext::default(), &RunSettings { workers: 2, batch_size: 50, ..RunSettings::default() });
     running.wait().await;
     assert!(violations.lock().unwrap().is_empty(), "{:?}", violations.lock().unwrap());
     assert_eq!(seen.load(Ordering::SeqCst), 1000, "both outputs saw every event");

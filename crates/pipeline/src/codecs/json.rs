@@ -64,6 +64,10 @@ impl Codec for JsonCodec {
         event.write_json(out);
     }
 
+    fn structured(&self) -> bool {
+        true
+    }
+
     fn clone_box(&self) -> Box<dyn Codec> {
         Box::new(self.clone())
     }

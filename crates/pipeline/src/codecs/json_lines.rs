@@ -51,6 +51,10 @@ impl Codec for JsonLinesCodec {
         out.extend_from_slice(&self.delimiter);
     }
 
+    fn structured(&self) -> bool {
+        true
+    }
+
     fn clone_box(&self) -> Box<dyn Codec> {
         let mut c = self.clone();
         c.buf.clear();

@@ -3,6 +3,7 @@
 pub mod json;
 pub mod json_lines;
 pub mod line;
+pub mod multiline;
 pub mod plain;
 pub mod rubydebug;
 

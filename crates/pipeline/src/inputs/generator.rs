@@ -39,6 +39,7 @@ impl Input for GeneratorInput {
             let seq_ref = if self.ecs { FieldRef::from_path(["event", "sequence"]) } else { FieldRef::top("sequence") };
             let mut seq: u64 = 0;
             let mut events = Vec::new();
+            let mut out = Vec::with_capacity(128);
             while self.count == 0 || seq < self.count {
                 if ctx.is_shutdown() {
                     break;
@@ -49,12 +50,16 @@ impl Input for GeneratorInput {
                     for mut e in events.drain(..) {
                         let _ = e.set(&seq_ref, Value::Integer(seq as i64));
                         super::set_host(&mut e, &host, self.ecs);
-                        if ctx.emit(e).await.is_err() {
-                            return Ok(());
-                        }
+                        out.push(e);
                     }
                 }
                 seq += 1;
+                if out.len() >= 128 && ctx.emit_batch(std::mem::take(&mut out)).await.is_err() {
+                    return Ok(());
+                }
+            }
+            if !out.is_empty() {
+                let _ = ctx.emit_batch(out).await;
             }
             Ok(())
         })

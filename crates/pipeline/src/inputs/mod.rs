@@ -1,5 +1,6 @@
 //! Inputs: where events enter the pipeline. One file (or folder) per input.
 
+pub mod file;
 pub mod generator;
 pub mod stdin;
 

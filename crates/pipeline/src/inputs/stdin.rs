@@ -34,11 +34,14 @@ impl Input for StdinInput {
                 } else {
                     self.codec.decode(&buf[..n], &mut events);
                 }
-                for mut e in events.drain(..) {
-                    super::set_host(&mut e, &host, self.ecs);
-                    if ctx.emit(e).await.is_err() {
-                        return Ok(());
+                // A JSON document brings its own fields; text lines get this host.
+                if !self.codec.structured() {
+                    for e in events.iter_mut() {
+                        super::set_host(e, &host, self.ecs);
                     }
+                }
+                if ctx.emit_batch(std::mem::take(&mut events)).await.is_err() {
+                    return Ok(());
                 }
                 if n == 0 {
                     break;

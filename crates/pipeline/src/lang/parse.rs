@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 
 #[derive(pest_derive::Parser)]
-#[grammar = "../grammar/logstash.pest"]
+#[grammar = "../../../grammar/logstash.pest"]
 pub(crate) struct LogstashParser;
 
 /// Deeper nesting (hashes in arrays in plugins in conditionals...) is refused rather than
@@ -286,3 +286,7 @@ pub(crate) fn unquote(s: &str) -> &str {
         ""
     }
 }
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

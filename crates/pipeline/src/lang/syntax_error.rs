@@ -11,12 +11,13 @@ use pest::error::{Error, ErrorVariant, InputLocation};
 /// message does not depend on the order pest tried things in).
 fn describe(rule: Rule) -> &'static [(u8, &'static str)] {
     match rule {
-        Rule::section_kind => &[(1, "\"input\""), (2, "\"filter\""), (3, "\"output\"")],
+        // pest names a rule instead of its parts when several parts failed at its start.
+        Rule::config | Rule::section | Rule::section_kind => &[(1, "\"input\""), (2, "\"filter\""), (3, "\"output\"")],
         Rule::plugin_name => &[(10, "a plugin name")],
-        Rule::kw_if => &[(11, "\"if\"")],
-        Rule::kw_else => &[(12, "\"else\"")],
-        Rule::attr_name => &[(13, "an option name")],
-        Rule::hash_key => &[(14, "a hash key")],
+        Rule::kw_if | Rule::branch | Rule::if_branch => &[(11, "\"if\"")],
+        Rule::kw_else | Rule::else_if_branch | Rule::else_branch => &[(12, "\"else\"")],
+        Rule::attr_name | Rule::attribute => &[(13, "an option name")],
+        Rule::hash_key | Rule::hashentry => &[(14, "a hash key")],
         Rule::arrow => &[(20, "\"=>\"")],
         Rule::value => &[(30, "a value")],
         Rule::condition | Rule::paren_condition | Rule::negative | Rule::binary => &[(31, "a condition")],
@@ -30,12 +31,12 @@ fn describe(rule: Rule) -> &'static [(u8, &'static str)] {
         Rule::hash => &[(39, "a hash")],
         Rule::plugin => &[(40, "a plugin")],
         Rule::method_call => &[(41, "a method call")],
-        Rule::compare_op => &[(50, "a comparison (==, !=, <, >, <=, >=)")],
-        Rule::regexp_op => &[(51, "=~ or !~")],
-        Rule::in_op => &[(52, "\"in\"")],
-        Rule::not_in_op => &[(53, "\"not in\"")],
+        Rule::compare_op | Rule::compare_tail => &[(50, "a comparison (==, !=, <, >, <=, >=)")],
+        Rule::regexp_op | Rule::regexp_tail => &[(51, "=~ or !~")],
+        Rule::in_op | Rule::in_tail => &[(52, "\"in\"")],
+        Rule::not_in_op | Rule::not_in_tail => &[(53, "\"not in\"")],
         Rule::bool_op => &[(54, "\"and\""), (55, "\"or\""), (56, "\"xor\""), (57, "\"nand\"")],
-        Rule::lbrace => &[(60, "\"{\"")],
+        Rule::lbrace | Rule::block => &[(60, "\"{\"")],
         Rule::rbrace => &[(61, "\"}\"")],
         Rule::lbracket => &[(62, "\"[\"")],
         Rule::rbracket => &[(63, "\"]\"")],
@@ -78,27 +79,39 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     }
 }
 
-/// The last word before `pos` (skipping whitespace), and what precedes that word.
-fn previous_word(text: &str, pos: usize) -> (&str, &str) {
+/// The last word before `pos` (skipping whitespace): its offset, the word, and the text
+/// before it.
+fn previous_word(text: &str, pos: usize) -> (usize, &str, &str) {
     let before = text.get(..pos).unwrap_or("").trim_end();
-    let start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(|i| i + 1).unwrap_or(0);
-    (&before[start..], before[..start].trim_end())
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map(|(i, c)| i + c.len_utf8())
+        .unwrap_or(0);
+    (start, &before[start..], before[..start].trim_end())
 }
 
 fn hint(text: &str, pos: usize, found: &str, expected: &[&str]) -> Option<String> {
     let before = text.get(..pos).unwrap_or("").trim_end();
-    let (word, before_word) = previous_word(text, pos);
-    if word == "elsif" || found == "\"elsif\"" {
-        return Some("\"elsif\" is not a keyword; write \"else if\"".into());
+    if found == "\"=\"" {
+        return Some("compare with \"==\"".into());
     }
     if found == "\",\"" && !expected.contains(&"\",\"") {
         return Some("commas separate array elements only; attributes and hash entries are separated by whitespace".into());
     }
+    if found == "\"not\"" {
+        return Some("write \"not in\" with a space after \"not\"".into());
+    }
+    if expected.contains(&"\",\"") && expected.contains(&"\"]\"") && (found == "a quoted string" || found.starts_with("\"")) {
+        return Some("array elements are separated by commas".into());
+    }
     if found == "\"]\"" && before.ends_with(',') {
         return Some("an array cannot end with a comma".into());
     }
-    if word.len() == 1 && before_word.ends_with("=>") {
-        return Some(format!("a bareword needs at least two characters; quote it: \"{word}\""));
+    let one_letter = found.len() == 3 && found.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic);
+    if one_letter && (expected.contains(&"a hash key") || expected.contains(&"a value")) {
+        return Some(format!("a bareword needs at least two characters; quote it: {found}"));
     }
     if expected.contains(&"\"input\"") && found != "end of input" {
         return Some("a config holds only input, filter and output sections".into());
@@ -109,12 +122,32 @@ fn hint(text: &str, pos: usize, found: &str, expected: &[&str]) -> Option<String
     None
 }
 
+/// Mistakes whose error position (where parsing got stuck) is past the real culprit: the
+/// diagnostic then points at the culprit and says what is wrong with it.
+fn culprit(text: &str, pos: usize) -> Option<Diagnostic> {
+    let (start, word, before_word) = previous_word(text, pos);
+    let span = Span { start, end: start + word.len() };
+    if word == "elsif" {
+        return Some(Diagnostic::new(span, "\"elsif\" is not a keyword").with_help("write \"else if\""));
+    }
+    if word.len() == 1 && word.as_bytes()[0].is_ascii_alphabetic() && before_word.ends_with("=>") {
+        return Some(
+            Diagnostic::new(span, format!("\"{word}\" is not a value: a bareword needs at least two characters"))
+                .with_help(format!("quote it: \"{word}\"")),
+        );
+    }
+    None
+}
+
 /// The diagnostic for a pest error on `text`.
 pub(crate) fn diagnose(text: &str, err: &Error<Rule>) -> Diagnostic {
     let pos = match err.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    if let Some(d) = culprit(text, pos) {
+        return d;
+    }
     let (found, len) = found_at(text, pos);
     let span = Span { start: pos, end: pos + len };
     let positives = match &err.variant {
@@ -127,6 +160,13 @@ pub(crate) fn diagnose(text: &str, err: &Error<Rule>) -> Diagnostic {
     let mut items: Vec<(u8, &str)> = positives.iter().flat_map(|r| describe(*r).iter().copied()).collect();
     items.sort();
     items.dedup();
+    // After a quoted string, "{" would make the string a plugin name (`"json" { }`): legal,
+    // but never what someone meant, so it only clutters the list.
+    let after_quote = text.get(..pos).unwrap_or("").trim_end().ends_with(['"', '\'']);
+    let in_condition = items.iter().any(|(order, _)| (50..=57).contains(order));
+    if after_quote && !in_condition && items.len() > 1 {
+        items.retain(|(_, s)| *s != "\"{\"");
+    }
     // "end of input" is only worth saying when nothing else fits.
     if items.len() > 1 {
         items.retain(|(_, s)| *s != "end of input");
