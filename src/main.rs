@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 invalid configuration or runtime failure, 2 usage error.
 
+mod agent_cmd;
 mod cli;
 mod config_load;
 mod pipeline;
@@ -21,6 +22,7 @@ fn main() {
         None => pipeline::run(cli.run),
         Some(Command::Run(args)) => pipeline::run(args),
         Some(Command::Check(c)) => pipeline::check(c.run, c.syntax_only),
+        Some(Command::Agent(a)) => agent_cmd::run(a),
     };
     std::process::exit(code);
 }
