@@ -6,3 +6,6 @@ pub mod input_context;
 pub mod lang;
 pub mod options;
 pub mod plugin;
+pub mod dlq;
+pub mod inputs;
+pub mod outputs;

@@ -1,0 +1,3 @@
+//! Input plugins, one per file (or folder).
+
+pub mod dead_letter_queue;

@@ -1,0 +1,3 @@
+//! Output plugins, one per file (or folder).
+
+pub mod elasticsearch;
