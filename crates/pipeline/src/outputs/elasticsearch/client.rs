@@ -161,6 +161,9 @@ impl Pool {
             }
         };
         let status = res.status_code().as_u16();
+        if !host.up.swap(true, Ordering::Relaxed) {
+            tracing::info!(host = %host.display, "elasticsearch host is reachable again");
+        }
         let bytes = match res.bytes().await {
             Ok(b) => b,
             Err(e) => {
