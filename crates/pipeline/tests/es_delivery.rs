@@ -33,6 +33,9 @@ fn event(i: usize) -> Event {
     e.set_timestamp(Timestamp::parse_iso8601(DAYS[i % 3]).unwrap());
     e.set(&FieldRef::top("service"), Value::from(SERVICES[i % 2])).unwrap();
     e.set(&FieldRef::top("n"), Value::Integer(i as i64)).unwrap();
+    // A deterministic id as the file and docker inputs set it: a request that timed out
+    // after the server indexed it is re-sent without creating a duplicate.
+    e.set(&FieldRef::parse("[@metadata][_id]").unwrap(), Value::from(format!("vol:{i}"))).unwrap();
     e
 }
 
@@ -76,15 +79,7 @@ async fn volume_exact_count_and_index_names() {
         .with("index", Value::from("logstash-%{service}-%{+yyyy.MM.dd}"));
     let out = Arc::new(build_output(&args, &ctx(dir.path())).unwrap());
     let acks = Arc::new(AckCounter::default());
-    // Deterministic ids as the file and docker inputs set them: a request that times out
-    // after the server indexed it is re-sent without creating a duplicate.
-    let events: Vec<Event> = (0..total)
-        .map(|i| {
-            let mut e = event(i);
-            e.set(&FieldRef::parse("[@metadata][_id]").unwrap(), Value::from(format!("vol:{i}"))).unwrap();
-            with_ack(e, &acks, i as u64)
-        })
-        .collect();
+    let events: Vec<Event> = (0..total).map(|i| with_ack(event(i), &acks, i as u64)).collect();
     let started = Instant::now();
     pump(out.clone(), events, 125, 2).await;
     let took = started.elapsed();
