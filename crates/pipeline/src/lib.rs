@@ -1,11 +1,17 @@
 //! The Logstash config language, the plugins (inputs, codecs, filters, outputs) and the
 //! pipeline that runs them: inputs → bounded queue → workers (filters, then outputs).
 
+pub mod codecs;
 pub mod common;
+pub mod condition;
+pub mod filters;
 pub mod input_context;
+pub mod inputs;
 pub mod lang;
 pub mod options;
+pub mod outputs;
 pub mod plugin;
 pub mod dlq;
-pub mod inputs;
-pub mod outputs;
+pub mod grok;
+pub mod registry;
+pub mod runner;

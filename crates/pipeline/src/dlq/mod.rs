@@ -87,7 +87,7 @@ impl Entry {
         for (k, v) in e.metadata {
             meta.insert(k, v);
         }
-        let mut dlq = Map::new();
+        let mut dlq = Map::default();
         dlq.insert("entry_time".into(), Value::String(e.time));
         dlq.insert("reason".into(), Value::String(e.reason));
         dlq.insert("plugin_id".into(), Value::String(e.plugin_id));

@@ -1,3 +1,6 @@
-//! Output plugins, one per file (or folder).
+//! Outputs: where events leave the pipeline. One file per output.
 
 pub mod elasticsearch;
+pub mod file;
+pub mod null;
+pub mod stdout;
