@@ -4,6 +4,10 @@
 //!
 //! `cargo bench --bench es_encode`
 
+// The binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logstash_mesos_core::{Event, Map};
 use logstash_mesos_pipeline::outputs::elasticsearch::encode::{Action, ActionSpec, Encoder, TARGET_BULK_BYTES};

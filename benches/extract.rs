@@ -3,6 +3,10 @@
 //! file and the logs API), counting that every line arrived.
 //! `cargo bench --bench extract`; the Docker part needs `scripts/setup/docker.sh`.
 
+// The binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logstash_mesos_agent::config::DockerConfig;
 use logstash_mesos_agent::lines::{Demux, LineSplitter, Piece};

@@ -3,6 +3,10 @@
 //!
 //! `cargo bench --bench grok`
 
+// The binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use logstash_mesos_core::{Event, Value};
 use logstash_mesos_pipeline::filters::grok::{build_with, GrokFilter};

@@ -3,6 +3,10 @@
 //!
 //! `cargo bench --bench parse`
 
+// The binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logstash_mesos_pipeline::lang::ast::{Stmt, ValueKind};
 use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions, Sources};

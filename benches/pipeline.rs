@@ -2,6 +2,10 @@
 //! decoded → pipeline → json_lines bytes encoded (what `stdin { codec => json_lines }` →
 //! `stdout { codec => json_lines }` does, minus the pipes).
 
+// The binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logstash_mesos_core::Event;
 use logstash_mesos_pipeline::input_context::InputContext;

@@ -30,7 +30,8 @@ pub struct SetError {
 impl Event {
     /// An event with `@timestamp` now and `@version` "1", as Logstash creates them.
     pub fn new() -> Self {
-        let mut fields = crate::value::map_with_capacity(8);
+        // Room for what inputs and a typical grok/date pass add without regrowing.
+        let mut fields = crate::value::map_with_capacity(16);
         fields.insert(TIMESTAMP.to_string(), Value::Timestamp(Timestamp::now()));
         fields.insert(VERSION.to_string(), Value::from("1"));
         Event { fields, metadata: Map::default(), acks: Acks::None }
@@ -180,7 +181,8 @@ impl Event {
             // Look up before inserting: cloning the key for `entry` costs an allocation
             // per level even when the hash already exists.
             if !map.contains_key(key.as_str()) {
-                map.insert(key.clone(), Value::Object(Map::default()));
+                // Nested objects rarely stay at one key (ECS: [http][request][method], ...).
+                map.insert(key.clone(), Value::Object(crate::value::map_with_capacity(4)));
             }
             let Some(entry) = map.get_mut(key.as_str()) else { unreachable!("inserted above") };
             match entry {

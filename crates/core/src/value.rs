@@ -436,3 +436,4 @@ mod tests {
         assert!(out.starts_with(r#"{"b":1,"a":[1.5,"x",null,true]"#), "{out}");
     }
 }
+
