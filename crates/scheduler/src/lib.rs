@@ -1,1 +1,8 @@
-//! placeholder
+//! The logstash-mesos Mesos framework: keeps one shipper agent on every node, serves
+//! the pipeline configs the agents run, and pushes config changes to them.
+
+pub mod proto;
+pub mod recordio;
+
+#[cfg(test)]
+mod testutil;
