@@ -3,6 +3,7 @@
 
 pub mod proto;
 pub mod recordio;
+pub mod sched;
 
 #[cfg(test)]
 mod testutil;

@@ -50,7 +50,6 @@ macro_rules! string_enum {
         }
     };
 }
-pub(crate) use string_enum;
 
 mod call;
 mod common;
