@@ -1,9 +1,12 @@
 //! The logstash-mesos Mesos framework: keeps one shipper agent on every node, serves
 //! the pipeline configs the agents run, and pushes config changes to them.
 
+pub mod client;
+pub mod driver;
 pub mod proto;
 pub mod recordio;
 pub mod sched;
+pub mod store;
 
 #[cfg(test)]
 mod testutil;

@@ -1,0 +1,246 @@
+//! End-to-end: the real driver + HTTP client against the master simulator.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use logstash_mesos_scheduler::client::Client;
+use logstash_mesos_scheduler::driver::{Driver, DriverConfig, Keeper, Shared};
+use logstash_mesos_scheduler::proto::*;
+use logstash_mesos_scheduler::sched::{AgentSpec, LaunchMode, Scheduler, Settings};
+use logstash_mesos_scheduler::store::FileStore;
+use support::simulator::Simulator;
+
+fn framework() -> FrameworkInfo {
+    FrameworkInfo {
+        id: None,
+        user: "root".into(),
+        name: "logstash".into(),
+        roles: vec!["logging".into()],
+        role: None,
+        capabilities: ["MULTI_ROLE", "PARTITION_AWARE", "TASK_KILLING_STATE"]
+            .iter()
+            .map(|c| Capability { kind: (*c).into() })
+            .collect(),
+        failover_timeout: Some(3600.0),
+        checkpoint: Some(true),
+        principal: None,
+        hostname: None,
+        webui_url: None,
+        labels: None,
+    }
+}
+
+fn settings(cpus: f64) -> Settings {
+    let agent = AgentSpec {
+        cpus,
+        mem: 128.0,
+        ports: 0,
+        launch: LaunchMode::Docker { image: "logstash-mesos:test".into(), force_pull: false },
+        scheduler_url: "http://127.0.0.1:1".into(),
+        log_dirs: vec!["/var/lib/docker/containers".into()],
+        kill_grace_secs: 5,
+    };
+    let mut s = Settings::new("logging", agent, uuid::Uuid::new_v4().simple().to_string());
+    s.refuse_seconds = 0.5;
+    s.insufficient_refuse_seconds = 0.5;
+    s.backoff_initial = Duration::from_millis(300);
+    s.backoff_max = Duration::from_secs(2);
+    s.reconcile_initial = Duration::from_millis(300);
+    s.discover_every = Duration::from_millis(600);
+    s.discover_window = Duration::from_millis(300);
+    s
+}
+
+struct Running {
+    handle: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
+}
+
+async fn start_scheduler(masters: &[String], state_dir: &std::path::Path, settings: Settings) -> Running {
+    let keeper = Arc::new(Keeper::open(Arc::new(FileStore::new(state_dir))).await.expect("state"));
+    let persisted = keeper.snapshot().await.scheduler;
+    let shared = Arc::new(Shared::default());
+    let mut config = DriverConfig::new(framework());
+    config.tick = Duration::from_millis(50);
+    config.resubscribe_initial = Duration::from_millis(100);
+    config.resubscribe_max = Duration::from_millis(500);
+    let driver = Driver {
+        client: Arc::new(Client::new(masters, None).expect("client")),
+        sched: Scheduler::new(settings, persisted),
+        keeper,
+        shared: shared.clone(),
+        config,
+    };
+    let handle = tokio::spawn(async move {
+        if let Err(e) = driver.run().await {
+            panic!("driver failed: {e}");
+        }
+    });
+    Running { handle, shared }
+}
+
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn running_hosts(sim: &Simulator) -> Vec<String> {
+    sim.live_tasks().into_iter().filter(|t| t.2 == TaskState::Running).map(|t| t.0).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_agent_per_node_and_a_new_node_gets_one() {
+    let sim = Simulator::start(1).await;
+    for h in ["n1", "n2", "n3"] {
+        sim.add_agent(h, 4.0, 4096.0);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
+    wait_for("three running agents", || running_hosts(&sim) == ["n1", "n2", "n3"]).await;
+    wait_for("suppress", || !sim.calls_of(CallType::Suppress).is_empty()).await;
+    // Offers keep coming through periodic revives; still exactly one each.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sim.live_tasks().len(), 3, "{:?}", sim.live_tasks());
+    // Every reliable update was acknowledged with the uuid the master sent.
+    assert!(!sim.calls_of(CallType::Acknowledge).is_empty());
+    let ids = sim.framework_ids();
+    assert_eq!(ids.len(), 1);
+    sim.add_agent("n4", 4.0, 4096.0);
+    wait_for("a fourth agent", || running_hosts(&sim) == ["n1", "n2", "n3", "n4"]).await;
+    assert_eq!(sim.live_tasks().len(), 4);
+    // The launched tasks carry the node's agent id.
+    for info in sim.launched_infos() {
+        let env = info.command.as_ref().and_then(|c| c.environment.clone()).expect("env");
+        assert_eq!(env.get("LOGSTASH_MESOS_AGENT_ID"), Some(info.agent_id.value.as_str()));
+    }
+    assert!(sched.shared.nodes().len() == 4);
+    sched.handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_lacking_resources_are_declined() {
+    let sim = Simulator::start(1).await;
+    sim.add_agent("small", 0.2, 4096.0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
+    wait_for("declines", || sim.calls_of(CallType::Decline).len() >= 2).await;
+    assert!(sim.calls_of(CallType::Accept).is_empty());
+    assert!(sim.live_tasks().is_empty());
+    sched.handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_agent_is_relaunched_after_backoff() {
+    let sim = Simulator::start(1).await;
+    sim.add_agent("n1", 4.0, 4096.0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
+    wait_for("agent", || running_hosts(&sim) == ["n1"]).await;
+    let first = sim.live_tasks()[0].1.clone();
+    let failed_at = std::time::Instant::now();
+    sim.fail_task(&first);
+    wait_for("replacement", || sim.live_tasks().iter().any(|t| t.1 != first && t.2 == TaskState::Running)).await;
+    assert!(failed_at.elapsed() >= Duration::from_millis(300), "relaunched before the backoff");
+    // Second failure: the backoff doubles.
+    let second = sim.live_tasks()[0].1.clone();
+    let failed_at = std::time::Instant::now();
+    sim.fail_task(&second);
+    wait_for("second replacement", || {
+        sim.live_tasks().iter().any(|t| t.1 != first && t.1 != second && t.2 == TaskState::Running)
+    })
+    .await;
+    assert!(failed_at.elapsed() >= Duration::from_millis(600), "backoff did not grow");
+    assert_eq!(sim.live_tasks().len(), 1);
+    sched.handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resubscribes_with_same_id_and_launches_no_duplicates() {
+    let sim = Simulator::start(1).await;
+    for h in ["n1", "n2", "n3"] {
+        sim.add_agent(h, 4.0, 4096.0);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
+    wait_for("three agents", || running_hosts(&sim).len() == 3).await;
+    let before = sim.live_tasks();
+    sched.handle.abort();
+    let _ = sched.handle.await;
+    let subscribes = sim.calls_of(CallType::Subscribe).len();
+    let accepts = sim.calls_of(CallType::Accept).len();
+
+    let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
+    wait_for("resubscribe", || sim.calls_of(CallType::Subscribe).len() > subscribes).await;
+    let resub = sim.calls_of(CallType::Subscribe).pop().expect("subscribe");
+    let fid = sim.framework_ids()[0].clone();
+    assert_eq!(resub.framework_id.as_ref(), Some(&fid));
+    assert_eq!(resub.subscribe.as_ref().and_then(|s| s.framework_info.id.as_ref()), Some(&fid));
+    wait_for("explicit reconciliation", || {
+        sim.calls_of(CallType::Reconcile).iter().any(|c| c.reconcile.as_ref().is_some_and(|r| r.tasks.len() == 3))
+    })
+    .await;
+    // Offers flow again (revives) but nothing new is launched.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sim.calls_of(CallType::Accept).len(), accepts);
+    assert_eq!(sim.live_tasks(), before);
+    assert_eq!(sim.framework_ids().len(), 1);
+    sched.handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follows_307_to_the_new_leader_and_survives_dropped_streams() {
+    let sim = Simulator::start(2).await;
+    sim.add_agent("n1", 4.0, 4096.0);
+    sim.lock().leader = 1;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Only the non-leader is configured: the 307 leads to the leader.
+    let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
+    wait_for("agent via redirect", || running_hosts(&sim) == ["n1"]).await;
+    let subs = sim.calls_of(CallType::Subscribe).len();
+    sim.fail_over_to(0);
+    wait_for("resubscribed to the new leader", || sim.calls_of(CallType::Subscribe).len() > subs).await;
+    sim.add_agent("n2", 4.0, 4096.0);
+    wait_for("agent on n2", || running_hosts(&sim) == ["n1", "n2"]).await;
+    assert_eq!(sim.framework_ids().len(), 1);
+    sched.handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_heartbeats_trigger_resubscribe() {
+    let sim = Simulator::start(1).await;
+    sim.add_agent("n1", 4.0, 4096.0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
+    wait_for("agent", || running_hosts(&sim) == ["n1"]).await;
+    let subs = sim.calls_of(CallType::Subscribe).len();
+    {
+        let mut s = sim.lock();
+        s.mute = true;
+    }
+    // A stalled stream: 5 × 0.3 s without any event and the scheduler gives up on it.
+    wait_for("resubscribe after silence", || sim.calls_of(CallType::Subscribe).len() > subs).await;
+    sched.handle.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_node_keeps_its_agent_slot() {
+    let sim = Simulator::start(1).await;
+    let a1 = sim.add_agent("n1", 4.0, 4096.0);
+    sim.add_agent("n2", 4.0, 4096.0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
+    wait_for("agents", || running_hosts(&sim).len() == 2).await;
+    sim.make_unreachable(&a1);
+    wait_for("unreachable seen", || {
+        sched.shared.nodes().iter().any(|n| n.hostname == "n1" && n.state.as_deref() == Some("TASK_UNREACHABLE"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sim.live_tasks().len(), 2, "no replacement for an unreachable (not gone) agent");
+    sched.handle.abort();
+}
