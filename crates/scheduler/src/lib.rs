@@ -2,6 +2,7 @@
 //! the pipeline configs the agents run, and pushes config changes to them.
 
 pub mod client;
+pub mod configs;
 pub mod driver;
 pub mod proto;
 pub mod recordio;
