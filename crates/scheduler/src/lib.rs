@@ -1,6 +1,7 @@
 //! The logstash-mesos Mesos framework: keeps one shipper agent on every node, serves
 //! the pipeline configs the agents run, and pushes config changes to them.
 
+pub mod api;
 pub mod client;
 pub mod configs;
 pub mod driver;
