@@ -244,3 +244,64 @@ async fn unreachable_node_keeps_its_agent_slot() {
     assert_eq!(sim.live_tasks().len(), 2, "no replacement for an unreachable (not gone) agent");
     sched.handle.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_wires_flags_state_api_and_driver() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: logstash_mesos_scheduler::SchedulerOptions,
+    }
+    let sim = Simulator::start(1).await;
+    sim.add_agent("n1", 4.0, 4096.0);
+    sim.lock().credentials = Some(("me".into(), "s3cret".into()));
+    let state = tempfile::tempdir().expect("tempdir");
+    let confs = tempfile::tempdir().expect("tempdir");
+    std::fs::write(confs.path().join("main.conf"), "input { stdin {} }\noutput { stdout {} }\n").expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let state_url = format!("file://{}", state.path().display());
+    let listen = format!("127.0.0.1:{port}");
+    let cli = Cli::try_parse_from([
+        "x",
+        "--master",
+        &sim.url(0),
+        "--agent-image",
+        "logstash-mesos:test",
+        "--state",
+        &state_url,
+        "--listen",
+        &listen,
+        "--config-dir",
+        &confs.path().display().to_string(),
+        "--role",
+        "logging",
+        "--principal",
+        "me",
+        "--secret",
+        "s3cret",
+    ])
+    .expect("flags");
+    let handle = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
+    wait_for("agent", || running_hosts(&sim) == ["n1"]).await;
+    let sub = sim.calls_of(CallType::Subscribe).remove(0).subscribe.expect("subscribe");
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(sub.framework_info.webui_url.as_deref(), Some(format!("{base}/").as_str()));
+    assert_eq!(sub.framework_info.principal.as_deref(), Some("me"));
+    assert_eq!(sub.framework_info.checkpoint, Some(true));
+    let info = sim.launched_infos().remove(0);
+    let env = info.command.as_ref().and_then(|c| c.environment.clone()).expect("env");
+    assert_eq!(env.get("LOGSTASH_MESOS_SCHEDULER_URL"), Some(base.as_str()));
+    let http = reqwest::Client::new();
+    let health: serde_json::Value =
+        http.get(format!("{base}/v1/health")).send().await.expect("health").json().await.expect("json");
+    assert_eq!(health["connected"], true);
+    assert_eq!(health["framework_id"], serde_json::json!(sim.framework_ids()[0].value));
+    let pipeline: serde_json::Value =
+        http.get(format!("{base}/v1/pipeline?since=0&timeout=5")).send().await.expect("pipeline").json().await.expect("json");
+    assert_eq!(pipeline["configs"]["main"], "input { stdin {} }\noutput { stdout {} }\n");
+    // The framework id is durable.
+    let saved = std::fs::read_to_string(state.path().join("state.json")).expect("state");
+    assert!(saved.contains(&sim.framework_ids()[0].value));
+    handle.abort();
+}

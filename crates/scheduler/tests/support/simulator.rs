@@ -68,6 +68,8 @@ pub struct Sim {
     pub heartbeats_enabled: bool,
     /// A stalled connection: nothing at all reaches the scheduler.
     pub mute: bool,
+    /// `--authenticate_http_frameworks`: (principal, secret) required as Basic auth.
+    pub credentials: Option<(String, String)>,
     pub retry: Duration,
     seq: u64,
     split: usize,
@@ -93,6 +95,7 @@ impl Simulator {
             heartbeat: Duration::from_millis(300),
             heartbeats_enabled: true,
             mute: false,
+            credentials: None,
             retry: Duration::from_millis(300),
             seq: 0,
             split: 0,
@@ -417,6 +420,12 @@ async fn scheduler_endpoint(State(srv): State<Arc<Server>>, headers: HeaderMap, 
     if s.leader != srv.index {
         let leader = s.addrs[s.leader];
         return (StatusCode::TEMPORARY_REDIRECT, [("Location", format!("//{leader}/api/v1/scheduler"))]).into_response();
+    }
+    if let Some((user, pass)) = &s.credentials {
+        let want = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")));
+        if headers.get("Authorization").and_then(|v| v.to_str().ok()) != Some(want.as_str()) {
+            return (StatusCode::UNAUTHORIZED, [("WWW-Authenticate", "Basic realm=\"mesos\"")]).into_response();
+        }
     }
     match headers.get("Content-Type").map(|v| v.to_str().unwrap_or_default()) {
         None => return text(StatusCode::BAD_REQUEST, "Expecting 'Content-Type' to be present"),
