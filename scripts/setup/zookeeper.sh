@@ -30,12 +30,10 @@ clientPortAddress=127.0.0.1
 admin.enableServer=false
 4lw.commands.whitelist=ruok,stat
 CFG
-    cp -n /etc/zookeeper/conf/log4j.properties "$datadir/" 2>/dev/null || true
-    classpath=$(ls /usr/share/java/zookeeper*.jar /usr/share/zookeeper/*.jar 2>/dev/null | tr '\n' ':')
-    classpath="$classpath$(ls /usr/share/java/*.jar | tr '\n' ':')$datadir"
-    nohup java -cp "$classpath" -Dzookeeper.log.dir="$datadir" \
-        org.apache.zookeeper.server.quorum.QuorumPeerMain "$datadir/zoo.cfg" \
-        >"$datadir/server.log" 2>&1 &
+    cp /etc/zookeeper/conf/log4j.properties "$datadir/" 2>/dev/null || true
+    # Debian's wrapper finds the jars and java; it daemonizes the server.
+    ZOOCFGDIR="$datadir" ZOO_LOG_DIR="$datadir" \
+        /usr/share/zookeeper/bin/zkServer.sh start "$datadir/zoo.cfg" >"$datadir/start.log" 2>&1 || true
     for _ in $(seq 1 60); do
         up && break
         sleep 1

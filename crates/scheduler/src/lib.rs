@@ -21,6 +21,7 @@ pub mod proto;
 pub mod recordio;
 pub mod sched;
 pub mod store;
+pub mod zk;
 
 #[cfg(test)]
 mod testutil;
@@ -47,9 +48,7 @@ pub async fn run_with(opts: SchedulerOptions, validator: Arc<dyn ConfigValidator
     let masters = opts.masters()?;
     let store: Arc<dyn store::StateStore> = match store::parse_url(&opts.state)? {
         store::StateUrl::File(dir) => Arc::new(store::FileStore::new(dir)),
-        store::StateUrl::Zk { hosts, path } => {
-            anyhow::bail!("--state zk://{hosts}{path}: the ZooKeeper state store is not available in this build")
-        }
+        store::StateUrl::Zk { hosts, path } => Arc::new(zk::ZkStore::open(&hosts, &path).await?),
     };
     let keeper = Arc::new(driver::Keeper::open(store.clone()).await.with_context(|| format!("loading {}", store.location()))?);
     let state = keeper.snapshot().await;
@@ -72,12 +71,43 @@ pub async fn run_with(opts: SchedulerOptions, validator: Arc<dyn ConfigValidator
     tracing::info!(listen = %opts.listen, url = %opts.advertise_url(), "API and web UI up");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let http_masters = match masters {
-        Masters::Http(list) => list,
-        Masters::Zk(url) => anyhow::bail!("--master {url}: ZooKeeper master detection is not available in this build"),
+    let (http_masters, zk_masters) = match masters {
+        Masters::Http(list) => (list, None),
+        Masters::Zk(url) => {
+            let (hosts, path) = zk::parse_url(&url)?;
+            let zk = zk::connect(&hosts).await?;
+            let leader = loop {
+                match zk::detect_leader(&zk, &hosts, &path).await {
+                    Ok(l) => break l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "waiting for a leading master in zookeeper");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            };
+            tracing::info!(%leader, "leading master from zookeeper");
+            (vec![leader], Some((zk, hosts, path)))
+        }
     };
     let auth = opts.principal.clone().map(|p| (p, opts.secret.clone().unwrap_or_default()));
     let client = Arc::new(client::Client::new(&http_masters, auth)?);
+    if let Some((zk, hosts, path)) = zk_masters {
+        // Follow leader changes; the client also follows 307s on its own.
+        let client = client.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                match zk::detect_leader(&zk, &hosts, &path).await {
+                    Ok(l) if client.leader().as_deref() != Some(l.as_str()) => {
+                        tracing::info!(leader = %l, "zookeeper reports a new leading master");
+                        client.set_leader(l);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "master detection failed"),
+                }
+            }
+        });
+    }
     let mut settings = sched::Settings::new(opts.role.clone(), spec, uuid::Uuid::new_v4().simple().to_string()[..8].to_string());
     settings.agent.ports = 0;
     let framework = FrameworkInfo {
