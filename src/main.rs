@@ -1,1 +1,43 @@
-fn main() {}
+//! The `logstash-mesos` binary: `run` (default) / `check` a pipeline, `agent`, `scheduler`.
+//!
+//! Exit codes: 0 success, 1 invalid configuration or runtime failure, 2 usage error.
+
+mod cli;
+mod config_load;
+mod pipeline;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        None => pipeline::run(cli.run),
+        Some(Command::Run(args)) => pipeline::run(args),
+        Some(Command::Check(c)) => pipeline::check(c.run, c.syntax_only),
+    };
+    std::process::exit(code);
+}
+
+#[allow(dead_code)]
+fn runtime_then<F, Fut>(f: F, level: &str) -> i32
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    pipeline::init_logging(level);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(f()) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

@@ -1,8 +1,16 @@
 //! The Logstash config language, the plugins (inputs, codecs, filters, outputs) and the
 //! pipeline that runs them: inputs → bounded queue → workers (filters, then outputs).
 
+pub mod codecs;
 pub mod common;
+pub mod condition;
+pub mod filters;
 pub mod input_context;
+pub mod inputs;
 pub mod lang;
 pub mod options;
+pub mod outputs;
 pub mod plugin;
+pub mod grok;
+pub mod registry;
+pub mod runner;

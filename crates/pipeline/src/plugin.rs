@@ -2,7 +2,7 @@
 //! outputs are async tasks.
 
 use crate::options::BuildResult;
-use logstash_mesos_core::Event;
+use logstash_mesos_core::{Acks, Event};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -96,6 +96,31 @@ pub trait Codec: Send {
     fn encode(&mut self, event: &Event, out: &mut Vec<u8>);
     /// A fresh codec with the same settings (each input stream gets its own).
     fn clone_box(&self) -> Box<dyn Codec>;
+    /// True for codecs that decode whole documents (json): inputs then leave the event's
+    /// fields as the document has them rather than adding their own (host).
+    fn structured(&self) -> bool {
+        false
+    }
+
+    /// Decodes one complete record (a file line without its delimiter) that carries the
+    /// source's acknowledgements. Every event decoded from it gets a clone of `acks`;
+    /// codecs that hold records back across calls (multiline) override this to keep the
+    /// acks with the data they hold and release them only with the event built from it.
+    fn decode_acked(&mut self, record: &[u8], acks: Acks, out: &mut Vec<Event>) {
+        let start = out.len();
+        self.decode(record, out);
+        for event in &mut out[start..] {
+            match &acks {
+                Acks::None => {}
+                Acks::One(a) => event.attach_ack(a.clone()),
+                Acks::Many(v) => v.iter().for_each(|a| event.attach_ack(a.clone())),
+            }
+        }
+    }
+
+    /// Emits data held back for longer than the codec allows (multiline's
+    /// `auto_flush_interval`); inputs call it periodically while their source is idle.
+    fn flush_expired(&mut self, _out: &mut Vec<Event>) {}
 }
 
 /// Builds a codec from its plugin value (used by inputs and outputs with a `codec` option).

@@ -3,6 +3,7 @@
 
 use crate::options::{OptKind, OptSpec};
 use crate::plugin::{CodecBuilder, FilterBuilder, InputBuilder, OutputBuilder};
+#[allow(unused_imports)]
 use crate::{codecs, filters, inputs, outputs};
 
 /// One registered plugin.
@@ -67,10 +68,18 @@ pub static COMMON_OUTPUT: &[OptSpec] = &[
 pub static INPUTS: &[Entry<InputBuilder>] = &[
     Entry { name: "stdin", options: inputs::stdin::OPTIONS, build: inputs::stdin::build, doc: "reads events from standard input" },
     Entry { name: "generator", options: inputs::generator::OPTIONS, build: inputs::generator::build, doc: "generates events (tests, benchmarks)" },
-    Entry { name: "file", options: inputs::file::OPTIONS, build: inputs::file::build, doc: "tails files on this host" },
+    Entry { name: "file", options: inputs::file::OPTIONS, build: inputs::file::build, doc: "tails files on this host (rotation-safe, checkpointed)" },
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
+    Entry { name: "mutate", options: filters::mutate::OPTIONS, build: filters::mutate::build, doc: "renames, replaces, converts and edits fields" },
+    Entry { name: "kv", options: filters::kv::OPTIONS, build: filters::kv::build, doc: "parses key=value pairs" },
+    Entry { name: "dissect", options: filters::dissect::OPTIONS, build: filters::dissect::build, doc: "splits a field by literal delimiters" },
+    Entry { name: "json", options: filters::json::OPTIONS, build: filters::json::build, doc: "parses a field holding JSON" },
+    Entry { name: "drop", options: filters::drop::OPTIONS, build: filters::drop::build, doc: "drops events (all or a percentage)" },
+    Entry { name: "fingerprint", options: filters::fingerprint::OPTIONS, build: filters::fingerprint::build, doc: "hashes fields into a consistent fingerprint" },
+    Entry { name: "grok", options: filters::grok::OPTIONS, build: filters::grok::build, doc: "parses fields with named regex patterns" },
+    Entry { name: "date", options: filters::date::OPTIONS, build: filters::date::build, doc: "parses dates from fields into @timestamp" },
 ];
 
 pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
@@ -81,47 +90,75 @@ pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
 
 pub static CODECS: &[Entry<CodecBuilder>] = &[
     Entry { name: "line", options: codecs::line::OPTIONS, build: codecs::line::build, doc: "one event per line" },
+    Entry { name: "multiline", options: codecs::multiline::OPTIONS, build: codecs::multiline::build, doc: "joins related lines into one event" },
     Entry { name: "plain", options: codecs::plain::OPTIONS, build: codecs::plain::build, doc: "the data as the message" },
     Entry { name: "json", options: codecs::json::OPTIONS, build: codecs::json::build, doc: "one JSON document" },
     Entry { name: "json_lines", options: codecs::json_lines::OPTIONS, build: codecs::json_lines::build, doc: "newline-delimited JSON" },
     Entry { name: "rubydebug", options: codecs::rubydebug::OPTIONS, build: codecs::rubydebug::build, doc: "pretty-printed events" },
 ];
 
-/// The option schema of plugin `name` of `kind`, common options included.
-pub fn options_of(kind: Kind, name: &str) -> Option<(&'static [OptSpec], &'static [OptSpec])> {
-    fn find<B>(t: &'static [Entry<B>], name: &str) -> Option<&'static [OptSpec]> {
-        t.iter().find(|e| e.name == name).map(|e| e.options)
-    }
-    match kind {
-        Kind::Input => find(INPUTS, name).map(|o| (o, COMMON_INPUT)),
-        Kind::Filter => find(FILTERS, name).map(|o| (o, COMMON_FILTER)),
-        Kind::Output => find(OUTPUTS, name).map(|o| (o, COMMON_OUTPUT)),
-        Kind::Codec => find(CODECS, name).map(|o| (o, &[][..])),
+/// The plugins a pipeline may use: the built-in tables plus plugins registered by other
+/// crates (the agent's `docker` input), assembled by the binary.
+#[derive(Clone)]
+pub struct Registry {
+    pub inputs: Vec<&'static Entry<InputBuilder>>,
+    pub filters: Vec<&'static Entry<FilterBuilder>>,
+    pub outputs: Vec<&'static Entry<OutputBuilder>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::builtin()
     }
 }
 
-/// Every plugin name of `kind` (for suggestions).
-pub fn names(kind: Kind) -> Vec<&'static str> {
-    fn n<B>(t: &'static [Entry<B>]) -> Vec<&'static str> {
-        t.iter().map(|e| e.name).collect()
+impl Registry {
+    /// The plugins of this crate.
+    pub fn builtin() -> Registry {
+        Registry { inputs: INPUTS.iter().collect(), filters: FILTERS.iter().collect(), outputs: OUTPUTS.iter().collect() }
     }
-    match kind {
-        Kind::Input => n(INPUTS),
-        Kind::Filter => n(FILTERS),
-        Kind::Output => n(OUTPUTS),
-        Kind::Codec => n(CODECS),
+
+    pub fn add_input(&mut self, e: &'static Entry<InputBuilder>) {
+        self.inputs.retain(|x| x.name != e.name);
+        self.inputs.push(e);
+    }
+
+    pub fn add_output(&mut self, e: &'static Entry<OutputBuilder>) {
+        self.outputs.retain(|x| x.name != e.name);
+        self.outputs.push(e);
+    }
+
+    pub fn input(&self, name: &str) -> Option<&'static Entry<InputBuilder>> {
+        self.inputs.iter().copied().find(|e| e.name == name)
+    }
+    pub fn filter(&self, name: &str) -> Option<&'static Entry<FilterBuilder>> {
+        self.filters.iter().copied().find(|e| e.name == name)
+    }
+    pub fn output(&self, name: &str) -> Option<&'static Entry<OutputBuilder>> {
+        self.outputs.iter().copied().find(|e| e.name == name)
+    }
+
+    /// The option schema of plugin `name` of `kind`: its own and the common options.
+    pub fn options_of(&self, kind: Kind, name: &str) -> Option<(&'static [OptSpec], &'static [OptSpec])> {
+        match kind {
+            Kind::Input => self.input(name).map(|e| (e.options, COMMON_INPUT)),
+            Kind::Filter => self.filter(name).map(|e| (e.options, COMMON_FILTER)),
+            Kind::Output => self.output(name).map(|e| (e.options, COMMON_OUTPUT)),
+            Kind::Codec => codec(name).map(|e| (e.options, &[][..])),
+        }
+    }
+
+    /// Every plugin name of `kind` (for suggestions).
+    pub fn names(&self, kind: Kind) -> Vec<&'static str> {
+        match kind {
+            Kind::Input => self.inputs.iter().map(|e| e.name).collect(),
+            Kind::Filter => self.filters.iter().map(|e| e.name).collect(),
+            Kind::Output => self.outputs.iter().map(|e| e.name).collect(),
+            Kind::Codec => CODECS.iter().map(|e| e.name).collect(),
+        }
     }
 }
 
-pub fn filter(name: &str) -> Option<&'static Entry<FilterBuilder>> {
-    FILTERS.iter().find(|e| e.name == name)
-}
-pub fn input(name: &str) -> Option<&'static Entry<InputBuilder>> {
-    INPUTS.iter().find(|e| e.name == name)
-}
-pub fn output(name: &str) -> Option<&'static Entry<OutputBuilder>> {
-    OUTPUTS.iter().find(|e| e.name == name)
-}
 pub fn codec(name: &str) -> Option<&'static Entry<CodecBuilder>> {
     CODECS.iter().find(|e| e.name == name)
 }

@@ -1,4 +1,16 @@
-//! The Logstash config language: `parse` (text → [`ast`]) and `compile` (AST → pipeline).
+//! The Logstash config language: `parse` (text → [`ast`]), `check_syntax` (the rules
+//! that need no plugin registry) and `compile` (AST → pipeline).
 
 pub mod ast;
+mod check;
+pub mod compile;
+mod cond;
+pub mod env;
+pub mod escapes;
+mod parse;
 pub mod source;
+mod syntax_error;
+
+pub use check::check_syntax;
+pub use parse::{parse, EnvLookup, ParseOptions};
+pub use source::{Diagnostic, Sources};

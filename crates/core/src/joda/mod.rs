@@ -1,8 +1,23 @@
 //! Joda-Time / java.time date patterns (`yyyy-MM-dd'T'HH:mm:ss.SSSZ`), compiled once.
 //!
-//! Used by sprintf's `%{+FORMAT}` (Joda) and `%{{FORMAT}}` (java.time) for formatting.
+//! Used by sprintf's `%{+FORMAT}` (Joda) and `%{{FORMAT}}` (java.time) for formatting, and
+//! by the date filter for parsing: [`JodaParser`] compiles a pattern once into a list of
+//! parse operations that run over the input bytes without allocating; [`iso8601`] is
+//! Logstash's `ISO8601` format; [`epoch`] holds `UNIX`, `UNIX_MS` and `TAI64N`.
+
+mod civil;
+pub mod epoch;
+pub mod iso8601;
+mod locale;
+mod parse;
+mod zone;
+
+pub use locale::Locale;
+pub use parse::{JodaParser, ParseError, PatternError};
+pub use zone::{parse_zone, Zone};
 
 use crate::timestamp::Timestamp;
+use jiff::tz::TimeZone;
 
 /// Which pattern dialect: Joda (`%{+...}`, the date filter) or java.time (`%{{...}}`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,17 +107,42 @@ impl JodaFormat {
     /// Formats `ts` in UTC.
     pub fn format_utc(&self, ts: Timestamp) -> String {
         let dt = ts.to_utc_datetime();
+        self.render(ts, &dt, 0, "UTC", "UTC")
+    }
+
+    /// Formats `ts` in the time zone `tz`: fields are local to it and `Z`/`ZZ`/`ZZZ`/`z`
+    /// print its offset, id and abbreviation at that instant.
+    pub fn format_in(&self, ts: Timestamp, tz: &TimeZone) -> String {
+        let info = tz.to_offset_info(ts.0);
+        let offset = info.offset();
+        let dt = offset.to_datetime(ts.0);
+        let id = tz.iana_name().unwrap_or("UTC");
+        self.render(ts, &dt, offset.seconds(), id, info.abbreviation())
+    }
+
+    fn render(&self, ts: Timestamp, dt: &jiff::civil::DateTime, offset: i32, id: &str, abbrev: &str) -> String {
         let mut out = String::with_capacity(32);
         for t in &self.tokens {
             match t {
                 Token::Literal(s) => out.push_str(s),
-                Token::Field(c, n) => self.format_field(&mut out, *c, *n, &dt, ts),
+                Token::Field(c, n) => {
+                    let zone = ZoneInfo { offset, id, abbrev };
+                    self.format_field(&mut out, *c, *n, dt, ts, &zone)
+                }
             }
         }
         out
     }
 
-    fn format_field(&self, out: &mut String, c: char, n: usize, dt: &jiff::civil::DateTime, ts: Timestamp) {
+    fn format_field(
+        &self,
+        out: &mut String,
+        c: char,
+        n: usize,
+        dt: &jiff::civil::DateTime,
+        ts: Timestamp,
+        zone: &ZoneInfo<'_>,
+    ) {
         let num = |out: &mut String, v: i64, width: usize| {
             if v < 0 {
                 out.push('-');
@@ -173,18 +213,45 @@ impl JodaFormat {
             'C' => num(out, year.div_euclid(100), n),
             'Q' | 'q' => num(out, (dt.month() as i64 - 1) / 3 + 1, n),
             'Z' | 'X' | 'O' => {
-                if c == 'X' || n == 5 {
+                if (c == 'X' || n == 5) && zone.offset == 0 {
                     out.push('Z')
-                } else if n == 2 {
-                    out.push_str("+00:00")
+                } else if n == 3 && c == 'Z' && self.dialect == Dialect::Joda {
+                    out.push_str(zone.id)
                 } else {
-                    out.push_str("+0000")
+                    let colon = match self.dialect {
+                        Dialect::Joda => n == 2,
+                        Dialect::JavaTime => n >= 4 || (c == 'X' && n == 3),
+                    };
+                    push_offset(out, zone.offset, colon);
                 }
             }
-            'z' | 'V' => out.push_str("UTC"),
+            'z' => out.push_str(if n >= 4 { zone.id } else { zone.abbrev }),
+            'V' => out.push_str(zone.id),
             _ => {}
         }
     }
+}
+
+/// The zone facts a pattern may print.
+struct ZoneInfo<'a> {
+    offset: i32,
+    id: &'a str,
+    abbrev: &'a str,
+}
+
+/// `+hhmm` or `+hh:mm` (seconds are dropped, as Joda prints them only when non-zero,
+/// which no real zone needs any more).
+fn push_offset(out: &mut String, secs: i32, colon: bool) {
+    out.push(if secs < 0 { '-' } else { '+' });
+    let a = secs.unsigned_abs();
+    let (h, m) = (a / 3600, a / 60 % 60);
+    out.push(char::from(b'0' + (h / 10) as u8));
+    out.push(char::from(b'0' + (h % 10) as u8));
+    if colon {
+        out.push(':');
+    }
+    out.push(char::from(b'0' + (m / 10) as u8));
+    out.push(char::from(b'0' + (m % 10) as u8));
 }
 
 #[cfg(test)]
@@ -201,5 +268,17 @@ mod tests {
         let f = JodaFormat::compile("dd/MMM/yyyy EEE", Dialect::Joda).unwrap();
         assert_eq!(f.format_utc(ts), "01/Jan/2013 Tue");
         assert!(JodaFormat::compile("yyyy 'oops", Dialect::Joda).is_err());
+    }
+
+    #[test]
+    fn formats_in_a_zone() {
+        // 2013-06-24T08:29:01Z is 01:29:01 PDT in Los Angeles.
+        let ts = Timestamp::from_unix(1_372_062_541, 0).unwrap();
+        let tz = jiff::tz::TimeZone::get("America/Los_Angeles").unwrap();
+        let f = JodaFormat::compile("yyyy-MM-dd HH:mm:ss Z ZZ ZZZ z", Dialect::Joda).unwrap();
+        assert_eq!(f.format_in(ts, &tz), "2013-06-24 01:29:01 -0700 -07:00 America/Los_Angeles PDT");
+        let f = JodaFormat::compile("HH:mm ZZ", Dialect::Joda).unwrap();
+        assert_eq!(f.format_in(ts, &jiff::tz::TimeZone::UTC), "08:29 +00:00");
+        assert_eq!(f.format_utc(ts), "08:29 +00:00");
     }
 }

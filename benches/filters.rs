@@ -1,0 +1,109 @@
+//! Events per second through kv, dissect, mutate and json on typical lines. Each bench
+//! checks the filter's answer once before timing it, so a broken filter cannot look fast.
+//!
+//! `cargo bench --bench filters`
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use logstash_mesos_core::{Event, FieldRef, Value};
+use logstash_mesos_pipeline::filters;
+use logstash_mesos_pipeline::options::Args;
+use logstash_mesos_pipeline::plugin::{BuildContext, Filter, FilterContext, Outcome};
+use std::hint::black_box;
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).expect("bench config")
+}
+
+fn args(pairs: &[(&str, Value)]) -> Args {
+    pairs.iter().fold(Args::default(), |a, (k, v)| a.with(k, v.clone()))
+}
+
+fn bench_one(c: &mut Criterion, name: &str, f: Box<dyn Filter>, event: Event, check: impl Fn(&Event)) {
+    let mut first = event.clone();
+    assert_eq!(f.apply(&mut first, &mut FilterContext::default()), Outcome::Success, "{name}");
+    check(&first);
+    let mut g = c.benchmark_group("filters");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function(name, |b| {
+        let mut ctx = FilterContext::default();
+        b.iter(|| {
+            let mut e = event.clone();
+            black_box(f.apply(&mut e, &mut ctx));
+            e
+        })
+    });
+    g.finish();
+}
+
+fn get(e: &Event, r: &str) -> Option<Value> {
+    e.get(&FieldRef::parse(r).expect("ref")).cloned()
+}
+
+fn benches(c: &mut Criterion) {
+    let ctx = BuildContext::default();
+
+    let kv = filters::kv::build(&args(&[]), &ctx).expect("kv");
+    let line = r#"ts=2024-05-01T10:00:00Z level=info service=checkout user_id=42 msg="order placed" amount=19.99 currency=EUR latency_ms=123 path=/api/v1/orders status=201"#;
+    bench_one(c, "kv_10_pairs", kv, Event::from_message(line), |e| {
+        assert_eq!(get(e, "msg"), Some(Value::from("order placed")));
+        assert_eq!(get(e, "status"), Some(Value::from("201")));
+    });
+
+    let dissect = filters::dissect::build(
+        &args(&[(
+            "mapping",
+            json(r#"{"message":"%{ts} %{+ts} %{+ts} %{host} %{program}[%{pid}]: %{level->} %{msg}"}"#),
+        )]),
+        &ctx,
+    )
+    .expect("dissect");
+    let line = "Mar 16 00:01:25 evita postfix/smtpd[1713]: INFO    connect from camomile.cloud9.net[168.100.1.3]";
+    bench_one(c, "dissect_syslog", dissect, Event::from_message(line), |e| {
+        assert_eq!(get(e, "ts"), Some(Value::from("Mar 16 00:01:25")));
+        assert_eq!(get(e, "level"), Some(Value::from("INFO")));
+    });
+
+    let mutate = filters::mutate::build(
+        &args(&[
+            ("rename", json(r#"{"host":"[host][name]"}"#)),
+            ("convert", json(r#"{"status":"integer","bytes":"integer","took":"float"}"#)),
+            ("lowercase", json(r#"["method"]"#)),
+            ("strip", json(r#"["agent"]"#)),
+            ("gsub", json(r#"["path", "/+", "/"]"#)),
+            ("split", json(r#"{"tags_csv":","}"#)),
+        ]),
+        &ctx,
+    )
+    .expect("mutate");
+    let mut m = logstash_mesos_core::Map::new();
+    for (k, v) in [
+        ("host", "web-1"),
+        ("status", "200"),
+        ("bytes", "5120"),
+        ("took", "0.123"),
+        ("method", "GET"),
+        ("agent", "  curl/8.0  "),
+        ("path", "//api//v1///orders"),
+        ("tags_csv", "a,b,c"),
+    ] {
+        m.insert(k.to_string(), Value::from(v));
+    }
+    bench_one(c, "mutate_block", mutate, Event::from_map(m), |e| {
+        assert_eq!(get(e, "[host][name]"), Some(Value::from("web-1")));
+        assert_eq!(get(e, "status"), Some(Value::Integer(200)));
+        assert_eq!(get(e, "path"), Some(Value::from("/api/v1/orders")));
+    });
+
+    let jf = filters::json::build(&args(&[("source", Value::from("message"))]), &ctx).expect("json");
+    let line = r#"{"@timestamp":"2024-05-01T10:00:00.123Z","level":"info","service":{"name":"checkout","version":"1.4.2"},"http":{"method":"POST","status":201,"path":"/api/v1/orders"},"user":{"id":42},"tags":["a","b"],"took":0.0123}"#;
+    bench_one(c, "json_parse", jf, Event::from_message(line), |e| {
+        assert_eq!(get(e, "[http][status]"), Some(Value::Integer(201)));
+    });
+}
+
+criterion_group! {
+    name = filter_benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
+    targets = benches
+}
+criterion_main!(filter_benches);

@@ -1,0 +1,79 @@
+//! Grok throughput on a committed corpus of Apache combined-log lines
+//! (`testdata/bench/apache.log`, made by `scripts/gen_apache_log.py`).
+//!
+//! `cargo bench --bench grok`
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use logstash_mesos_core::{Event, Value};
+use logstash_mesos_pipeline::filters::grok::{build_with, GrokFilter};
+use logstash_mesos_pipeline::grok::engine::{EngineKind, EnginePref};
+use logstash_mesos_pipeline::options::Args;
+use logstash_mesos_pipeline::plugin::{BuildContext, Filter, FilterContext, Outcome};
+
+const CORPUS: &str = include_str!("../testdata/bench/apache.log");
+
+fn filter(patterns: &[&str], pref: EnginePref) -> GrokFilter {
+    let pats = Value::Array(patterns.iter().map(|p| Value::from(*p)).collect());
+    let mut m = logstash_mesos_core::Map::new();
+    m.insert("message".into(), pats);
+    let args = Args::new("grok", Default::default()).with("match", Value::Object(m));
+    match build_with(&args, &BuildContext::default(), pref) {
+        Ok(f) => f,
+        Err(e) => panic!("bench filter does not build: {e}"),
+    }
+}
+
+fn run(c: &mut Criterion, name: &str, f: &GrokFilter) {
+    let lines: Vec<&str> = CORPUS.lines().collect();
+    for (field, pat, engine) in f.engines() {
+        eprintln!("{name}: {field} {pat:?} runs on {}", engine.as_str());
+    }
+    // The answer is checked once: every line of the corpus matches.
+    let mut ok = 0;
+    for l in &lines {
+        let mut e = Event::from_message(*l);
+        if f.apply(&mut e, &mut FilterContext::default()) == Outcome::Success {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, lines.len(), "{name}: every corpus line must match");
+    let mut g = c.benchmark_group("grok");
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.bench_function(name, |b| {
+        b.iter_batched(
+            || lines.iter().map(|l| Event::from_message(*l)).collect::<Vec<_>>(),
+            |mut events| {
+                let mut ctx = FilterContext::default();
+                for e in &mut events {
+                    f.apply(e, &mut ctx);
+                }
+                events
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let combined = "%{COMBINEDAPACHELOG}";
+    run(c, "combinedapachelog/auto", &filter(&[combined], EnginePref::Auto));
+    run(c, "combinedapachelog/pcre2", &filter(&[combined], EnginePref::Only(EngineKind::Pcre2)));
+    run(c, "combinedapachelog/onig", &filter(&[combined], EnginePref::Only(EngineKind::Onig)));
+    let fall = [
+        "%{SYSLOGLINE}",
+        "%{HAPROXYHTTP}",
+        "%{CATALINALOG}",
+        "%{JAVASTACKTRACEPART}",
+        "%{CISCOFW106001}",
+        "%{RUBY_LOGGER}",
+        "%{NAGIOSLOGLINE}",
+        "%{POSTGRESQL}",
+        "%{REDISLOG}",
+        combined,
+    ];
+    run(c, "fallthrough10/auto", &filter(&fall, EnginePref::Auto));
+}
+
+criterion_group!(grok, benches);
+criterion_main!(grok);

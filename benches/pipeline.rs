@@ -1,0 +1,130 @@
+//! Pipeline throughput: generator → null through the whole runner, and json_lines bytes
+//! decoded → pipeline → json_lines bytes encoded (what `stdin { codec => json_lines }` →
+//! `stdout { codec => json_lines }` does, minus the pipes).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use logstash_mesos_core::Event;
+use logstash_mesos_pipeline::input_context::InputContext;
+use logstash_mesos_pipeline::lang::compile::{compile, CompiledInput, CompiledOutput, CompiledPipeline, Route};
+use logstash_mesos_pipeline::lang::{parse, ParseOptions, Sources};
+use logstash_mesos_pipeline::plugin::{BoxFuture, BuildContext, Codec, Input, Output};
+use logstash_mesos_pipeline::registry::{self, Registry};
+use logstash_mesos_pipeline::runner::{RunSettings, RunningPipeline};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+const EVENTS: usize = 100_000;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn generator_to_null(c: &mut Criterion) {
+    let rt = runtime();
+    let text = format!("input {{ generator {{ count => {EVENTS} message => \"127.0.0.1 - - [11/Dec/2013:00:01:45 -0800] \\\"GET /xampp/status.php HTTP/1.1\\\" 200 3891\" }} }} output {{ null {{}} }}");
+    let sources = Sources::from_string("bench.conf", &text);
+    let ast = parse(&sources, &ParseOptions::default()).expect("valid config");
+    let ctx = BuildContext { workers: 1, ..BuildContext::default() };
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    g.sample_size(10);
+    g.bench_function("generator_to_null", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let p = compile(&ast, &Registry::builtin(), &ctx).expect("compiles");
+                let running = RunningPipeline::start(p, &ctx, &RunSettings { workers: 1, batch_size: 125, ..RunSettings::default() });
+                let stats = running.stats.clone();
+                running.wait().await;
+                assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
+            })
+        })
+    });
+    g.finish();
+}
+
+/// Decodes a json_lines buffer with the real codec.
+struct MemoryInput {
+    data: Arc<Vec<u8>>,
+    codec: Box<dyn Codec>,
+}
+impl Input for MemoryInput {
+    fn run(mut self: Box<Self>, ctx: InputContext) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(async move {
+            let mut events = Vec::with_capacity(1024);
+            for chunk in self.data.chunks(64 * 1024) {
+                self.codec.decode(chunk, &mut events);
+                for e in events.drain(..) {
+                    ctx.emit(e).await?;
+                }
+            }
+            self.codec.flush(&mut events);
+            for e in events.drain(..) {
+                ctx.emit(e).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Encodes with the real json_lines codec into memory.
+struct MemoryOutput {
+    codec: Mutex<Box<dyn Codec>>,
+    bytes: AtomicUsize,
+}
+impl Output for MemoryOutput {
+    fn send<'a>(&'a self, batch: Vec<Event>) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let mut buf = Vec::with_capacity(batch.len() * 200);
+            let mut codec = self.codec.lock().unwrap_or_else(|p| p.into_inner());
+            for e in &batch {
+                codec.encode(e, &mut buf);
+            }
+            self.bytes.fetch_add(buf.len(), Ordering::Relaxed);
+        })
+    }
+}
+
+fn json_lines_round_trip(c: &mut Criterion) {
+    let rt = runtime();
+    let mut data = Vec::new();
+    for i in 0..EVENTS {
+        data.extend_from_slice(
+            format!("{{\"message\":\"GET /index.html {i}\",\"@timestamp\":\"2013-12-11T08:01:45.000Z\",\"status\":200,\"host\":{{\"name\":\"web-{}\"}}}}\n", i % 7)
+                .as_bytes(),
+        );
+    }
+    let data = Arc::new(data);
+    let ctx = BuildContext { workers: 1, ..BuildContext::default() };
+    let codec_args = logstash_mesos_pipeline::options::Args::default();
+    let codec = (registry::codec("json_lines").expect("registered").build)(&codec_args, &ctx).expect("codec");
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    g.sample_size(10);
+    g.bench_function("json_lines_in_json_lines_out", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let out = Arc::new(MemoryOutput { codec: Mutex::new(codec.clone_box()), bytes: AtomicUsize::new(0) });
+                let p = CompiledPipeline {
+                    inputs: vec![CompiledInput {
+                        name: "memory".into(),
+                        id: "memory".into(),
+                        input: Box::new(MemoryInput { data: data.clone(), codec: codec.clone_box() }),
+                        decorator: Default::default(),
+                    }],
+                    filters: vec![],
+                    outputs: vec![CompiledOutput { name: "memory".into(), id: "memory".into(), output: out.clone() }],
+                    routes: vec![Route::Output(0)],
+                };
+                let running = RunningPipeline::start(p, &ctx, &RunSettings { workers: 1, batch_size: 125, ..RunSettings::default() });
+                let stats = running.stats.clone();
+                running.wait().await;
+                assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
+                assert!(out.bytes.load(Ordering::Relaxed) > data.len() / 2);
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, generator_to_null, json_lines_round_trip);
+criterion_main!(benches);

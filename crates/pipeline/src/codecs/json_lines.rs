@@ -1,0 +1,84 @@
+//! `json_lines`: newline-delimited JSON, one event per line.
+
+use crate::options::{Args, BuildResult, OptKind, OptSpec};
+use crate::plugin::{BuildContext, Codec};
+use logstash_mesos_core::Event;
+
+pub static OPTIONS: &[OptSpec] = &[
+    OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\\n"),
+    OptSpec::new("charset", OptKind::String, "accepted for compatibility; input is read as UTF-8").default("UTF-8"),
+    OptSpec::new("target", OptKind::Field, "put decoded fields under this field instead of the root"),
+    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "accepted for compatibility"),
+];
+
+#[derive(Clone)]
+pub struct JsonLinesCodec {
+    delimiter: Vec<u8>,
+    target: Option<logstash_mesos_core::FieldRef>,
+    buf: Vec<u8>,
+}
+
+pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
+    Ok(Box::new(JsonLinesCodec {
+        delimiter: args.string_or("delimiter", "\n").into_bytes(),
+        target: args.field("target")?,
+        buf: Vec::new(),
+    }))
+}
+
+impl Codec for JsonLinesCodec {
+    fn decode(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        let mut buf = std::mem::take(&mut self.buf);
+        let target = self.target.clone();
+        super::split_lines(&mut buf, data, &self.delimiter, |line| {
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                super::json::decode_json(line, target.as_ref(), out);
+            }
+        });
+        self.buf = buf;
+    }
+
+    fn flush(&mut self, out: &mut Vec<Event>) {
+        if !self.buf.iter().all(u8::is_ascii_whitespace) {
+            let rest = std::mem::take(&mut self.buf);
+            super::json::decode_json(&rest, self.target.as_ref(), out);
+        }
+        self.buf.clear();
+    }
+
+    fn encode(&mut self, event: &Event, out: &mut Vec<u8>) {
+        event.write_json(out);
+        out.extend_from_slice(&self.delimiter);
+    }
+
+    fn structured(&self) -> bool {
+        true
+    }
+
+    fn clone_box(&self) -> Box<dyn Codec> {
+        let mut c = self.clone();
+        c.buf.clear();
+        Box::new(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logstash_mesos_core::Value;
+
+    #[test]
+    fn lines_and_round_trip() {
+        let mut c = build(&Args::default(), &BuildContext::default()).unwrap();
+        let mut out = Vec::new();
+        c.decode(b"{\"message\":\"a\"}\n{\"mess", &mut out);
+        c.decode(b"age\":\"b\"}\n\n", &mut out);
+        c.flush(&mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].get_top("message"), Some(&Value::from("b")));
+        let mut bytes = Vec::new();
+        c.encode(&out[0], &mut bytes);
+        let s = String::from_utf8(bytes).unwrap();
+        assert!(s.ends_with("\n") && s.contains("\"message\":\"a\"") && s.contains("\"@version\":\"1\""), "{s}");
+    }
+}

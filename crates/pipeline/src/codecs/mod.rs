@@ -1,0 +1,77 @@
+//! Codecs: bytes ↔ events. One file per codec.
+
+pub mod json;
+pub mod json_lines;
+pub mod line;
+pub mod multiline;
+pub mod plain;
+pub mod rubydebug;
+
+use crate::options::{Args, CodecSpec};
+use crate::plugin::{BuildContext, Codec};
+use crate::options::{BuildError, BuildResult};
+
+/// Builds the codec named in `spec`.
+pub fn build(spec: &CodecSpec, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
+    let entry = crate::registry::codec(&spec.name)
+        .ok_or_else(|| BuildError::option("codec", format!("unknown codec {:?}", spec.name)))?;
+    (entry.build)(&spec.args, ctx)
+}
+
+/// Builds the codec of option `codec` in `args`, or `default` when not set.
+pub fn from_args(args: &Args, ctx: &BuildContext, default: &str) -> BuildResult<Box<dyn Codec>> {
+    match args.codec("codec") {
+        Some(spec) => build(spec, ctx),
+        None => {
+            let entry = crate::registry::codec(default)
+                .ok_or_else(|| BuildError::general(format!("unknown default codec {default:?}")))?;
+            (entry.build)(&Args::new(default, Default::default()), ctx)
+        }
+    }
+}
+
+/// Splits `data` on `delim`, carrying a partial last line in `buf` across calls.
+pub(crate) fn split_lines(buf: &mut Vec<u8>, data: &[u8], delim: &[u8], mut each: impl FnMut(&[u8])) {
+    buf.extend_from_slice(data);
+    let mut start = 0;
+    if delim.len() == 1 {
+        let d = delim[0];
+        while let Some(pos) = buf[start..].iter().position(|b| *b == d) {
+            each(&buf[start..start + pos]);
+            start += pos + 1;
+        }
+    } else if !delim.is_empty() {
+        while let Some(pos) = buf[start..].windows(delim.len()).position(|w| w == delim) {
+            each(&buf[start..start + pos]);
+            start += pos + delim.len();
+        }
+    }
+    buf.drain(..start);
+}
+
+/// The text form Logstash's line/plain codecs print for an event without `format`:
+/// `<@timestamp> <host> <message>`.
+pub(crate) fn default_text(event: &logstash_mesos_core::Event) -> String {
+    use logstash_mesos_core::{FieldRef, Value};
+    let ts = event.timestamp().map(|t| t.to_string()).unwrap_or_default();
+    let host = ["[host][name]", "[host][hostname]", "host"]
+        .iter()
+        .filter_map(|r| FieldRef::parse(r).ok())
+        .find_map(|r| match event.get(&r) {
+            Some(Value::Object(_)) | None => None,
+            Some(v) => Some(v.to_logstash_string()),
+        })
+        .unwrap_or_else(|| "%{host}".into());
+    let msg = event
+        .get_top("message")
+        .map(|v| v.to_logstash_string())
+        .unwrap_or_else(|| "%{message}".into());
+    format!("{ts} {host} {msg}")
+}
+
+/// Marks a decoded event with `[event][original]` as Logstash 8's plain/line codecs do in
+/// ECS mode.
+pub(crate) fn set_original(event: &mut logstash_mesos_core::Event, text: &str) {
+    use logstash_mesos_core::{FieldRef, Value};
+    let _ = event.set(&FieldRef::from_path(["event", "original"]), Value::from(text));
+}

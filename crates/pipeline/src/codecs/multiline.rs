@@ -1,0 +1,451 @@
+//! The `multiline` codec (logstash-codec-multiline): joins consecutive lines into one
+//! event when they match (or, with `negate`, don't match) `pattern`, attaching them to the
+//! `previous` or the `next` line.
+//!
+//! Lines decoded through [`Codec::decode_acked`] keep their source acknowledgements: the
+//! merged event carries the acks of every line in it, so a source never checkpoints past a
+//! line that is still held in the buffer. Acks still held when the codec is dropped are
+//! failed (those lines were never delivered).
+
+use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
+use crate::plugin::{BuildContext, Codec};
+use logstash_mesos_core::{Ack, Acks, Event, Timestamp};
+use regex::Regex;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub static OPTIONS: &[OptSpec] = &[
+    OptSpec::new("pattern", OptKind::String, "the regular expression a line is matched against").required(),
+    OptSpec::new("what", OptKind::Enum(&["previous", "next"]), "whether a matching line belongs to the previous or the next line")
+        .required(),
+    OptSpec::new("negate", OptKind::Boolean, "join the lines that do NOT match the pattern").default("false"),
+    OptSpec::new("multiline_tag", OptKind::String, "tag added to events made of more than one line").default("multiline"),
+    OptSpec::new("max_lines", OptKind::Number, "flush the event once it holds more lines than this").default("500"),
+    OptSpec::new("max_bytes", OptKind::Any, "flush the event once it holds this many bytes (\"10 MiB\")").default("10 MiB"),
+    OptSpec::new("auto_flush_interval", OptKind::Number, "seconds without new data after which a pending event is flushed"),
+    OptSpec::new("delimiter", OptKind::String, "the line delimiter of streamed data").default("\\n"),
+    OptSpec::new("streaming_input", OptKind::Boolean, "accepted for compatibility: streamed data is always split on the delimiter")
+        .default("false"),
+    OptSpec::new("patterns_dir", OptKind::Array, "accepted for compatibility: grok patterns are not expanded yet"),
+    OptSpec::new("charset", OptKind::String, "accepted for compatibility: input is decoded as UTF-8 (invalid bytes replaced)")
+        .default("UTF-8"),
+    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "accepted for compatibility"),
+];
+
+/// Which neighbour a matching line is joined to (`what`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum What {
+    Previous,
+    Next,
+}
+
+/// The compiled options, shared by every clone of the codec.
+#[derive(Debug)]
+pub struct MultilineOptions {
+    /// `pattern` (required): a plain regular expression.
+    // TODO: expand `%{NAME}` grok references once `crate::grok` exists on main.
+    pub pattern: Regex,
+    /// `what` (required): `previous` or `next`.
+    pub what: What,
+    /// `negate` (boolean, false).
+    pub negate: bool,
+    /// `multiline_tag` (string, "multiline"); empty disables tagging.
+    pub multiline_tag: String,
+    /// `max_lines` (number, 500).
+    pub max_lines: usize,
+    /// `max_bytes` (bytes, "10 MiB").
+    pub max_bytes: usize,
+    /// `auto_flush_interval` (seconds, unset).
+    pub auto_flush_interval: Option<Duration>,
+    /// `delimiter` (string, "\n"): splits streamed data into lines.
+    pub delimiter: Vec<u8>,
+}
+
+pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
+    Ok(Box::new(Multiline::new(Arc::new(options(args)?))))
+}
+
+/// Validates the options; every error names its option.
+pub fn options(args: &Args) -> BuildResult<MultilineOptions> {
+    let pattern_src = args.string("pattern").ok_or_else(|| BuildError::option("pattern", "is required"))?;
+    if pattern_src.contains("%{") {
+        return Err(BuildError::option(
+            "pattern",
+            format!("grok references (%{{NAME}}) are not supported yet in {pattern_src:?}; write a plain regular expression"),
+        ));
+    }
+    let pattern = Regex::new(&pattern_src)
+        .map_err(|e| BuildError::option("pattern", format!("invalid regular expression: {e}")))?;
+    let what = match args.string("what").as_deref() {
+        Some("previous") => What::Previous,
+        Some("next") => What::Next,
+        Some(other) => return Err(BuildError::option("what", format!("expected previous or next, got {other:?}"))),
+        None => return Err(BuildError::option("what", "is required (previous or next)")),
+    };
+    let max_lines = match args.i64("max_lines") {
+        None if !args.contains("max_lines") => 500,
+        Some(n) if n > 0 => n as usize,
+        _ => return Err(BuildError::option("max_lines", "expected a positive number")),
+    };
+    let max_bytes = match args.value("max_bytes") {
+        None => 10 * 1024 * 1024,
+        Some(v) => parse_bytes(&v.to_logstash_string())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| BuildError::option("max_bytes", "expected a positive size such as 10 MiB or 1048576"))?,
+    };
+    let auto_flush_interval = match args.f64("auto_flush_interval") {
+        None if !args.contains("auto_flush_interval") => None,
+        Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
+        _ => return Err(BuildError::option("auto_flush_interval", "expected a positive number of seconds")),
+    };
+    let delimiter = args.string_or("delimiter", "\n").into_bytes();
+    if delimiter.is_empty() {
+        return Err(BuildError::option("delimiter", "must not be empty"));
+    }
+    Ok(MultilineOptions {
+        pattern,
+        what,
+        negate: args.bool_or("negate", false),
+        multiline_tag: args.string_or("multiline_tag", "multiline"),
+        max_lines,
+        max_bytes,
+        auto_flush_interval,
+        delimiter,
+    })
+}
+
+/// Parses a Logstash `:bytes` value: a number of bytes or `<n> <unit>` (kB = 1000,
+/// KiB = 1024, up to TB/TiB), as the `Filesize` helper Logstash uses.
+pub fn parse_bytes(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024.0f64.powi(4),
+        _ => return None,
+    };
+    let bytes = n * mult;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < usize::MAX as f64).then_some(bytes as usize)
+}
+
+/// One codec instance (one per input stream).
+pub struct Multiline {
+    opts: Arc<MultilineOptions>,
+    buffer: Vec<String>,
+    buffer_bytes: usize,
+    /// Acks of the lines in `buffer`.
+    acks: Acks,
+    /// When the first buffered line arrived: the merged event's `@timestamp`.
+    time: Option<Timestamp>,
+    /// When data last arrived, for `auto_flush_interval`.
+    last_data: Instant,
+    /// A partial line of streamed data (`decode`).
+    carry: Vec<u8>,
+}
+
+impl Multiline {
+    pub fn new(opts: Arc<MultilineOptions>) -> Self {
+        Multiline {
+            opts,
+            buffer: Vec::new(),
+            buffer_bytes: 0,
+            acks: Acks::None,
+            time: None,
+            last_data: Instant::now(),
+            carry: Vec::new(),
+        }
+    }
+
+    fn over_max_lines(&self) -> bool {
+        self.buffer.len() > self.opts.max_lines
+    }
+
+    fn over_max_bytes(&self) -> bool {
+        self.buffer_bytes >= self.opts.max_bytes
+    }
+
+    fn handle_line(&mut self, line: &[u8], acks: Acks, out: &mut Vec<Event>) {
+        self.last_data = Instant::now();
+        let text = String::from_utf8_lossy(line).into_owned();
+        let matched = self.opts.pattern.is_match(&text) != self.opts.negate;
+        let over = self.over_max_lines() || self.over_max_bytes();
+        match self.opts.what {
+            What::Previous => {
+                if !matched || over {
+                    self.flush_buffer(out);
+                }
+                self.push(text, acks);
+            }
+            What::Next => {
+                self.push(text, acks);
+                if !matched || self.over_max_lines() || self.over_max_bytes() {
+                    self.flush_buffer(out);
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, text: String, acks: Acks) {
+        if self.buffer.is_empty() {
+            self.time = Some(Timestamp::now());
+        }
+        self.buffer_bytes += text.len();
+        self.buffer.push(text);
+        self.acks.extend(acks);
+    }
+
+    /// Emits the buffered lines as one event carrying all their acks.
+    fn flush_buffer(&mut self, out: &mut Vec<Event>) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let mut event = Event::from_message(self.buffer.join("\n"));
+        if let Some(t) = self.time.take() {
+            event.set_timestamp(t);
+        }
+        if !self.opts.multiline_tag.is_empty() && self.buffer.len() > 1 {
+            event.add_tag(&self.opts.multiline_tag);
+        }
+        if self.over_max_bytes() {
+            event.add_tag("multiline_codec_max_bytes_reached");
+        }
+        if self.over_max_lines() {
+            event.add_tag("multiline_codec_max_lines_reached");
+        }
+        attach_all(&mut event, std::mem::take(&mut self.acks));
+        self.buffer.clear();
+        self.buffer_bytes = 0;
+        out.push(event);
+    }
+
+    /// Splits `data` on the delimiter; the last piece (without delimiter) is returned.
+    fn split_lines<'a>(&self, data: &'a [u8], mut each: impl FnMut(&'a [u8])) -> &'a [u8] {
+        let delim = &self.opts.delimiter;
+        let mut rest = data;
+        while let Some(i) = memchr::memmem::find(rest, delim) {
+            each(&rest[..i]);
+            rest = &rest[i + delim.len()..];
+        }
+        rest
+    }
+}
+
+fn attach_all(event: &mut Event, acks: Acks) {
+    match acks {
+        Acks::None => {}
+        Acks::One(a) => event.attach_ack(a),
+        Acks::Many(v) => v.into_iter().for_each(|a: Ack| event.attach_ack(a)),
+    }
+}
+
+impl Codec for Multiline {
+    fn decode(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        let mut buf = std::mem::take(&mut self.carry);
+        buf.extend_from_slice(data);
+        let mut lines = Vec::new();
+        let rest = self.split_lines(&buf, |l| lines.push(l.to_vec()));
+        let rest = rest.to_vec();
+        for l in lines {
+            self.handle_line(&l, Acks::None, out);
+        }
+        self.carry = rest;
+    }
+
+    fn decode_acked(&mut self, record: &[u8], acks: Acks, out: &mut Vec<Event>) {
+        // A record is complete (Logstash appends the delimiter for non-streaming input);
+        // when it holds several lines, its acks go with the last one.
+        let mut lines = Vec::new();
+        let last = self.split_lines(record, |l| lines.push(l));
+        for l in lines {
+            self.handle_line(l, Acks::None, out);
+        }
+        self.handle_line(last, acks, out);
+    }
+
+    fn flush(&mut self, out: &mut Vec<Event>) {
+        let rest = std::mem::take(&mut self.carry);
+        if !rest.is_empty() {
+            self.handle_line(&rest, Acks::None, out);
+        }
+        self.flush_buffer(out);
+    }
+
+    fn flush_expired(&mut self, out: &mut Vec<Event>) {
+        if let Some(interval) = self.opts.auto_flush_interval {
+            if (!self.buffer.is_empty() || !self.carry.is_empty()) && self.last_data.elapsed() >= interval {
+                self.flush(out);
+            }
+        }
+    }
+
+    fn encode(&mut self, event: &Event, out: &mut Vec<u8>) {
+        // Logstash's multiline codec does not encode; writing the message is the useful
+        // equivalent of the plain codec.
+        if let Some(m) = event.get_top("message") {
+            out.extend_from_slice(m.to_logstash_string().as_bytes());
+        }
+        out.extend_from_slice(&self.opts.delimiter);
+    }
+
+    fn clone_box(&self) -> Box<dyn Codec> {
+        Box::new(Multiline::new(self.opts.clone()))
+    }
+}
+
+impl Drop for Multiline {
+    fn drop(&mut self) {
+        // Lines still buffered were never delivered: the source must not checkpoint past them.
+        self.acks.fail();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logstash_mesos_core::{AckSink, Value};
+    use std::sync::Mutex;
+
+    fn codec(pairs: &[(&str, Value)]) -> Multiline {
+        let mut args = Args::default();
+        for (k, v) in pairs {
+            args = args.with(k, v.clone());
+        }
+        Multiline::new(Arc::new(options(&args).expect("valid options")))
+    }
+
+    fn messages(events: &[Event]) -> Vec<String> {
+        events.iter().map(|e| e.get_top("message").map(|v| v.to_logstash_string()).unwrap_or_default()).collect()
+    }
+
+    fn feed(c: &mut Multiline, lines: &[&str]) -> Vec<Event> {
+        let mut out = Vec::new();
+        for l in lines {
+            c.decode_acked(l.as_bytes(), Acks::None, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn previous_joins_indented_lines_to_the_line_before() {
+        let mut c = codec(&[("pattern", "^\\s".into()), ("what", "previous".into())]);
+        let mut out = feed(&mut c, &["Exception: boom", "  at a()", "  at b()", "next event", "another"]);
+        assert_eq!(messages(&out), vec!["Exception: boom\n  at a()\n  at b()", "next event"]);
+        assert!(out[0].has_tag("multiline"));
+        assert!(!out[1].has_tag("multiline"), "single-line events are not tagged");
+        c.flush(&mut out);
+        assert_eq!(messages(&out)[2], "another");
+    }
+
+    #[test]
+    fn negate_previous_joins_lines_not_starting_with_a_timestamp() {
+        let mut c = codec(&[("pattern", "^\\d{4}-".into()), ("what", "previous".into()), ("negate", true.into())]);
+        let out = feed(&mut c, &["2024-01-01 a", "cont 1", "cont 2", "2024-01-02 b", "2024-01-03 c"]);
+        assert_eq!(messages(&out), vec!["2024-01-01 a\ncont 1\ncont 2", "2024-01-02 b"]);
+    }
+
+    #[test]
+    fn next_joins_lines_ending_with_backslash_to_the_following_line() {
+        let mut c = codec(&[("pattern", "\\\\$".into()), ("what", "next".into())]);
+        let out = feed(&mut c, &["one \\", "two \\", "three", "four"]);
+        assert_eq!(messages(&out), vec!["one \\\ntwo \\\nthree", "four"]);
+        assert!(out[0].has_tag("multiline"));
+    }
+
+    #[test]
+    fn streamed_decode_carries_partial_lines() {
+        let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into())]);
+        let mut out = Vec::new();
+        c.decode(b"a\n b", &mut out);
+        c.decode(b"c\nd\n", &mut out);
+        assert_eq!(messages(&out), vec!["a\n bc"]);
+        c.flush(&mut out);
+        assert_eq!(messages(&out), vec!["a\n bc", "d"]);
+    }
+
+    #[test]
+    fn max_lines_flushes_and_tags() {
+        let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into()), ("max_lines", 2.into())]);
+        let out = feed(&mut c, &["a", " 1", " 2", " 3", " 4"]);
+        assert_eq!(messages(&out), vec!["a\n 1\n 2"]);
+        assert!(out[0].has_tag("multiline_codec_max_lines_reached"));
+    }
+
+    #[test]
+    fn max_bytes_flushes_and_tags() {
+        let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into()), ("max_bytes", "6".into())]);
+        let out = feed(&mut c, &["abc", " de", " f"]);
+        assert_eq!(messages(&out), vec!["abc\n de"]);
+        assert!(out[0].has_tag("multiline_codec_max_bytes_reached"));
+    }
+
+    #[test]
+    fn auto_flush_emits_pending_event_after_idle_interval() {
+        let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into()), ("auto_flush_interval", 0.05.into())]);
+        let mut out = feed(&mut c, &["a", " b"]);
+        c.flush_expired(&mut out);
+        assert!(out.is_empty(), "not yet idle long enough");
+        std::thread::sleep(Duration::from_millis(80));
+        c.flush_expired(&mut out);
+        assert_eq!(messages(&out), vec!["a\n b"]);
+    }
+
+    #[derive(Default)]
+    struct Record(Mutex<Vec<(u64, bool)>>);
+    impl AckSink for Record {
+        fn finished(&self, token: u64, delivered: bool) {
+            self.0.lock().expect("lock").push((token, delivered));
+        }
+    }
+
+    #[test]
+    fn merged_event_carries_every_line_ack_and_held_acks_fail_on_drop() {
+        let rec = Arc::new(Record::default());
+        let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into())]);
+        let mut out = Vec::new();
+        for (i, l) in ["a", " b", "c"].iter().enumerate() {
+            c.decode_acked(l.as_bytes(), Acks::One(Ack::new(rec.clone(), i as u64 + 1)), &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        assert!(rec.0.lock().expect("lock").is_empty(), "acks are held by the merged event and the buffer");
+        drop(out);
+        let mut got = rec.0.lock().expect("lock").clone();
+        got.sort();
+        assert_eq!(got, vec![(1, true), (2, true)]);
+        drop(c);
+        assert_eq!(rec.0.lock().expect("lock").last(), Some(&(3, false)), "the buffered line was not delivered");
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_fatal() {
+        let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into())]);
+        let mut out = Vec::new();
+        c.decode_acked(b"bad \xff byte", Acks::None, &mut out);
+        c.flush(&mut out);
+        assert_eq!(messages(&out), vec!["bad \u{fffd} byte"]);
+    }
+
+    #[test]
+    fn config_errors_name_the_option() {
+        let bad = |pairs: &[(&str, Value)]| {
+            let mut args = Args::default();
+            for (k, v) in pairs {
+                args = args.with(k, v.clone());
+            }
+            options(&args).err().and_then(|e| e.option)
+        };
+        assert_eq!(bad(&[("pattern", "(".into()), ("what", "next".into())]).as_deref(), Some("pattern"));
+        assert_eq!(bad(&[("pattern", "x".into()), ("what", "sideways".into())]).as_deref(), Some("what"));
+        assert_eq!(bad(&[("pattern", "x".into()), ("what", "next".into()), ("max_bytes", "lots".into())]).as_deref(), Some("max_bytes"));
+        assert_eq!(parse_bytes("10 MiB"), Some(10 * 1024 * 1024));
+        assert_eq!(parse_bytes("2kB"), Some(2000));
+    }
+}

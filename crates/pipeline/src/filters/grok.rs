@@ -1,0 +1,359 @@
+//! The `grok` filter: parses fields with named regex patterns (the stock Logstash
+//! library, `patterns_dir` files, `pattern_definitions`) into event fields.
+
+use crate::grok::engine::{EngineKind, EnginePref, MatchResult};
+use crate::grok::library::{PatternLibrary, PatternSet};
+use crate::grok::matcher::{coerce, FieldMatcher, Grok};
+use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
+use crate::plugin::{BuildContext, Ecs, Filter, FilterContext, Outcome};
+use logstash_mesos_core::{Event, FieldRef, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The grok options (Logstash names, kinds and defaults).
+pub static OPTIONS: &[OptSpec] = &[
+    OptSpec::new("match", OptKind::Hash, "field => pattern or [patterns]; the legacy [field, pattern] array is accepted").default("{}"),
+    OptSpec::new("pattern_definitions", OptKind::Hash, "extra patterns NAME => regex for this filter").default("{}"),
+    OptSpec::new("patterns_dir", OptKind::Array, "directories or files with extra pattern definitions").default("[]"),
+    OptSpec::new("patterns_files_glob", OptKind::String, "glob selecting the files read in each patterns_dir").default("\"*\""),
+    OptSpec::new("break_on_match", OptKind::Boolean, "stop at the first matching pattern").default("true"),
+    OptSpec::new("named_captures_only", OptKind::Boolean, "capture only %{SYNTAX:SEMANTIC} (not bare %{SYNTAX})").default("true"),
+    OptSpec::new("keep_empty_captures", OptKind::Boolean, "keep captures that matched the empty string").default("false"),
+    OptSpec::new("overwrite", OptKind::Array, "fields replaced by a capture instead of turned into arrays").default("[]"),
+    OptSpec::new("target", OptKind::String, "field under which captures are placed"),
+    OptSpec::new("tag_on_failure", OptKind::Array, "tags added when no pattern matches").default("[\"_grokparsefailure\"]"),
+    OptSpec::new("tag_on_timeout", OptKind::String, "tag added when matching ran out of time").default("\"_groktimeout\""),
+    OptSpec::new("timeout_millis", OptKind::Number, "time budget for matching (0 disables)").default("30000"),
+    OptSpec::new("timeout_scope", OptKind::Enum(&["pattern", "event"]), "whether the budget is per pattern or per event").default("\"pattern\""),
+    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "stock pattern set: legacy names or ECS names"),
+];
+
+/// A built grok filter.
+pub struct GrokFilter {
+    matches: Vec<(FieldRef, FieldMatcher)>,
+    break_on_match: bool,
+    keep_empty_captures: bool,
+    overwrite: Vec<String>,
+    target: Option<FieldRef>,
+    tag_on_failure: Vec<String>,
+    tag_on_timeout: String,
+    /// Set when `timeout_scope => event`: the wall-clock budget shared by the patterns.
+    event_budget: Option<Duration>,
+}
+
+pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
+    build_with(args, ctx, EnginePref::Auto).map(|f| Box::new(f) as Box<dyn Filter>)
+}
+
+/// The `(field, pattern)` pairs of `match`, in order.
+fn match_pairs(args: &Args) -> BuildResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let push = |out: &mut Vec<(String, String)>, field: &str, v: &Value| match v {
+        Value::Array(pats) => {
+            for p in pats {
+                out.push((field.to_string(), p.to_logstash_string()));
+            }
+        }
+        other => out.push((field.to_string(), other.to_logstash_string())),
+    };
+    match args.value("match") {
+        None => {}
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                push(&mut out, k, v);
+            }
+        }
+        Some(Value::Array(a)) if a.len() % 2 == 0 => {
+            for kv in a.chunks(2) {
+                push(&mut out, &kv[0].to_logstash_string(), &kv[1]);
+            }
+        }
+        Some(_) => return Err(BuildError::option("match", "expected a hash of field => pattern(s)")),
+    }
+    Ok(out)
+}
+
+/// Builds the filter with a chosen engine policy (benches and tests force engines).
+pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildResult<GrokFilter> {
+    let ecs = match args.string("ecs_compatibility") {
+        Some(s) => Ecs::parse(&s).ok_or_else(|| BuildError::option("ecs_compatibility", format!("expected disabled, v1 or v8, got {s:?}")))?,
+        None => ctx.ecs,
+    };
+    let mut lib = PatternLibrary::stock(if ecs.enabled() { PatternSet::EcsV1 } else { PatternSet::Legacy });
+    let glob = args.string_or("patterns_files_glob", "*");
+    for dir in args.strings("patterns_dir") {
+        lib.add_path(Path::new(&dir), &glob).map_err(|e| BuildError::option("patterns_dir", e))?;
+    }
+    for (name, v) in args.hash("pattern_definitions") {
+        lib.add(&name, &v.to_logstash_string());
+    }
+    let named_only = args.bool_or("named_captures_only", true);
+    let mut errors = Vec::new();
+    let mut matches: Vec<(FieldRef, Vec<Grok>)> = Vec::new();
+    for (field, pattern) in match_pairs(args)? {
+        let fref = FieldRef::parse(&field).map_err(|e| BuildError::option("match", e.to_string()))?;
+        match Grok::compile(&pattern, &lib, named_only, pref) {
+            Ok(g) => {
+                tracing::debug!(field = %field, pattern = %pattern, engine = g.engine().as_str(), "grok pattern compiled");
+                match matches.iter_mut().find(|(f, _)| *f == fref) {
+                    Some((_, v)) => v.push(g),
+                    None => matches.push((fref, vec![g])),
+                }
+            }
+            Err(e) => errors.push(format!("pattern {pattern:?} for field {field:?}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(BuildError::option("match", errors.join("; ")));
+    }
+    let timeout = args.i64_or("timeout_millis", 30_000);
+    let scope = args.string_or("timeout_scope", "pattern");
+    let mut tag_on_failure = args.strings("tag_on_failure");
+    if !args.contains("tag_on_failure") {
+        tag_on_failure = vec!["_grokparsefailure".to_string()];
+    }
+    Ok(GrokFilter {
+        matches: matches.into_iter().map(|(f, g)| (f, FieldMatcher::new(g))).collect(),
+        break_on_match: args.bool_or("break_on_match", true),
+        keep_empty_captures: args.bool_or("keep_empty_captures", false),
+        overwrite: args.strings("overwrite"),
+        target: args.field("target")?,
+        tag_on_failure,
+        tag_on_timeout: args.string_or("tag_on_timeout", "_groktimeout"),
+        event_budget: (scope == "event" && timeout > 0).then(|| Duration::from_millis(timeout as u64)),
+    })
+}
+
+/// Captures of one successful match, owned so the event can be changed afterwards.
+type Found = Vec<(usize, usize, Option<Value>)>;
+
+impl GrokFilter {
+    /// Which engine runs each pattern: `(field, pattern, engine)`.
+    pub fn engines(&self) -> Vec<(String, String, EngineKind)> {
+        let mut out = Vec::new();
+        for (f, m) in &self.matches {
+            for g in &m.patterns {
+                out.push((f.to_string(), g.source.clone(), g.engine()));
+            }
+        }
+        out
+    }
+
+    /// Runs the patterns of one field over one input string. Returns whether one matched.
+    fn match_text(&self, fi: usize, text: &str, start: Option<Instant>, found: &mut Found, timed_out: &mut bool) -> bool {
+        let m = &self.matches[fi].1;
+        let mut cands = Vec::with_capacity(m.patterns.len());
+        m.candidates(text, &mut cands);
+        let mut matched = false;
+        for (pi, g) in m.patterns.iter().enumerate() {
+            if !cands[pi] {
+                continue;
+            }
+            if let (Some(s), Some(b)) = (start, self.event_budget) {
+                if s.elapsed() > b {
+                    *timed_out = true;
+                    return matched;
+                }
+            }
+            let before = found.len();
+            let r = g.captures(text, |ci, c, v| found.push((pi, ci, v.map(|s| coerce(c.coerce, s)))));
+            match r {
+                MatchResult::Match => {
+                    matched = true;
+                    if self.break_on_match {
+                        return true;
+                    }
+                }
+                MatchResult::NoMatch => found.truncate(before),
+                MatchResult::Timeout => {
+                    found.truncate(before);
+                    *timed_out = true;
+                    return matched;
+                }
+            }
+        }
+        matched
+    }
+
+    fn handle(&self, event: &mut Event, field: &FieldRef, name: &str, value: Option<Value>) {
+        let value = match value {
+            Some(Value::String(s)) if s.is_empty() && !self.keep_empty_captures => return,
+            Some(v) => v,
+            None if self.keep_empty_captures => Value::Null,
+            None => return,
+        };
+        let target = match &self.target {
+            Some(t) => field.under(t),
+            None => field.clone(),
+        };
+        if self.overwrite.iter().any(|o| o == name) {
+            let _ = event.set(&target, value);
+            return;
+        }
+        match event.get_mut(&target) {
+            None | Some(Value::Null) => {
+                let _ = event.set(&target, value);
+            }
+            Some(Value::Array(a)) => a.push(value),
+            Some(v @ Value::String(_)) => {
+                let old = std::mem::take(v);
+                *v = Value::Array(vec![old, value]);
+            }
+            // Logstash leaves other existing values alone.
+            Some(_) => {}
+        }
+    }
+}
+
+impl Filter for GrokFilter {
+    fn apply(&self, event: &mut Event, _ctx: &mut FilterContext) -> Outcome {
+        let start = self.event_budget.map(|_| Instant::now());
+        let mut matched = false;
+        let mut timed_out = false;
+        for fi in 0..self.matches.len() {
+            let mut found: Found = Vec::new();
+            let field_matched = match event.get(&self.matches[fi].0) {
+                None => false,
+                Some(Value::Array(items)) => {
+                    let mut any = false;
+                    for item in items {
+                        let text = match item {
+                            Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+                            other => std::borrow::Cow::Owned(other.to_logstash_string()),
+                        };
+                        any |= self.match_text(fi, &text, start, &mut found, &mut timed_out);
+                        if timed_out {
+                            break;
+                        }
+                    }
+                    any
+                }
+                Some(Value::String(s)) => self.match_text(fi, s, start, &mut found, &mut timed_out),
+                Some(other) => {
+                    let text = other.to_logstash_string();
+                    self.match_text(fi, &text, start, &mut found, &mut timed_out)
+                }
+            };
+            let m = &self.matches[fi].1;
+            for (pi, ci, v) in found {
+                if let Some((c, r)) = m.patterns[pi].capture(ci) {
+                    self.handle(event, r, &c.field, v);
+                }
+            }
+            if timed_out {
+                break;
+            }
+            if field_matched {
+                matched = true;
+                if self.break_on_match {
+                    break;
+                }
+            }
+        }
+        if timed_out {
+            event.add_tag(&self.tag_on_timeout);
+            return Outcome::Failure;
+        }
+        if matched {
+            Outcome::Success
+        } else {
+            for t in &self.tag_on_failure {
+                event.add_tag(t);
+            }
+            Outcome::Failure
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logstash_mesos_core::Map;
+
+    fn args(pairs: &[(&str, Value)]) -> Args {
+        let mut a = Args::new("grok", Default::default());
+        for (k, v) in pairs {
+            a = a.with(k, v.clone());
+        }
+        a
+    }
+
+    fn matcher(field: &str, pat: &str) -> Value {
+        let mut m = Map::new();
+        m.insert(field.to_string(), Value::from(pat));
+        Value::Object(m)
+    }
+
+    fn run(f: &dyn Filter, e: &mut Event) -> Outcome {
+        f.apply(e, &mut FilterContext::default())
+    }
+
+    #[test]
+    fn invalid_regex_and_unknown_pattern_are_build_errors() {
+        let ctx = BuildContext::default();
+        let err = build(&args(&[("match", matcher("message", "(unclosed %{WORD:w}"))]), &ctx).err().expect("must fail");
+        assert_eq!(err.option.as_deref(), Some("match"));
+        assert!(err.message.contains("(unclosed %{WORD:w}"), "{}", err.message);
+        let err = build(&args(&[("match", matcher("message", "%{NO_SUCH_PATTERN:x}"))]), &ctx).err().expect("must fail");
+        assert!(err.message.contains("NO_SUCH_PATTERN"), "{}", err.message);
+    }
+
+    #[test]
+    fn captures_types_targets_and_arrays() {
+        let ctx = BuildContext::default();
+        let f = build(&args(&[("match", matcher("message", "%{INT:[a][n]:int} %{WORD:message}"))]), &ctx).expect("builds");
+        let mut e = Event::from_message("42 word");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&FieldRef::parse("[a][n]").expect("ref")), Some(&Value::Integer(42)));
+        assert_eq!(
+            e.get(&FieldRef::top("message")),
+            Some(&Value::Array(vec![Value::from("42 word"), Value::from("word")]))
+        );
+    }
+
+    #[test]
+    fn hostile_input_never_panics() {
+        let ctx = BuildContext::default();
+        let f = build(&args(&[("match", matcher("message", "%{COMBINEDAPACHELOG}"))]), &ctx).expect("builds");
+        let mut missing = Event::new();
+        assert_eq!(run(f.as_ref(), &mut missing), Outcome::Failure);
+        assert!(missing.has_tag("_grokparsefailure"));
+        let mut m = Map::new();
+        m.insert("message".into(), Value::Integer(7));
+        assert_eq!(run(f.as_ref(), &mut Event::from_map(m)), Outcome::Failure);
+        let mut obj = Map::new();
+        obj.insert("message".into(), Value::Object(Map::new()));
+        assert_eq!(run(f.as_ref(), &mut Event::from_map(obj)), Outcome::Failure);
+        let lossy = String::from_utf8_lossy(b"1.2.3.4 - - [\xff\xfe] \"GET /\xc3 HTTP/1.1\" 200 1").into_owned();
+        assert_eq!(run(f.as_ref(), &mut Event::from_message(lossy)), Outcome::Failure);
+        let big = format!("{}{}", "x ".repeat(512 * 1024), "end");
+        let mut e = Event::from_message(big);
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Failure);
+        let f = build(&args(&[("match", matcher("message", "%{GREEDYDATA:rest}"))]), &ctx).expect("builds");
+        let mut e = Event::from_message("é".repeat(1 << 19));
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+    }
+
+    #[test]
+    fn catastrophic_pattern_tags_timeout() {
+        let ctx = BuildContext::default();
+        let f = build(&args(&[("match", matcher("message", "^(?>x?)(\\w+\\s?)*$"))]), &ctx).expect("builds");
+        let text = format!("{}!", "aaa ".repeat(2000));
+        let mut e = Event::from_message(text);
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Failure);
+        assert!(e.has_tag("_groktimeout"), "{:?}", e.tags());
+        assert!(!e.has_tag("_grokparsefailure"));
+    }
+
+    #[test]
+    fn ecs_selects_the_stock_set() {
+        let f = build(&args(&[("match", matcher("message", "%{SYSLOGPROG}")), ("ecs_compatibility", Value::from("disabled"))]), &BuildContext::default()).expect("builds");
+        let mut e = Event::from_message("sshd[12]");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&FieldRef::top("program")), Some(&Value::from("sshd")));
+        let f = build(&args(&[("match", matcher("message", "%{SYSLOGPROG}"))]), &BuildContext::default()).expect("builds");
+        let mut e = Event::from_message("sshd[12]");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&FieldRef::parse("[process][name]").expect("ref")), Some(&Value::from("sshd")));
+    }
+}

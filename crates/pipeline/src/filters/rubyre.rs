@@ -1,0 +1,315 @@
+//! Ruby compatibility helpers shared by the filters ported from Ruby plugins (mutate, kv,
+//! fingerprint): Ruby (Onigmo) regex syntax on top of `fancy_regex`, Ruby's `gsub`
+//! replacement escapes, Ruby's case mapping and Ruby's `to_s`/`inspect` of event values.
+//!
+//! Patterns are compiled with `(?m)` because Ruby's `^`/`$` always match at line
+//! boundaries; `.` does not match `\n` in either engine.
+
+use fancy_regex::{Captures, Regex, RegexBuilder};
+use logstash_mesos_core::Value;
+
+/// Backtracking budget per match attempt. Past it the match fails with an error that the
+/// caller reports as a timeout or failure instead of spinning for minutes.
+pub const BACKTRACK_LIMIT: usize = 1_000_000;
+
+/// Compiles a Ruby regex. The error message is suitable for a `BuildError`.
+pub fn compile(pattern: &str) -> Result<Regex, String> {
+    let translated = translate(pattern);
+    RegexBuilder::new(&format!("(?m){translated}"))
+        .backtrack_limit(BACKTRACK_LIMIT)
+        .build()
+        .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))
+}
+
+/// Rewrites the Onigmo constructs the Rust engines spell differently: `\h`/`\H` (hex
+/// digit), `\Z`, and a `{` or `}` that is not part of a `{n,m}` quantifier (Ruby reads
+/// those literally, Rust rejects them).
+pub fn translate(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut in_class = 0usize;
+    let mut in_quantifier = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' if i + 1 < chars.len() => {
+                let n = chars[i + 1];
+                match (n, in_class > 0) {
+                    ('h', false) => out.push_str("[0-9a-fA-F]"),
+                    ('H', false) => out.push_str("[^0-9a-fA-F]"),
+                    ('h', true) => out.push_str("0-9a-fA-F"),
+                    ('Z', false) => out.push_str("(?=\\n?\\z)"),
+                    ('p' | 'P' | 'x' | 'u', _) if chars.get(i + 2) == Some(&'{') => {
+                        // `\p{Class}`, `\x{hex}`: copy through the closing brace.
+                        let end = chars[i..].iter().position(|&c| c == '}').map_or(chars.len(), |e| i + e + 1);
+                        out.extend(&chars[i..end]);
+                        i = end;
+                        continue;
+                    }
+                    _ => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                }
+                i += 2;
+                continue;
+            }
+            '[' => {
+                in_class += 1;
+                out.push('[');
+                // A `]` right after `[` or `[^` is a literal in both engines.
+                if chars.get(i + 1) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i + 1) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+            }
+            ']' if in_class > 0 => {
+                in_class -= 1;
+                out.push(']');
+            }
+            '{' if in_class == 0 => {
+                if is_quantifier(&chars[i..]) && i > 0 {
+                    in_quantifier = true;
+                    out.push('{');
+                } else {
+                    out.push_str("\\{");
+                }
+            }
+            '}' if in_class == 0 => {
+                if in_quantifier {
+                    in_quantifier = false;
+                    out.push('}');
+                } else {
+                    out.push_str("\\}");
+                }
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn is_quantifier(s: &[char]) -> bool {
+    // `{n}`, `{n,}`, `{n,m}`, `{,m}`
+    let Some(end) = s.iter().position(|&c| c == '}') else { return false };
+    let inner: String = s[1..end].iter().collect();
+    if inner.is_empty() {
+        return false;
+    }
+    let (a, b) = match inner.split_once(',') {
+        Some((a, b)) => (a, Some(b)),
+        None => (inner.as_str(), None),
+    };
+    let digits = |x: &str| x.chars().all(|c| c.is_ascii_digit());
+    match b {
+        None => !a.is_empty() && digits(a),
+        Some(b) => digits(a) && digits(b) && !(a.is_empty() && b.is_empty()),
+    }
+}
+
+/// Appends Ruby's expansion of a `gsub` replacement string: `\0`/`\&` (whole match),
+/// `\1`..`\9`, `\k<name>`, `` \` `` (pre-match), `\'` (post-match) and `\\`.
+pub fn expand_replacement(rep: &str, caps: &Captures, text: &str, out: &mut String) {
+    let mut chars = rep.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(&(_, n)) = chars.peek() else {
+            out.push('\\');
+            break;
+        };
+        let whole = caps.get(0);
+        match n {
+            '0'..='9' => {
+                chars.next();
+                let idx = n as usize - '0' as usize;
+                if let Some(m) = caps.get(idx) {
+                    out.push_str(m.as_str());
+                }
+            }
+            '&' => {
+                chars.next();
+                if let Some(m) = whole {
+                    out.push_str(m.as_str());
+                }
+            }
+            '`' => {
+                chars.next();
+                if let Some(m) = whole {
+                    out.push_str(&text[..m.start()]);
+                }
+            }
+            '\'' => {
+                chars.next();
+                if let Some(m) = whole {
+                    out.push_str(&text[m.end()..]);
+                }
+            }
+            '\\' => {
+                chars.next();
+                out.push('\\');
+            }
+            'k' => {
+                let rest = &rep[i + 2..];
+                if let Some(close) = rest.strip_prefix('<').and_then(|r| r.find('>').map(|e| (r, e))) {
+                    let (r, e) = close;
+                    let name = &r[..e];
+                    if let Some(m) = caps.name(name) {
+                        out.push_str(m.as_str());
+                    }
+                    // Skip `k<name>`.
+                    let skip = 1 + 1 + e + 1;
+                    for _ in 0..rep[i + 1..i + 1 + skip].chars().count() {
+                        chars.next();
+                    }
+                } else {
+                    out.push('\\');
+                }
+            }
+            _ => out.push('\\'),
+        }
+    }
+}
+
+/// Ruby's `gsub(regex, replacement)`. `Err` when the regex engine gave up (backtrack
+/// limit).
+pub fn gsub(re: &Regex, text: &str, rep: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for caps in re.captures_iter(text) {
+        let caps = caps.map_err(|e| e.to_string())?;
+        let Some(m) = caps.get(0) else { continue };
+        out.push_str(&text[last..m.start()]);
+        expand_replacement(rep, &caps, text, &mut out);
+        last = m.end();
+    }
+    out.push_str(&text[last..]);
+    Ok(out)
+}
+
+/// Ruby's `String#capitalize`: the first character upper-cased, the rest lower-cased.
+pub fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        None => String::new(),
+        Some(first) => {
+            let mut out: String = first.to_uppercase().collect();
+            out.push_str(&chars.as_str().to_lowercase());
+            out
+        }
+    }
+}
+
+/// Ruby's `to_s` of an event value: strings as they are, `nil` empty, arrays and hashes
+/// in `inspect` form (`["a", 1]`, `{"k"=>"v"}`), as string interpolation shows them.
+pub fn to_s(v: &Value) -> String {
+    match v {
+        Value::Array(_) | Value::Object(_) => {
+            let mut out = String::new();
+            inspect(v, &mut out);
+            out
+        }
+        other => other.to_logstash_string(),
+    }
+}
+
+/// Ruby's `inspect` (JRuby 9.4 / Ruby 3.3 style: `{"k"=>v}`).
+pub fn inspect(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("nil"),
+        Value::String(s) => inspect_str(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                inspect(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                inspect_str(k, out);
+                out.push_str("=>");
+                inspect(x, out);
+            }
+            out.push('}');
+        }
+        other => other.write_logstash_string(out),
+    }
+}
+
+fn inspect_str(s: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\x1b' => out.push_str("\\e"),
+            '#' => out.push('#'),
+            c if (c as u32) < 0x20 || c == '\x7f' => {
+                let _ = write!(out, "\\x{:02X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logstash_mesos_core::Map;
+
+    #[test]
+    fn translates_onigmo_forms() {
+        assert_eq!(translate(r"\h+"), "[0-9a-fA-F]+");
+        assert_eq!(translate(r"[\h_]"), "[0-9a-fA-F_]");
+        assert_eq!(translate("a{2,3}"), "a{2,3}");
+        assert_eq!(translate("a{x}"), "a\\{x\\}");
+        assert!(compile(r"\d$").is_ok());
+        assert!(compile("{......").is_ok());
+        assert!(compile("(unclosed").is_err());
+    }
+
+    #[test]
+    fn ruby_anchors_are_line_anchors() {
+        let re = compile("^b$").expect("test");
+        assert!(re.is_match("a\nb\nc").expect("test"));
+    }
+
+    #[test]
+    fn gsub_with_backrefs() {
+        let re = compile(r"(\w+)@(?<host>\w+)").expect("test");
+        assert_eq!(gsub(&re, "joe@example x", r"\2:\1 [\0] \k<host>").expect("test"), "example:joe [joe@example] example x");
+        assert_eq!(gsub(&re, "none here!", "x").expect("test"), "none here!");
+        assert_eq!(gsub(&compile("a").expect("test"), "banana", r"\\").expect("test"), "b\\n\\n\\");
+    }
+
+    #[test]
+    fn inspect_like_ruby() {
+        let mut m = Map::new();
+        m.insert("k".into(), Value::Array(vec![Value::from("a\"b"), Value::Integer(1), Value::Null, Value::Float(2.0)]));
+        assert_eq!(to_s(&Value::Object(m)), r#"{"k"=>["a\"b", 1, nil, 2.0]}"#);
+        assert_eq!(to_s(&Value::from("plain")), "plain");
+        assert_eq!(capitalize("nÎcË GÛŸ"), "Nîcë gûÿ");
+        assert_eq!(capitalize(""), "");
+    }
+}

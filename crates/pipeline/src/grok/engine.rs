@@ -1,0 +1,259 @@
+//! The regex engines a grok pattern may run on, fastest first: the `regex` crate (linear
+//! time), PCRE2 with JIT, Oniguruma (the engine Logstash's Joni mirrors) as the last
+//! resort for syntax only it understands.
+
+use super::translate::{translate, Dialect};
+use std::sync::Mutex;
+
+/// Which engine runs a pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    Regex,
+    Pcre2,
+    Onig,
+}
+
+impl EngineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Regex => "regex",
+            EngineKind::Pcre2 => "pcre2-jit",
+            EngineKind::Onig => "oniguruma",
+        }
+    }
+}
+
+/// Which engines to consider (tests and benches force one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EnginePref {
+    #[default]
+    Auto,
+    Only(EngineKind),
+}
+
+/// The result of one match attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchResult {
+    NoMatch,
+    Match,
+    /// The backtracking budget ran out (catastrophic backtracking).
+    Timeout,
+}
+
+/// Backtracking budget for PCRE2/Oniguruma, so a pathological pattern cannot stall a
+/// worker; PCRE2's own default match limit is the same figure.
+const RETRY_LIMIT: u32 = 10_000_000;
+
+enum Inner {
+    Regex { re: regex::Regex, pool: Mutex<Vec<regex::CaptureLocations>> },
+    Pcre2 { re: pcre2::bytes::Regex, pool: Mutex<Vec<pcre2::bytes::CaptureLocations>> },
+    Onig { re: onig::Regex },
+}
+
+/// A compiled regex with named groups `_g0.._gN`.
+pub struct Engine {
+    inner: Inner,
+    /// Engine group number of capture `i` (`_g{i}`).
+    groups: Vec<Option<usize>>,
+}
+
+fn group_index<'a>(names: impl Iterator<Item = (usize, Option<&'a str>)>, n: usize) -> Vec<Option<usize>> {
+    let mut groups = vec![None; n];
+    for (i, name) in names {
+        if let Some(idx) = name.and_then(|nm| nm.strip_prefix("_g")).and_then(|d| d.parse::<usize>().ok()) {
+            if idx < n {
+                groups[idx] = Some(i);
+            }
+        }
+    }
+    groups
+}
+
+/// Builds a `regex`-crate regex with Ruby's `.`/`^`/`$` semantics.
+pub fn build_rust(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .dot_matches_new_line(true)
+        .multi_line(true)
+        .size_limit(64 << 20)
+        .dfa_size_limit(16 << 20)
+        .build()
+}
+
+impl Engine {
+    /// Compiles `expanded` (Oniguruma syntax) with `captures` named groups on the first
+    /// engine that accepts it. The error is the one of the most capable engine tried.
+    pub fn compile(expanded: &str, captures: usize, pref: EnginePref) -> Result<Engine, String> {
+        let allowed = |k| pref == EnginePref::Auto || pref == EnginePref::Only(k);
+        if allowed(EngineKind::Regex) {
+            if let Ok(t) = translate(expanded, Dialect::Rust) {
+                if let Ok(re) = build_rust(&t) {
+                    let groups = group_index(re.capture_names().enumerate(), captures);
+                    return Ok(Engine { inner: Inner::Regex { re, pool: Mutex::new(Vec::new()) }, groups });
+                }
+            }
+        }
+        let mut last_err = String::from("no engine accepted the pattern");
+        if allowed(EngineKind::Pcre2) {
+            match translate(expanded, Dialect::Pcre2) {
+                Ok(t) => {
+                    let built = pcre2::bytes::RegexBuilder::new()
+                        .utf(true)
+                        .dotall(true)
+                        .multi_line(true)
+                        .jit_if_available(true)
+                        .max_jit_stack_size(Some(8 << 20))
+                        .build(&t);
+                    match built {
+                        Ok(re) => {
+                            let names = re.capture_names().iter().map(|n| n.as_deref()).enumerate();
+                            let groups = group_index(names, captures);
+                            return Ok(Engine { inner: Inner::Pcre2 { re, pool: Mutex::new(Vec::new()) }, groups });
+                        }
+                        Err(e) => last_err = e.to_string(),
+                    }
+                }
+                Err(e) => last_err = e.to_string(),
+            }
+        }
+        if allowed(EngineKind::Onig) {
+            let opts = onig::RegexOptions::REGEX_OPTION_MULTILINE | onig::RegexOptions::REGEX_OPTION_CAPTURE_GROUP;
+            match onig::Regex::with_options(expanded, opts, onig::Syntax::ruby()) {
+                Ok(re) => {
+                    let mut groups = vec![None; captures];
+                    re.foreach_name(|name, idxs| {
+                        if let Some(i) = name.strip_prefix("_g").and_then(|d| d.parse::<usize>().ok()) {
+                            if i < captures {
+                                groups[i] = idxs.first().map(|g| *g as usize);
+                            }
+                        }
+                        true
+                    });
+                    return Ok(Engine { inner: Inner::Onig { re }, groups });
+                }
+                Err(e) => {
+                    if pref == EnginePref::Auto && last_err.starts_with("no engine") || pref != EnginePref::Auto {
+                        last_err = e.description().to_string();
+                    } else {
+                        last_err = format!("{last_err}; oniguruma: {}", e.description());
+                    }
+                }
+            }
+        }
+        Err(last_err)
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        match self.inner {
+            Inner::Regex { .. } => EngineKind::Regex,
+            Inner::Pcre2 { .. } => EngineKind::Pcre2,
+            Inner::Onig { .. } => EngineKind::Onig,
+        }
+    }
+
+    /// Matches `text`; on a match calls `each(capture_index, Some(span) | None)` for every
+    /// capture, in order.
+    pub fn captures(&self, text: &str, mut each: impl FnMut(usize, Option<(usize, usize)>)) -> MatchResult {
+        match &self.inner {
+            Inner::Regex { re, pool } => {
+                let mut locs = pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or_else(|| re.capture_locations());
+                let found = re.captures_read(&mut locs, text).is_some();
+                if found {
+                    for (i, g) in self.groups.iter().enumerate() {
+                        each(i, g.and_then(|g| locs.get(g)));
+                    }
+                }
+                if let Ok(mut p) = pool.lock() {
+                    p.push(locs);
+                }
+                if found {
+                    MatchResult::Match
+                } else {
+                    MatchResult::NoMatch
+                }
+            }
+            Inner::Pcre2 { re, pool } => {
+                let mut locs = pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or_else(|| re.capture_locations());
+                let res = match re.captures_read(&mut locs, text.as_bytes()) {
+                    Ok(Some(_)) => {
+                        for (i, g) in self.groups.iter().enumerate() {
+                            each(i, g.and_then(|g| locs.get(g)));
+                        }
+                        MatchResult::Match
+                    }
+                    Ok(None) => MatchResult::NoMatch,
+                    // Match, depth, heap and JIT-stack limits: the budget ran out.
+                    Err(e) if matches!(e.code(), -47 | -52 | -63 | -46) => MatchResult::Timeout,
+                    Err(_) => MatchResult::NoMatch,
+                };
+                if let Ok(mut p) = pool.lock() {
+                    p.push(locs);
+                }
+                res
+            }
+            Inner::Onig { re } => {
+                let mut region = onig::Region::new();
+                let mut param = onig::MatchParam::default();
+                param.set_retry_limit_in_match(RETRY_LIMIT);
+                let r = re.search_with_param(
+                    text,
+                    0,
+                    text.len(),
+                    onig::SearchOptions::SEARCH_OPTION_NONE,
+                    Some(&mut region),
+                    param,
+                );
+                match r {
+                    Ok(Some(_)) => {
+                        for (i, g) in self.groups.iter().enumerate() {
+                            each(i, g.and_then(|g| region.pos(g)));
+                        }
+                        MatchResult::Match
+                    }
+                    Ok(None) => MatchResult::NoMatch,
+                    Err(_) => MatchResult::Timeout,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(e: &Engine, text: &str) -> (MatchResult, Vec<Option<(usize, usize)>>) {
+        let mut v = Vec::new();
+        let r = e.captures(text, |_, s| v.push(s));
+        (r, v)
+    }
+
+    #[test]
+    fn picks_fastest_engine_that_accepts() {
+        let e = Engine::compile("(?<_g0>\\h+)", 1, EnginePref::Auto).unwrap();
+        assert_eq!(e.kind(), EngineKind::Regex);
+        let e = Engine::compile("(?<![0-9])(?<_g0>\\d+)", 1, EnginePref::Auto).unwrap();
+        assert_eq!(e.kind(), EngineKind::Pcre2);
+        assert_eq!(spans(&e, "a12").1, vec![Some((1, 3))]);
+        let e = Engine::compile("(?~ab)(?<_g0>x)", 1, EnginePref::Auto).unwrap();
+        assert_eq!(e.kind(), EngineKind::Onig);
+        assert_eq!(spans(&e, "cx"), (MatchResult::Match, vec![Some((1, 2))]));
+    }
+
+    #[test]
+    fn all_engines_agree_on_ruby_semantics() {
+        for k in [EngineKind::Regex, EngineKind::Pcre2, EngineKind::Onig] {
+            let e = Engine::compile("a(?<_g0>.*)b|(?<_g1>z)", 2, EnginePref::Only(k)).unwrap();
+            assert_eq!(spans(&e, "xa\nyb"), (MatchResult::Match, vec![Some((2, 4)), None]), "{k:?}");
+            assert_eq!(spans(&e, "none").0, MatchResult::NoMatch);
+        }
+    }
+
+    #[test]
+    fn catastrophic_backtracking_times_out() {
+        for k in [EngineKind::Pcre2, EngineKind::Onig] {
+            let e = Engine::compile("^(\\w+\\s?)*$", 0, EnginePref::Only(k)).unwrap();
+            let text = format!("{}!", "a".repeat(5000).replace("aaaa", "aaa "));
+            assert_eq!(spans(&e, &text).0, MatchResult::Timeout, "{k:?}");
+        }
+    }
+}

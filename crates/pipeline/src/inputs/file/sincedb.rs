@@ -1,0 +1,159 @@
+//! The sincedb: where reading of each file resumes, keyed by file identity.
+//!
+//! ## Design constraints
+//! - Positions only ever cover acknowledged lines (the reader's ack tracker decides), so a
+//!   crash replays, never skips (at-least-once).
+//! - Written atomically: temp file, fsync, rename, fsync of the directory. A torn write
+//!   can therefore never leave a half-written file behind.
+//! - Versioned JSON (`"version": "1"`); an unreadable or corrupt file is reported and
+//!   ignored, which restarts every file from its start position (safe: replays).
+//! - `/dev/null` (Logstash's idiom) disables persistence.
+
+use super::identity::{FileId, Fingerprint};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// One file's checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: FileId,
+    pub fingerprint: Fingerprint,
+    /// Bumped each time the file was truncated (copytruncate): part of event ids.
+    #[serde(default)]
+    pub generation: u64,
+    /// Byte offset up to which every line was delivered.
+    pub position: u64,
+    /// The last path the file was seen at (informational).
+    pub path: PathBuf,
+    /// Unix seconds of the last activity, for `sincedb_clean_after`.
+    pub last_active: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "version")]
+enum OnDisk {
+    #[serde(rename = "1")]
+    V1 { entries: Vec<Entry> },
+}
+
+/// The checkpoint store of one input.
+#[derive(Debug)]
+pub struct SinceDb {
+    /// `None`: persistence disabled (`/dev/null`).
+    path: Option<PathBuf>,
+    pub entries: HashMap<FileId, Entry>,
+}
+
+impl SinceDb {
+    /// Loads the sincedb at `path`; a missing file is an empty db, a corrupt one is
+    /// reported and ignored.
+    pub fn open(path: &Path) -> SinceDb {
+        if path == Path::new("/dev/null") {
+            return SinceDb { path: None, entries: HashMap::new() };
+        }
+        let mut db = SinceDb { path: Some(path.to_path_buf()), entries: HashMap::new() };
+        match std::fs::read(path) {
+            Ok(bytes) => match serde_json::from_slice::<OnDisk>(&bytes) {
+                Ok(OnDisk::V1 { entries }) => db.entries = entries.into_iter().map(|e| (e.id, e)).collect(),
+                Err(e) => tracing::warn!(
+                    sincedb = %path.display(),
+                    error = %e,
+                    "corrupt sincedb ignored: files are read again from their start position"
+                ),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(sincedb = %path.display(), error = %e, "cannot read sincedb; starting without it"),
+        }
+        db
+    }
+
+    pub fn get(&self, id: FileId) -> Option<&Entry> {
+        self.entries.get(&id)
+    }
+
+    pub fn put(&mut self, entry: Entry) {
+        self.entries.insert(entry.id, entry);
+    }
+
+    /// Drops entries inactive since before `cutoff` (unix seconds).
+    pub fn clean(&mut self, cutoff: i64) {
+        self.entries.retain(|_, e| e.last_active >= cutoff);
+    }
+
+    /// Writes the db atomically.
+    pub fn save(&self) -> io::Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        let mut entries: Vec<&Entry> = self.entries.values().collect();
+        entries.sort_by_key(|e| e.id);
+        let doc = OnDisk::V1 { entries: entries.into_iter().cloned().collect() };
+        let bytes = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "sincedb".into());
+        let tmp = dir.join(format!(".{file_name}.tmp"));
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ino: u64, position: u64) -> Entry {
+        Entry {
+            id: FileId { dev: 1, ino },
+            fingerprint: Fingerprint { len: 4, hash: 9 },
+            generation: 0,
+            position,
+            path: PathBuf::from("/var/log/a.log"),
+            last_active: 100,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_is_versioned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("sub/.sincedb_x");
+        let mut db = SinceDb::open(&p);
+        assert!(db.entries.is_empty());
+        db.put(entry(5, 42));
+        db.save().expect("save");
+        let text = std::fs::read_to_string(&p).expect("read");
+        assert!(text.contains("\"version\": \"1\""), "{text}");
+        let again = SinceDb::open(&p);
+        assert_eq!(again.get(FileId { dev: 1, ino: 5 }), Some(&entry(5, 42)));
+    }
+
+    #[test]
+    fn corrupt_file_is_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join(".sincedb");
+        std::fs::write(&p, b"{\"version\":\"1\",\"entries\":[{\"id\":").expect("write");
+        assert!(SinceDb::open(&p).entries.is_empty());
+        std::fs::write(&p, b"1234 5 6 789\n").expect("write");
+        assert!(SinceDb::open(&p).entries.is_empty(), "logstash's text format is not ours");
+    }
+
+    #[test]
+    fn dev_null_disables_persistence_and_clean_drops_old_entries() {
+        let mut db = SinceDb::open(Path::new("/dev/null"));
+        db.put(entry(1, 1));
+        db.put(Entry { last_active: 500, ..entry(2, 2) });
+        db.save().expect("no-op");
+        db.clean(200);
+        assert_eq!(db.entries.len(), 1);
+        assert!(db.get(FileId { dev: 1, ino: 2 }).is_some());
+    }
+}

@@ -1,0 +1,306 @@
+//! End-to-end tests of the file input on real files in a temporary directory.
+
+use super::*;
+use crate::options::{ArgValue, CodecSpec};
+use logstash_mesos_core::{Event, FieldRef, Value};
+use std::io::Write;
+use tokio::sync::mpsc::Receiver;
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Running {
+    ctx: InputContext,
+    rx: Receiver<Event>,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn recv(&mut self, n: usize) -> Vec<Event> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            match tokio::time::timeout(WAIT, self.rx.recv()).await {
+                Ok(Some(e)) => got.push(e),
+                Ok(None) => panic!("input ended after {} of {n} events", got.len()),
+                Err(_) => panic!("timed out after {} of {n} events: {:?}", got.len(), messages(&got)),
+            }
+        }
+        got
+    }
+
+    /// Asserts nothing more arrives for a while.
+    async fn quiet(&mut self) {
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(300), self.rx.recv()).await {
+            panic!("unexpected event {:?}", message(&e));
+        }
+    }
+
+    async fn stop(self) -> Receiver<Event> {
+        self.ctx.shutdown.cancel();
+        let r = tokio::time::timeout(WAIT, self.handle).await.expect("input stops promptly").expect("no panic");
+        r.expect("input ran without error");
+        self.rx
+    }
+}
+
+fn message(e: &Event) -> String {
+    e.get_top("message").map(Value::to_logstash_string).unwrap_or_default()
+}
+
+fn messages(events: &[Event]) -> Vec<String> {
+    events.iter().map(message).collect()
+}
+
+fn get(e: &Event, path: &str) -> Option<String> {
+    let r = FieldRef::parse(path).expect("field ref");
+    e.get(&r).map(Value::to_logstash_string)
+}
+
+/// Options with fast intervals; `path` globs are relative to `dir`.
+fn args(dir: &Path, globs: &[&str]) -> Args {
+    let paths: Vec<Value> = globs.iter().map(|g| Value::from(format!("{}/{g}", dir.display()))).collect();
+    Args::default()
+        .with("path", Value::Array(paths))
+        .with("stat_interval", Value::from("10 ms"))
+        .with("discover_interval", Value::Integer(2))
+        .with("sincedb_write_interval", Value::from("20 ms"))
+        .with("sincedb_path", Value::from(dir.join("state/.sincedb").display().to_string()))
+}
+
+fn beginning(a: Args) -> Args {
+    a.with("start_position", Value::from("beginning"))
+}
+
+fn start(args: &Args) -> Running {
+    let input = build(args, &BuildContext::default()).expect("valid config");
+    let (ctx, rx) = InputContext::for_test(1000);
+    let handle = tokio::spawn(input.run(ctx.clone()));
+    Running { ctx, rx, handle }
+}
+
+fn append(path: &Path, data: &[u8]) {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open for append");
+    f.write_all(data).expect("append");
+}
+
+#[tokio::test]
+async fn reads_existing_lines_then_appended_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, b"first\nsecond\n").expect("write");
+    let mut run = start(&beginning(args(dir.path(), &["*.log"])));
+    let got = run.recv(2).await;
+    assert_eq!(messages(&got), vec!["first", "second"]);
+    let e = &got[0];
+    assert_eq!(get(e, "[log][file][path]").as_deref(), Some(log.to_string_lossy().as_ref()));
+    assert!(get(e, "[host][name]").is_some_and(|h| !h.is_empty()));
+    assert_eq!(get(e, "[log][offset]").as_deref(), Some("0"));
+    assert_eq!(get(e, "[event][original]").as_deref(), Some("first"), "the plain codec's ECS field");
+    assert_eq!(get(&got[1], "[log][offset]").as_deref(), Some("6"));
+    let id = get(e, "[@metadata][_id]").expect("_id");
+    assert_eq!(id.len(), 32);
+    assert_ne!(Some(id), get(&got[1], "[@metadata][_id]"));
+
+    append(&log, b"third\npart");
+    assert_eq!(messages(&run.recv(1).await), vec!["third"]);
+    run.quiet().await;
+    append(&log, b"ial\r\n");
+    assert_eq!(messages(&run.recv(1).await), vec!["partial\r"], "a trailing \\r is kept, as Logstash does");
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn start_position_end_skips_existing_content_but_not_new_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = dir.path().join("old.log");
+    std::fs::write(&old, b"old 1\nold 2\n").expect("write");
+    let mut run = start(&args(dir.path(), &["*.log"]));
+    run.quiet().await;
+    append(&old, b"old 3\n");
+    assert_eq!(messages(&run.recv(1).await), vec!["old 3"]);
+    // A file appearing after start is read from its beginning.
+    std::fs::write(dir.path().join("new.log"), b"new 1\nnew 2\n").expect("write");
+    assert_eq!(messages(&run.recv(2).await), vec!["new 1", "new 2"]);
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn rename_rotation_reads_old_file_to_its_end_and_new_file_from_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, b"before\n").expect("write");
+    let mut run = start(&beginning(args(dir.path(), &["app.log"])));
+    assert_eq!(messages(&run.recv(1).await), vec!["before"]);
+    // The writer still holds the renamed file and writes a last line into it.
+    let mut writer = std::fs::OpenOptions::new().append(true).open(&log).expect("open");
+    let rotated = dir.path().join("app.log.1");
+    std::fs::rename(&log, &rotated).expect("rename");
+    writer.write_all(b"late line\n").expect("write");
+    std::fs::write(&log, b"fresh 1\nfresh 2\n").expect("write");
+    let mut got = messages(&run.recv(3).await);
+    got.sort();
+    assert_eq!(got, vec!["fresh 1", "fresh 2", "late line"]);
+    append(&log, b"fresh 3\n");
+    assert_eq!(messages(&run.recv(1).await), vec!["fresh 3"]);
+    run.quiet().await;
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn copytruncate_restarts_from_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, b"line one\nline two\n").expect("write");
+    let mut run = start(&beginning(args(dir.path(), &["app.log"])));
+    let first = run.recv(2).await;
+    // Shorter than what was read: a plain truncation.
+    std::fs::OpenOptions::new().write(true).open(&log).expect("open").set_len(0).expect("truncate");
+    append(&log, b"after\n");
+    let got = run.recv(1).await;
+    assert_eq!(messages(&got), vec!["after"]);
+    assert_ne!(get(&got[0], "[@metadata][_id]"), get(&first[0], "[@metadata][_id]"), "new content gets new ids");
+    // Truncated and rewritten past the old position before we looked: the changed
+    // first bytes give it away.
+    std::fs::write(&log, b"rewritten content that is longer\n").expect("rewrite");
+    assert_eq!(messages(&run.recv(1).await), vec!["rewritten content that is longer"]);
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn restart_resumes_after_delivered_lines_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, b"a\nb\n").expect("write");
+    let a = beginning(args(dir.path(), &["app.log"]));
+
+    // Delivered (dropped) events are checkpointed.
+    let mut run = start(&a);
+    drop(run.recv(2).await);
+    run.stop().await;
+    append(&log, b"c\n");
+    let mut run = start(&a);
+    assert_eq!(messages(&run.recv(1).await), vec!["c"]);
+    run.quiet().await;
+
+    // Events still held (not acknowledged) at shutdown are read again after a restart,
+    // with the same ids.
+    append(&log, b"d\ne\n");
+    let held = run.recv(2).await;
+    assert_eq!(messages(&held), vec!["d", "e"]);
+    run.stop().await;
+    let mut run = start(&a);
+    let again = run.recv(2).await;
+    assert_eq!(messages(&again), vec!["d", "e"]);
+    assert_eq!(get(&again[0], "[@metadata][_id]"), get(&held[0], "[@metadata][_id]"));
+    drop(held);
+    drop(again);
+    run.stop().await;
+
+    // A failed delivery is not checkpointed either.
+    let mut run = start(&a);
+    run.quiet().await;
+    append(&log, b"f\n");
+    let f = run.recv(1).await;
+    f[0].fail_acks();
+    drop(f);
+    run.stop().await;
+    let mut run = start(&a);
+    assert_eq!(messages(&run.recv(1).await), vec!["f"]);
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn corrupt_sincedb_restarts_safely() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("app.log"), b"x\ny\n").expect("write");
+    std::fs::create_dir_all(dir.path().join("state")).expect("mkdir");
+    std::fs::write(dir.path().join("state/.sincedb"), b"\x00garbage{").expect("write");
+    let mut run = start(&beginning(args(dir.path(), &["app.log"])));
+    assert_eq!(messages(&run.recv(2).await), vec!["x", "y"]);
+    run.stop().await;
+    let text = std::fs::read_to_string(dir.path().join("state/.sincedb")).expect("rewritten");
+    assert!(text.contains("\"version\""), "{text}");
+}
+
+#[tokio::test]
+async fn exclude_skips_matching_file_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keep.log"), b"kept\n").expect("write");
+    std::fs::write(dir.path().join("skip.gz"), b"skipped\n").expect("write");
+    let a = beginning(args(dir.path(), &["*"])).with("exclude", Value::from("*.gz"));
+    let mut run = start(&a);
+    assert_eq!(messages(&run.recv(1).await), vec!["kept"]);
+    run.quiet().await;
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_and_huge_lines_and_custom_delimiter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    let big = "x".repeat(1024 * 1024);
+    let mut data = b"bad \xff\xfe byte|".to_vec();
+    data.extend_from_slice(big.as_bytes());
+    data.extend_from_slice(b"|end|");
+    std::fs::write(&log, &data).expect("write");
+    let a = beginning(args(dir.path(), &["app.log"])).with("delimiter", Value::from("|"));
+    let mut run = start(&a);
+    let got = run.recv(3).await;
+    assert_eq!(message(&got[0]), "bad \u{fffd}\u{fffd} byte");
+    assert_eq!(message(&got[1]).len(), 1024 * 1024);
+    assert_eq!(message(&got[2]), "end");
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn ecs_disabled_uses_host_and_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, b"m\n").expect("write");
+    let a = beginning(args(dir.path(), &["app.log"])).with("ecs_compatibility", Value::from("disabled"));
+    let mut run = start(&a);
+    let got = run.recv(1).await;
+    assert_eq!(get(&got[0], "path").as_deref(), Some(log.to_string_lossy().as_ref()));
+    assert!(get(&got[0], "host").is_some());
+    assert!(get(&got[0], "[log][offset]").is_none());
+    assert_eq!(get(&got[0], "[@metadata][path]").as_deref(), Some(log.to_string_lossy().as_ref()));
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn multiline_codec_merges_lines_and_their_acks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, b"E boom\n  at a\n  at b\nnext\n").expect("write");
+    let codec_args = Args::default().with("pattern", Value::from("^\\s")).with("what", Value::from("previous"));
+    let mut a = beginning(args(dir.path(), &["app.log"]));
+    a.insert("codec", ArgValue::Codec(CodecSpec { name: "multiline".into(), args: Box::new(codec_args) }), Default::default());
+    let mut run = start(&a);
+    let got = run.recv(1).await;
+    assert_eq!(messages(&got), vec!["E boom\n  at a\n  at b"]);
+    assert!(got[0].has_tag("multiline"));
+    assert_eq!(get(&got[0], "[log][file][path]").as_deref(), Some(log.to_string_lossy().as_ref()));
+    drop(got);
+    run.quiet().await;
+    // "next" is held by the codec: not delivered, so it is read again after a restart.
+    run.stop().await;
+    let mut run = start(&a);
+    append(&log, b"last\n");
+    assert_eq!(messages(&run.recv(1).await), vec!["next"]);
+    run.stop().await;
+}
+
+#[test]
+fn config_errors() {
+    let err = |a: Args| build(&a, &BuildContext::default()).err().expect("config error");
+    let e = err(Args::default().with("path", Value::from("logs/*.log")));
+    assert_eq!(e.option.as_deref(), Some("path"));
+    assert!(e.message.contains("absolute"), "{}", e.message);
+    let e = err(Args::default().with("path", Value::from("/tmp/x.log")).with("stat_interval", Value::from("soon")));
+    assert_eq!(e.option.as_deref(), Some("stat_interval"));
+    let e = err(Args::default().with("path", Value::from("/tmp/x.log")).with("mode", Value::from("read")));
+    assert_eq!(e.option.as_deref(), Some("mode"));
+    assert_eq!(parse_duration("500 ms", 1.0), Some(Duration::from_millis(500)));
+    assert_eq!(parse_duration("2", 1.0), Some(Duration::from_secs(2)));
+    assert_eq!(parse_duration("1 hour", 1.0), Some(Duration::from_secs(3600)));
+}

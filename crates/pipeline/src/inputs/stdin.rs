@@ -1,0 +1,53 @@
+//! `stdin`: events from standard input, decoded by the codec (default `line`).
+
+use crate::input_context::InputContext;
+use crate::options::{Args, BuildResult, OptSpec};
+use crate::plugin::{BoxFuture, BuildContext, Codec, Ecs, Input};
+use tokio::io::AsyncReadExt;
+
+pub static OPTIONS: &[OptSpec] = &[];
+
+pub struct StdinInput {
+    codec: Box<dyn Codec>,
+    ecs: bool,
+}
+
+pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
+    let ecs = args.string("ecs_compatibility").and_then(|s| Ecs::parse(&s)).unwrap_or(ctx.ecs);
+    Ok(Box::new(StdinInput { codec: crate::codecs::from_args(args, ctx, "line")?, ecs: ecs.enabled() }))
+}
+
+impl Input for StdinInput {
+    fn run(mut self: Box<Self>, ctx: InputContext) -> BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(async move {
+            let host = super::hostname();
+            let mut stdin = tokio::io::stdin();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut events = Vec::new();
+            loop {
+                let n = tokio::select! {
+                    r = stdin.read(&mut buf) => r?,
+                    _ = ctx.shutdown_requested() => break,
+                };
+                if n == 0 {
+                    self.codec.flush(&mut events);
+                } else {
+                    self.codec.decode(&buf[..n], &mut events);
+                }
+                // A JSON document brings its own fields; text lines get this host.
+                if !self.codec.structured() {
+                    for e in events.iter_mut() {
+                        super::set_host(e, &host, self.ecs);
+                    }
+                }
+                if ctx.emit_batch(std::mem::take(&mut events)).await.is_err() {
+                    return Ok(());
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,5 @@
+//! Outputs: where events leave the pipeline. One file per output.
+
+pub mod file;
+pub mod null;
+pub mod stdout;

@@ -1,0 +1,36 @@
+//! `stdout`: events encoded by the codec (default `rubydebug`) on standard output.
+
+use crate::options::{Args, BuildResult, OptSpec};
+use crate::plugin::{BoxFuture, BuildContext, Codec, Output};
+use logstash_mesos_core::Event;
+use std::io::Write;
+use std::sync::Mutex;
+
+pub static OPTIONS: &[OptSpec] = &[];
+
+pub struct StdoutOutput {
+    codec: Mutex<Box<dyn Codec>>,
+}
+
+pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Output>> {
+    Ok(Box::new(StdoutOutput { codec: Mutex::new(crate::codecs::from_args(args, ctx, "rubydebug")?) }))
+}
+
+impl Output for StdoutOutput {
+    fn send<'a>(&'a self, batch: Vec<Event>) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let mut buf = Vec::with_capacity(batch.len() * 256);
+            {
+                let mut codec = self.codec.lock().unwrap_or_else(|p| p.into_inner());
+                for e in &batch {
+                    codec.encode(e, &mut buf);
+                }
+            }
+            let mut out = std::io::stdout().lock();
+            if out.write_all(&buf).and_then(|_| out.flush()).is_err() {
+                // stdout closed (a pipe reader went away): these events were not delivered.
+                batch.iter().for_each(Event::fail_acks);
+            }
+        })
+    }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs and starts what the tests need
+# (each scripts/setup/*.sh is idempotent), then runs every test of the workspace.
+# Usage: scripts/test.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+# Builds are kept outside the clone so repeated runs on one machine reuse them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/logstash-mesos/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+# Services: each setup script installs what is missing, starts it, and may write
+# environment settings for the tests to $LSM_ENV_DIR/<name>.env.
+export LSM_ENV_DIR="${LSM_ENV_DIR:-$HOME/.cache/logstash-mesos/env}"
+mkdir -p "$LSM_ENV_DIR"
+for s in scripts/setup/*.sh; do
+  [ -e "$s" ] || continue
+  echo "== setup: $s"
+  bash "$s"
+done
+for f in "$LSM_ENV_DIR"/*.env; do
+  [ -e "$f" ] || continue
+  set -a; . "$f"; set +a
+done
+
+echo "== cargo test (workspace)"
+cargo test --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee "$CARGO_TARGET_DIR/test.log"
+status=${PIPESTATUS[0]}
+
+# One closing line summing every test binary's results.
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$CARGO_TARGET_DIR/test.log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$CARGO_TARGET_DIR/test.log" | awk '{s+=$1} END {print s+0}')
+echo "tests: $passed passed, $failed failed"
+exit "$status"

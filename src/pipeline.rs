@@ -1,0 +1,195 @@
+//! `run` and `check`: load, parse, compile and run one pipeline.
+
+use crate::cli::RunArgs;
+use crate::config_load;
+use logstash_mesos_pipeline::lang::compile::{compile, validate};
+use logstash_mesos_pipeline::lang::source::Sources;
+use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions};
+use logstash_mesos_pipeline::plugin::{BuildContext, Ecs};
+use logstash_mesos_pipeline::registry::Registry;
+use logstash_mesos_pipeline::runner::{RunSettings, RunningPipeline};
+
+pub fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Logs go to stderr: stdout belongs to the stdout output.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Every plugin the binary knows: the pipeline's own plus the agent's docker input.
+pub fn registry() -> Registry {
+    Registry::builtin()
+}
+
+fn build_context(args: &RunArgs) -> Result<BuildContext, String> {
+    let ecs = Ecs::parse(&args.ecs)
+        .ok_or_else(|| format!("--pipeline.ecs_compatibility: expected disabled, v1 or v8, got {:?}", args.ecs))?;
+    Ok(BuildContext {
+        pipeline_id: args.pipeline_id.clone(),
+        path_data: args.path_data.clone(),
+        ecs,
+        workers: args.workers.unwrap_or_else(default_workers),
+        batch_size: args.batch_size,
+        support_escapes: args.support_escapes,
+        ..BuildContext::default()
+    })
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Loads and parses; prints every error and returns `None` on failure.
+fn load_and_parse(args: &RunArgs) -> Option<(Sources, logstash_mesos_pipeline::lang::ast::Config)> {
+    let sources = match config_load::load(&args.path_config, args.config_string.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return None;
+        }
+    };
+    let opts = ParseOptions { support_escapes: args.support_escapes, ..ParseOptions::default() };
+    match parse(&sources, &opts) {
+        Ok(ast) => {
+            let diags = check_syntax(&ast);
+            if diags.is_empty() {
+                Some((sources, ast))
+            } else {
+                eprint!("{}", sources.render_all(&diags));
+                None
+            }
+        }
+        Err(diags) => {
+            eprint!("{}", sources.render_all(&diags));
+            None
+        }
+    }
+}
+
+/// `check` / `-t`: exit 0 when the config is valid, 1 otherwise.
+pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
+    init_logging(&args.log_level);
+    let Some((sources, ast)) = load_and_parse(&args) else { return 1 };
+    if !syntax_only {
+        let ctx = match build_context(&args) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 1;
+            }
+        };
+        let diags = validate(&ast, &registry(), &ctx);
+        if !diags.is_empty() {
+            eprint!("{}", sources.render_all(&diags));
+            return 1;
+        }
+        // Building runs each plugin's own checks (absolute paths, regexes, URLs); nothing
+        // is started. Some builders expect a runtime (clients), so give them one.
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                return 1;
+            }
+        };
+        if let Err(diags) = rt.block_on(async { compile(&ast, &registry(), &ctx).map(drop) }) {
+            eprint!("{}", sources.render_all(&diags));
+            return 1;
+        }
+    }
+    println!("Configuration OK");
+    0
+}
+
+/// `run`: run the pipeline until its inputs end or a signal asks it to stop.
+pub fn run(args: RunArgs) -> i32 {
+    if args.test_and_exit {
+        return check(args, false);
+    }
+    init_logging(&args.log_level);
+    let Some((sources, ast)) = load_and_parse(&args) else { return 1 };
+    let ctx = match build_context(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(async move {
+        // Plugins are built inside the runtime: some start tasks or open clients.
+        let compiled = match compile(&ast, &registry(), &ctx) {
+            Ok(p) => p,
+            Err(diags) => {
+                eprint!("{}", sources.render_all(&diags));
+                return 1;
+            }
+        };
+        let settings = RunSettings {
+            workers: ctx.workers,
+            batch_size: ctx.batch_size,
+            batch_delay: std::time::Duration::from_millis(args.batch_delay),
+        };
+        let running = RunningPipeline::start(compiled, &ctx, &settings);
+        let token = running.shutdown_token();
+        tokio::spawn(async move {
+            let mut signals = Signals::new();
+            signals.next().await;
+            tracing::info!("shutdown requested: flushing events already read");
+            token.cancel();
+            signals.next().await;
+            eprintln!("second signal: exiting without flushing");
+            std::process::exit(1);
+        });
+        running.wait().await;
+        0
+    })
+}
+
+/// SIGINT and SIGTERM, registered once so a second signal is told apart from the first.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals { term: signal(SignalKind::terminate()).ok(), int: signal(SignalKind::interrupt()).ok() }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut self.term) => {}
+                _ = recv(&mut self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
