@@ -16,6 +16,7 @@ pub mod api;
 pub mod client;
 pub mod configs;
 pub mod driver;
+pub mod lang_validator;
 pub mod options;
 pub mod proto;
 pub mod recordio;
@@ -37,9 +38,10 @@ pub use options::SchedulerOptions;
 use crate::options::Masters;
 use crate::proto::{Capability, FrameworkInfo};
 
-/// Runs the scheduler with the structural fallback validator.
+/// Runs the scheduler; configs are checked with the real Logstash grammar and
+/// plugin options (`lang_validator::LangValidator`).
 pub async fn run(opts: SchedulerOptions) -> anyhow::Result<()> {
-    run_with(opts, Arc::new(BasicValidator)).await
+    run_with(opts, Arc::new(lang_validator::LangValidator::default())).await
 }
 
 /// Runs the scheduler; `validator` checks every config before it is accepted.
