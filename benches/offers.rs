@@ -6,7 +6,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use logstash_mesos_scheduler::proto::{AllocationInfo, CallType, Event, Id, Offer, Range, Resource, TaskState, TaskStatus};
+use logstash_mesos_scheduler::proto::{
+    AllocationInfo, CallType, Event, Id, Offer, Range, Resource, TaskState, TaskStatus,
+};
 use logstash_mesos_scheduler::sched::{AgentSpec, LaunchMode, Scheduler, Settings};
 
 const NODES: usize = 1_000;
@@ -16,7 +18,10 @@ fn settings() -> Settings {
         cpus: 0.5,
         mem: 256.0,
         ports: 1,
-        launch: LaunchMode::Docker { image: "logstash-mesos:bench".into(), force_pull: false },
+        launch: LaunchMode::Docker {
+            image: "logstash-mesos:bench".into(),
+            force_pull: false,
+        },
         scheduler_url: "http://scheduler:8080".into(),
         log_dirs: vec!["/var/lib/docker/containers".into()],
         kill_grace_secs: 30,
@@ -28,12 +33,20 @@ fn settings() -> Settings {
 fn offers(round: usize) -> Vec<Offer> {
     (0..NODES)
         .map(|i| {
-            let alloc = AllocationInfo { role: Some("logging".into()) };
+            let alloc = AllocationInfo {
+                role: Some("logging".into()),
+            };
             let mut res = vec![
                 Resource::scalar("cpus", 8.0),
                 Resource::scalar("mem", 30_000.0),
                 Resource::scalar("disk", 100_000.0),
-                Resource::ranges("ports", vec![Range { begin: 31_000, end: 32_000 }]),
+                Resource::ranges(
+                    "ports",
+                    vec![Range {
+                        begin: 31_000,
+                        end: 32_000,
+                    }],
+                ),
             ];
             for r in &mut res {
                 r.role = Some("*".into());

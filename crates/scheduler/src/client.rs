@@ -21,9 +21,16 @@ const MAX_REDIRECTS: usize = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("master {master}: {source}")]
-    Http { master: String, source: reqwest::Error },
+    Http {
+        master: String,
+        source: reqwest::Error,
+    },
     #[error("master {master} answered {status}: {body}")]
-    Status { master: String, status: StatusCode, body: String },
+    Status {
+        master: String,
+        status: StatusCode,
+        body: String,
+    },
     #[error("master {master} redirected to an unusable location {location:?}")]
     BadRedirect { master: String, location: String },
     #[error("too many redirects, last at {0}")]
@@ -48,7 +55,8 @@ impl ClientError {
             Self::Status { status, body, .. } => {
                 *status == StatusCode::FORBIDDEN
                     || (*status == StatusCode::BAD_REQUEST
-                        && (body.contains("stream ID") || body.contains("Framework cannot be found")))
+                        && (body.contains("stream ID")
+                            || body.contains("Framework cannot be found")))
             }
             Self::NotSubscribed => true,
             _ => false,
@@ -112,7 +120,12 @@ impl Subscription {
             }
             match self.body.next().await {
                 Some(Ok(chunk)) => self.decoder.push(&chunk),
-                Some(Err(source)) => return Err(ClientError::Http { master: self.master.clone(), source }),
+                Some(Err(source)) => {
+                    return Err(ClientError::Http {
+                        master: self.master.clone(),
+                        source,
+                    })
+                }
                 None => return Err(ClientError::StreamEnded),
             }
         }
@@ -125,7 +138,10 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|source| ClientError::Http { master: String::new(), source })?;
+            .map_err(|source| ClientError::Http {
+                master: String::new(),
+                source,
+            })?;
         Ok(Self {
             http,
             masters: masters.iter().map(|m| normalize_master(m)).collect(),
@@ -144,7 +160,9 @@ impl Client {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ClientState> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn candidates(&self) -> Vec<String> {
@@ -157,7 +175,12 @@ impl Client {
         out
     }
 
-    fn request(&self, master: &str, call: &Call, stream_id: Option<&str>) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        master: &str,
+        call: &Call,
+        stream_id: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let body = serde_json::to_vec(call).unwrap_or_default();
         // Exactly "application/json": the master compares the string (415 otherwise).
         let mut rb = self
@@ -189,7 +212,10 @@ impl Client {
             if let Some(t) = timeout {
                 rb = rb.timeout(t);
             }
-            let resp = rb.send().await.map_err(|source| ClientError::Http { master: master.clone(), source })?;
+            let resp = rb.send().await.map_err(|source| ClientError::Http {
+                master: master.clone(),
+                source,
+            })?;
             if resp.status() == StatusCode::TEMPORARY_REDIRECT {
                 let location = resp
                     .headers()
@@ -197,8 +223,12 @@ impl Client {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                let next = leader_from_location(&master, &location)
-                    .ok_or_else(|| ClientError::BadRedirect { master: master.clone(), location })?;
+                let next = leader_from_location(&master, &location).ok_or_else(|| {
+                    ClientError::BadRedirect {
+                        master: master.clone(),
+                        location,
+                    }
+                })?;
                 tracing::info!(from = %master, to = %next, "following redirect to the leading master");
                 master = next;
                 continue;
@@ -208,7 +238,11 @@ impl Client {
             }
             let status = resp.status();
             let body = resp.text().await.unwrap_or_default();
-            return Err(ClientError::Status { master, status, body });
+            return Err(ClientError::Status {
+                master,
+                status,
+                body,
+            });
         }
         Err(ClientError::RedirectLoop(master))
     }
@@ -264,7 +298,14 @@ impl Client {
         let (Some(leader), Some(stream_id)) = (leader, stream_id) else {
             return Err(ClientError::NotSubscribed);
         };
-        let (_, answered) = self.post(leader.clone(), call, Some(&stream_id), Some(Duration::from_secs(75))).await?;
+        let (_, answered) = self
+            .post(
+                leader.clone(),
+                call,
+                Some(&stream_id),
+                Some(Duration::from_secs(75)),
+            )
+            .await?;
         if answered != leader {
             self.lock().leader = Some(answered);
         }
@@ -287,8 +328,14 @@ mod tests {
             leader_from_location("http://m1:5050", "//m2:5050/api/v1/scheduler").as_deref(),
             Some("http://m2:5050")
         );
-        assert_eq!(leader_from_location("https://m1:5050", "//m2:5050/x").as_deref(), Some("https://m2:5050"));
-        assert_eq!(leader_from_location("http://m1", "http://m3:1/api").as_deref(), Some("http://m3:1"));
+        assert_eq!(
+            leader_from_location("https://m1:5050", "//m2:5050/x").as_deref(),
+            Some("https://m2:5050")
+        );
+        assert_eq!(
+            leader_from_location("http://m1", "http://m3:1/api").as_deref(),
+            Some("http://m3:1")
+        );
         assert_eq!(leader_from_location("http://m1", "m2:5050"), None);
         assert_eq!(leader_from_location("http://m1", "//"), None);
     }

@@ -66,12 +66,18 @@ impl ConfigValidator for BasicValidator {
                 '"' | '\'' => in_str = Some((c, line, col)),
                 '{' | '[' => {
                     if c == '{' && stack.is_empty() {
-                        let w = if word.is_empty() { last.as_str() } else { word.as_str() };
+                        let w = if word.is_empty() {
+                            last.as_str()
+                        } else {
+                            word.as_str()
+                        };
                         if !matches!(w, "input" | "filter" | "output") {
                             errors.push(ValidationError {
                                 line,
                                 column: col,
-                                message: format!("expected a section named input, filter or output, found {w:?}"),
+                                message: format!(
+                                    "expected a section named input, filter or output, found {w:?}"
+                                ),
                             });
                         }
                     }
@@ -86,7 +92,11 @@ impl ConfigValidator for BasicValidator {
                             column: col,
                             message: format!("{c:?} does not close {o:?} opened at {l}:{cl}"),
                         }),
-                        None => errors.push(ValidationError { line, column: col, message: format!("unmatched {c:?}") }),
+                        None => errors.push(ValidationError {
+                            line,
+                            column: col,
+                            message: format!("unmatched {c:?}"),
+                        }),
                     }
                 }
                 _ => {}
@@ -105,10 +115,18 @@ impl ConfigValidator for BasicValidator {
             }
         }
         if let Some((_, l, c)) = in_str {
-            errors.push(ValidationError { line: l, column: c, message: "unterminated string".into() });
+            errors.push(ValidationError {
+                line: l,
+                column: c,
+                message: "unterminated string".into(),
+            });
         }
         for (o, l, c) in stack {
-            errors.push(ValidationError { line: l, column: c, message: format!("{o:?} is never closed") });
+            errors.push(ValidationError {
+                line: l,
+                column: c,
+                message: format!("{o:?} is never closed"),
+            });
         }
         if errors.is_empty() {
             Ok(())
@@ -123,7 +141,10 @@ pub enum ConfigError {
     #[error("invalid config name {0:?}: use letters, digits, '.', '_' or '-' (at most 128)")]
     BadName(String),
     #[error("config {name} is invalid")]
-    Invalid { name: String, errors: Vec<ValidationError> },
+    Invalid {
+        name: String,
+        errors: Vec<ValidationError>,
+    },
     #[error("no config named {0:?}")]
     NotFound(String),
     #[error(transparent)]
@@ -134,7 +155,9 @@ pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 pub struct ConfigService {
@@ -150,9 +173,21 @@ pub struct ConfigService {
 }
 
 impl ConfigService {
-    pub fn new(validator: Arc<dyn ConfigValidator>, keeper: Arc<Keeper>, initial: ConfigSet, dir: Option<PathBuf>) -> Self {
+    pub fn new(
+        validator: Arc<dyn ConfigValidator>,
+        keeper: Arc<Keeper>,
+        initial: ConfigSet,
+        dir: Option<PathBuf>,
+    ) -> Self {
         let (tx, _) = watch::channel(initial);
-        Self { validator, keeper, tx, write: Mutex::new(()), dir, seen: Mutex::new(BTreeMap::new()) }
+        Self {
+            validator,
+            keeper,
+            tx,
+            write: Mutex::new(()),
+            dir,
+            seen: Mutex::new(BTreeMap::new()),
+        }
     }
 
     pub fn current(&self) -> ConfigSet {
@@ -167,7 +202,12 @@ impl ConfigService {
         if !valid_name(name) {
             return Err(ConfigError::BadName(name.into()));
         }
-        self.validator.validate(name, text).map_err(|errors| ConfigError::Invalid { name: name.into(), errors })
+        self.validator
+            .validate(name, text)
+            .map_err(|errors| ConfigError::Invalid {
+                name: name.into(),
+                errors,
+            })
     }
 
     /// Validates and stores; returns the new version (unchanged if the text is).
@@ -190,7 +230,10 @@ impl ConfigService {
         self.apply(|c| c.remove(name).is_some()).await
     }
 
-    async fn apply(&self, change: impl FnOnce(&mut BTreeMap<String, String>) -> bool) -> Result<u64, ConfigError> {
+    async fn apply(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> bool,
+    ) -> Result<u64, ConfigError> {
         let _guard = self.write.lock().await;
         let mut next = self.current();
         if !change(&mut next.configs) {
@@ -214,7 +257,9 @@ impl ConfigService {
     /// Applies what changed in `--config-dir` since the last scan. Invalid files are
     /// reported and skipped (the previous text stays in force).
     pub async fn scan_dir(&self) -> Vec<(String, ConfigError)> {
-        let Some(dir) = &self.dir else { return Vec::new() };
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
         let now = read_dir(dir);
         let mut seen = self.seen.lock().await;
         let mut problems = Vec::new();
@@ -223,13 +268,17 @@ impl ConfigService {
                 continue;
             }
             match self.put(name, text).await {
-                Ok(v) => tracing::info!(config = %name, version = v, "config from directory applied"),
+                Ok(v) => {
+                    tracing::info!(config = %name, version = v, "config from directory applied")
+                }
                 Err(e) => problems.push((name.clone(), e)),
             }
         }
         for name in seen.keys().filter(|n| !now.contains_key(*n)) {
             match self.delete(name).await {
-                Ok(v) => tracing::info!(config = %name, version = v, "config removed from directory"),
+                Ok(v) => {
+                    tracing::info!(config = %name, version = v, "config removed from directory")
+                }
                 Err(ConfigError::NotFound(_)) => {}
                 Err(e) => problems.push((name.clone(), e)),
             }
@@ -237,7 +286,13 @@ impl ConfigService {
         for (name, e) in &problems {
             if let ConfigError::Invalid { errors, .. } = e {
                 for err in errors {
-                    tracing::error!("{}/{name}.conf:{}:{}: {}", dir.display(), err.line, err.column, err.message);
+                    tracing::error!(
+                        "{}/{name}.conf:{}:{}: {}",
+                        dir.display(),
+                        err.line,
+                        err.column,
+                        err.message
+                    );
                 }
             } else {
                 tracing::error!(config = %name, error = %e, "config from directory not applied");
@@ -266,7 +321,10 @@ fn read_dir(dir: &Path) -> BTreeMap<String, String> {
     for e in entries.flatten() {
         let path = e.path();
         if path.extension().is_some_and(|x| x == "conf") {
-            if let (Some(stem), Ok(text)) = (path.file_stem().and_then(|s| s.to_str()), std::fs::read_to_string(&path)) {
+            if let (Some(stem), Ok(text)) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                std::fs::read_to_string(&path),
+            ) {
                 if valid_name(stem) {
                     out.insert(stem.to_string(), text);
                 }
@@ -284,20 +342,49 @@ mod tests {
     #[test]
     fn basic_validator_positions() {
         let v = BasicValidator;
-        assert!(v.validate("m", "input { stdin {} }\n# c { \noutput { stdout { codec => \"}\" } }\n").is_ok());
-        let e = v.validate("m", "input {\n  stdin {\n}\n").expect_err("unclosed");
-        assert_eq!(e, vec![ValidationError { line: 1, column: 7, message: "'{' is never closed".into() }]);
+        assert!(v
+            .validate(
+                "m",
+                "input { stdin {} }\n# c { \noutput { stdout { codec => \"}\" } }\n"
+            )
+            .is_ok());
+        let e = v
+            .validate("m", "input {\n  stdin {\n}\n")
+            .expect_err("unclosed");
+        assert_eq!(
+            e,
+            vec![ValidationError {
+                line: 1,
+                column: 7,
+                message: "'{' is never closed".into()
+            }]
+        );
         let e = v.validate("m", "inptu { }").expect_err("bad section");
         assert_eq!((e[0].line, e[0].column), (1, 7));
         assert!(e[0].message.contains("inptu"), "{e:?}");
-        let e = v.validate("m", "filter { mutate { add_tag => [\"x } }").expect_err("string");
-        assert!(e.iter().any(|e| e.message == "unterminated string" && e.column == 31), "{e:?}");
+        let e = v
+            .validate("m", "filter { mutate { add_tag => [\"x } }")
+            .expect_err("string");
+        assert!(
+            e.iter()
+                .any(|e| e.message == "unterminated string" && e.column == 31),
+            "{e:?}"
+        );
     }
 
     async fn service(dir: Option<PathBuf>) -> (tempfile::TempDir, Arc<ConfigService>, Arc<Keeper>) {
         let state = tempfile::tempdir().expect("tempdir");
-        let keeper = Arc::new(Keeper::open(Arc::new(FileStore::new(state.path()))).await.expect("keeper"));
-        let svc = Arc::new(ConfigService::new(Arc::new(BasicValidator), keeper.clone(), ConfigSet::default(), dir));
+        let keeper = Arc::new(
+            Keeper::open(Arc::new(FileStore::new(state.path())))
+                .await
+                .expect("keeper"),
+        );
+        let svc = Arc::new(ConfigService::new(
+            Arc::new(BasicValidator),
+            keeper.clone(),
+            ConfigSet::default(),
+            dir,
+        ));
         (state, svc, keeper)
     }
 
@@ -306,10 +393,19 @@ mod tests {
         let (_d, svc, keeper) = service(None).await;
         assert_eq!(svc.put("main", "input {}").await.expect("put"), 1);
         assert_eq!(svc.put("main", "input {}").await.expect("same"), 1);
-        assert!(matches!(svc.put("bad", "input {").await, Err(ConfigError::Invalid { .. })));
-        assert!(matches!(svc.put("../x", "input {}").await, Err(ConfigError::BadName(_))));
+        assert!(matches!(
+            svc.put("bad", "input {").await,
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            svc.put("../x", "input {}").await,
+            Err(ConfigError::BadName(_))
+        ));
         assert_eq!(svc.delete("main").await.expect("delete"), 2);
-        assert!(matches!(svc.delete("main").await, Err(ConfigError::NotFound(_))));
+        assert!(matches!(
+            svc.delete("main").await,
+            Err(ConfigError::NotFound(_))
+        ));
         let saved = keeper.snapshot().await.configs;
         assert_eq!(saved.version, 2);
         assert!(saved.configs.is_empty());
@@ -343,7 +439,11 @@ mod tests {
         std::fs::write(dir.path().join("b.conf"), "filter {}").expect("write");
         let problems = svc.scan_dir().await;
         assert_eq!(problems.len(), 1);
-        assert_eq!(svc.get("a").as_deref(), Some("input {}"), "invalid change keeps the old text");
+        assert_eq!(
+            svc.get("a").as_deref(),
+            Some("input {}"),
+            "invalid change keeps the old text"
+        );
         assert_eq!(svc.get("b").as_deref(), Some("filter {}"));
         std::fs::remove_file(dir.path().join("b.conf")).expect("rm");
         svc.scan_dir().await;

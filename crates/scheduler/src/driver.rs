@@ -53,7 +53,10 @@ pub struct Keeper {
 impl Keeper {
     pub async fn open(store: Arc<dyn StateStore>) -> Result<Self, StoreError> {
         let state = store.load().await?.unwrap_or_default();
-        Ok(Self { store, state: tokio::sync::Mutex::new(state) })
+        Ok(Self {
+            store,
+            state: tokio::sync::Mutex::new(state),
+        })
     }
 
     pub async fn snapshot(&self) -> State {
@@ -121,7 +124,10 @@ impl Driver {
             info.id = self.sched.framework_id().cloned();
             match self.client.subscribe(&Call::subscribe(info)).await {
                 Ok(sub) => {
-                    self.shared.metrics.subscribes.fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .metrics
+                        .subscribes
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::info!(master = %sub.master, "subscribed");
                     match self.serve(sub, &mut delay).await? {
                         StreamEnd::Retry(why) => tracing::warn!(reason = %why, "event stream lost"),
@@ -150,7 +156,11 @@ impl Driver {
         }
     }
 
-    async fn serve(&mut self, mut sub: Subscription, delay: &mut Duration) -> Result<StreamEnd, StoreError> {
+    async fn serve(
+        &mut self,
+        mut sub: Subscription,
+        delay: &mut Duration,
+    ) -> Result<StreamEnd, StoreError> {
         let mut heartbeat = Duration::from_secs(15);
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -223,11 +233,17 @@ impl Driver {
             match call.kind {
                 CallType::Accept => {
                     let n = call.accept.as_ref().map_or(0, |a| a.operations.len());
-                    self.shared.metrics.launches.fetch_add(n as u64, Ordering::Relaxed);
+                    self.shared
+                        .metrics
+                        .launches
+                        .fetch_add(n as u64, Ordering::Relaxed);
                 }
                 CallType::Decline => {
                     let n = call.decline.as_ref().map_or(0, |d| d.offer_ids.len());
-                    self.shared.metrics.declines.fetch_add(n as u64, Ordering::Relaxed);
+                    self.shared
+                        .metrics
+                        .declines
+                        .fetch_add(n as u64, Ordering::Relaxed);
                 }
                 CallType::Kill => {
                     self.shared.metrics.kills.fetch_add(1, Ordering::Relaxed);
@@ -235,7 +251,10 @@ impl Driver {
                 _ => {}
             }
             if let Err(e) = self.client.send(&call).await {
-                self.shared.metrics.call_errors.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .metrics
+                    .call_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(call = %call.kind, error = %e, "call failed");
                 if e.needs_resubscribe() {
                     return Some(StreamEnd::Retry(e.to_string()));

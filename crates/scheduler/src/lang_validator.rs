@@ -14,7 +14,10 @@ pub struct LangValidator {
 
 impl Default for LangValidator {
     fn default() -> Self {
-        Self { registry: Registry::builtin(), ctx: BuildContext::default() }
+        Self {
+            registry: Registry::builtin(),
+            ctx: BuildContext::default(),
+        }
     }
 }
 
@@ -45,7 +48,11 @@ impl ConfigValidator for LangValidator {
                     Some(h) => format!("{}; {h}", d.message),
                     None => d.message,
                 };
-                ValidationError { line: loc.line, column: loc.column, message }
+                ValidationError {
+                    line: loc.line,
+                    column: loc.column,
+                    message,
+                }
             })
             .collect())
     }
@@ -58,12 +65,22 @@ mod tests {
     #[test]
     fn accepts_logstash_and_reports_positions() {
         let v = LangValidator::default();
-        v.validate("main", "input { stdin {} }\nfilter { mutate { add_tag => [\"x\"] } }\noutput { stdout {} }\n")
-            .expect("valid");
-        let e = v.validate("main", "input { stdin {} }\noutput {\n  stdout { nosuch => 1 }\n}\n").expect_err("bad option");
+        v.validate(
+            "main",
+            "input { stdin {} }\nfilter { mutate { add_tag => [\"x\"] } }\noutput { stdout {} }\n",
+        )
+        .expect("valid");
+        let e = v
+            .validate(
+                "main",
+                "input { stdin {} }\noutput {\n  stdout { nosuch => 1 }\n}\n",
+            )
+            .expect_err("bad option");
         assert_eq!(e[0].line, 3, "{e:?}");
         assert!(e[0].message.contains("nosuch"), "{e:?}");
-        let e = v.validate("main", "input { stdin { }\n").expect_err("syntax");
+        let e = v
+            .validate("main", "input { stdin { }\n")
+            .expect_err("syntax");
         assert!(!e.is_empty());
     }
 }

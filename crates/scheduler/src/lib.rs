@@ -45,14 +45,21 @@ pub async fn run(opts: SchedulerOptions) -> anyhow::Result<()> {
 }
 
 /// Runs the scheduler; `validator` checks every config before it is accepted.
-pub async fn run_with(opts: SchedulerOptions, validator: Arc<dyn ConfigValidator>) -> anyhow::Result<()> {
+pub async fn run_with(
+    opts: SchedulerOptions,
+    validator: Arc<dyn ConfigValidator>,
+) -> anyhow::Result<()> {
     let spec = opts.agent_spec()?;
     let masters = opts.masters()?;
     let store: Arc<dyn store::StateStore> = match store::parse_url(&opts.state)? {
         store::StateUrl::File(dir) => Arc::new(store::FileStore::new(dir)),
         store::StateUrl::Zk { hosts, path } => Arc::new(zk::ZkStore::open(&hosts, &path).await?),
     };
-    let keeper = Arc::new(driver::Keeper::open(store.clone()).await.with_context(|| format!("loading {}", store.location()))?);
+    let keeper = Arc::new(
+        driver::Keeper::open(store.clone())
+            .await
+            .with_context(|| format!("loading {}", store.location()))?,
+    );
     let state = keeper.snapshot().await;
     tracing::info!(
         state = %store.location(),
@@ -62,14 +69,23 @@ pub async fn run_with(opts: SchedulerOptions, validator: Arc<dyn ConfigValidator
         "state loaded"
     );
 
-    let configs = Arc::new(configs::ConfigService::new(validator, keeper.clone(), state.configs.clone(), opts.config_dir.clone()));
+    let configs = Arc::new(configs::ConfigService::new(
+        validator,
+        keeper.clone(),
+        state.configs.clone(),
+        opts.config_dir.clone(),
+    ));
     if opts.config_dir.is_some() {
         tokio::spawn(configs.clone().watch_dir(Duration::from_secs(2)));
     }
     let shared = Arc::new(driver::Shared::default());
-    let artifact = matches!(spec.launch, sched::LaunchMode::Command { .. }).then(std::env::current_exe).transpose()?;
+    let artifact = matches!(spec.launch, sched::LaunchMode::Command { .. })
+        .then(std::env::current_exe)
+        .transpose()?;
     let app = api::router(api::AppState::new(configs, shared.clone(), artifact));
-    let listener = tokio::net::TcpListener::bind(opts.listen).await.with_context(|| format!("binding --listen {}", opts.listen))?;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("binding --listen {}", opts.listen))?;
     tracing::info!(listen = %opts.listen, url = %opts.advertise_url(), "API and web UI up");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -91,7 +107,10 @@ pub async fn run_with(opts: SchedulerOptions, validator: Arc<dyn ConfigValidator
             (vec![leader], Some((zk, hosts, path)))
         }
     };
-    let auth = opts.principal.clone().map(|p| (p, opts.secret.clone().unwrap_or_default()));
+    let auth = opts
+        .principal
+        .clone()
+        .map(|p| (p, opts.secret.clone().unwrap_or_default()));
     let client = Arc::new(client::Client::new(&http_masters, auth)?);
     if let Some((zk, hosts, path)) = zk_masters {
         // Follow leader changes; the client also follows 307s on its own.
@@ -110,7 +129,11 @@ pub async fn run_with(opts: SchedulerOptions, validator: Arc<dyn ConfigValidator
             }
         });
     }
-    let mut settings = sched::Settings::new(opts.role.clone(), spec, uuid::Uuid::new_v4().simple().to_string()[..8].to_string());
+    let mut settings = sched::Settings::new(
+        opts.role.clone(),
+        spec,
+        uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
+    );
     settings.agent.ports = 0;
     let framework = FrameworkInfo {
         id: None,
@@ -120,7 +143,9 @@ pub async fn run_with(opts: SchedulerOptions, validator: Arc<dyn ConfigValidator
         role: None,
         capabilities: ["MULTI_ROLE", "PARTITION_AWARE", "TASK_KILLING_STATE"]
             .iter()
-            .map(|c| Capability { kind: (*c).to_string() })
+            .map(|c| Capability {
+                kind: (*c).to_string(),
+            })
             .collect(),
         failover_timeout: Some(opts.failover_timeout),
         checkpoint: Some(true),

@@ -12,7 +12,11 @@ pub struct SchedulerOptions {
     #[arg(long, env = "LOGSTASH_MESOS_MASTER", default_value = "127.0.0.1:5050")]
     pub master: String,
     /// Framework name shown by Mesos.
-    #[arg(long, env = "LOGSTASH_MESOS_FRAMEWORK_NAME", default_value = "logstash")]
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_FRAMEWORK_NAME",
+        default_value = "logstash"
+    )]
     pub framework_name: String,
     /// Mesos role whose resources the agents use.
     #[arg(long, env = "LOGSTASH_MESOS_ROLE", default_value = "*")]
@@ -27,7 +31,11 @@ pub struct SchedulerOptions {
     #[arg(long, env = "LOGSTASH_MESOS_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
     /// Seconds Mesos keeps the agents running while the scheduler is away.
-    #[arg(long, env = "LOGSTASH_MESOS_FAILOVER_TIMEOUT", default_value_t = 604_800.0)]
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_FAILOVER_TIMEOUT",
+        default_value_t = 604_800.0
+    )]
     pub failover_timeout: f64,
     /// CPUs for each agent task.
     #[arg(long, env = "LOGSTASH_MESOS_AGENT_CPUS", default_value_t = 0.5)]
@@ -36,7 +44,11 @@ pub struct SchedulerOptions {
     #[arg(long, env = "LOGSTASH_MESOS_AGENT_MEM", default_value_t = 256.0)]
     pub agent_mem: f64,
     /// Docker image of the agent (Docker containerizer, host network).
-    #[arg(long, env = "LOGSTASH_MESOS_AGENT_IMAGE", conflicts_with = "agent_command")]
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_AGENT_IMAGE",
+        conflicts_with = "agent_command"
+    )]
     pub agent_image: Option<String>,
     /// Shell command that starts the agent as a command task; the binary is fetched
     /// from the scheduler as `./logstash-mesos`.
@@ -51,7 +63,11 @@ pub struct SchedulerOptions {
     )]
     pub agent_log_dirs: Vec<String>,
     /// Where the state is kept: `file:///dir` or `zk://host:port,.../path`.
-    #[arg(long, env = "LOGSTASH_MESOS_STATE", default_value = "file:///var/lib/logstash-mesos")]
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_STATE",
+        default_value = "file:///var/lib/logstash-mesos"
+    )]
     pub state: String,
     /// Directory of `*.conf` pipeline configs, watched for changes.
     #[arg(long, env = "LOGSTASH_MESOS_CONFIG_DIR")]
@@ -89,7 +105,12 @@ impl SchedulerOptions {
         if m.starts_with("zk://") {
             return Ok(Masters::Zk(m.to_string()));
         }
-        let list: Vec<String> = m.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+        let list: Vec<String> = m
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
         if list.is_empty() {
             return Err(OptionsError::NoMaster);
         }
@@ -109,7 +130,11 @@ impl SchedulerOptions {
     }
 
     pub fn agent_spec(&self) -> Result<AgentSpec, OptionsError> {
-        for (name, v) in [("agent-cpus", self.agent_cpus), ("agent-mem", self.agent_mem), ("failover-timeout", self.failover_timeout)] {
+        for (name, v) in [
+            ("agent-cpus", self.agent_cpus),
+            ("agent-mem", self.agent_mem),
+            ("failover-timeout", self.failover_timeout),
+        ] {
             if v.is_nan() || v <= 0.0 {
                 return Err(OptionsError::NotPositive(name, v));
             }
@@ -118,8 +143,13 @@ impl SchedulerOptions {
             return Err(OptionsError::SecretWithoutPrincipal);
         }
         let launch = match (&self.agent_image, &self.agent_command) {
-            (Some(image), _) => LaunchMode::Docker { image: image.clone(), force_pull: image.ends_with(":latest") },
-            (None, Some(command)) => LaunchMode::Command { command: command.clone() },
+            (Some(image), _) => LaunchMode::Docker {
+                image: image.clone(),
+                force_pull: image.ends_with(":latest"),
+            },
+            (None, Some(command)) => LaunchMode::Command {
+                command: command.clone(),
+            },
             (None, None) => return Err(OptionsError::NoAgent),
         };
         Ok(AgentSpec {
@@ -138,7 +168,12 @@ fn hostname() -> Option<String> {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
 }
 
 #[cfg(test)]
@@ -158,21 +193,53 @@ mod tests {
 
     #[test]
     fn defaults_and_agent_modes() {
-        let o = parse(&["--agent-image", "repo/logstash-mesos:1.0", "--listen", "10.0.0.5:9090"]).expect("parse");
+        let o = parse(&[
+            "--agent-image",
+            "repo/logstash-mesos:1.0",
+            "--listen",
+            "10.0.0.5:9090",
+        ])
+        .expect("parse");
         assert_eq!(o.framework_name, "logstash");
         assert_eq!(o.state, "file:///var/lib/logstash-mesos");
-        assert_eq!(o.masters(), Ok(Masters::Http(vec!["127.0.0.1:5050".into()])));
+        assert_eq!(
+            o.masters(),
+            Ok(Masters::Http(vec!["127.0.0.1:5050".into()]))
+        );
         let spec = o.agent_spec().expect("spec");
         assert_eq!(spec.scheduler_url, "http://10.0.0.5:9090");
-        assert!(matches!(spec.launch, LaunchMode::Docker { ref image, force_pull: false } if image == "repo/logstash-mesos:1.0"));
-        let o = parse(&["--agent-command", "./logstash-mesos agent", "--master", "m1:5050, m2:5050"]).expect("parse");
-        assert_eq!(o.masters(), Ok(Masters::Http(vec!["m1:5050".into(), "m2:5050".into()])));
-        assert!(matches!(o.agent_spec().expect("spec").launch, LaunchMode::Command { .. }));
+        assert!(
+            matches!(spec.launch, LaunchMode::Docker { ref image, force_pull: false } if image == "repo/logstash-mesos:1.0")
+        );
+        let o = parse(&[
+            "--agent-command",
+            "./logstash-mesos agent",
+            "--master",
+            "m1:5050, m2:5050",
+        ])
+        .expect("parse");
+        assert_eq!(
+            o.masters(),
+            Ok(Masters::Http(vec!["m1:5050".into(), "m2:5050".into()]))
+        );
+        assert!(matches!(
+            o.agent_spec().expect("spec").launch,
+            LaunchMode::Command { .. }
+        ));
         assert!(parse(&["--agent-image", "a", "--agent-command", "b"]).is_err());
-        assert_eq!(parse(&[]).expect("parse").agent_spec(), Err(OptionsError::NoAgent));
+        assert_eq!(
+            parse(&[]).expect("parse").agent_spec(),
+            Err(OptionsError::NoAgent)
+        );
         let o = parse(&["--agent-image", "a", "--agent-cpus", "0"]).expect("parse");
-        assert_eq!(o.agent_spec(), Err(OptionsError::NotPositive("agent-cpus", 0.0)));
+        assert_eq!(
+            o.agent_spec(),
+            Err(OptionsError::NotPositive("agent-cpus", 0.0))
+        );
         let o = parse(&["--master", "zk://z1:2181,z2:2181/mesos"]).expect("parse");
-        assert_eq!(o.masters(), Ok(Masters::Zk("zk://z1:2181,z2:2181/mesos".into())));
+        assert_eq!(
+            o.masters(),
+            Ok(Masters::Zk("zk://z1:2181,z2:2181/mesos".into()))
+        );
     }
 }

@@ -41,7 +41,11 @@ impl Default for Decoder {
 
 impl Decoder {
     pub fn new(max: usize) -> Self {
-        Self { buf: BytesMut::new(), max, pending: None }
+        Self {
+            buf: BytesMut::new(),
+            max,
+            pending: None,
+        }
     }
 
     pub fn push(&mut self, chunk: &[u8]) {
@@ -141,10 +145,19 @@ mod tests {
         assert!(vs.len() >= 5);
         for v in vs {
             let name = v["name"].as_str().unwrap_or("?");
-            let expected: Vec<String> =
-                v["records"].as_array().expect("records").iter().map(|r| r.as_str().expect("str").into()).collect();
+            let expected: Vec<String> = v["records"]
+                .as_array()
+                .expect("records")
+                .iter()
+                .map(|r| r.as_str().expect("str").into())
+                .collect();
             let chunks: Vec<String> = match v.get("chunks") {
-                Some(c) => c.as_array().expect("chunks").iter().map(|c| c.as_str().expect("str").into()).collect(),
+                Some(c) => c
+                    .as_array()
+                    .expect("chunks")
+                    .iter()
+                    .map(|c| c.as_str().expect("str").into())
+                    .collect(),
                 None => vec![v["stream"].as_str().expect("stream").to_string()],
             };
             let mut d = Decoder::default();
@@ -175,7 +188,8 @@ mod tests {
     #[test]
     fn transcript_bytes_decode_to_its_records() {
         let dir = crate::testutil::api_dir().join("examples");
-        let raw = std::fs::read(dir.join("subscribe-stream-transcript.recordio")).expect("transcript");
+        let raw =
+            std::fs::read(dir.join("subscribe-stream-transcript.recordio")).expect("transcript");
         let meta: Value = serde_json::from_str(
             &std::fs::read_to_string(dir.join("subscribe-stream-transcript.json")).expect("json"),
         )
@@ -183,7 +197,12 @@ mod tests {
         let mut d = Decoder::default();
         d.push(&raw);
         let got = drain(&mut d);
-        let want: Vec<&str> = meta["records"].as_array().expect("records").iter().filter_map(Value::as_str).collect();
+        let want: Vec<&str> = meta["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         assert_eq!(got, want);
     }
 
@@ -200,7 +219,10 @@ mod tests {
         assert_eq!(d.next_record(), Err(RecordIoError::BadPrefix(b'{')));
         let mut d = Decoder::new(10);
         d.push(b"11\n");
-        assert_eq!(d.next_record(), Err(RecordIoError::TooLarge { len: 11, max: 10 }));
+        assert_eq!(
+            d.next_record(),
+            Err(RecordIoError::TooLarge { len: 11, max: 10 })
+        );
         let mut d = Decoder::default();
         d.push(b"123456789012345678901");
         assert_eq!(d.next_record(), Err(RecordIoError::PrefixTooLong));

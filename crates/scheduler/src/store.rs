@@ -41,11 +41,17 @@ struct Envelope<T> {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("state {location} is corrupt: {source}")]
-    Corrupt { location: String, source: serde_json::Error },
+    Corrupt {
+        location: String,
+        source: serde_json::Error,
+    },
     #[error("state {location} has version {found}, this build reads version {STATE_VERSION}")]
     Version { location: String, found: u32 },
     #[error("state {location}: {source}")]
-    Io { location: String, source: std::io::Error },
+    Io {
+        location: String,
+        source: std::io::Error,
+    },
     #[error("unsupported state url {0:?}: expected file:///path or zk://host:port/path")]
     Url(String),
     #[error("state {location}: {message}")]
@@ -61,7 +67,11 @@ pub trait StateStore: Send + Sync {
 
 pub fn encode(state: &State) -> Vec<u8> {
     // Serializing plain data structs cannot fail.
-    serde_json::to_vec_pretty(&Envelope { version: STATE_VERSION, data: state }).unwrap_or_default()
+    serde_json::to_vec_pretty(&Envelope {
+        version: STATE_VERSION,
+        data: state,
+    })
+    .unwrap_or_default()
 }
 
 pub fn decode(location: &str, bytes: &[u8]) -> Result<State, StoreError> {
@@ -69,13 +79,21 @@ pub fn decode(location: &str, bytes: &[u8]) -> Result<State, StoreError> {
     struct VersionOnly {
         version: u32,
     }
-    let v: VersionOnly =
-        serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { location: location.into(), source })?;
+    let v: VersionOnly = serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+        location: location.into(),
+        source,
+    })?;
     if v.version != STATE_VERSION {
-        return Err(StoreError::Version { location: location.into(), found: v.version });
+        return Err(StoreError::Version {
+            location: location.into(),
+            found: v.version,
+        });
     }
     let env: Envelope<State> =
-        serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { location: location.into(), source })?;
+        serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+            location: location.into(),
+            source,
+        })?;
     Ok(env.data)
 }
 
@@ -86,11 +104,16 @@ pub struct FileStore {
 
 impl FileStore {
     pub fn new(dir: impl AsRef<Path>) -> Self {
-        Self { path: dir.as_ref().join("state.json") }
+        Self {
+            path: dir.as_ref().join("state.json"),
+        }
     }
 
     fn io(&self, source: std::io::Error) -> StoreError {
-        StoreError::Io { location: self.path.display().to_string(), source }
+        StoreError::Io {
+            location: self.path.display().to_string(),
+            source,
+        }
     }
 
     fn load_sync(&self) -> Result<Option<State>, StoreError> {
@@ -145,7 +168,10 @@ pub fn parse_url(url: &str) -> Result<StateUrl, StoreError> {
     } else if let Some(rest) = url.strip_prefix("zk://") {
         if let Some((hosts, path)) = rest.split_once('/') {
             if !hosts.is_empty() && !path.is_empty() {
-                return Ok(StateUrl::Zk { hosts: hosts.into(), path: format!("/{path}") });
+                return Ok(StateUrl::Zk {
+                    hosts: hosts.into(),
+                    path: format!("/{path}"),
+                });
             }
         }
     }
@@ -174,7 +200,10 @@ mod tests {
                 }],
                 seq: 7,
             },
-            configs: ConfigSet { version: 3, configs: [("main".to_string(), "input {}".to_string())].into() },
+            configs: ConfigSet {
+                version: 3,
+                configs: [("main".to_string(), "input {}".to_string())].into(),
+            },
         }
     }
 
@@ -182,11 +211,15 @@ mod tests {
     async fn save_then_load_in_a_new_store() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(FileStore::new(dir.path()).load().await.expect("load"), None);
-        FileStore::new(dir.path()).save(&sample()).await.expect("save");
+        FileStore::new(dir.path())
+            .save(&sample())
+            .await
+            .expect("save");
         let back = FileStore::new(dir.path()).load().await.expect("load");
         assert_eq!(back, Some(sample()));
         let raw: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).expect("read")).expect("json");
+            serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).expect("read"))
+                .expect("json");
         assert_eq!(raw["version"], 1);
         assert_eq!(raw["scheduler"]["framework_id"]["value"], "fw-1");
         // No temp files left behind.
@@ -197,13 +230,20 @@ mod tests {
     async fn corrupt_and_future_files_are_errors_not_fresh_starts() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileStore::new(dir.path());
-        std::fs::write(dir.path().join("state.json"), b"{\"version\":1,\"scheduler\":{\"framework_id\":").expect("write");
+        std::fs::write(
+            dir.path().join("state.json"),
+            b"{\"version\":1,\"scheduler\":{\"framework_id\":",
+        )
+        .expect("write");
         let err = store.load().await.expect_err("corrupt");
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("state.json"), "{err}");
         std::fs::write(dir.path().join("state.json"), b"{\"version\":99}").expect("write");
         let err = store.load().await.expect_err("future");
-        assert!(matches!(err, StoreError::Version { found: 99, .. }), "{err}");
+        assert!(
+            matches!(err, StoreError::Version { found: 99, .. }),
+            "{err}"
+        );
         // A good save replaces the corrupt file.
         store.save(&sample()).await.expect("save");
         assert_eq!(store.load().await.expect("load"), Some(sample()));
@@ -211,8 +251,12 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert!(matches!(parse_url("file:///var/lib/x"), Ok(StateUrl::File(p)) if p == Path::new("/var/lib/x")));
-        assert!(matches!(parse_url("zk://a:2181,b:2181/logstash"), Ok(StateUrl::Zk { hosts, path }) if hosts == "a:2181,b:2181" && path == "/logstash"));
+        assert!(
+            matches!(parse_url("file:///var/lib/x"), Ok(StateUrl::File(p)) if p == Path::new("/var/lib/x"))
+        );
+        assert!(
+            matches!(parse_url("zk://a:2181,b:2181/logstash"), Ok(StateUrl::Zk { hosts, path }) if hosts == "a:2181,b:2181" && path == "/logstash")
+        );
         assert!(parse_url("file://relative").is_err());
         assert!(parse_url("s3://x").is_err());
     }

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 /// `shared/mesos/scheduler-api`, found relative to the crate (CI has `../shared`).
 pub fn api_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/mesos/scheduler-api"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/mesos/scheduler-api"
+    ))
 }
 
 /// Protobuf-equivalence for comparing JSON: numbers compare as doubles (`2` == `2.0`)

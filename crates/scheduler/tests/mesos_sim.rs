@@ -37,7 +37,10 @@ fn settings(cpus: f64) -> Settings {
         cpus,
         mem: 128.0,
         ports: 0,
-        launch: LaunchMode::Docker { image: "logstash-mesos:test".into(), force_pull: false },
+        launch: LaunchMode::Docker {
+            image: "logstash-mesos:test".into(),
+            force_pull: false,
+        },
         scheduler_url: "http://127.0.0.1:1".into(),
         log_dirs: vec!["/var/lib/docker/containers".into()],
         kill_grace_secs: 5,
@@ -58,8 +61,16 @@ struct Running {
     shared: Arc<Shared>,
 }
 
-async fn start_scheduler(masters: &[String], state_dir: &std::path::Path, settings: Settings) -> Running {
-    let keeper = Arc::new(Keeper::open(Arc::new(FileStore::new(state_dir))).await.expect("state"));
+async fn start_scheduler(
+    masters: &[String],
+    state_dir: &std::path::Path,
+    settings: Settings,
+) -> Running {
+    let keeper = Arc::new(
+        Keeper::open(Arc::new(FileStore::new(state_dir)))
+            .await
+            .expect("state"),
+    );
     let persisted = keeper.snapshot().await.scheduler;
     let shared = Arc::new(Shared::default());
     let mut config = DriverConfig::new(framework());
@@ -84,13 +95,20 @@ async fn start_scheduler(masters: &[String], state_dir: &std::path::Path, settin
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 fn running_hosts(sim: &Simulator) -> Vec<String> {
-    sim.live_tasks().into_iter().filter(|t| t.2 == TaskState::Running).map(|t| t.0).collect()
+    sim.live_tasks()
+        .into_iter()
+        .filter(|t| t.2 == TaskState::Running)
+        .map(|t| t.0)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +119,10 @@ async fn one_agent_per_node_and_a_new_node_gets_one() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
-    wait_for("three running agents", || running_hosts(&sim) == ["n1", "n2", "n3"]).await;
+    wait_for("three running agents", || {
+        running_hosts(&sim) == ["n1", "n2", "n3"]
+    })
+    .await;
     wait_for("suppress", || !sim.calls_of(CallType::Suppress).is_empty()).await;
     // Offers keep coming through periodic revives; still exactly one each.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -111,12 +132,22 @@ async fn one_agent_per_node_and_a_new_node_gets_one() {
     let ids = sim.framework_ids();
     assert_eq!(ids.len(), 1);
     sim.add_agent("n4", 4.0, 4096.0);
-    wait_for("a fourth agent", || running_hosts(&sim) == ["n1", "n2", "n3", "n4"]).await;
+    wait_for("a fourth agent", || {
+        running_hosts(&sim) == ["n1", "n2", "n3", "n4"]
+    })
+    .await;
     assert_eq!(sim.live_tasks().len(), 4);
     // The launched tasks carry the node's agent id.
     for info in sim.launched_infos() {
-        let env = info.command.as_ref().and_then(|c| c.environment.clone()).expect("env");
-        assert_eq!(env.get("LOGSTASH_MESOS_AGENT_ID"), Some(info.agent_id.value.as_str()));
+        let env = info
+            .command
+            .as_ref()
+            .and_then(|c| c.environment.clone())
+            .expect("env");
+        assert_eq!(
+            env.get("LOGSTASH_MESOS_AGENT_ID"),
+            Some(info.agent_id.value.as_str())
+        );
     }
     assert!(sched.shared.nodes().len() == 4);
     sched.handle.abort();
@@ -144,17 +175,30 @@ async fn failed_agent_is_relaunched_after_backoff() {
     let first = sim.live_tasks()[0].1.clone();
     let failed_at = std::time::Instant::now();
     sim.fail_task(&first);
-    wait_for("replacement", || sim.live_tasks().iter().any(|t| t.1 != first && t.2 == TaskState::Running)).await;
-    assert!(failed_at.elapsed() >= Duration::from_millis(300), "relaunched before the backoff");
+    wait_for("replacement", || {
+        sim.live_tasks()
+            .iter()
+            .any(|t| t.1 != first && t.2 == TaskState::Running)
+    })
+    .await;
+    assert!(
+        failed_at.elapsed() >= Duration::from_millis(300),
+        "relaunched before the backoff"
+    );
     // Second failure: the backoff doubles.
     let second = sim.live_tasks()[0].1.clone();
     let failed_at = std::time::Instant::now();
     sim.fail_task(&second);
     wait_for("second replacement", || {
-        sim.live_tasks().iter().any(|t| t.1 != first && t.1 != second && t.2 == TaskState::Running)
+        sim.live_tasks()
+            .iter()
+            .any(|t| t.1 != first && t.1 != second && t.2 == TaskState::Running)
     })
     .await;
-    assert!(failed_at.elapsed() >= Duration::from_millis(600), "backoff did not grow");
+    assert!(
+        failed_at.elapsed() >= Duration::from_millis(600),
+        "backoff did not grow"
+    );
     assert_eq!(sim.live_tasks().len(), 1);
     sched.handle.abort();
 }
@@ -175,13 +219,24 @@ async fn restart_resubscribes_with_same_id_and_launches_no_duplicates() {
     let accepts = sim.calls_of(CallType::Accept).len();
 
     let sched = start_scheduler(&[sim.url(0)], dir.path(), settings(0.5)).await;
-    wait_for("resubscribe", || sim.calls_of(CallType::Subscribe).len() > subscribes).await;
+    wait_for("resubscribe", || {
+        sim.calls_of(CallType::Subscribe).len() > subscribes
+    })
+    .await;
     let resub = sim.calls_of(CallType::Subscribe).pop().expect("subscribe");
     let fid = sim.framework_ids()[0].clone();
     assert_eq!(resub.framework_id.as_ref(), Some(&fid));
-    assert_eq!(resub.subscribe.as_ref().and_then(|s| s.framework_info.id.as_ref()), Some(&fid));
+    assert_eq!(
+        resub
+            .subscribe
+            .as_ref()
+            .and_then(|s| s.framework_info.id.as_ref()),
+        Some(&fid)
+    );
     wait_for("explicit reconciliation", || {
-        sim.calls_of(CallType::Reconcile).iter().any(|c| c.reconcile.as_ref().is_some_and(|r| r.tasks.len() == 3))
+        sim.calls_of(CallType::Reconcile)
+            .iter()
+            .any(|c| c.reconcile.as_ref().is_some_and(|r| r.tasks.len() == 3))
     })
     .await;
     // Offers flow again (revives) but nothing new is launched.
@@ -203,7 +258,10 @@ async fn follows_307_to_the_new_leader_and_survives_dropped_streams() {
     wait_for("agent via redirect", || running_hosts(&sim) == ["n1"]).await;
     let subs = sim.calls_of(CallType::Subscribe).len();
     sim.fail_over_to(0);
-    wait_for("resubscribed to the new leader", || sim.calls_of(CallType::Subscribe).len() > subs).await;
+    wait_for("resubscribed to the new leader", || {
+        sim.calls_of(CallType::Subscribe).len() > subs
+    })
+    .await;
     sim.add_agent("n2", 4.0, 4096.0);
     wait_for("agent on n2", || running_hosts(&sim) == ["n1", "n2"]).await;
     assert_eq!(sim.framework_ids().len(), 1);
@@ -223,7 +281,10 @@ async fn missed_heartbeats_trigger_resubscribe() {
         s.mute = true;
     }
     // A stalled stream: 5 × 0.3 s without any event and the scheduler gives up on it.
-    wait_for("resubscribe after silence", || sim.calls_of(CallType::Subscribe).len() > subs).await;
+    wait_for("resubscribe after silence", || {
+        sim.calls_of(CallType::Subscribe).len() > subs
+    })
+    .await;
     sched.handle.abort();
 }
 
@@ -237,11 +298,19 @@ async fn unreachable_node_keeps_its_agent_slot() {
     wait_for("agents", || running_hosts(&sim).len() == 2).await;
     sim.make_unreachable(&a1);
     wait_for("unreachable seen", || {
-        sched.shared.nodes().iter().any(|n| n.hostname == "n1" && n.state.as_deref() == Some("TASK_UNREACHABLE"))
+        sched
+            .shared
+            .nodes()
+            .iter()
+            .any(|n| n.hostname == "n1" && n.state.as_deref() == Some("TASK_UNREACHABLE"))
     })
     .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(sim.live_tasks().len(), 2, "no replacement for an unreachable (not gone) agent");
+    assert_eq!(
+        sim.live_tasks().len(),
+        2,
+        "no replacement for an unreachable (not gone) agent"
+    );
     sched.handle.abort();
 }
 
@@ -258,8 +327,16 @@ async fn run_wires_flags_state_api_and_driver() {
     sim.lock().credentials = Some(("me".into(), "s3cret".into()));
     let state = tempfile::tempdir().expect("tempdir");
     let confs = tempfile::tempdir().expect("tempdir");
-    std::fs::write(confs.path().join("main.conf"), "input { stdin {} }\noutput { stdout {} }\n").expect("write");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    std::fs::write(
+        confs.path().join("main.conf"),
+        "input { stdin {} }\noutput { stdout {} }\n",
+    )
+    .expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let state_url = format!("file://{}", state.path().display());
     let listen = format!("127.0.0.1:{port}");
     let cli = Cli::try_parse_from([
@@ -284,22 +361,51 @@ async fn run_wires_flags_state_api_and_driver() {
     .expect("flags");
     let handle = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
     wait_for("agent", || running_hosts(&sim) == ["n1"]).await;
-    let sub = sim.calls_of(CallType::Subscribe).remove(0).subscribe.expect("subscribe");
+    let sub = sim
+        .calls_of(CallType::Subscribe)
+        .remove(0)
+        .subscribe
+        .expect("subscribe");
     let base = format!("http://127.0.0.1:{port}");
-    assert_eq!(sub.framework_info.webui_url.as_deref(), Some(format!("{base}/").as_str()));
+    assert_eq!(
+        sub.framework_info.webui_url.as_deref(),
+        Some(format!("{base}/").as_str())
+    );
     assert_eq!(sub.framework_info.principal.as_deref(), Some("me"));
     assert_eq!(sub.framework_info.checkpoint, Some(true));
     let info = sim.launched_infos().remove(0);
-    let env = info.command.as_ref().and_then(|c| c.environment.clone()).expect("env");
+    let env = info
+        .command
+        .as_ref()
+        .and_then(|c| c.environment.clone())
+        .expect("env");
     assert_eq!(env.get("LOGSTASH_MESOS_SCHEDULER_URL"), Some(base.as_str()));
     let http = reqwest::Client::new();
-    let health: serde_json::Value =
-        http.get(format!("{base}/v1/health")).send().await.expect("health").json().await.expect("json");
+    let health: serde_json::Value = http
+        .get(format!("{base}/v1/health"))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(health["connected"], true);
-    assert_eq!(health["framework_id"], serde_json::json!(sim.framework_ids()[0].value));
-    let pipeline: serde_json::Value =
-        http.get(format!("{base}/v1/pipeline?since=0&timeout=5")).send().await.expect("pipeline").json().await.expect("json");
-    assert_eq!(pipeline["configs"]["main"], "input { stdin {} }\noutput { stdout {} }\n");
+    assert_eq!(
+        health["framework_id"],
+        serde_json::json!(sim.framework_ids()[0].value)
+    );
+    let pipeline: serde_json::Value = http
+        .get(format!("{base}/v1/pipeline?since=0&timeout=5"))
+        .send()
+        .await
+        .expect("pipeline")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        pipeline["configs"]["main"],
+        "input { stdin {} }\noutput { stdout {} }\n"
+    );
     // The framework id is durable.
     let saved = std::fs::read_to_string(state.path().join("state.json")).expect("state");
     assert!(saved.contains(&sim.framework_ids()[0].value));

@@ -9,8 +9,12 @@ use serde_json::Value;
 use support::simulator::Simulator;
 
 fn shared(file: &str) -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/mesos/scheduler-api/");
-    serde_json::from_str(&std::fs::read_to_string(format!("{path}{file}")).expect("readable")).expect("json")
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/mesos/scheduler-api/"
+    );
+    serde_json::from_str(&std::fs::read_to_string(format!("{path}{file}")).expect("readable"))
+        .expect("json")
 }
 
 /// Key paths of a JSON value (array indices collapsed), to compare shapes.
@@ -35,7 +39,10 @@ fn keys(v: &Value) -> std::collections::BTreeSet<String> {
 }
 
 async fn post(url: &str, body: &Value, ct: &str, stream: Option<&str>) -> reqwest::Response {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
     let mut rb = client
         .post(format!("{url}/api/v1/scheduler"))
         .header("Content-Type", ct)
@@ -59,12 +66,25 @@ async fn stream_matches_shared_examples_and_http_rules_hold() {
     // The non-leader redirects with a scheme-relative Location.
     let r = post(&sim.url(1), &sub_body, "application/json", None).await;
     assert_eq!(r.status(), 307);
-    let loc = r.headers().get("Location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    assert_eq!(loc, format!("{}/api/v1/scheduler", url.trim_start_matches("http:")));
+    let loc = r
+        .headers()
+        .get("Location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        loc,
+        format!("{}/api/v1/scheduler", url.trim_start_matches("http:"))
+    );
 
     let r = post(&url, &sub_body, "application/json", None).await;
     assert_eq!(r.status(), 200);
-    let stream_id = r.headers().get("Mesos-Stream-Id").and_then(|v| v.to_str().ok()).expect("stream id").to_string();
+    let stream_id = r
+        .headers()
+        .get("Mesos-Stream-Id")
+        .and_then(|v| v.to_str().ok())
+        .expect("stream id")
+        .to_string();
     let mut body = r.bytes_stream();
     let mut dec = Decoder::default();
     let mut records: Vec<Value> = Vec::new();
@@ -86,13 +106,21 @@ async fn stream_matches_shared_examples_and_http_rules_hold() {
     let offers: Value =
         serde_json::from_str(transcript["records"][2].as_str().expect("record")).expect("json");
     assert_eq!(records[2]["type"], "OFFERS");
-    assert!(keys(&records[2]).is_subset(&keys(&offers)), "{:?} vs {:?}", keys(&records[2]), keys(&offers));
+    assert!(
+        keys(&records[2]).is_subset(&keys(&offers)),
+        "{:?} vs {:?}",
+        keys(&records[2]),
+        keys(&offers)
+    );
 
     let fid = records[0]["subscribed"]["framework_id"].clone();
     let revive = serde_json::json!({"framework_id": fid, "type": "REVIVE", "revive": {"roles": ["my-role"]}});
     let r = post(&url, &revive, "application/json", None).await;
     assert_eq!(r.status(), 400);
-    assert_eq!(r.text().await.unwrap_or_default(), "All non-subscribe calls should include the 'Mesos-Stream-Id' header");
+    assert_eq!(
+        r.text().await.unwrap_or_default(),
+        "All non-subscribe calls should include the 'Mesos-Stream-Id' header"
+    );
     let r = post(&url, &revive, "application/json", Some("wrong")).await;
     assert_eq!(r.status(), 400);
     let r = post(&url, &revive, "application/json", Some(&stream_id)).await;
@@ -103,8 +131,12 @@ async fn stream_matches_shared_examples_and_http_rules_hold() {
     let r = post(&url, &ack, "application/json", Some(&stream_id)).await;
     assert_eq!(r.status(), 400);
     // Unknown framework.
-    let other = serde_json::json!({"framework_id": {"value": "nope"}, "type": "REVIVE", "revive": {}});
+    let other =
+        serde_json::json!({"framework_id": {"value": "nope"}, "type": "REVIVE", "revive": {}});
     let r = post(&url, &other, "application/json", Some(&stream_id)).await;
     assert_eq!(r.status(), 400);
-    assert_eq!(r.text().await.unwrap_or_default(), "Framework cannot be found");
+    assert_eq!(
+        r.text().await.unwrap_or_default(),
+        "Framework cannot be found"
+    );
 }

@@ -18,19 +18,26 @@ fn find(env: &str, names: &[&str]) -> Option<String> {
     }
     let path = std::env::var("PATH").unwrap_or_default();
     names.iter().find_map(|n| {
-        std::env::split_paths(&path).map(|d| d.join(n)).find(|p| p.is_file()).map(|p| p.display().to_string())
+        std::env::split_paths(&path)
+            .map(|d| d.join(n))
+            .find(|p| p.is_file())
+            .map(|p| p.display().to_string())
     })
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ui_lists_edits_validates_configs_and_lists_agents() {
-    let (Some(driver), Some(browser)) =
-        (find("CHROMEDRIVER", &["chromedriver"]), find("CHROMIUM", &["chromium", "chromium-browser"]))
-    else {
+    let (Some(driver), Some(browser)) = (
+        find("CHROMEDRIVER", &["chromedriver"]),
+        find("CHROMIUM", &["chromium", "chromium-browser"]),
+    ) else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "chromium/chromedriver missing: run scripts/setup/chromium.sh"
@@ -41,9 +48,21 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
 
     // The scheduler's API with one known node and its agent's report.
     let state_dir = tempfile::tempdir().expect("tempdir");
-    let keeper = Arc::new(Keeper::open(Arc::new(FileStore::new(state_dir.path()))).await.expect("keeper"));
-    let configs = Arc::new(ConfigService::new(Arc::new(BasicValidator), keeper, ConfigSet::default(), None));
-    configs.put("existing", "input { stdin {} }\n").await.expect("put");
+    let keeper = Arc::new(
+        Keeper::open(Arc::new(FileStore::new(state_dir.path())))
+            .await
+            .expect("keeper"),
+    );
+    let configs = Arc::new(ConfigService::new(
+        Arc::new(BasicValidator),
+        keeper,
+        ConfigSet::default(),
+        None,
+    ));
+    configs
+        .put("existing", "input { stdin {} }\n")
+        .await
+        .expect("put");
     let shared = Arc::new(Shared::default());
     if let Ok(mut n) = shared.nodes.write() {
         n.push(NodeView {
@@ -70,7 +89,9 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
         };
         r.insert("node-1".into(), (report, std::time::Instant::now()));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
 
@@ -112,8 +133,13 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
     let result: Result<(), fantoccini::error::CmdError> = async {
         c.goto(&base).await?;
         // Existing config listed; agents table filled from /v1/agents.
-        c.wait().for_element(Locator::Css("#config-list li[data-name='existing']")).await?;
-        let row = c.wait().for_element(Locator::XPath("//table[@id='agents']//tr[td[1]='node-1']")).await?;
+        c.wait()
+            .for_element(Locator::Css("#config-list li[data-name='existing']"))
+            .await?;
+        let row = c
+            .wait()
+            .for_element(Locator::XPath("//table[@id='agents']//tr[td[1]='node-1']"))
+            .await?;
         let cells: Vec<String> = {
             let mut v = Vec::new();
             for td in row.find_all(Locator::Css("td")).await? {
@@ -121,10 +147,16 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
             }
             v
         };
-        assert_eq!(cells, ["node-1", "TASK_RUNNING", "7", "42.5", "0.25", "0", "1"]);
+        assert_eq!(
+            cells,
+            ["node-1", "TASK_RUNNING", "7", "42.5", "0.25", "0", "1"]
+        );
 
         // New config with a syntax error: Validate shows file:line:col.
-        c.find(Locator::Id("new-name")).await?.send_keys("web").await?;
+        c.find(Locator::Id("new-name"))
+            .await?
+            .send_keys("web")
+            .await?;
         c.find(Locator::Id("new-btn")).await?.click().await?;
         let editor = c.find(Locator::Id("editor")).await?;
         editor.clear().await?;
@@ -137,17 +169,30 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
         assert!(configs.get("web").is_none());
 
         editor.clear().await?;
-        editor.send_keys("input { stdin {} }\noutput { stdout {} }\n").await?;
+        editor
+            .send_keys("input { stdin {} }\noutput { stdout {} }\n")
+            .await?;
         c.find(Locator::Id("validate-btn")).await?.click().await?;
         wait_text(&c, "status", "valid").await?;
         c.find(Locator::Id("save-btn")).await?.click().await?;
         wait_text(&c, "status", "saved, version 2").await?;
-        assert_eq!(configs.get("web").as_deref(), Some("input { stdin {} }\noutput { stdout {} }\n"));
-        c.wait().for_element(Locator::Css("#config-list li[data-name='web']")).await?;
+        assert_eq!(
+            configs.get("web").as_deref(),
+            Some("input { stdin {} }\noutput { stdout {} }\n")
+        );
+        c.wait()
+            .for_element(Locator::Css("#config-list li[data-name='web']"))
+            .await?;
 
         // Select the other one, then delete it.
-        c.find(Locator::Css("#config-list li[data-name='existing']")).await?.click().await?;
-        assert_eq!(c.find(Locator::Id("current-name")).await?.text().await?, "existing");
+        c.find(Locator::Css("#config-list li[data-name='existing']"))
+            .await?
+            .click()
+            .await?;
+        assert_eq!(
+            c.find(Locator::Id("current-name")).await?.text().await?,
+            "existing"
+        );
         c.find(Locator::Id("delete-btn")).await?.click().await?;
         wait_text(&c, "status", "deleted").await?;
         assert!(configs.get("existing").is_none());
@@ -163,7 +208,11 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
     result.expect("ui flow");
 }
 
-async fn wait_text(c: &fantoccini::Client, id: &str, want: &str) -> Result<(), fantoccini::error::CmdError> {
+async fn wait_text(
+    c: &fantoccini::Client,
+    id: &str,
+    want: &str,
+) -> Result<(), fantoccini::error::CmdError> {
     let el = c.find(Locator::Id(id)).await?;
     for _ in 0..100 {
         if el.text().await?.contains(want) {
@@ -171,5 +220,8 @@ async fn wait_text(c: &fantoccini::Client, id: &str, want: &str) -> Result<(), f
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("#{id} never showed {want:?}; it shows {:?}", el.text().await?);
+    panic!(
+        "#{id} never showed {want:?}; it shows {:?}",
+        el.text().await?
+    );
 }

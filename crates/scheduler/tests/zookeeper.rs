@@ -17,7 +17,10 @@ fn address() -> String {
     }
     std::fs::read_to_string("/tmp/logstash-mesos-zookeeper.env")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("ZOOKEEPER=").map(str::to_string)))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("ZOOKEEPER=").map(str::to_string))
+        })
         .unwrap_or_else(|| "127.0.0.1:2181".into())
 }
 
@@ -32,7 +35,10 @@ async fn zookeeper() -> Option<(String, zkc::Client)> {
                 Ok(Err(e)) => e.to_string(),
                 _ => "connect timed out".into(),
             };
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "zookeeper at {addr} unavailable ({why}): run scripts/setup/zookeeper.sh");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "zookeeper at {addr} unavailable ({why}): run scripts/setup/zookeeper.sh"
+            );
             eprintln!("!!! SKIPPING zookeeper test: {addr} unavailable ({why}); run scripts/setup/zookeeper.sh");
             None
         }
@@ -50,7 +56,9 @@ async fn put(c: &zkc::Client, path: &str, data: &[u8], mode: zkc::CreateMode) {
 
 #[tokio::test]
 async fn zk_state_store_round_trips_and_rejects_corruption() {
-    let Some((addr, c)) = zookeeper().await else { return };
+    let Some((addr, c)) = zookeeper().await else {
+        return;
+    };
     let root = unique("logstash-mesos-test");
     let path = format!("{root}/nested/state");
     let store = zk::ZkStore::open(&addr, &path).await.expect("open");
@@ -58,19 +66,32 @@ async fn zk_state_store_round_trips_and_rejects_corruption() {
     let mut state = State::default();
     state.scheduler.framework_id = Some(Id::new("fw-zk"));
     state.configs.version = 4;
-    state.configs.configs.insert("main".into(), "input {}".into());
-    store.save(&state).await.expect("first save creates parents");
+    state
+        .configs
+        .configs
+        .insert("main".into(), "input {}".into());
+    store
+        .save(&state)
+        .await
+        .expect("first save creates parents");
     state.configs.version = 5;
     store.save(&state).await.expect("second save overwrites");
     let again = zk::ZkStore::open(&addr, &path).await.expect("reopen");
     assert_eq!(again.load().await.expect("load"), Some(state));
-    c.set_data(&path, b"{\"version\":1,\"sched", None).await.expect("corrupt it");
-    assert!(matches!(again.load().await, Err(StoreError::Corrupt { .. })));
+    c.set_data(&path, b"{\"version\":1,\"sched", None)
+        .await
+        .expect("corrupt it");
+    assert!(matches!(
+        again.load().await,
+        Err(StoreError::Corrupt { .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn masters_detected_from_zookeeper_and_state_kept_there() {
-    let Some((addr, c)) = zookeeper().await else { return };
+    let Some((addr, c)) = zookeeper().await else {
+        return;
+    };
     let sim = Simulator::start(1).await;
     sim.add_agent("n1", 4.0, 4096.0);
     let master = sim.lock().addrs[0];
@@ -79,11 +100,32 @@ async fn masters_detected_from_zookeeper_and_state_kept_there() {
     put(&c, &root, b"", zkc::CreateMode::Persistent).await;
     let info = serde_json::json!({"id": "m1", "ip": 16777343, "port": master.port(), "hostname": "127.0.0.1",
         "address": {"hostname": "127.0.0.1", "ip": "127.0.0.1", "port": master.port()}});
-    put(&c, &format!("{root}/json.info_"), &serde_json::to_vec(&info).expect("ser"), zkc::CreateMode::EphemeralSequential).await;
+    put(
+        &c,
+        &format!("{root}/json.info_"),
+        &serde_json::to_vec(&info).expect("ser"),
+        zkc::CreateMode::EphemeralSequential,
+    )
+    .await;
     let stale = serde_json::json!({"address": {"hostname": "127.0.0.1", "port": 1}});
-    put(&c, &format!("{root}/json.info_"), &serde_json::to_vec(&stale).expect("ser"), zkc::CreateMode::EphemeralSequential).await;
-    put(&c, &format!("{root}/log_replicas"), b"", zkc::CreateMode::Persistent).await;
-    assert_eq!(zk::detect_leader(&c, &addr, &root).await.expect("leader"), format!("http://127.0.0.1:{}", master.port()));
+    put(
+        &c,
+        &format!("{root}/json.info_"),
+        &serde_json::to_vec(&stale).expect("ser"),
+        zkc::CreateMode::EphemeralSequential,
+    )
+    .await;
+    put(
+        &c,
+        &format!("{root}/log_replicas"),
+        b"",
+        zkc::CreateMode::Persistent,
+    )
+    .await;
+    assert_eq!(
+        zk::detect_leader(&c, &addr, &root).await.expect("leader"),
+        format!("http://127.0.0.1:{}", master.port())
+    );
 
     use clap::Parser;
     #[derive(Parser)]
@@ -92,7 +134,11 @@ async fn masters_detected_from_zookeeper_and_state_kept_there() {
         opts: logstash_mesos_scheduler::SchedulerOptions,
     }
     let state_path = unique("logstash-mesos-state");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let cli = Cli::try_parse_from([
         "x".to_string(),
         "--master".into(),
@@ -108,17 +154,26 @@ async fn masters_detected_from_zookeeper_and_state_kept_there() {
     let handle = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !sim.live_tasks().iter().any(|t| t.2 == TaskState::Running) {
-        assert!(tokio::time::Instant::now() < deadline, "no agent launched via zk-detected master");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no agent launched via zk-detected master"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(sim.calls_of(CallType::Subscribe).len(), 1);
     let (data, _) = c.get_data(&state_path).await.expect("state in zookeeper");
     let saved: serde_json::Value = serde_json::from_slice(&data).expect("json");
-    assert_eq!(saved["scheduler"]["framework_id"]["value"], serde_json::json!(sim.framework_ids()[0].value));
+    assert_eq!(
+        saved["scheduler"]["framework_id"]["value"],
+        serde_json::json!(sim.framework_ids()[0].value)
+    );
     // The command task fetches this binary from the scheduler.
     let info = sim.launched_infos().remove(0);
     let uri = &info.command.as_ref().expect("command").uris[0].value;
-    assert_eq!(uri, &format!("http://127.0.0.1:{port}/v1/artifacts/logstash-mesos"));
+    assert_eq!(
+        uri,
+        &format!("http://127.0.0.1:{port}/v1/artifacts/logstash-mesos")
+    );
     let resp = reqwest::get(uri).await.expect("artifact");
     assert_eq!(resp.status(), 200);
     assert!(!resp.bytes().await.expect("bytes").is_empty());

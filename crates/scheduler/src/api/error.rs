@@ -30,11 +30,18 @@ impl IntoResponse for ApiError {
                     })).collect::<Vec<_>>(),
                 }),
             ),
-            ApiError::Config(ConfigError::BadName(_)) => (StatusCode::BAD_REQUEST, json!({"error": self.to_string()})),
-            ApiError::Config(ConfigError::NotFound(_)) => (StatusCode::NOT_FOUND, json!({"error": self.to_string()})),
+            ApiError::Config(ConfigError::BadName(_)) => {
+                (StatusCode::BAD_REQUEST, json!({"error": self.to_string()}))
+            }
+            ApiError::Config(ConfigError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, json!({"error": self.to_string()}))
+            }
             ApiError::Config(ConfigError::Store(e)) => {
                 tracing::error!(error = %e, "state store failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "state store failed"}))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "state store failed"}),
+                )
             }
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

@@ -64,8 +64,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(configs: Arc<ConfigService>, shared: Arc<Shared>, artifact: Option<PathBuf>) -> Self {
-        Self { configs, shared, reports: Arc::default(), artifact }
+    pub fn new(
+        configs: Arc<ConfigService>,
+        shared: Arc<Shared>,
+        artifact: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            configs,
+            shared,
+            reports: Arc::default(),
+            artifact,
+        }
     }
 }
 
@@ -73,7 +82,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(ui))
         .route("/v1/configs", get(list_configs))
-        .route("/v1/configs/{name}", get(get_config).put(put_config).delete(delete_config))
+        .route(
+            "/v1/configs/{name}",
+            get(get_config).put(put_config).delete(delete_config),
+        )
         .route("/v1/configs/{name}/validate", post(validate_config))
         .route("/v1/pipeline", get(pipeline))
         .route("/v1/agents", get(agents))
@@ -90,7 +102,11 @@ async fn ui() -> Html<&'static str> {
 }
 
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("../../assets/openapi.json")).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../../assets/openapi.json"),
+    )
+        .into_response()
 }
 
 async fn list_configs(State(s): State<AppState>) -> Json<serde_json::Value> {
@@ -98,26 +114,44 @@ async fn list_configs(State(s): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({"version": set.version, "configs": set.configs}))
 }
 
-async fn get_config(State(s): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let text = s.configs.get(&name).ok_or(crate::configs::ConfigError::NotFound(name))?;
+async fn get_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let text = s
+        .configs
+        .get(&name)
+        .ok_or(crate::configs::ConfigError::NotFound(name))?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
 fn body_text(body: &Bytes) -> Result<&str, ApiError> {
-    std::str::from_utf8(body).map_err(|e| ApiError::BadRequest(format!("config text is not UTF-8: {e}")))
+    std::str::from_utf8(body)
+        .map_err(|e| ApiError::BadRequest(format!("config text is not UTF-8: {e}")))
 }
 
-async fn put_config(State(s): State<AppState>, Path(name): Path<String>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn put_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let version = s.configs.put(&name, body_text(&body)?).await?;
     Ok(Json(json!({"name": name, "version": version})))
 }
 
-async fn validate_config(State(s): State<AppState>, Path(name): Path<String>, body: Bytes) -> Result<Json<serde_json::Value>, ApiError> {
+async fn validate_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
     s.configs.validate(&name, body_text(&body)?)?;
     Ok(Json(json!({"name": name, "valid": true})))
 }
 
-async fn delete_config(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn delete_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let version = s.configs.delete(&name).await?;
     Ok(Json(json!({"name": name, "version": version})))
 }
@@ -131,7 +165,10 @@ struct PipelineQuery {
     timeout: Option<u64>,
 }
 
-async fn pipeline(State(s): State<AppState>, Query(q): Query<PipelineQuery>) -> Json<serde_json::Value> {
+async fn pipeline(
+    State(s): State<AppState>,
+    Query(q): Query<PipelineQuery>,
+) -> Json<serde_json::Value> {
     let wait = Duration::from_secs(q.timeout.unwrap_or(30).min(300));
     let set = s.configs.wait_newer(q.since, wait).await;
     Json(json!({"version": set.version, "configs": set.configs}))
@@ -139,10 +176,12 @@ async fn pipeline(State(s): State<AppState>, Query(q): Query<PipelineQuery>) -> 
 
 /// Parsed by hand so an agent that forgets the Content-Type still gets through.
 async fn agent_status(State(s): State<AppState>, body: Bytes) -> Result<StatusCode, ApiError> {
-    let report: AgentReport =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid agent report: {e}")))?;
+    let report: AgentReport = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid agent report: {e}")))?;
     if report.node.is_empty() {
-        return Err(ApiError::BadRequest("field \"node\" must not be empty".into()));
+        return Err(ApiError::BadRequest(
+            "field \"node\" must not be empty".into(),
+        ));
     }
     if let Ok(mut r) = s.reports.write() {
         r.insert(report.node.clone(), (report, Instant::now()));
@@ -199,20 +238,43 @@ async fn metrics(State(s): State<AppState>) -> Response {
         ("declines", "offers declined", &m.declines),
         ("kills", "kill calls sent", &m.kills),
         ("updates", "task status updates received", &m.updates),
-        ("call_errors", "calls the master did not accept", &m.call_errors),
+        (
+            "call_errors",
+            "calls the master did not accept",
+            &m.call_errors,
+        ),
     ];
     for (name, help, c) in counters {
         let _ = writeln!(out, "# HELP logstash_mesos_scheduler_{name}_total {help}");
         let _ = writeln!(out, "# TYPE logstash_mesos_scheduler_{name}_total counter");
-        let _ = writeln!(out, "logstash_mesos_scheduler_{name}_total {}", c.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "logstash_mesos_scheduler_{name}_total {}",
+            c.load(Ordering::Relaxed)
+        );
     }
     let nodes = s.shared.nodes();
-    let running = nodes.iter().filter(|n| n.state.as_deref() == Some("TASK_RUNNING")).count();
+    let running = nodes
+        .iter()
+        .filter(|n| n.state.as_deref() == Some("TASK_RUNNING"))
+        .count();
     let gauges = [
-        ("connected", "1 while subscribed to the master", u64::from(s.shared.connected.load(Ordering::Relaxed))),
+        (
+            "connected",
+            "1 while subscribed to the master",
+            u64::from(s.shared.connected.load(Ordering::Relaxed)),
+        ),
         ("nodes", "nodes known from offers", nodes.len() as u64),
-        ("agents_running", "nodes whose agent is running", running as u64),
-        ("config_version", "version of the accepted config set", s.configs.current().version),
+        (
+            "agents_running",
+            "nodes whose agent is running",
+            running as u64,
+        ),
+        (
+            "config_version",
+            "version of the accepted config set",
+            s.configs.current().version,
+        ),
     ];
     for (name, help, v) in gauges {
         let _ = writeln!(out, "# HELP logstash_mesos_scheduler_{name} {help}");
@@ -224,9 +286,13 @@ async fn metrics(State(s): State<AppState>) -> Response {
 
 async fn artifact(State(s): State<AppState>) -> Result<Response, ApiError> {
     let Some(path) = &s.artifact else {
-        return Err(ApiError::BadRequest("no artifact is served (Docker agents)".into()));
+        return Err(ApiError::BadRequest(
+            "no artifact is served (Docker agents)".into(),
+        ));
     };
-    let bytes = tokio::fs::read(path).await.map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 

@@ -13,14 +13,33 @@ use crate::store::{ConfigSet, FileStore};
 
 async fn app() -> (tempfile::TempDir, AppState) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let keeper = Arc::new(Keeper::open(Arc::new(FileStore::new(dir.path()))).await.expect("keeper"));
-    let configs = Arc::new(ConfigService::new(Arc::new(BasicValidator), keeper, ConfigSet::default(), None));
-    (dir, AppState::new(configs, Arc::new(Shared::default()), None))
+    let keeper = Arc::new(
+        Keeper::open(Arc::new(FileStore::new(dir.path())))
+            .await
+            .expect("keeper"),
+    );
+    let configs = Arc::new(ConfigService::new(
+        Arc::new(BasicValidator),
+        keeper,
+        ConfigSet::default(),
+        None,
+    ));
+    (
+        dir,
+        AppState::new(configs, Arc::new(Shared::default()), None),
+    )
 }
 
 async fn call(state: &AppState, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
-    let req = Request::builder().method(method).uri(uri).body(Body::from(body.to_string())).expect("request");
-    let resp = router(state.clone()).oneshot(req).await.expect("infallible");
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let resp = router(state.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
     let status = resp.status();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
     (status, String::from_utf8_lossy(&bytes).into_owned())
@@ -37,7 +56,10 @@ async fn config_crud_with_validation() {
     assert_eq!(code, StatusCode::OK, "{body}");
     assert_eq!(js(&body), json!({"name": "main", "version": 1}));
     let (code, body) = call(&st, "GET", "/v1/configs/main", "").await;
-    assert_eq!((code, body.as_str()), (StatusCode::OK, "input { stdin {} }"));
+    assert_eq!(
+        (code, body.as_str()),
+        (StatusCode::OK, "input { stdin {} }")
+    );
     let (code, body) = call(&st, "PUT", "/v1/configs/main", "input {\n  stdin {\n").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     let errs = js(&body)["errors"].clone();
@@ -45,14 +67,25 @@ async fn config_crud_with_validation() {
         .as_array()
         .expect("errors")
         .iter()
-        .map(|e| (e["line"].as_i64().unwrap_or(0), e["column"].as_i64().unwrap_or(0)))
+        .map(|e| {
+            (
+                e["line"].as_i64().unwrap_or(0),
+                e["column"].as_i64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(positions, vec![(1, 7), (2, 9)]);
     assert_eq!(errs[1]["file"], "main");
-    assert!(errs[1]["message"].as_str().unwrap_or_default().contains("never closed"));
+    assert!(errs[1]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("never closed"));
     // The invalid text was not accepted.
     let (_, body) = call(&st, "GET", "/v1/configs", "").await;
-    assert_eq!(js(&body), json!({"version": 1, "configs": {"main": "input { stdin {} }"}}));
+    assert_eq!(
+        js(&body),
+        json!({"version": 1, "configs": {"main": "input { stdin {} }"}})
+    );
     let (code, _) = call(&st, "POST", "/v1/configs/main/validate", "output {}").await;
     assert_eq!(code, StatusCode::OK);
     let (code, body) = call(&st, "PUT", "/v1/configs/..", "input {}").await;
@@ -61,7 +94,10 @@ async fn config_crud_with_validation() {
     assert_eq!(code, StatusCode::OK);
     let (code, body) = call(&st, "DELETE", "/v1/configs/main", "").await;
     assert_eq!(code, StatusCode::NOT_FOUND);
-    assert!(js(&body)["error"].as_str().unwrap_or_default().contains("main"));
+    assert!(js(&body)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("main"));
     let (code, _) = call(&st, "GET", "/v1/configs/main", "").await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
@@ -79,7 +115,10 @@ async fn pipeline_long_poll() {
     call(&st, "PUT", "/v1/configs/a", "output {}").await;
     let (code, body) = waiter.await.expect("join");
     assert_eq!(code, StatusCode::OK);
-    assert_eq!(js(&body), json!({"version": 1, "configs": {"a": "output {}"}}));
+    assert_eq!(
+        js(&body),
+        json!({"version": 1, "configs": {"a": "output {}"}})
+    );
 }
 
 #[tokio::test]
@@ -118,13 +157,27 @@ async fn health_metrics_openapi_ui() {
     st.shared.metrics.offers.fetch_add(5, Ordering::Relaxed);
     let (code, body) = call(&st, "GET", "/metrics", "").await;
     assert_eq!(code, StatusCode::OK);
-    assert!(body.contains("logstash_mesos_scheduler_offers_total 5\n"), "{body}");
-    assert!(body.contains("# TYPE logstash_mesos_scheduler_connected gauge"), "{body}");
+    assert!(
+        body.contains("logstash_mesos_scheduler_offers_total 5\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE logstash_mesos_scheduler_connected gauge"),
+        "{body}"
+    );
     let (code, body) = call(&st, "GET", "/v1/openapi.json", "").await;
     assert_eq!(code, StatusCode::OK);
     let doc = js(&body);
     // Every route of the router is documented.
-    for path in ["/v1/configs", "/v1/configs/{name}", "/v1/pipeline", "/v1/agents", "/v1/agents/status", "/v1/health", "/metrics"] {
+    for path in [
+        "/v1/configs",
+        "/v1/configs/{name}",
+        "/v1/pipeline",
+        "/v1/agents",
+        "/v1/agents/status",
+        "/v1/health",
+        "/metrics",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} undocumented");
     }
     let (code, body) = call(&st, "GET", "/", "").await;

@@ -57,7 +57,9 @@ pub struct Filters {
 
 impl Filters {
     pub fn refuse(seconds: f64) -> Self {
-        Self { refuse_seconds: Some(seconds) }
+        Self {
+            refuse_seconds: Some(seconds),
+        }
     }
 }
 
@@ -229,49 +231,82 @@ impl Call {
     pub fn subscribe(framework_info: FrameworkInfo) -> Self {
         let id = framework_info.id.clone();
         Self {
-            subscribe: Some(Subscribe { framework_info, suppressed_roles: Vec::new(), offer_constraints: None }),
+            subscribe: Some(Subscribe {
+                framework_info,
+                suppressed_roles: Vec::new(),
+                offer_constraints: None,
+            }),
             ..Self::bare(CallType::Subscribe, id)
         }
     }
 
-    pub fn accept(fid: &Id, offer_ids: Vec<Id>, operations: Vec<Operation>, filters: Filters) -> Self {
+    pub fn accept(
+        fid: &Id,
+        offer_ids: Vec<Id>,
+        operations: Vec<Operation>,
+        filters: Filters,
+    ) -> Self {
         Self {
-            accept: Some(Accept { offer_ids, operations, filters: Some(filters) }),
+            accept: Some(Accept {
+                offer_ids,
+                operations,
+                filters: Some(filters),
+            }),
             ..Self::bare(CallType::Accept, Some(fid.clone()))
         }
     }
 
     pub fn decline(fid: &Id, offer_ids: Vec<Id>, filters: Filters) -> Self {
         Self {
-            decline: Some(Decline { offer_ids, filters: Some(filters) }),
+            decline: Some(Decline {
+                offer_ids,
+                filters: Some(filters),
+            }),
             ..Self::bare(CallType::Decline, Some(fid.clone()))
         }
     }
 
     pub fn suppress(fid: &Id, roles: Vec<String>) -> Self {
-        Self { suppress: Some(Roles { roles }), ..Self::bare(CallType::Suppress, Some(fid.clone())) }
+        Self {
+            suppress: Some(Roles { roles }),
+            ..Self::bare(CallType::Suppress, Some(fid.clone()))
+        }
     }
 
     pub fn revive(fid: &Id, roles: Vec<String>) -> Self {
-        Self { revive: Some(Roles { roles }), ..Self::bare(CallType::Revive, Some(fid.clone())) }
+        Self {
+            revive: Some(Roles { roles }),
+            ..Self::bare(CallType::Revive, Some(fid.clone()))
+        }
     }
 
     pub fn kill(fid: &Id, task_id: Id, agent_id: Option<Id>) -> Self {
         Self {
-            kill: Some(Kill { task_id, agent_id, kill_policy: None }),
+            kill: Some(Kill {
+                task_id,
+                agent_id,
+                kill_policy: None,
+            }),
             ..Self::bare(CallType::Kill, Some(fid.clone()))
         }
     }
 
     pub fn acknowledge(fid: &Id, agent_id: Id, task_id: Id, uuid: String) -> Self {
         Self {
-            acknowledge: Some(Acknowledge { agent_id, task_id, uuid }),
+            acknowledge: Some(Acknowledge {
+                agent_id,
+                task_id,
+                uuid,
+            }),
             ..Self::bare(CallType::Acknowledge, Some(fid.clone()))
         }
     }
 
     pub fn reconcile(fid: &Id, tasks: Vec<ReconcileTask>) -> Self {
-        Self { reconcile: Some(Reconcile { tasks }), ..Self::bare(CallType::Reconcile, Some(fid.clone())) }
+        Self {
+            reconcile: Some(Reconcile { tasks }),
+            ..Self::bare(CallType::Reconcile, Some(fid.clone()))
+        }
     }
 
     pub fn teardown(fid: &Id) -> Self {

@@ -13,7 +13,9 @@ pub struct Id {
 
 impl Id {
     pub fn new(value: impl Into<String>) -> Self {
-        Self { value: value.into() }
+        Self {
+            value: value.into(),
+        }
     }
 }
 
@@ -262,7 +264,10 @@ pub struct Environment {
 
 impl Environment {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.variables.iter().find(|v| v.name == name).and_then(|v| v.value.as_deref())
+        self.variables
+            .iter()
+            .find(|v| v.name == name)
+            .and_then(|v| v.value.as_deref())
     }
 }
 

@@ -122,25 +122,43 @@ impl Event {
     }
 
     pub fn offers(offers: Vec<Offer>) -> Self {
-        Self { offers: Some(Offers { offers }), ..Self::bare(EventType::Offers) }
+        Self {
+            offers: Some(Offers { offers }),
+            ..Self::bare(EventType::Offers)
+        }
     }
 
     pub fn rescind(offer_id: Id) -> Self {
-        Self { rescind: Some(Rescind { offer_id }), ..Self::bare(EventType::Rescind) }
+        Self {
+            rescind: Some(Rescind { offer_id }),
+            ..Self::bare(EventType::Rescind)
+        }
     }
 
     pub fn update(status: TaskStatus) -> Self {
-        Self { update: Some(Update { status }), ..Self::bare(EventType::Update) }
+        Self {
+            update: Some(Update { status }),
+            ..Self::bare(EventType::Update)
+        }
     }
 
     pub fn failure(agent_id: Id) -> Self {
         Self {
-            failure: Some(Failure { agent_id: Some(agent_id), executor_id: None, status: None }),
+            failure: Some(Failure {
+                agent_id: Some(agent_id),
+                executor_id: None,
+                status: None,
+            }),
             ..Self::bare(EventType::Failure)
         }
     }
 
     pub fn error(message: impl Into<String>) -> Self {
-        Self { error: Some(ErrorMessage { message: message.into() }), ..Self::bare(EventType::Error) }
+        Self {
+            error: Some(ErrorMessage {
+                message: message.into(),
+            }),
+            ..Self::bare(EventType::Error)
+        }
     }
 }

@@ -59,7 +59,6 @@ pub use call::*;
 pub use common::*;
 pub use event::*;
 
-
 /// serde helper: skip empty vectors on output, as protobuf does for repeated fields.
 pub(crate) fn is_empty<T>(v: &[T]) -> bool {
     v.is_empty()

@@ -11,15 +11,27 @@ fn instances(file: &Value) -> Vec<(String, Value)> {
     if let Some(body) = file.get("body") {
         out.push(("body".to_string(), body.clone()));
     }
-    for v in file.get("variants").and_then(Value::as_array).into_iter().flatten() {
+    for v in file
+        .get("variants")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(body) = v.get("body") {
             let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
             out.push((format!("variant {name}"), body.clone()));
         }
     }
-    for (i, r) in file.get("records").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, r) in file
+        .get("records")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if let Some(text) = r.as_str() {
-            let parsed: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("record {i}: {e}"));
+            let parsed: Value =
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("record {i}: {e}"));
             out.push((format!("record {i}"), parsed));
         }
     }
@@ -27,8 +39,10 @@ fn instances(file: &Value) -> Vec<(String, Value)> {
 }
 
 fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(what: &str, v: &Value) {
-    let typed: T = serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{what}: does not parse: {e}"));
-    let back = serde_json::to_value(&typed).unwrap_or_else(|e| panic!("{what}: does not serialize: {e}"));
+    let typed: T =
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{what}: does not parse: {e}"));
+    let back =
+        serde_json::to_value(&typed).unwrap_or_else(|e| panic!("{what}: does not serialize: {e}"));
     assert_eq!(normalize(&back), normalize(v), "{what}: round trip differs");
 }
 
@@ -47,7 +61,10 @@ fn every_shared_instance_round_trips() {
     for path in files {
         let text = std::fs::read_to_string(&path).expect("readable");
         let file: Value = serde_json::from_str(&text).expect("valid json");
-        let proto = file.get("proto_message").and_then(Value::as_str).unwrap_or_default();
+        let proto = file
+            .get("proto_message")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         for (name, inst) in instances(&file) {
             let what = format!("{} {name}", path.display());
             match proto {
@@ -80,10 +97,17 @@ fn constructors_match_shared_bodies() {
     let cases: Vec<(&str, Call)> = vec![
         ("call-TEARDOWN.json", Call::teardown(&fid)),
         ("call-REVIVE.json", Call::revive(&fid, vec!["test1".into()])),
-        ("call-SUPPRESS.json", Call::suppress(&fid, vec!["test2".into()])),
+        (
+            "call-SUPPRESS.json",
+            Call::suppress(&fid, vec!["test2".into()]),
+        ),
         (
             "call-KILL.json",
-            Call::kill(&fid, Id::new("12220-3440-12532-my-task"), Some(Id::new("12220-3440-12532-S1233"))),
+            Call::kill(
+                &fid,
+                Id::new("12220-3440-12532-my-task"),
+                Some(Id::new("12220-3440-12532-S1233")),
+            ),
         ),
         (
             "call-ACKNOWLEDGE.json",
@@ -98,7 +122,10 @@ fn constructors_match_shared_bodies() {
             "call-DECLINE.json",
             Call::decline(
                 &fid,
-                vec![Id::new("12220-3440-12532-O12"), Id::new("12220-3440-12532-O13")],
+                vec![
+                    Id::new("12220-3440-12532-O12"),
+                    Id::new("12220-3440-12532-O13"),
+                ],
                 Filters::refuse(5.0),
             ),
         ),
@@ -106,7 +133,10 @@ fn constructors_match_shared_bodies() {
             "call-RECONCILE.json",
             Call::reconcile(
                 &fid,
-                vec![ReconcileTask { task_id: Id::new("312325"), agent_id: Some(Id::new("123535")) }],
+                vec![ReconcileTask {
+                    task_id: Id::new("312325"),
+                    agent_id: Some(Id::new("123535")),
+                }],
             ),
         ),
     ];
@@ -125,7 +155,8 @@ fn constructors_match_shared_bodies() {
 
 #[test]
 fn unknown_event_types_and_fields_are_tolerated() {
-    let e: Event = serde_json::from_str(r#"{"type":"SOMETHING_NEW","something_new":{"x":1}}"#).expect("parses");
+    let e: Event = serde_json::from_str(r#"{"type":"SOMETHING_NEW","something_new":{"x":1}}"#)
+        .expect("parses");
     assert_eq!(e.kind, super::EventType::Unknown("SOMETHING_NEW".into()));
     let s: super::TaskStatus = serde_json::from_str(
         r#"{"task_id":{"value":"t"},"state":"TASK_RUNNING","new_field":true}"#,

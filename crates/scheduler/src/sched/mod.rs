@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::proto::{Call, Event, EventType, Filters, Id, Offer, Operation, ReconcileTask, TaskState, TaskStatus};
+use crate::proto::{
+    Call, Event, EventType, Filters, Id, Offer, Operation, ReconcileTask, TaskState, TaskStatus,
+};
 use resources::Needs;
 pub use task::{AgentSpec, LaunchMode};
 
@@ -139,7 +141,11 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub fn new(settings: Settings, persisted: Persisted) -> Self {
-        let needs = Needs { cpus: settings.agent.cpus, mem: settings.agent.mem, ports: settings.agent.ports };
+        let needs = Needs {
+            cpus: settings.agent.cpus,
+            mem: settings.agent.mem,
+            ports: settings.agent.ports,
+        };
         let fingerprint = settings.agent.fingerprint();
         let mut s = Self {
             settings,
@@ -208,8 +214,12 @@ impl Scheduler {
                     hostname: host.clone(),
                     agent_id: n.agent_id.as_ref().map(|a| a.value.clone()),
                     task_id: t.map(|t| t.task_id.value.clone()),
-                    state: t.map(|t| t.state.to_string()).or_else(|| n.last_state.as_ref().map(ToString::to_string)),
-                    message: t.and_then(|t| t.message.clone()).or_else(|| n.last_message.clone()),
+                    state: t
+                        .map(|t| t.state.to_string())
+                        .or_else(|| n.last_state.as_ref().map(ToString::to_string)),
+                    message: t
+                        .and_then(|t| t.message.clone())
+                        .or_else(|| n.last_message.clone()),
                     failures: n.failures,
                     up_to_date: t.is_some_and(|t| t.fingerprint == self.fingerprint),
                 }
@@ -266,7 +276,9 @@ impl Scheduler {
     /// discovery while suppressed, rolling updates.
     pub fn tick(&mut self, now: Instant) -> Vec<Call> {
         let mut calls = Vec::new();
-        let Some(fid) = self.live_fid() else { return calls };
+        let Some(fid) = self.live_fid() else {
+            return calls;
+        };
         if let Some(rec) = &mut self.reconcile {
             if rec.pending.is_empty() {
                 self.reconcile = None;
@@ -288,7 +300,11 @@ impl Scheduler {
             calls.push(Call::reconcile(&fid, Vec::new()));
             self.next_implicit = Some(now + self.settings.implicit_reconcile_every);
         }
-        if self.suppressed && self.last_revive.is_none_or(|t| now.duration_since(t) >= self.settings.discover_every) {
+        if self.suppressed
+            && self
+                .last_revive
+                .is_none_or(|t| now.duration_since(t) >= self.settings.discover_every)
+        {
             self.revive(now, &fid, &mut calls);
             self.discovering_until = Some(now + self.settings.discover_window);
         }
@@ -321,7 +337,10 @@ impl Scheduler {
         }
         let tasks = pending
             .iter()
-            .map(|id| ReconcileTask { task_id: id.clone(), agent_id: self.tasks.get(id).map(|t| t.agent_id.clone()) })
+            .map(|id| ReconcileTask {
+                task_id: id.clone(),
+                agent_id: self.tasks.get(id).map(|t| t.agent_id.clone()),
+            })
             .collect();
         calls.push(Call::reconcile(&fid, tasks));
         self.reconcile = Some(Reconciliation {
@@ -343,12 +362,14 @@ impl Scheduler {
             if let Some(tid) = self.active.get(&host).cloned() {
                 // A task left UNREACHABLE on a previous incarnation of this agent will
                 // not come back under the new agent id: count the node as empty.
-                let stale = self
-                    .tasks
-                    .get(&tid)
-                    .is_some_and(|t| t.state == TaskState::Unreachable && t.agent_id != offer.agent_id);
+                let stale = self.tasks.get(&tid).is_some_and(|t| {
+                    t.state == TaskState::Unreachable && t.agent_id != offer.agent_id
+                });
                 if !stale {
-                    declines.entry(secs_key(self.settings.refuse_seconds)).or_default().push(offer.id);
+                    declines
+                        .entry(secs_key(self.settings.refuse_seconds))
+                        .or_default()
+                        .push(offer.id);
                     continue;
                 }
                 self.active.remove(&host);
@@ -362,7 +383,10 @@ impl Scheduler {
                 Ok(res) => {
                     self.seq += 1;
                     let task_id = task::task_id(&host, &self.settings.instance, self.seq);
-                    let info = self.settings.agent.build(&task_id, &offer.agent_id, &host, res);
+                    let info = self
+                        .settings
+                        .agent
+                        .build(&task_id, &offer.agent_id, &host, res);
                     tracing::info!(node = %host, task = %task_id, "launching agent");
                     self.tasks.insert(
                         task_id.clone(),
@@ -391,13 +415,20 @@ impl Scheduler {
                     if let Some(n) = self.nodes.get_mut(&host) {
                         n.last_message = Some(format!("offer too small: {}", missing.join("; ")));
                     }
-                    declines.entry(secs_key(self.settings.insufficient_refuse_seconds)).or_default().push(offer.id);
+                    declines
+                        .entry(secs_key(self.settings.insufficient_refuse_seconds))
+                        .or_default()
+                        .push(offer.id);
                 }
             }
         }
         for (millis, ids) in declines {
             #[allow(clippy::cast_precision_loss)]
-            calls.push(Call::decline(&fid, ids, Filters::refuse(millis as f64 / 1000.0)));
+            calls.push(Call::decline(
+                &fid,
+                ids,
+                Filters::refuse(millis as f64 / 1000.0),
+            ));
         }
     }
 
@@ -405,7 +436,12 @@ impl Scheduler {
         let fid = self.live_fid();
         // Reliable updates are re-sent until acknowledged, whatever we make of them.
         if let (Some(fid), Some(uuid), Some(agent)) = (&fid, &status.uuid, &status.agent_id) {
-            calls.push(Call::acknowledge(fid, agent.clone(), status.task_id.clone(), uuid.clone()));
+            calls.push(Call::acknowledge(
+                fid,
+                agent.clone(),
+                status.task_id.clone(),
+                uuid.clone(),
+            ));
         }
         if let Some(rec) = &mut self.reconcile {
             rec.pending.remove(&status.task_id);
@@ -416,7 +452,11 @@ impl Scheduler {
             if !is_gone(&status.state) && status.task_id.value.starts_with(task::TASK_ID_PREFIX) {
                 if let Some(fid) = &fid {
                     tracing::warn!(task = %status.task_id, "killing unknown agent task");
-                    calls.push(Call::kill(fid, status.task_id.clone(), status.agent_id.clone()));
+                    calls.push(Call::kill(
+                        fid,
+                        status.task_id.clone(),
+                        status.agent_id.clone(),
+                    ));
                 }
             }
             return;
@@ -447,8 +487,14 @@ impl Scheduler {
             node.last_state = Some(t.state.clone());
             node.last_message = t.message.clone();
             if !t.kill_requested {
-                let stable = t.running_since.is_some_and(|s| now.duration_since(s) >= self.settings.stable_after);
-                node.failures = if stable { 1 } else { node.failures.saturating_add(1) };
+                let stable = t
+                    .running_since
+                    .is_some_and(|s| now.duration_since(s) >= self.settings.stable_after);
+                node.failures = if stable {
+                    1
+                } else {
+                    node.failures.saturating_add(1)
+                };
                 node.not_before = Some(now + backoff(&self.settings, node.failures));
                 tracing::warn!(node = %host, task = %task_id, state = %t.state, failures = node.failures, "agent lost");
             }
@@ -509,7 +555,9 @@ impl Scheduler {
                 .active
                 .get(host)
                 .and_then(|id| self.tasks.get(id))
-                .is_some_and(|t| t.fingerprint == self.fingerprint && t.state == TaskState::Running);
+                .is_some_and(|t| {
+                    t.fingerprint == self.fingerprint && t.state == TaskState::Running
+                });
             if !done {
                 return;
             }
@@ -521,7 +569,10 @@ impl Scheduler {
         if !all_running || self.reconcile.is_some() {
             return;
         }
-        let outdated = self.tasks.values_mut().find(|t| t.fingerprint != self.fingerprint && !t.kill_requested);
+        let outdated = self
+            .tasks
+            .values_mut()
+            .find(|t| t.fingerprint != self.fingerprint && !t.kill_requested);
         if let Some(t) = outdated {
             tracing::info!(node = %t.hostname, task = %t.task_id, "replacing agent with changed settings");
             t.kill_requested = true;

@@ -34,9 +34,19 @@ fn usable(offer: &Offer, res: &Resource, role: &str) -> bool {
 /// Takes `need` of scalar `name` from the offer, possibly from several resources
 /// (e.g. part reserved, part unreserved); each piece keeps its reservation fields,
 /// which the master requires in TaskInfo.
-fn take_scalar(offer: &Offer, role: &str, name: &str, need: f64, out: &mut Vec<Resource>) -> Result<(), String> {
+fn take_scalar(
+    offer: &Offer,
+    role: &str,
+    name: &str,
+    need: f64,
+    out: &mut Vec<Resource>,
+) -> Result<(), String> {
     let mut left = need;
-    for res in offer.resources.iter().filter(|r| r.name == name && r.kind == ValueType::Scalar) {
+    for res in offer
+        .resources
+        .iter()
+        .filter(|r| r.name == name && r.kind == ValueType::Scalar)
+    {
         if left <= EPSILON {
             break;
         }
@@ -60,12 +70,21 @@ fn take_scalar(offer: &Offer, role: &str, name: &str, need: f64, out: &mut Vec<R
     }
 }
 
-fn take_ports(offer: &Offer, role: &str, count: u32, out: &mut Vec<Resource>) -> Result<(), String> {
+fn take_ports(
+    offer: &Offer,
+    role: &str,
+    count: u32,
+    out: &mut Vec<Resource>,
+) -> Result<(), String> {
     if count == 0 {
         return Ok(());
     }
     let mut left = u64::from(count);
-    for res in offer.resources.iter().filter(|r| r.name == "ports" && r.kind == ValueType::Ranges) {
+    for res in offer
+        .resources
+        .iter()
+        .filter(|r| r.name == "ports" && r.kind == ValueType::Ranges)
+    {
         if !usable(offer, res, role) {
             continue;
         }
@@ -75,7 +94,10 @@ fn take_ports(offer: &Offer, role: &str, count: u32, out: &mut Vec<Resource>) ->
                 continue;
             }
             let n = (r.end - r.begin + 1).min(left);
-            picked.push(Range { begin: r.begin, end: r.begin + n - 1 });
+            picked.push(Range {
+                begin: r.begin,
+                end: r.begin + n - 1,
+            });
             left -= n;
         }
         if !picked.is_empty() {
@@ -87,7 +109,10 @@ fn take_ports(offer: &Offer, role: &str, count: u32, out: &mut Vec<Resource>) ->
             return Ok(());
         }
     }
-    Err(format!("ports: need {count}, offered {}", u64::from(count) - left))
+    Err(format!(
+        "ports: need {count}, offered {}",
+        u64::from(count) - left
+    ))
 }
 
 fn round3(v: f64) -> f64 {
@@ -140,21 +165,55 @@ mod tests {
     fn takes_from_unreserved_and_own_reservation_but_not_volumes() {
         let offer = shapes();
         // 3.5 cpus unreserved; 6939 unreserved mem + 1024 reserved for debug_role.
-        let got = pick(&offer, "debug_role", &Needs { cpus: 0.5, mem: 7000.0, ports: 2 }).expect("fits");
-        let mem: f64 = got.iter().filter(|r| r.name == "mem").map(|r| r.scalar.as_ref().map_or(0.0, |s| s.value)).sum();
+        let got = pick(
+            &offer,
+            "debug_role",
+            &Needs {
+                cpus: 0.5,
+                mem: 7000.0,
+                ports: 2,
+            },
+        )
+        .expect("fits");
+        let mem: f64 = got
+            .iter()
+            .filter(|r| r.name == "mem")
+            .map(|r| r.scalar.as_ref().map_or(0.0, |s| s.value))
+            .sum();
         assert!((mem - 7000.0).abs() < EPSILON);
         // The reserved piece keeps its reservation.
-        assert!(got.iter().any(|r| r.name == "mem" && r.reservation.is_some()));
+        assert!(got
+            .iter()
+            .any(|r| r.name == "mem" && r.reservation.is_some()));
         assert!(got.iter().all(|r| r.disk.is_none()));
         assert_eq!(first_port(&got), Some(21000));
-        let ports: Vec<_> = got.iter().filter(|r| r.name == "ports").flat_map(|r| r.ranges.clone().unwrap_or_default().range).collect();
-        assert_eq!(ports, vec![Range { begin: 21000, end: 21001 }]);
+        let ports: Vec<_> = got
+            .iter()
+            .filter(|r| r.name == "ports")
+            .flat_map(|r| r.ranges.clone().unwrap_or_default().range)
+            .collect();
+        assert_eq!(
+            ports,
+            vec![Range {
+                begin: 21000,
+                end: 21001
+            }]
+        );
     }
 
     #[test]
     fn shortfalls_are_all_reported() {
         let offer = shapes();
-        let err = pick(&offer, "debug_role", &Needs { cpus: 4.0, mem: 9000.0, ports: 0 }).expect_err("too big");
+        let err = pick(
+            &offer,
+            "debug_role",
+            &Needs {
+                cpus: 4.0,
+                mem: 9000.0,
+                ports: 0,
+            },
+        )
+        .expect_err("too big");
         assert_eq!(err.len(), 2, "{err:?}");
         assert!(err[0].starts_with("cpus"), "{err:?}");
         assert!(err[1].starts_with("mem"), "{err:?}");
@@ -163,7 +222,16 @@ mod tests {
     #[test]
     fn other_roles_resources_are_not_used() {
         let offer = shapes();
-        let err = pick(&offer, "other", &Needs { cpus: 0.1, mem: 1.0, ports: 0 }).expect_err("wrong role");
+        let err = pick(
+            &offer,
+            "other",
+            &Needs {
+                cpus: 0.1,
+                mem: 1.0,
+                ports: 0,
+            },
+        )
+        .expect_err("wrong role");
         assert_eq!(err.len(), 2, "{err:?}");
     }
 }

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::proto::{
-    CommandInfo, CommandUri, ContainerInfo, ContainerType, DockerInfo, DockerNetwork, DurationInfo, Environment, Id,
-    KillPolicy, Label, Labels, Resource, TaskInfo, Variable, Volume, VolumeMode,
+    CommandInfo, CommandUri, ContainerInfo, ContainerType, DockerInfo, DockerNetwork, DurationInfo,
+    Environment, Id, KillPolicy, Label, Labels, Resource, TaskInfo, Variable, Volume, VolumeMode,
 };
 
 pub const ENV_AGENT_ID: &str = "LOGSTASH_MESOS_AGENT_ID";
@@ -63,7 +63,13 @@ impl AgentSpec {
         format!("{}{ARTIFACT_PATH}", self.scheduler_url)
     }
 
-    pub fn build(&self, task_id: &Id, agent_id: &Id, hostname: &str, resources: Vec<Resource>) -> TaskInfo {
+    pub fn build(
+        &self,
+        task_id: &Id,
+        agent_id: &Id,
+        hostname: &str,
+        resources: Vec<Resource>,
+    ) -> TaskInfo {
         let mut vars = vec![
             var(ENV_AGENT_ID, &agent_id.value),
             var(ENV_SCHEDULER_URL, &self.scheduler_url),
@@ -132,11 +138,15 @@ impl AgentSpec {
             check: None,
             kill_policy: Some(KillPolicy {
                 grace_period: Some(DurationInfo {
-                    nanoseconds: i64::try_from(self.kill_grace_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+                    nanoseconds: i64::try_from(self.kill_grace_secs.saturating_mul(1_000_000_000))
+                        .unwrap_or(i64::MAX),
                 }),
             }),
             labels: Some(Labels {
-                labels: vec![Label { key: FINGERPRINT_LABEL.into(), value: Some(self.fingerprint()) }],
+                labels: vec![Label {
+                    key: FINGERPRINT_LABEL.into(),
+                    value: Some(self.fingerprint()),
+                }],
             }),
             discovery: None,
             data: None,
@@ -147,11 +157,20 @@ impl AgentSpec {
 }
 
 fn var(name: &str, value: &str) -> Variable {
-    Variable { name: name.into(), value: Some(value.into()) }
+    Variable {
+        name: name.into(),
+        value: Some(value.into()),
+    }
 }
 
 fn ro(path: &str) -> Volume {
-    Volume { container_path: path.into(), mode: VolumeMode::Ro, host_path: Some(path.into()), source: None, image: None }
+    Volume {
+        container_path: path.into(),
+        mode: VolumeMode::Ro,
+        host_path: Some(path.into()),
+        source: None,
+        image: None,
+    }
 }
 
 /// Task ids must be unique, ≤255 chars, and free of `/`, `\` and control characters.
@@ -159,7 +178,13 @@ pub fn task_id(hostname: &str, instance: &str, seq: u64) -> Id {
     let host: String = hostname
         .chars()
         .take(180)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     Id::new(format!("{TASK_ID_PREFIX}{host}.{instance}-{seq}"))
 }
@@ -186,16 +211,20 @@ mod tests {
     /// the same nesting (values differ), so no field is misnamed.
     #[test]
     fn docker_task_matches_shared_example_shape() {
-        let text = std::fs::read_to_string(api_dir().join("examples/accept-launch-docker-task.json")).expect("read");
+        let text =
+            std::fs::read_to_string(api_dir().join("examples/accept-launch-docker-task.json"))
+                .expect("read");
         let v: Value = serde_json::from_str(&text).expect("json");
         let example = &v["body"]["accept"]["operations"][0]["launch"]["task_infos"][0];
-        let res = vec![Resource::scalar("cpus", 0.5), Resource::scalar("mem", 256.0)];
-        let ours = spec(LaunchMode::Docker { image: "img:1".into(), force_pull: false }).build(
-            &Id::new("t"),
-            &Id::new("a"),
-            "node-1",
-            res,
-        );
+        let res = vec![
+            Resource::scalar("cpus", 0.5),
+            Resource::scalar("mem", 256.0),
+        ];
+        let ours = spec(LaunchMode::Docker {
+            image: "img:1".into(),
+            force_pull: false,
+        })
+        .build(&Id::new("t"), &Id::new("a"), "node-1", res);
         let ours = normalize(&serde_json::to_value(&ours).expect("ser"));
         for path in [
             "/container/type",
@@ -210,37 +239,63 @@ mod tests {
             assert!(example.pointer(path).is_some(), "example lacks {path}");
             assert!(ours.pointer(path).is_some(), "ours lacks {path}");
         }
-        assert_eq!(ours.pointer("/container/docker/network"), Some(&Value::from("HOST")));
-        assert_eq!(ours.pointer("/container/volumes/0/host_path"), Some(&Value::from("/var/run/docker.sock")));
-        assert_eq!(ours.pointer("/container/volumes/0/mode"), Some(&Value::from("RO")));
-        assert_eq!(ours.pointer("/container/volumes/1/mode"), Some(&Value::from("RO")));
-        let env = ours.pointer("/command/environment/variables").and_then(Value::as_array).expect("env");
-        assert!(env.iter().any(|v| v["name"] == ENV_AGENT_ID && v["value"] == "a"));
-        assert!(env.iter().any(|v| v["name"] == ENV_SCHEDULER_URL && v["value"] == "http://sched:8080"));
+        assert_eq!(
+            ours.pointer("/container/docker/network"),
+            Some(&Value::from("HOST"))
+        );
+        assert_eq!(
+            ours.pointer("/container/volumes/0/host_path"),
+            Some(&Value::from("/var/run/docker.sock"))
+        );
+        assert_eq!(
+            ours.pointer("/container/volumes/0/mode"),
+            Some(&Value::from("RO"))
+        );
+        assert_eq!(
+            ours.pointer("/container/volumes/1/mode"),
+            Some(&Value::from("RO"))
+        );
+        let env = ours
+            .pointer("/command/environment/variables")
+            .and_then(Value::as_array)
+            .expect("env");
+        assert!(env
+            .iter()
+            .any(|v| v["name"] == ENV_AGENT_ID && v["value"] == "a"));
+        assert!(env
+            .iter()
+            .any(|v| v["name"] == ENV_SCHEDULER_URL && v["value"] == "http://sched:8080"));
     }
 
     #[test]
     fn command_task_fetches_binary_from_scheduler() {
-        let t = spec(LaunchMode::Command { command: "./logstash-mesos agent".into() }).build(
-            &Id::new("t"),
-            &Id::new("a"),
-            "n",
-            vec![],
-        );
+        let t = spec(LaunchMode::Command {
+            command: "./logstash-mesos agent".into(),
+        })
+        .build(&Id::new("t"), &Id::new("a"), "n", vec![]);
         let cmd = t.command.expect("command");
         assert_eq!(cmd.value.as_deref(), Some("./logstash-mesos agent"));
-        assert_eq!(cmd.uris[0].value, "http://sched:8080/v1/artifacts/logstash-mesos");
+        assert_eq!(
+            cmd.uris[0].value,
+            "http://sched:8080/v1/artifacts/logstash-mesos"
+        );
         assert_eq!(cmd.uris[0].executable, Some(true));
         assert!(t.container.is_none());
     }
 
     #[test]
     fn fingerprint_tracks_task_shape_not_scheduler_url() {
-        let a = spec(LaunchMode::Docker { image: "img:1".into(), force_pull: false });
+        let a = spec(LaunchMode::Docker {
+            image: "img:1".into(),
+            force_pull: false,
+        });
         let mut b = a.clone();
         b.scheduler_url = "http://elsewhere:1".into();
         assert_eq!(a.fingerprint(), b.fingerprint());
-        b.launch = LaunchMode::Docker { image: "img:2".into(), force_pull: false };
+        b.launch = LaunchMode::Docker {
+            image: "img:2".into(),
+            force_pull: false,
+        };
         assert_ne!(a.fingerprint(), b.fingerprint());
     }
 
