@@ -411,3 +411,149 @@ async fn run_wires_flags_state_api_and_driver() {
     assert!(saved.contains(&sim.framework_ids()[0].value));
     handle.abort();
 }
+
+/// A stand-in for the agent process: reads the env the scheduler gave it, reports
+/// its status, and long-polls the pipeline, recording every version it receives.
+fn fake_agent(info: &TaskInfo, seen: Arc<std::sync::Mutex<Vec<u64>>>) {
+    let env = info
+        .command
+        .as_ref()
+        .and_then(|c| c.environment.clone())
+        .unwrap_or_default();
+    let url = env
+        .get("LOGSTASH_MESOS_SCHEDULER_URL")
+        .unwrap_or_default()
+        .to_string();
+    let node = env
+        .get("LOGSTASH_MESOS_NODE")
+        .unwrap_or_default()
+        .to_string();
+    let agent_id = env.get("LOGSTASH_MESOS_AGENT_ID").map(str::to_string);
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut version = 0u64;
+        for _ in 0..200 {
+            let report = serde_json::json!({"node": node, "agent_id": agent_id, "containers": 2,
+                "events_per_second": 10.0, "lag_seconds": 0.1, "errors": 0, "config_version": version});
+            let _ = http
+                .post(format!("{url}/v1/agents/status"))
+                .json(&report)
+                .send()
+                .await;
+            let Ok(resp) = http
+                .get(format!("{url}/v1/pipeline?since={version}&timeout=2"))
+                .send()
+                .await
+            else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let Ok(body) = resp.json::<serde_json::Value>().await else {
+                continue;
+            };
+            let v = body["version"].as_u64().unwrap_or(0);
+            if v > version {
+                version = v;
+                if let Ok(mut s) = seen.lock() {
+                    s.push(v);
+                }
+            }
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_changes_reach_the_agents() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: logstash_mesos_scheduler::SchedulerOptions,
+    }
+    let sim = Simulator::start(1).await;
+    let seen: Arc<std::sync::Mutex<Vec<u64>>> = Arc::default();
+    {
+        let seen = seen.clone();
+        sim.lock().launcher = Some(Arc::new(move |info: &TaskInfo| {
+            fake_agent(info, seen.clone())
+        }));
+    }
+    sim.add_agent("n1", 4.0, 4096.0);
+    let state = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let cli = Cli::try_parse_from([
+        "x".to_string(),
+        "--master".into(),
+        sim.url(0),
+        "--agent-image".into(),
+        "logstash-mesos:test".into(),
+        "--state".into(),
+        format!("file://{}", state.path().display()),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+    ])
+    .expect("flags");
+    let handle = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_for("agent running", || running_hosts(&sim) == ["n1"]).await;
+    // An invalid config (unknown plugin option) is refused and never reaches the agent.
+    let bad = http
+        .put(format!("{base}/v1/configs/main"))
+        .body("input { stdin { nosuch => 1 } }\noutput { stdout {} }\n")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(bad.status(), 400);
+    let body: serde_json::Value = bad.json().await.expect("json");
+    assert_eq!(body["errors"][0]["file"], "main");
+    assert_eq!(body["errors"][0]["line"], 1);
+    let ok = http
+        .put(format!("{base}/v1/configs/main"))
+        .body("input { stdin {} }\noutput { stdout {} }\n")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(ok.status(), 200);
+    wait_for("agent got version 1", || {
+        seen.lock().map(|s| s.contains(&1)).unwrap_or(false)
+    })
+    .await;
+    let ok = http
+        .delete(format!("{base}/v1/configs/main"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(ok.status(), 200);
+    wait_for("agent got version 2", || {
+        seen.lock().map(|s| s.contains(&2)).unwrap_or(false)
+    })
+    .await;
+    // Its status reports show up next to the task state.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let agents: serde_json::Value = http
+            .get(format!("{base}/v1/agents"))
+            .send()
+            .await
+            .expect("agents")
+            .json()
+            .await
+            .expect("json");
+        let a = &agents["agents"][0];
+        if a["task_state"] == "TASK_RUNNING" && a["report"]["containers"] == 2 {
+            assert_eq!(a["node"], "n1");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no merged agent row: {agents}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    handle.abort();
+}

@@ -251,6 +251,9 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                     let id = info.task_id.clone();
                     let starting = s.status(&info, TaskState::Starting, "SOURCE_EXECUTOR");
                     let running = s.status(&info, TaskState::Running, "SOURCE_EXECUTOR");
+                    if let Some(launch) = &s.launcher {
+                        launch(&info);
+                    }
                     if let Some(fw) = s.frameworks.get_mut(fid) {
                         fw.tasks.insert(
                             id.clone(),

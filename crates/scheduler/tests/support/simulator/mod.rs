@@ -69,6 +69,8 @@ pub struct Sim {
     pub mute: bool,
     /// `--authenticate_http_frameworks`: (principal, secret) required as Basic auth.
     pub credentials: Option<(String, String)>,
+    /// Starts the "process" of every launched task (in-process agents in tests).
+    pub launcher: Option<Arc<dyn Fn(&TaskInfo) + Send + Sync>>,
     pub retry: Duration,
     seq: u64,
     split: usize,
@@ -95,6 +97,7 @@ impl Simulator {
             heartbeats_enabled: true,
             mute: false,
             credentials: None,
+            launcher: None,
             retry: Duration::from_millis(300),
             seq: 0,
             split: 0,
