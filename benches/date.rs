@@ -18,7 +18,7 @@ fn strs(v: &[&str]) -> Value {
 fn bench_filter(c: &mut Criterion, name: &str, formats: &[&str], timezone: &str, input: Value, want: &str) {
     let args = Args::new("date", Default::default()).with("match", strs(formats)).with("timezone", Value::from(timezone));
     let filter = date::build(&args, &BuildContext::default()).expect("bench config builds");
-    let mut m = Map::new();
+    let mut m = Map::default();
     m.insert("message".into(), Value::from("GET / HTTP/1.1"));
     m.insert("t".into(), input);
     let mut event = Event::from_map(m);

@@ -75,7 +75,7 @@ fn benches(c: &mut Criterion) {
         &ctx,
     )
     .expect("mutate");
-    let mut m = logstash_mesos_core::Map::new();
+    let mut m = logstash_mesos_core::Map::default();
     for (k, v) in [
         ("host", "web-1"),
         ("status", "200"),

@@ -14,7 +14,7 @@ const CORPUS: &str = include_str!("../testdata/bench/apache.log");
 
 fn filter(patterns: &[&str], pref: EnginePref) -> GrokFilter {
     let pats = Value::Array(patterns.iter().map(|p| Value::from(*p)).collect());
-    let mut m = logstash_mesos_core::Map::new();
+    let mut m = logstash_mesos_core::Map::default();
     m.insert("message".into(), pats);
     let args = Args::new("grok", Default::default()).with("match", Value::Object(m));
     match build_with(&args, &BuildContext::default(), pref) {

@@ -27,6 +27,9 @@ pub enum Command {
     Run(RunArgs),
     /// Check the configuration and exit (same as -t).
     Check(CheckArgs),
+    /// Run the per-node agent: the pipeline with the docker input, `GET /status`, configs
+    /// from -f files or from the scheduler.
+    Agent(crate::agent_cmd::AgentArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]

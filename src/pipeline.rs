@@ -3,6 +3,7 @@
 use crate::cli::RunArgs;
 use crate::config_load;
 use logstash_mesos_pipeline::lang::compile::{compile, validate};
+use logstash_mesos_pipeline::lang::ast::Config;
 use logstash_mesos_pipeline::lang::source::Sources;
 use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions};
 use logstash_mesos_pipeline::plugin::{BuildContext, Ecs};
@@ -18,10 +19,12 @@ pub fn init_logging(level: &str) {
 
 /// Every plugin the binary knows: the pipeline's own plus the agent's docker input.
 pub fn registry() -> Registry {
-    Registry::builtin()
+    let mut r = Registry::builtin();
+    r.add_input(&logstash_mesos_agent::DOCKER_INPUT);
+    r
 }
 
-fn build_context(args: &RunArgs) -> Result<BuildContext, String> {
+pub(crate) fn build_context(args: &RunArgs) -> Result<BuildContext, String> {
     let ecs = Ecs::parse(&args.ecs)
         .ok_or_else(|| format!("--pipeline.ecs_compatibility: expected disabled, v1 or v8, got {:?}", args.ecs))?;
     Ok(BuildContext {
@@ -40,7 +43,7 @@ fn default_workers() -> usize {
 }
 
 /// Loads and parses; prints every error and returns `None` on failure.
-fn load_and_parse(args: &RunArgs) -> Option<(Sources, logstash_mesos_pipeline::lang::ast::Config)> {
+pub(crate) fn load_and_parse(args: &RunArgs) -> Option<(Sources, logstash_mesos_pipeline::lang::ast::Config)> {
     let sources = match config_load::load(&args.path_config, args.config_string.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -123,37 +126,87 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     rt.block_on(async move {
-        // Plugins are built inside the runtime: some start tasks or open clients.
-        let compiled = match compile(&ast, &registry(), &ctx) {
-            Ok(p) => p,
-            Err(diags) => {
-                eprint!("{}", sources.render_all(&diags));
-                return 1;
-            }
-        };
         let settings = RunSettings {
             workers: ctx.workers,
             batch_size: ctx.batch_size,
             batch_delay: std::time::Duration::from_millis(args.batch_delay),
         };
-        let running = RunningPipeline::start(compiled, &ctx, &settings);
-        let token = running.shutdown_token();
+        // The first signal stops the pipeline gracefully; a second one exits at once.
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stop_signal = stop.clone();
         tokio::spawn(async move {
             let mut signals = Signals::new();
             signals.next().await;
             tracing::info!("shutdown requested: flushing events already read");
-            token.cancel();
+            stop_signal.cancel();
             signals.next().await;
             eprintln!("second signal: exiting without flushing");
             std::process::exit(1);
         });
-        running.wait().await;
-        0
+        let watch = args.reload && !args.path_config.is_empty();
+        let interval = std::time::Duration::from_secs(args.reload_interval.max(1));
+        let next = |text: String| {
+            let args = args.clone();
+            async move {
+                if watch {
+                    crate::reload::wait_for_change(&args, &text, interval).await
+                } else {
+                    std::future::pending().await
+                }
+            }
+        };
+        supervise((sources, ast), &ctx, &settings, stop, next).await
     })
 }
 
+/// Runs a pipeline until it ends (every input at EOF), `stop` is cancelled, or `next`
+/// yields a new config; in the last case the running pipeline is drained (inputs stop,
+/// queued events reach the outputs, checkpoints record them) and the new one starts from
+/// those checkpoints. Returns the process exit code.
+pub async fn supervise<F, Fut>(
+    mut current: (Sources, Config),
+    ctx: &BuildContext,
+    settings: &RunSettings,
+    stop: tokio_util::sync::CancellationToken,
+    mut next: F,
+) -> i32
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = (Sources, Config)>,
+{
+    loop {
+        // Plugins are built inside the runtime: some start tasks or open clients.
+        let compiled = match compile(&current.1, &registry(), ctx) {
+            Ok(p) => p,
+            Err(diags) => {
+                eprint!("{}", current.0.render_all(&diags));
+                return 1;
+            }
+        };
+        let running = RunningPipeline::start(compiled, ctx, settings);
+        let token = running.shutdown_token();
+        let mut done = Box::pin(running.wait());
+        let change = next(current.0.text().to_string());
+        let replacement = tokio::select! {
+            // Every input ended (EOF) and everything was delivered.
+            _ = &mut done => return 0,
+            _ = stop.cancelled() => None,
+            n = change => Some(n),
+        };
+        token.cancel();
+        done.await;
+        match replacement {
+            Some(n) => {
+                tracing::info!("configuration changed: pipeline reloaded");
+                current = n;
+            }
+            None => return 0,
+        }
+    }
+}
+
 /// SIGINT and SIGTERM, registered once so a second signal is told apart from the first.
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -161,7 +214,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -171,7 +224,7 @@ impl Signals {
         Signals {}
     }
 
-    async fn next(&mut self) {
+    pub(crate) async fn next(&mut self) {
         #[cfg(unix)]
         {
             async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {

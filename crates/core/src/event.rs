@@ -30,10 +30,10 @@ pub struct SetError {
 impl Event {
     /// An event with `@timestamp` now and `@version` "1", as Logstash creates them.
     pub fn new() -> Self {
-        let mut fields = Map::with_capacity(8);
+        let mut fields = crate::value::map_with_capacity(8);
         fields.insert(TIMESTAMP.to_string(), Value::Timestamp(Timestamp::now()));
         fields.insert(VERSION.to_string(), Value::from("1"));
-        Event { fields, metadata: Map::new(), acks: Acks::None }
+        Event { fields, metadata: Map::default(), acks: Acks::None }
     }
 
     /// An event holding `message`.
@@ -49,7 +49,7 @@ impl Event {
     pub fn from_map(mut fields: Map) -> Self {
         let metadata = match fields.shift_remove(METADATA) {
             Some(Value::Object(m)) => m,
-            _ => Map::new(),
+            _ => Map::default(),
         };
         let mut bad_ts = None;
         let ts = match fields.shift_remove(TIMESTAMP) {
@@ -68,7 +68,7 @@ impl Event {
             }
             None => Timestamp::now(),
         };
-        let mut out = Map::with_capacity(fields.len() + 2);
+        let mut out = crate::value::map_with_capacity(fields.len() + 2);
         out.insert(TIMESTAMP.to_string(), Value::Timestamp(ts));
         for (k, v) in fields {
             out.insert(k, v);
@@ -177,7 +177,12 @@ impl Event {
         };
         let mut map = root;
         for key in parents {
-            let entry = map.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+            // Look up before inserting: cloning the key for `entry` costs an allocation
+            // per level even when the hash already exists.
+            if !map.contains_key(key.as_str()) {
+                map.insert(key.clone(), Value::Object(Map::default()));
+            }
+            let Some(entry) = map.get_mut(key.as_str()) else { unreachable!("inserted above") };
             match entry {
                 Value::Object(m) => map = m,
                 other => {
@@ -188,7 +193,12 @@ impl Event {
                 }
             }
         }
-        map.insert(last.clone(), v);
+        match map.get_mut(last.as_str()) {
+            Some(slot) => *slot = v,
+            None => {
+                map.insert(last.clone(), v);
+            }
+        }
         Ok(())
     }
 
@@ -363,7 +373,7 @@ mod tests {
         assert_eq!(e.get(&r("[list][2]")), None);
         assert!(e.set(&r("[list][x][y]"), Value::Null).is_err());
         assert_eq!(e.remove(&r("[a][b]")), Some(Value::Object([("c".to_string(), Value::Integer(1))].into_iter().collect())));
-        assert_eq!(e.get(&r("[a]")), Some(&Value::Object(Map::new())));
+        assert_eq!(e.get(&r("[a]")), Some(&Value::Object(Map::default())));
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl<'a> Reader<'a> {
             }
             Some(b'{') => {
                 self.i += 1;
-                let mut m = logstash_mesos_core::Map::new();
+                let mut m = logstash_mesos_core::Map::default();
                 while self.peek() != Some(b'}') {
                     let k = self.value()?.to_logstash_string();
                     self.expect(b'=')?;

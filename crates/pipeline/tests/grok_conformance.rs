@@ -71,7 +71,7 @@ impl Reader<'_> {
             }
             Some(b'{') => {
                 self.p += 1;
-                let mut m = Map::new();
+                let mut m = Map::default();
                 while !self.eat(b'}') {
                     let k = self.value().to_logstash_string();
                     self.ws();

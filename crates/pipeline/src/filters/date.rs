@@ -246,7 +246,7 @@ mod tests {
     }
 
     fn event(field: &str, v: Value) -> Event {
-        let mut m = Map::new();
+        let mut m = Map::default();
         m.insert("@timestamp".into(), Value::from("2000-01-01T00:00:00.000Z"));
         m.insert(field.into(), v);
         Event::from_map(m)
@@ -303,7 +303,7 @@ mod tests {
             Value::Integer(12),
             Value::Float(1.5),
             Value::Bool(true),
-            Value::Object(Map::new()),
+            Value::Object(Map::default()),
             Value::Array(vec![Value::Integer(3)]),
         ];
         for v in inputs {

@@ -279,7 +279,7 @@ mod tests {
     }
 
     fn matcher(field: &str, pat: &str) -> Value {
-        let mut m = Map::new();
+        let mut m = Map::default();
         m.insert(field.to_string(), Value::from(pat));
         Value::Object(m)
     }
@@ -318,11 +318,11 @@ mod tests {
         let mut missing = Event::new();
         assert_eq!(run(f.as_ref(), &mut missing), Outcome::Failure);
         assert!(missing.has_tag("_grokparsefailure"));
-        let mut m = Map::new();
+        let mut m = Map::default();
         m.insert("message".into(), Value::Integer(7));
         assert_eq!(run(f.as_ref(), &mut Event::from_map(m)), Outcome::Failure);
-        let mut obj = Map::new();
-        obj.insert("message".into(), Value::Object(Map::new()));
+        let mut obj = Map::default();
+        obj.insert("message".into(), Value::Object(Map::default()));
         assert_eq!(run(f.as_ref(), &mut Event::from_map(obj)), Outcome::Failure);
         let lossy = String::from_utf8_lossy(b"1.2.3.4 - - [\xff\xfe] \"GET /\xc3 HTTP/1.1\" 200 1").into_owned();
         assert_eq!(run(f.as_ref(), &mut Event::from_message(lossy)), Outcome::Failure);

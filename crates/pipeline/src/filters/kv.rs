@@ -261,7 +261,7 @@ impl Kv {
             }
             let mut v = Value::String(value);
             if self.recursive {
-                let mut inner = Map::new();
+                let mut inner = Map::default();
                 if let Value::String(s) = &v {
                     self.parse(s, scope, &mut inner)?;
                 }
@@ -290,7 +290,7 @@ impl Kv {
             prefix: self.prefix.render(event),
             deadline: self.timeout.map(|t| Instant::now() + t),
         };
-        let mut kv = Map::new();
+        let mut kv = Map::default();
         match event.get(&self.source) {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => self.parse(s, &scope, &mut kv)?,

@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn inspect_like_ruby() {
-        let mut m = Map::new();
+        let mut m = Map::default();
         m.insert("k".into(), Value::Array(vec![Value::from("a\"b"), Value::Integer(1), Value::Null, Value::Float(2.0)]));
         assert_eq!(to_s(&Value::Object(m)), r#"{"k"=>["a\"b", 1, nil, 2.0]}"#);
         assert_eq!(to_s(&Value::from("plain")), "plain");

@@ -370,7 +370,7 @@ impl Compiler<'_> {
             OptKind::Hash => match raw {
                 Value::Object(m) => Value::Object(m),
                 Value::Array(a) if a.len() % 2 == 0 => {
-                    let mut m = Map::new();
+                    let mut m = Map::default();
                     let mut it = a.into_iter();
                     while let (Some(k), Some(v)) = (it.next(), it.next()) {
                         let key = k.to_logstash_string();
@@ -506,7 +506,7 @@ fn to_value(v: &ast::Value) -> Result<Value, Diagnostic> {
         ValueKind::Number(n) => number(n),
         ValueKind::Array(items) => Value::Array(items.iter().map(to_value).collect::<Result<_, _>>()?),
         ValueKind::Hash(entries) => {
-            let mut m = Map::new();
+            let mut m = Map::default();
             for e in entries {
                 if m.contains_key(&e.key) {
                     return Err(Diagnostic::new(e.key_span, format!("duplicate key {:?} in hash", e.key)));

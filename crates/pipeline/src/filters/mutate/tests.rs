@@ -120,7 +120,7 @@ fn invalid_add_field_key_is_a_mutate_error() {
 #[test]
 fn huge_and_odd_utf8_values() {
     let big = "ab,".repeat(350_000); // ~1 MiB
-    let mut m = Map::new();
+    let mut m = Map::default();
     m.insert("a".into(), Value::String(big.clone()));
     m.insert("u".into(), Value::from("\u{0}ǅ\u{FFFD}ß\u{1F600}"));
     let f = build(

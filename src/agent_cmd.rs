@@ -1,0 +1,236 @@
+//! `logstash-mesos agent`: the per-node shipper. Serves `GET /status`, runs the pipeline
+//! (with the `docker` input) from local `-f` files — reloaded when they change — or from the
+//! scheduler's config set (long-poll on its version number), and reports its health to the
+//! scheduler every few seconds.
+
+use crate::cli::RunArgs;
+use crate::pipeline::{build_context, supervise, Signals};
+use anyhow::{Context, Result};
+use clap::Args;
+use logstash_mesos_pipeline::lang::ast::Config;
+use logstash_mesos_pipeline::lang::source::Sources;
+use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions};
+use logstash_mesos_pipeline::runner::RunSettings;
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub agent: logstash_mesos_agent::AgentOptions,
+    /// The scheduler to take configs from when no -f is given (set by the scheduler on
+    /// the tasks it launches).
+    #[arg(long = "scheduler", env = "LOGSTASH_MESOS_SCHEDULER_URL", value_name = "URL")]
+    pub scheduler: Option<String>,
+    /// Workers running filters and outputs [default: number of cores].
+    #[arg(short = 'w', long = "pipeline.workers")]
+    pub workers: Option<usize>,
+    /// Events per worker batch.
+    #[arg(short = 'b', long = "pipeline.batch.size", default_value_t = 125)]
+    pub batch_size: usize,
+    /// ECS compatibility of plugins: disabled, v1 or v8.
+    #[arg(long = "pipeline.ecs_compatibility", default_value = "v8")]
+    pub ecs: String,
+    /// How often to look for changed -f files, in seconds.
+    #[arg(long = "config.reload.interval", default_value_t = 3)]
+    pub reload_interval: u64,
+    /// Log level.
+    #[arg(long = "log.level", default_value = "info")]
+    pub log_level: String,
+}
+
+/// The config set as the scheduler serves it on `GET /v1/pipeline`.
+#[derive(Debug, Deserialize)]
+struct PipelineSet {
+    version: u64,
+    /// Config name → Logstash config text.
+    configs: std::collections::BTreeMap<String, String>,
+}
+
+fn run_args(a: &AgentArgs) -> RunArgs {
+    RunArgs {
+        path_config: a.agent.config.iter().map(|p| p.display().to_string()).collect(),
+        workers: a.workers,
+        batch_size: a.batch_size,
+        batch_delay: 50,
+        reload: true,
+        reload_interval: a.reload_interval,
+        path_data: a.agent.path_data.clone(),
+        pipeline_id: "main".into(),
+        ecs: a.ecs.clone(),
+        log_level: a.log_level.clone(),
+        ..RunArgs::default()
+    }
+}
+
+/// Parses a config set from the scheduler; `None` (logged) when it does not parse — the
+/// scheduler validates before accepting, so this only happens across version skew.
+fn parse_set(set: &PipelineSet) -> Option<(Sources, Config)> {
+    let mut sources = Sources::default();
+    for (name, text) in &set.configs {
+        sources.push(name, text);
+    }
+    if sources.is_empty() {
+        return None;
+    }
+    match parse(&sources, &ParseOptions::default()) {
+        Ok(ast) if check_syntax(&ast).is_empty() => Some((sources, ast)),
+        Ok(ast) => {
+            tracing::error!(version = set.version, "config set rejected:\n{}", sources.render_all(&check_syntax(&ast)));
+            None
+        }
+        Err(d) => {
+            tracing::error!(version = set.version, "config set rejected:\n{}", sources.render_all(&d));
+            None
+        }
+    }
+}
+
+/// Long-polls the scheduler until it serves a valid config set newer than `since`.
+async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> (u64, Sources, Config) {
+    let mut since = since;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let url = format!("{}/v1/pipeline?since={since}&timeout=30", base.trim_end_matches('/'));
+        let got = async { http.get(&url).send().await?.error_for_status()?.json::<PipelineSet>().await }.await;
+        match got {
+            Ok(set) if set.version > since => {
+                backoff = Duration::from_millis(500);
+                since = set.version;
+                if let Some((s, c)) = parse_set(&set) {
+                    return (set.version, s, c);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reach the scheduler for configs; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Posts this agent's health to the scheduler (`POST /v1/agents/status`) every 5 s.
+async fn report_loop(http: reqwest::Client, base: String, version: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let node = logstash_mesos_pipeline::inputs::hostname();
+    let status = logstash_mesos_agent::status::global();
+    let mut last: Option<(std::time::Instant, u64)> = None;
+    loop {
+        let snap = status.snapshot();
+        let (mut errors, mut lag_events, mut lines) = (snap.errors.len() as u64, 0u64, 0u64);
+        for s in snap.containers.values().flat_map(|c| c.streams.values()) {
+            errors += s.errors.len() as u64;
+            lag_events += s.lag_events;
+            lines += s.lines;
+        }
+        // Rate of extracted lines since the last report; lag as the time the unacknowledged
+        // backlog takes at that rate.
+        let now = std::time::Instant::now();
+        let eps = match last {
+            Some((t, n)) if now > t => lines.saturating_sub(n) as f64 / (now - t).as_secs_f64(),
+            _ => 0.0,
+        };
+        last = Some((now, lines));
+        let lag_seconds = if lag_events == 0 { 0.0 } else { lag_events as f64 / eps.max(1.0) };
+        let report = serde_json::json!({
+            "node": node,
+            "agent_id": snap.agent_id,
+            "task_id": std::env::var("MESOS_TASK_ID").ok(),
+            "containers": snap.containers.len(),
+            "events_per_second": eps,
+            "lag_seconds": lag_seconds,
+            "errors": errors,
+            "config_version": version.load(std::sync::atomic::Ordering::Relaxed),
+        });
+        let url = format!("{}/v1/agents/status", base.trim_end_matches('/'));
+        if let Err(e) = http.post(&url).json(&report).send().await {
+            tracing::debug!(error = %e, "status report not delivered");
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+pub fn run(a: AgentArgs) -> i32 {
+    crate::pipeline::init_logging(&a.log_level);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(run_async(a)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+async fn run_async(a: AgentArgs) -> Result<i32> {
+    let args = run_args(&a);
+    let ctx = build_context(&args).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(args.path_data.join("agent")).context("cannot create the data directory")?;
+    let status = logstash_mesos_agent::status::global();
+    status.with(|s| s.agent_id = a.agent.mesos_agent_id.clone());
+    let listener = tokio::net::TcpListener::bind(a.agent.status_bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", a.agent.status_bind))?;
+    tracing::info!(addr = %a.agent.status_bind, "status endpoint listening on /status");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, logstash_mesos_agent::status::router(status)).await;
+    });
+
+    let settings = RunSettings {
+        workers: ctx.workers,
+        batch_size: ctx.batch_size,
+        batch_delay: Duration::from_millis(args.batch_delay),
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stop_signal = stop.clone();
+    tokio::spawn(async move {
+        let mut signals = Signals::new();
+        signals.next().await;
+        tracing::info!("shutdown requested: flushing events already read");
+        stop_signal.cancel();
+        signals.next().await;
+        std::process::exit(1);
+    });
+
+    if !args.path_config.is_empty() {
+        let Some(first) = crate::pipeline::load_and_parse(&args) else { return Ok(1) };
+        let interval = Duration::from_secs(args.reload_interval.max(1));
+        let next = |text: String| {
+            let args = args.clone();
+            async move { crate::reload::wait_for_change(&args, &text, interval).await }
+        };
+        return Ok(supervise(first, &ctx, &settings, stop, next).await);
+    }
+
+    let Some(base) = a.scheduler.clone() else {
+        anyhow::bail!("no configuration: give -f PATH or --scheduler URL (LOGSTASH_MESOS_SCHEDULER_URL)");
+    };
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let version = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    tokio::spawn(report_loop(http.clone(), base.clone(), version.clone()));
+    let (v, s, c) = tokio::select! {
+        first = next_from_scheduler(&http, &base, 0) => first,
+        _ = stop.cancelled() => return Ok(0),
+    };
+    version.store(v, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(version = v, "running the scheduler's config set");
+    let next = |_text: String| {
+        let http = http.clone();
+        let base = base.clone();
+        let version = version.clone();
+        async move {
+            let since = version.load(std::sync::atomic::Ordering::Relaxed);
+            let (v, s, c) = next_from_scheduler(&http, &base, since).await;
+            version.store(v, std::sync::atomic::Ordering::Relaxed);
+            (s, c)
+        }
+    };
+    Ok(supervise((s, c), &ctx, &settings, stop, next).await)
+}
