@@ -194,7 +194,15 @@ async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
     let mut out = Vec::new();
     let nodes = s.shared.nodes();
     for n in &nodes {
-        let rep = reports.get(&n.hostname);
+        // Agents report their own hostname; fall back to the Mesos agent id in case
+        // the container's hostname differs from the node's.
+        let rep = reports.get(&n.hostname).or_else(|| {
+            n.agent_id.as_ref().and_then(|id| {
+                reports
+                    .values()
+                    .find(|(r, _)| r.agent_id.as_ref() == Some(id))
+            })
+        });
         out.push(json!({
             "node": n.hostname,
             "agent_id": n.agent_id,
@@ -209,7 +217,10 @@ async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
     }
     // Agents that report but that the scheduler does not (yet) know as a node.
     for (node, (r, at)) in &reports {
-        if !nodes.iter().any(|n| &n.hostname == node) {
+        let matched = nodes
+            .iter()
+            .any(|n| &n.hostname == node || (n.agent_id.is_some() && n.agent_id == r.agent_id));
+        if !matched {
             out.push(json!({"node": node, "agent_id": r.agent_id, "task_id": r.task_id, "task_state": null,
                 "report": r, "report_age_seconds": at.elapsed().as_secs_f64()}));
         }

@@ -146,6 +146,13 @@ async fn agents_report_and_listing() {
     assert_eq!(a["task_state"], "TASK_RUNNING");
     assert_eq!(a["report"]["containers"], 3);
     assert_eq!(a["report"]["events_per_second"], 120.5);
+    // A report under another hostname but with the node's Mesos agent id joins that row.
+    let report = json!({"node": "container-abc", "agent_id": "a1", "containers": 9});
+    call(&st, "POST", "/v1/agents/status", &report.to_string()).await;
+    let (_, body) = call(&st, "GET", "/v1/agents", "").await;
+    let rows = js(&body)["agents"].as_array().expect("rows").clone();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["report"]["containers"], 3, "own hostname wins");
 }
 
 #[tokio::test]
