@@ -55,6 +55,9 @@ impl Framework {
     }
 }
 
+/// Called with each task the simulator launches.
+pub type Launcher = Arc<dyn Fn(&TaskInfo) + Send + Sync>;
+
 pub struct Sim {
     pub agents: BTreeMap<Id, SimAgent>,
     frameworks: HashMap<Id, Framework>,
@@ -70,7 +73,7 @@ pub struct Sim {
     /// `--authenticate_http_frameworks`: (principal, secret) required as Basic auth.
     pub credentials: Option<(String, String)>,
     /// Starts the "process" of every launched task (in-process agents in tests).
-    pub launcher: Option<Arc<dyn Fn(&TaskInfo) + Send + Sync>>,
+    pub launcher: Option<Launcher>,
     pub retry: Duration,
     seq: u64,
     split: usize,
