@@ -210,6 +210,7 @@ impl Driver {
                     if subscribed || self.sched.take_dirty() {
                         self.persist().await?;
                     }
+                    self.publish();
                     if let Some(end) = self.send_all(calls).await {
                         return Ok(end);
                     }
@@ -219,12 +220,12 @@ impl Driver {
                     if self.sched.take_dirty() {
                         self.persist().await?;
                     }
+                    self.publish();
                     if let Some(end) = self.send_all(calls).await {
                         return Ok(end);
                     }
                 }
             }
-            self.publish();
         }
     }
 

@@ -149,7 +149,7 @@ async fn one_agent_per_node_and_a_new_node_gets_one() {
             Some(info.agent_id.value.as_str())
         );
     }
-    assert!(sched.shared.nodes().len() == 4);
+    wait_for("four nodes published", || sched.shared.nodes().len() == 4).await;
     sched.handle.abort();
 }
 

@@ -214,7 +214,8 @@ async fn wait_text(
     want: &str,
 ) -> Result<(), fantoccini::error::CmdError> {
     let el = c.find(Locator::Id(id)).await?;
-    for _ in 0..100 {
+    // Up to 15 s: CI machines are shared and slow.
+    for _ in 0..300 {
         if el.text().await?.contains(want) {
             return Ok(());
         }
