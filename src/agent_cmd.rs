@@ -59,6 +59,9 @@ fn run_args(a: &AgentArgs) -> RunArgs {
         pipeline_id: "main".into(),
         ecs: a.ecs.clone(),
         log_level: a.log_level.clone(),
+        dlq_enable: true,
+        dlq_max_bytes: 1 << 30,
+        dlq_storage_policy: "drop_newer".into(),
         ..RunArgs::default()
     }
 }

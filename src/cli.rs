@@ -70,6 +70,16 @@ pub struct RunArgs {
     /// Process escape sequences (\n, \t, \", ...) in quoted config strings.
     #[arg(long = "config.support_escapes")]
     pub support_escapes: bool,
+    /// Keep events Elasticsearch rejects (400/404, dlq_custom_codes) in the dead letter
+    /// queue under --path.data (true or false).
+    #[arg(long = "dead_letter_queue.enable", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub dlq_enable: bool,
+    /// Maximum size of one pipeline's dead letter queue, in bytes.
+    #[arg(long = "dead_letter_queue.max_bytes", value_name = "BYTES", default_value_t = 1 << 30)]
+    pub dlq_max_bytes: u64,
+    /// When the dead letter queue is full: drop_newer or drop_older.
+    #[arg(long = "dead_letter_queue.storage_policy", value_name = "POLICY", default_value = "drop_newer")]
+    pub dlq_storage_policy: String,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
     pub log_level: String,

@@ -6,7 +6,7 @@ use logstash_mesos_pipeline::lang::compile::{compile, validate};
 use logstash_mesos_pipeline::lang::ast::Config;
 use logstash_mesos_pipeline::lang::source::Sources;
 use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions};
-use logstash_mesos_pipeline::plugin::{BuildContext, Ecs};
+use logstash_mesos_pipeline::plugin::{BuildContext, DlqSettings, DlqStoragePolicy, Ecs};
 use logstash_mesos_pipeline::registry::Registry;
 use logstash_mesos_pipeline::runner::{RunSettings, RunningPipeline};
 
@@ -27,7 +27,13 @@ pub fn registry() -> Registry {
 pub(crate) fn build_context(args: &RunArgs) -> Result<BuildContext, String> {
     let ecs = Ecs::parse(&args.ecs)
         .ok_or_else(|| format!("--pipeline.ecs_compatibility: expected disabled, v1 or v8, got {:?}", args.ecs))?;
+    let storage_policy = match args.dlq_storage_policy.as_str() {
+        "drop_newer" => DlqStoragePolicy::DropNewer,
+        "drop_older" => DlqStoragePolicy::DropOlder,
+        other => return Err(format!("--dead_letter_queue.storage_policy: expected drop_newer or drop_older, got {other:?}")),
+    };
     Ok(BuildContext {
+        dead_letter_queue: DlqSettings { enable: args.dlq_enable, max_bytes: args.dlq_max_bytes, storage_policy },
         pipeline_id: args.pipeline_id.clone(),
         path_data: args.path_data.clone(),
         ecs,

@@ -11,6 +11,7 @@ pub mod lang;
 pub mod options;
 pub mod outputs;
 pub mod plugin;
+pub mod dlq;
 pub mod grok;
 pub mod registry;
 pub mod runner;

@@ -6,7 +6,9 @@ use logstash_mesos_core::{Acks, Event};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -46,6 +48,71 @@ pub struct BuildContext {
     pub batch_size: usize,
     /// `config.support_escapes`.
     pub support_escapes: bool,
+    /// Fired when outputs must stop retrying: an output still retrying fails the acks of
+    /// what it holds (so sources do not checkpoint past it) and returns.
+    pub shutdown: CancellationToken,
+    /// `dead_letter_queue.*` settings.
+    pub dead_letter_queue: DlqSettings,
+    /// Where outputs report whether their destinations are reachable.
+    pub health: HealthBoard,
+}
+
+/// `dead_letter_queue.enable`, `dead_letter_queue.max_bytes`, `dead_letter_queue.storage_policy`.
+#[derive(Clone, Debug)]
+pub struct DlqSettings {
+    /// Logstash defaults to false; we default to true because no event may be lost
+    /// silently (the queue is bounded by `max_bytes`).
+    pub enable: bool,
+    /// Total size of the segment files of one pipeline (default 1024mb).
+    pub max_bytes: u64,
+    /// What to do when the queue is full.
+    pub storage_policy: DlqStoragePolicy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DlqStoragePolicy {
+    /// Refuse new entries (they are logged and counted as dropped).
+    DropNewer,
+    /// Delete the oldest segments to make room.
+    DropOlder,
+}
+
+impl Default for DlqSettings {
+    fn default() -> Self {
+        DlqSettings { enable: true, max_bytes: 1024 * 1024 * 1024, storage_policy: DlqStoragePolicy::DropNewer }
+    }
+}
+
+/// One destination of one output and whether it is reachable.
+#[derive(Clone, Debug)]
+pub struct HealthEntry {
+    /// The plugin's id or name.
+    pub plugin: String,
+    /// The destination, without credentials.
+    pub target: String,
+    pub up: Arc<AtomicBool>,
+}
+
+/// Shared list of destinations outputs report on (read by the agent's health endpoint).
+#[derive(Clone, Debug, Default)]
+pub struct HealthBoard(pub Arc<Mutex<Vec<HealthEntry>>>);
+
+impl HealthBoard {
+    pub fn register(&self, entry: HealthEntry) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(entry);
+        }
+    }
+    /// A snapshot: (plugin, target, up).
+    pub fn snapshot(&self) -> Vec<(String, String, bool)> {
+        match self.0.lock() {
+            Ok(v) => v
+                .iter()
+                .map(|e| (e.plugin.clone(), e.target.clone(), e.up.load(std::sync::atomic::Ordering::Relaxed)))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
 }
 
 impl Default for BuildContext {
@@ -57,6 +124,9 @@ impl Default for BuildContext {
             workers: 1,
             batch_size: 125,
             support_escapes: false,
+            shutdown: CancellationToken::new(),
+            dead_letter_queue: DlqSettings::default(),
+            health: HealthBoard::default(),
         }
     }
 }

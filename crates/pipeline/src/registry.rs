@@ -69,6 +69,7 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
     Entry { name: "stdin", options: inputs::stdin::OPTIONS, build: inputs::stdin::build, doc: "reads events from standard input" },
     Entry { name: "generator", options: inputs::generator::OPTIONS, build: inputs::generator::build, doc: "generates events (tests, benchmarks)" },
     Entry { name: "file", options: inputs::file::OPTIONS, build: inputs::file::build, doc: "tails files on this host (rotation-safe, checkpointed)" },
+    Entry { name: "dead_letter_queue", options: inputs::dead_letter_queue::OPTIONS, build: inputs::dead_letter_queue::build, doc: "replays events from the dead letter queue" },
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
@@ -86,6 +87,7 @@ pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
     Entry { name: "stdout", options: outputs::stdout::OPTIONS, build: outputs::stdout::build, doc: "prints events to standard output" },
     Entry { name: "file", options: outputs::file::OPTIONS, build: outputs::file::build, doc: "writes events to files (sprintf path)" },
     Entry { name: "null", options: outputs::null::OPTIONS, build: outputs::null::build, doc: "discards events (acknowledged)" },
+    Entry { name: "elasticsearch", options: outputs::elasticsearch::OPTIONS, build: outputs::elasticsearch::build, doc: "bulk-indexes events into Elasticsearch" },
 ];
 
 pub static CODECS: &[Entry<CodecBuilder>] = &[

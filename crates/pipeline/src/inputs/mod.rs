@@ -1,5 +1,6 @@
 //! Inputs: where events enter the pipeline. One file (or folder) per input.
 
+pub mod dead_letter_queue;
 pub mod file;
 pub mod generator;
 pub mod stdin;

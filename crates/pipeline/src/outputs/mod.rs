@@ -1,5 +1,6 @@
 //! Outputs: where events leave the pipeline. One file per output.
 
+pub mod elasticsearch;
 pub mod file;
 pub mod null;
 pub mod stdout;

@@ -1,0 +1,108 @@
+//! The index template installed with `manage_template`: Logstash's default (a `message`
+//! text field, strings as text + keyword) or the user's `template` file, as a composable
+//! `_index_template` body.
+
+use std::path::Path;
+
+/// Default `template_name`.
+pub fn default_name(ecs: bool) -> &'static str {
+    if ecs {
+        "ecs-logstash"
+    } else {
+        "logstash"
+    }
+}
+
+/// The index pattern a template for `index` should cover: the text up to the first
+/// sprintf reference, followed by `*` (`logstash-%{+yyyy.MM.dd}` → `logstash-*`).
+pub fn pattern_for(index: &str) -> String {
+    let prefix = index.split("%{").next().unwrap_or("");
+    format!("{prefix}*")
+}
+
+/// Logstash's default template for `pattern`.
+pub fn default_body(pattern: &str) -> serde_json::Value {
+    serde_json::json!({
+        "index_patterns": [pattern],
+        "priority": 200,
+        "template": {
+            "settings": { "index.refresh_interval": "5s", "number_of_shards": 1 },
+            "mappings": {
+                "dynamic_templates": [
+                    { "message_field": { "path_match": "message", "match_mapping_type": "string",
+                        "mapping": { "type": "text", "norms": false } } },
+                    { "string_fields": { "match": "*", "match_mapping_type": "string",
+                        "mapping": { "type": "text", "norms": false,
+                            "fields": { "keyword": { "type": "keyword", "ignore_above": 256 } } } } }
+                ],
+                "properties": {
+                    "@timestamp": { "type": "date" },
+                    "@version": { "type": "keyword" },
+                    "geoip": { "dynamic": true, "properties": {
+                        "ip": { "type": "ip" }, "location": { "type": "geo_point" },
+                        "latitude": { "type": "half_float" }, "longitude": { "type": "half_float" } } }
+                }
+            }
+        }
+    })
+}
+
+/// Reads a user's template file. A legacy template (top-level `settings` / `mappings` /
+/// `aliases`, or `template` as a pattern string) is converted to the composable form;
+/// `index_patterns` defaults to `pattern`.
+pub fn load(path: &Path, pattern: &str) -> Result<serde_json::Value, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let serde_json::Value::Object(mut m) = v else {
+        return Err(format!("{} must hold a JSON object", path.display()));
+    };
+    if let Some(serde_json::Value::String(p)) = m.get("template").cloned() {
+        // Pre-6 legacy form: `template` is the pattern.
+        m.remove("template");
+        m.entry("index_patterns").or_insert(serde_json::json!([p]));
+    }
+    let mut inner = serde_json::Map::new();
+    for k in ["settings", "mappings", "aliases"] {
+        if let Some(v) = m.remove(k) {
+            inner.insert(k.to_string(), v);
+        }
+    }
+    if !inner.is_empty() {
+        let t = m.entry("template").or_insert(serde_json::json!({}));
+        if let serde_json::Value::Object(t) = t {
+            for (k, v) in inner {
+                t.entry(k).or_insert(v);
+            }
+        }
+    }
+    m.remove("order");
+    m.entry("index_patterns").or_insert(serde_json::json!([pattern]));
+    Ok(serde_json::Value::Object(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert_eq!(pattern_for("logstash-%{+yyyy.MM.dd}"), "logstash-*");
+        assert_eq!(pattern_for("app-%{[service]}-%{+YYYY}"), "app-*");
+        assert_eq!(pattern_for("fixed"), "fixed*");
+        assert_eq!(default_body("x-*")["index_patterns"][0], "x-*");
+    }
+
+    #[test]
+    fn legacy_template_is_converted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.json");
+        std::fs::write(&p, r#"{"template":"web-*","order":0,"settings":{"number_of_shards":2},"mappings":{"properties":{"a":{"type":"keyword"}}}}"#).unwrap();
+        let v = load(&p, "ignored-*").unwrap();
+        assert_eq!(v["index_patterns"], serde_json::json!(["web-*"]));
+        assert_eq!(v["template"]["settings"]["number_of_shards"], 2);
+        assert_eq!(v["template"]["mappings"]["properties"]["a"]["type"], "keyword");
+        assert!(v.get("order").is_none());
+        std::fs::write(&p, "nope").unwrap();
+        assert!(load(&p, "x").unwrap_err().contains("not JSON"));
+    }
+}
