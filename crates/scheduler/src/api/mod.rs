@@ -1,0 +1,311 @@
+//! REST API and web UI under one axum router.
+//!
+//! * `GET /v1/configs`, `GET/PUT/DELETE /v1/configs/{name}`, `POST /v1/configs/{name}/validate`
+//! * `GET /v1/pipeline?since=N&timeout=S`: agents long-poll the config set
+//! * `POST /v1/agents/status` (agents report), `GET /v1/agents`
+//! * `GET /v1/health`, `GET /metrics`, `GET /v1/openapi.json`
+//! * `GET /v1/artifacts/logstash-mesos`: this binary, for command tasks
+//! * `GET /`: the embedded UI
+
+mod error;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub use error::ApiError;
+
+use crate::configs::ConfigService;
+use crate::driver::Shared;
+
+/// What an agent POSTs to `/v1/agents/status` (every few seconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentReport {
+    /// Hostname of the node the agent runs on.
+    pub node: String,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub task_id: Option<String>,
+    /// Containers whose logs are being streamed.
+    #[serde(default)]
+    pub containers: u64,
+    #[serde(default)]
+    pub events_per_second: f64,
+    /// Seconds between a log line being written and being indexed.
+    #[serde(default)]
+    pub lag_seconds: f64,
+    /// Errors since the agent started.
+    #[serde(default)]
+    pub errors: u64,
+    /// The config version the agent runs.
+    #[serde(default)]
+    pub config_version: u64,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub configs: Arc<ConfigService>,
+    pub shared: Arc<Shared>,
+    pub reports: Arc<RwLock<HashMap<String, (AgentReport, Instant)>>>,
+    /// The file served as the command task's binary.
+    pub artifact: Option<PathBuf>,
+}
+
+impl AppState {
+    pub fn new(
+        configs: Arc<ConfigService>,
+        shared: Arc<Shared>,
+        artifact: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            configs,
+            shared,
+            reports: Arc::default(),
+            artifact,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(ui))
+        .route("/v1/configs", get(list_configs))
+        .route(
+            "/v1/configs/{name}",
+            get(get_config).put(put_config).delete(delete_config),
+        )
+        .route("/v1/configs/{name}/validate", post(validate_config))
+        .route("/v1/pipeline", get(pipeline))
+        .route("/v1/agents", get(agents))
+        .route("/v1/agents/status", post(agent_status))
+        .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route(crate::sched::task::ARTIFACT_PATH, get(artifact))
+        .with_state(state)
+}
+
+async fn ui() -> Html<&'static str> {
+    Html(include_str!("../../assets/index.html"))
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../../assets/openapi.json"),
+    )
+        .into_response()
+}
+
+async fn list_configs(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let set = s.configs.current();
+    Json(json!({"version": set.version, "configs": set.configs}))
+}
+
+async fn get_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let text = s
+        .configs
+        .get(&name)
+        .ok_or(crate::configs::ConfigError::NotFound(name))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+fn body_text(body: &Bytes) -> Result<&str, ApiError> {
+    std::str::from_utf8(body)
+        .map_err(|e| ApiError::BadRequest(format!("config text is not UTF-8: {e}")))
+}
+
+async fn put_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let version = s.configs.put(&name, body_text(&body)?).await?;
+    Ok(Json(json!({"name": name, "version": version})))
+}
+
+async fn validate_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    s.configs.validate(&name, body_text(&body)?)?;
+    Ok(Json(json!({"name": name, "valid": true})))
+}
+
+async fn delete_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let version = s.configs.delete(&name).await?;
+    Ok(Json(json!({"name": name, "version": version})))
+}
+
+#[derive(Deserialize)]
+struct PipelineQuery {
+    #[serde(default)]
+    since: u64,
+    /// Seconds to wait for a newer version (default 30, at most 300).
+    #[serde(default)]
+    timeout: Option<u64>,
+}
+
+async fn pipeline(
+    State(s): State<AppState>,
+    Query(q): Query<PipelineQuery>,
+) -> Json<serde_json::Value> {
+    let wait = Duration::from_secs(q.timeout.unwrap_or(30).min(300));
+    let set = s.configs.wait_newer(q.since, wait).await;
+    Json(json!({"version": set.version, "configs": set.configs}))
+}
+
+/// Parsed by hand so an agent that forgets the Content-Type still gets through.
+async fn agent_status(State(s): State<AppState>, body: Bytes) -> Result<StatusCode, ApiError> {
+    let report: AgentReport = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid agent report: {e}")))?;
+    if report.node.is_empty() {
+        return Err(ApiError::BadRequest(
+            "field \"node\" must not be empty".into(),
+        ));
+    }
+    if let Ok(mut r) = s.reports.write() {
+        r.insert(report.node.clone(), (report, Instant::now()));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let reports = s.reports.read().map(|r| r.clone()).unwrap_or_default();
+    let mut out = Vec::new();
+    let nodes = s.shared.nodes();
+    for n in &nodes {
+        // Agents report their own hostname; fall back to the Mesos agent id in case
+        // the container's hostname differs from the node's.
+        let rep = reports.get(&n.hostname).or_else(|| {
+            n.agent_id.as_ref().and_then(|id| {
+                reports
+                    .values()
+                    .find(|(r, _)| r.agent_id.as_ref() == Some(id))
+            })
+        });
+        out.push(json!({
+            "node": n.hostname,
+            "agent_id": n.agent_id,
+            "task_id": n.task_id,
+            "task_state": n.state,
+            "message": n.message,
+            "failures": n.failures,
+            "up_to_date": n.up_to_date,
+            "report": rep.map(|(r, _)| r),
+            "report_age_seconds": rep.map(|(_, at)| at.elapsed().as_secs_f64()),
+        }));
+    }
+    // Agents that report but that the scheduler does not (yet) know as a node.
+    for (node, (r, at)) in &reports {
+        let matched = nodes
+            .iter()
+            .any(|n| &n.hostname == node || (n.agent_id.is_some() && n.agent_id == r.agent_id));
+        if !matched {
+            out.push(json!({"node": node, "agent_id": r.agent_id, "task_id": r.task_id, "task_state": null,
+                "report": r, "report_age_seconds": at.elapsed().as_secs_f64()}));
+        }
+    }
+    Json(json!({"agents": out}))
+}
+
+async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "connected": s.shared.connected.load(Ordering::Relaxed),
+        "framework_id": s.shared.framework_id(),
+        "config_version": s.configs.current().version,
+    }))
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    use std::fmt::Write;
+    let m = &s.shared.metrics;
+    let mut out = String::new();
+    let counters = [
+        ("subscribes", "SUBSCRIBE streams opened", &m.subscribes),
+        ("events", "events received from the master", &m.events),
+        ("offers", "offers received", &m.offers),
+        ("launches", "agent tasks launched", &m.launches),
+        ("declines", "offers declined", &m.declines),
+        ("kills", "kill calls sent", &m.kills),
+        ("updates", "task status updates received", &m.updates),
+        (
+            "call_errors",
+            "calls the master did not accept",
+            &m.call_errors,
+        ),
+    ];
+    for (name, help, c) in counters {
+        let _ = writeln!(out, "# HELP logstash_mesos_scheduler_{name}_total {help}");
+        let _ = writeln!(out, "# TYPE logstash_mesos_scheduler_{name}_total counter");
+        let _ = writeln!(
+            out,
+            "logstash_mesos_scheduler_{name}_total {}",
+            c.load(Ordering::Relaxed)
+        );
+    }
+    let nodes = s.shared.nodes();
+    let running = nodes
+        .iter()
+        .filter(|n| n.state.as_deref() == Some("TASK_RUNNING"))
+        .count();
+    let gauges = [
+        (
+            "connected",
+            "1 while subscribed to the master",
+            u64::from(s.shared.connected.load(Ordering::Relaxed)),
+        ),
+        ("nodes", "nodes known from offers", nodes.len() as u64),
+        (
+            "agents_running",
+            "nodes whose agent is running",
+            running as u64,
+        ),
+        (
+            "config_version",
+            "version of the accepted config set",
+            s.configs.current().version,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        let _ = writeln!(out, "# HELP logstash_mesos_scheduler_{name} {help}");
+        let _ = writeln!(out, "# TYPE logstash_mesos_scheduler_{name} gauge");
+        let _ = writeln!(out, "logstash_mesos_scheduler_{name} {v}");
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+async fn artifact(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let Some(path) = &s.artifact else {
+        return Err(ApiError::BadRequest(
+            "no artifact is served (Docker agents)".into(),
+        ));
+    };
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,193 @@
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use super::*;
+use crate::configs::BasicValidator;
+use crate::driver::Keeper;
+use crate::store::{ConfigSet, FileStore};
+
+async fn app() -> (tempfile::TempDir, AppState) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keeper = Arc::new(
+        Keeper::open(Arc::new(FileStore::new(dir.path())))
+            .await
+            .expect("keeper"),
+    );
+    let configs = Arc::new(ConfigService::new(
+        Arc::new(BasicValidator),
+        keeper,
+        ConfigSet::default(),
+        None,
+    ));
+    (
+        dir,
+        AppState::new(configs, Arc::new(Shared::default()), None),
+    )
+}
+
+async fn call(state: &AppState, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let resp = router(state.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn js(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not json ({e}): {s}"))
+}
+
+#[tokio::test]
+async fn config_crud_with_validation() {
+    let (_d, st) = app().await;
+    let (code, body) = call(&st, "PUT", "/v1/configs/main", "input { stdin {} }").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(js(&body), json!({"name": "main", "version": 1}));
+    let (code, body) = call(&st, "GET", "/v1/configs/main", "").await;
+    assert_eq!(
+        (code, body.as_str()),
+        (StatusCode::OK, "input { stdin {} }")
+    );
+    let (code, body) = call(&st, "PUT", "/v1/configs/main", "input {\n  stdin {\n").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let errs = js(&body)["errors"].clone();
+    let positions: Vec<(i64, i64)> = errs
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_i64().unwrap_or(0),
+                e["column"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(positions, vec![(1, 7), (2, 9)]);
+    assert_eq!(errs[1]["file"], "main");
+    assert!(errs[1]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("never closed"));
+    // The invalid text was not accepted.
+    let (_, body) = call(&st, "GET", "/v1/configs", "").await;
+    assert_eq!(
+        js(&body),
+        json!({"version": 1, "configs": {"main": "input { stdin {} }"}})
+    );
+    let (code, _) = call(&st, "POST", "/v1/configs/main/validate", "output {}").await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, body) = call(&st, "PUT", "/v1/configs/..", "input {}").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    let (code, _) = call(&st, "DELETE", "/v1/configs/main", "").await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, body) = call(&st, "DELETE", "/v1/configs/main", "").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(js(&body)["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("main"));
+    let (code, _) = call(&st, "GET", "/v1/configs/main", "").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn pipeline_long_poll() {
+    let (_d, st) = app().await;
+    let (_, body) = call(&st, "GET", "/v1/pipeline?since=0&timeout=0", "").await;
+    assert_eq!(js(&body)["version"], 0);
+    let waiter = {
+        let st = st.clone();
+        tokio::spawn(async move { call(&st, "GET", "/v1/pipeline?since=0&timeout=10", "").await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    call(&st, "PUT", "/v1/configs/a", "output {}").await;
+    let (code, body) = waiter.await.expect("join");
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        js(&body),
+        json!({"version": 1, "configs": {"a": "output {}"}})
+    );
+}
+
+#[tokio::test]
+async fn agents_report_and_listing() {
+    let (_d, st) = app().await;
+    if let Ok(mut n) = st.shared.nodes.write() {
+        n.push(crate::sched::NodeView {
+            hostname: "n1".into(),
+            agent_id: Some("a1".into()),
+            task_id: Some("t1".into()),
+            state: Some("TASK_RUNNING".into()),
+            message: None,
+            failures: 0,
+            up_to_date: true,
+        });
+    }
+    let report = json!({"node": "n1", "containers": 3, "events_per_second": 120.5, "lag_seconds": 0.4, "errors": 1, "config_version": 2});
+    let (code, _) = call(&st, "POST", "/v1/agents/status", &report.to_string()).await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    let (code, _) = call(&st, "POST", "/v1/agents/status", "{\"node\": \"\"}").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let (_, body) = call(&st, "GET", "/v1/agents", "").await;
+    let a = &js(&body)["agents"][0];
+    assert_eq!(a["node"], "n1");
+    assert_eq!(a["task_state"], "TASK_RUNNING");
+    assert_eq!(a["report"]["containers"], 3);
+    assert_eq!(a["report"]["events_per_second"], 120.5);
+    // A report under another hostname but with the node's Mesos agent id joins that row.
+    let report = json!({"node": "container-abc", "agent_id": "a1", "containers": 9});
+    call(&st, "POST", "/v1/agents/status", &report.to_string()).await;
+    let (_, body) = call(&st, "GET", "/v1/agents", "").await;
+    let rows = js(&body)["agents"].as_array().expect("rows").clone();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["report"]["containers"], 3, "own hostname wins");
+}
+
+#[tokio::test]
+async fn health_metrics_openapi_ui() {
+    let (_d, st) = app().await;
+    let (code, body) = call(&st, "GET", "/v1/health", "").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(js(&body)["connected"], false);
+    st.shared.metrics.offers.fetch_add(5, Ordering::Relaxed);
+    let (code, body) = call(&st, "GET", "/metrics", "").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        body.contains("logstash_mesos_scheduler_offers_total 5\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE logstash_mesos_scheduler_connected gauge"),
+        "{body}"
+    );
+    let (code, body) = call(&st, "GET", "/v1/openapi.json", "").await;
+    assert_eq!(code, StatusCode::OK);
+    let doc = js(&body);
+    // Every route of the router is documented.
+    for path in [
+        "/v1/configs",
+        "/v1/configs/{name}",
+        "/v1/pipeline",
+        "/v1/agents",
+        "/v1/agents/status",
+        "/v1/health",
+        "/metrics",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} undocumented");
+    }
+    let (code, body) = call(&st, "GET", "/", "").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(body.contains("id=\"editor\""));
+}

@@ -1,0 +1,453 @@
+//! The pipeline configs the agents run: named Logstash `.conf` texts, from
+//! `--config-dir` (re-scanned, so added/changed/removed files take effect) and from
+//! the REST API. Every change is validated first; the accepted set has a version
+//! that grows by one per change, is persisted, and wakes long-polling agents.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{watch, Mutex};
+
+use crate::driver::Keeper;
+use crate::store::{ConfigSet, StoreError};
+
+/// One problem in a config text, 1-based position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValidationError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Checks a config before it is accepted. The product wires the real Logstash
+/// grammar (`logstash_mesos_pipeline::lang`); `BasicValidator` is the fallback.
+pub trait ConfigValidator: Send + Sync {
+    fn validate(&self, name: &str, text: &str) -> Result<(), Vec<ValidationError>>;
+}
+
+/// Structural checks only: balanced `{}`/`[]`, terminated strings, and top-level
+/// sections named `input`, `filter` or `output`.
+pub struct BasicValidator;
+
+impl ConfigValidator for BasicValidator {
+    fn validate(&self, _name: &str, text: &str) -> Result<(), Vec<ValidationError>> {
+        let mut errors = Vec::new();
+        let mut stack: Vec<(char, usize, usize)> = Vec::new();
+        let (mut line, mut col) = (1usize, 0usize);
+        let mut in_str: Option<(char, usize, usize)> = None;
+        let mut in_comment = false;
+        // The top-level token being read and the one before it (a section name).
+        let (mut word, mut last) = (String::new(), String::new());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            col += 1;
+            if c == '\n' {
+                line += 1;
+                col = 0;
+                in_comment = false;
+            }
+            if in_comment {
+                continue;
+            }
+            if let Some((q, _, _)) = in_str {
+                if c == '\\' {
+                    chars.next();
+                    col += 1;
+                } else if c == q {
+                    in_str = None;
+                }
+                continue;
+            }
+            match c {
+                '#' => in_comment = true,
+                '"' | '\'' => in_str = Some((c, line, col)),
+                '{' | '[' => {
+                    if c == '{' && stack.is_empty() {
+                        let w = if word.is_empty() {
+                            last.as_str()
+                        } else {
+                            word.as_str()
+                        };
+                        if !matches!(w, "input" | "filter" | "output") {
+                            errors.push(ValidationError {
+                                line,
+                                column: col,
+                                message: format!(
+                                    "expected a section named input, filter or output, found {w:?}"
+                                ),
+                            });
+                        }
+                    }
+                    stack.push((c, line, col));
+                }
+                '}' | ']' => {
+                    let open = if c == '}' { '{' } else { '[' };
+                    match stack.pop() {
+                        Some((o, _, _)) if o == open => {}
+                        Some((o, l, cl)) => errors.push(ValidationError {
+                            line,
+                            column: col,
+                            message: format!("{c:?} does not close {o:?} opened at {l}:{cl}"),
+                        }),
+                        None => errors.push(ValidationError {
+                            line,
+                            column: col,
+                            message: format!("unmatched {c:?}"),
+                        }),
+                    }
+                }
+                _ => {}
+            }
+            if stack.is_empty() && !matches!(c, '{' | '}' | '#') {
+                if c.is_whitespace() {
+                    if !word.is_empty() {
+                        last = std::mem::take(&mut word);
+                    }
+                } else {
+                    word.push(c);
+                }
+            } else if c != '#' {
+                word.clear();
+                last.clear();
+            }
+        }
+        if let Some((_, l, c)) = in_str {
+            errors.push(ValidationError {
+                line: l,
+                column: c,
+                message: "unterminated string".into(),
+            });
+        }
+        for (o, l, c) in stack {
+            errors.push(ValidationError {
+                line: l,
+                column: c,
+                message: format!("{o:?} is never closed"),
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid config name {0:?}: use letters, digits, '.', '_' or '-' (at most 128)")]
+    BadName(String),
+    #[error("config {name} is invalid")]
+    Invalid {
+        name: String,
+        errors: Vec<ValidationError>,
+    },
+    #[error("no config named {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+pub struct ConfigService {
+    validator: Arc<dyn ConfigValidator>,
+    keeper: Arc<Keeper>,
+    tx: watch::Sender<ConfigSet>,
+    /// Serialises changes so versions never interleave.
+    write: Mutex<()>,
+    dir: Option<PathBuf>,
+    /// The directory's contents at the last scan; only differences from it apply,
+    /// so configs added over the API survive a rescan.
+    seen: Mutex<BTreeMap<String, String>>,
+}
+
+impl ConfigService {
+    pub fn new(
+        validator: Arc<dyn ConfigValidator>,
+        keeper: Arc<Keeper>,
+        initial: ConfigSet,
+        dir: Option<PathBuf>,
+    ) -> Self {
+        let (tx, _) = watch::channel(initial);
+        Self {
+            validator,
+            keeper,
+            tx,
+            write: Mutex::new(()),
+            dir,
+            seen: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn current(&self) -> ConfigSet {
+        self.tx.borrow().clone()
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.tx.borrow().configs.get(name).cloned()
+    }
+
+    pub fn validate(&self, name: &str, text: &str) -> Result<(), ConfigError> {
+        if !valid_name(name) {
+            return Err(ConfigError::BadName(name.into()));
+        }
+        self.validator
+            .validate(name, text)
+            .map_err(|errors| ConfigError::Invalid {
+                name: name.into(),
+                errors,
+            })
+    }
+
+    /// Validates and stores; returns the new version (unchanged if the text is).
+    pub async fn put(&self, name: &str, text: &str) -> Result<u64, ConfigError> {
+        self.validate(name, text)?;
+        self.apply(|c| {
+            if c.get(name).map(String::as_str) == Some(text) {
+                return false;
+            }
+            c.insert(name.into(), text.into());
+            true
+        })
+        .await
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<u64, ConfigError> {
+        if self.get(name).is_none() {
+            return Err(ConfigError::NotFound(name.into()));
+        }
+        self.apply(|c| c.remove(name).is_some()).await
+    }
+
+    async fn apply(
+        &self,
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> bool,
+    ) -> Result<u64, ConfigError> {
+        let _guard = self.write.lock().await;
+        let mut next = self.current();
+        if !change(&mut next.configs) {
+            return Ok(next.version);
+        }
+        next.version += 1;
+        // Durable before visible: an agent never runs a version a restart forgets.
+        self.keeper.save_configs(next.clone()).await?;
+        let v = next.version;
+        self.tx.send_replace(next);
+        Ok(v)
+    }
+
+    /// The set once its version exceeds `since`, or the current one after `timeout`.
+    pub async fn wait_newer(&self, since: u64, timeout: Duration) -> ConfigSet {
+        let mut rx = self.tx.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|c| c.version > since)).await;
+        self.current()
+    }
+
+    /// Applies what changed in `--config-dir` since the last scan. Invalid files are
+    /// reported and skipped (the previous text stays in force).
+    pub async fn scan_dir(&self) -> Vec<(String, ConfigError)> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let now = read_dir(dir);
+        let mut seen = self.seen.lock().await;
+        let mut problems = Vec::new();
+        for (name, text) in &now {
+            if seen.get(name) == Some(text) {
+                continue;
+            }
+            match self.put(name, text).await {
+                Ok(v) => {
+                    tracing::info!(config = %name, version = v, "config from directory applied")
+                }
+                Err(e) => problems.push((name.clone(), e)),
+            }
+        }
+        for name in seen.keys().filter(|n| !now.contains_key(*n)) {
+            match self.delete(name).await {
+                Ok(v) => {
+                    tracing::info!(config = %name, version = v, "config removed from directory")
+                }
+                Err(ConfigError::NotFound(_)) => {}
+                Err(e) => problems.push((name.clone(), e)),
+            }
+        }
+        for (name, e) in &problems {
+            if let ConfigError::Invalid { errors, .. } = e {
+                for err in errors {
+                    tracing::error!(
+                        "{}/{name}.conf:{}:{}: {}",
+                        dir.display(),
+                        err.line,
+                        err.column,
+                        err.message
+                    );
+                }
+            } else {
+                tracing::error!(config = %name, error = %e, "config from directory not applied");
+            }
+        }
+        *seen = now;
+        problems
+    }
+
+    /// Re-scans the directory every `every` until the task is dropped.
+    pub async fn watch_dir(self: Arc<Self>, every: Duration) {
+        loop {
+            self.scan_dir().await;
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
+/// `name.conf` → name; unreadable files and other names are skipped.
+fn read_dir(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!(dir = %dir.display(), "config directory unreadable");
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "conf") {
+            if let (Some(stem), Ok(text)) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                std::fs::read_to_string(&path),
+            ) {
+                if valid_name(stem) {
+                    out.insert(stem.to_string(), text);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::FileStore;
+
+    #[test]
+    fn basic_validator_positions() {
+        let v = BasicValidator;
+        assert!(v
+            .validate(
+                "m",
+                "input { stdin {} }\n# c { \noutput { stdout { codec => \"}\" } }\n"
+            )
+            .is_ok());
+        let e = v
+            .validate("m", "input {\n  stdin {\n}\n")
+            .expect_err("unclosed");
+        assert_eq!(
+            e,
+            vec![ValidationError {
+                line: 1,
+                column: 7,
+                message: "'{' is never closed".into()
+            }]
+        );
+        let e = v.validate("m", "inptu { }").expect_err("bad section");
+        assert_eq!((e[0].line, e[0].column), (1, 7));
+        assert!(e[0].message.contains("inptu"), "{e:?}");
+        let e = v
+            .validate("m", "filter { mutate { add_tag => [\"x } }")
+            .expect_err("string");
+        assert!(
+            e.iter()
+                .any(|e| e.message == "unterminated string" && e.column == 31),
+            "{e:?}"
+        );
+    }
+
+    async fn service(dir: Option<PathBuf>) -> (tempfile::TempDir, Arc<ConfigService>, Arc<Keeper>) {
+        let state = tempfile::tempdir().expect("tempdir");
+        let keeper = Arc::new(
+            Keeper::open(Arc::new(FileStore::new(state.path())))
+                .await
+                .expect("keeper"),
+        );
+        let svc = Arc::new(ConfigService::new(
+            Arc::new(BasicValidator),
+            keeper.clone(),
+            ConfigSet::default(),
+            dir,
+        ));
+        (state, svc, keeper)
+    }
+
+    #[tokio::test]
+    async fn put_delete_version_and_persist() {
+        let (_d, svc, keeper) = service(None).await;
+        assert_eq!(svc.put("main", "input {}").await.expect("put"), 1);
+        assert_eq!(svc.put("main", "input {}").await.expect("same"), 1);
+        assert!(matches!(
+            svc.put("bad", "input {").await,
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            svc.put("../x", "input {}").await,
+            Err(ConfigError::BadName(_))
+        ));
+        assert_eq!(svc.delete("main").await.expect("delete"), 2);
+        assert!(matches!(
+            svc.delete("main").await,
+            Err(ConfigError::NotFound(_))
+        ));
+        let saved = keeper.snapshot().await.configs;
+        assert_eq!(saved.version, 2);
+        assert!(saved.configs.is_empty());
+    }
+
+    #[tokio::test]
+    async fn long_poll_wakes_on_change() {
+        let (_d, svc, _k) = service(None).await;
+        let waiter = {
+            let svc = svc.clone();
+            tokio::spawn(async move { svc.wait_newer(0, Duration::from_secs(10)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        svc.put("a", "output {}").await.expect("put");
+        let got = waiter.await.expect("join");
+        assert_eq!(got.version, 1);
+        let timed_out = svc.wait_newer(1, Duration::from_millis(50)).await;
+        assert_eq!(timed_out.version, 1);
+    }
+
+    #[tokio::test]
+    async fn directory_changes_apply_and_invalid_files_are_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.conf"), "input {}").expect("write");
+        std::fs::write(dir.path().join("notes.txt"), "ignored").expect("write");
+        let (_d, svc, _k) = service(Some(dir.path().to_path_buf())).await;
+        assert!(svc.scan_dir().await.is_empty());
+        assert_eq!(svc.current().configs.keys().collect::<Vec<_>>(), vec!["a"]);
+        svc.put("api", "output {}").await.expect("api put");
+        std::fs::write(dir.path().join("a.conf"), "input { x").expect("write");
+        std::fs::write(dir.path().join("b.conf"), "filter {}").expect("write");
+        let problems = svc.scan_dir().await;
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            svc.get("a").as_deref(),
+            Some("input {}"),
+            "invalid change keeps the old text"
+        );
+        assert_eq!(svc.get("b").as_deref(), Some("filter {}"));
+        std::fs::remove_file(dir.path().join("b.conf")).expect("rm");
+        svc.scan_dir().await;
+        assert!(svc.get("b").is_none());
+        assert!(svc.get("api").is_some(), "API configs survive rescans");
+    }
+}

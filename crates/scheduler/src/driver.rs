@@ -1,0 +1,281 @@
+//! The one task that owns the state machine: reads the event stream, feeds events
+//! and clock ticks to `Scheduler`, sends the calls it returns, persists its state,
+//! and re-subscribes (with backoff) when the stream dies or goes quiet.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::client::{Client, ClientError, Subscription};
+use crate::proto::{Call, CallType, EventType, FrameworkInfo};
+use crate::sched::{NodeView, Scheduler};
+use crate::store::{ConfigSet, State, StateStore, StoreError};
+
+/// Counters exported on `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub subscribes: AtomicU64,
+    pub events: AtomicU64,
+    pub offers: AtomicU64,
+    pub launches: AtomicU64,
+    pub declines: AtomicU64,
+    pub kills: AtomicU64,
+    pub updates: AtomicU64,
+    pub call_errors: AtomicU64,
+}
+
+/// What the driver publishes for the HTTP API.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub nodes: RwLock<Vec<NodeView>>,
+    pub framework_id: RwLock<Option<String>>,
+    pub connected: AtomicBool,
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    pub fn nodes(&self) -> Vec<NodeView> {
+        self.nodes.read().map(|n| n.clone()).unwrap_or_default()
+    }
+
+    pub fn framework_id(&self) -> Option<String> {
+        self.framework_id.read().ok().and_then(|f| f.clone())
+    }
+}
+
+/// The whole durable document, written by the driver (scheduler part) and the
+/// config service (configs part); saves are serialised.
+pub struct Keeper {
+    store: Arc<dyn StateStore>,
+    state: tokio::sync::Mutex<State>,
+}
+
+impl Keeper {
+    pub async fn open(store: Arc<dyn StateStore>) -> Result<Self, StoreError> {
+        let state = store.load().await?.unwrap_or_default();
+        Ok(Self {
+            store,
+            state: tokio::sync::Mutex::new(state),
+        })
+    }
+
+    pub async fn snapshot(&self) -> State {
+        self.state.lock().await.clone()
+    }
+
+    pub async fn save_scheduler(&self, s: crate::sched::Persisted) -> Result<(), StoreError> {
+        let mut st = self.state.lock().await;
+        st.scheduler = s;
+        self.store.save(&st).await
+    }
+
+    pub async fn save_configs(&self, c: ConfigSet) -> Result<(), StoreError> {
+        let mut st = self.state.lock().await;
+        st.configs = c;
+        self.store.save(&st).await
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// Without `id`; the driver fills it in from the state machine.
+    pub framework: FrameworkInfo,
+    pub tick: Duration,
+    /// The stream is dead after this many heartbeat intervals without any event.
+    pub missed_heartbeats: u32,
+    pub resubscribe_initial: Duration,
+    pub resubscribe_max: Duration,
+}
+
+impl DriverConfig {
+    pub fn new(framework: FrameworkInfo) -> Self {
+        Self {
+            framework,
+            tick: Duration::from_secs(1),
+            missed_heartbeats: 5,
+            resubscribe_initial: Duration::from_millis(500),
+            resubscribe_max: Duration::from_secs(15),
+        }
+    }
+}
+
+pub struct Driver {
+    pub client: Arc<Client>,
+    pub sched: Scheduler,
+    pub keeper: Arc<Keeper>,
+    pub shared: Arc<Shared>,
+    pub config: DriverConfig,
+}
+
+enum StreamEnd {
+    /// Re-subscribe after a backoff.
+    Retry(String),
+    /// The master removed the framework: register anew.
+    Removed,
+}
+
+impl Driver {
+    /// Runs until the task is dropped; never returns on its own except for a state
+    /// store failure (continuing without durable state risks duplicate agents).
+    pub async fn run(mut self) -> Result<(), StoreError> {
+        let mut delay = self.config.resubscribe_initial;
+        loop {
+            let mut info = self.config.framework.clone();
+            info.id = self.sched.framework_id().cloned();
+            match self.client.subscribe(&Call::subscribe(info)).await {
+                Ok(sub) => {
+                    self.shared
+                        .metrics
+                        .subscribes
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(master = %sub.master, "subscribed");
+                    match self.serve(sub, &mut delay).await? {
+                        StreamEnd::Retry(why) => tracing::warn!(reason = %why, "event stream lost"),
+                        StreamEnd::Removed => {
+                            tracing::error!("master removed the framework; registering a new one");
+                            self.sched.forget_framework();
+                            self.persist().await?;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "subscribe failed");
+                    if let ClientError::Status { body, .. } = &e {
+                        if body.contains("Framework has been removed") {
+                            self.sched.forget_framework();
+                            self.persist().await?;
+                        }
+                    }
+                }
+            }
+            self.sched.disconnected();
+            self.client.clear_stream();
+            self.shared.connected.store(false, Ordering::Relaxed);
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.config.resubscribe_max);
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        mut sub: Subscription,
+        delay: &mut Duration,
+    ) -> Result<StreamEnd, StoreError> {
+        let mut heartbeat = Duration::from_secs(15);
+        let mut ticker = tokio::time::interval(self.config.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The deadline survives loop turns: ticks must not restart the watchdog.
+        let mut last_event = tokio::time::Instant::now();
+        loop {
+            let quiet = heartbeat * self.config.missed_heartbeats;
+            tokio::select! {
+                // `next_event` is cancel-safe: the decoder keeps partial records.
+                ev = tokio::time::timeout_at(last_event + quiet, sub.next_event()) => {
+                    let ev = match ev {
+                        Err(_) => return Ok(StreamEnd::Retry(format!("no event for {quiet:?}"))),
+                        Ok(Err(e)) => return Ok(StreamEnd::Retry(e.to_string())),
+                        Ok(Ok(ev)) => ev,
+                    };
+                    last_event = tokio::time::Instant::now();
+                    self.shared.metrics.events.fetch_add(1, Ordering::Relaxed);
+                    match ev.kind {
+                        EventType::Subscribed => {
+                            if let Some(s) = &ev.subscribed {
+                                if let Some(h) = s.heartbeat_interval_seconds.filter(|h| *h > 0.0 && h.is_finite()) {
+                                    heartbeat = Duration::from_secs_f64(h);
+                                }
+                            }
+                            *delay = self.config.resubscribe_initial;
+                            self.shared.connected.store(true, Ordering::Relaxed);
+                        }
+                        EventType::Error => {
+                            let msg = ev.error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+                            if msg.contains("Framework has been removed") {
+                                return Ok(StreamEnd::Removed);
+                            }
+                            return Ok(StreamEnd::Retry(format!("master error: {msg}")));
+                        }
+                        EventType::Offers => {
+                            let n = ev.offers.as_ref().map_or(0, |o| o.offers.len());
+                            self.shared.metrics.offers.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                        EventType::Update => {
+                            self.shared.metrics.updates.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {}
+                    }
+                    let subscribed = ev.kind == EventType::Subscribed;
+                    let calls = self.sched.handle(Instant::now(), ev);
+                    // The framework id MUST be durable before anything is launched under it.
+                    if subscribed || self.sched.take_dirty() {
+                        self.persist().await?;
+                    }
+                    self.publish();
+                    if let Some(end) = self.send_all(calls).await {
+                        return Ok(end);
+                    }
+                }
+                _ = ticker.tick() => {
+                    let calls = self.sched.tick(Instant::now());
+                    if self.sched.take_dirty() {
+                        self.persist().await?;
+                    }
+                    self.publish();
+                    if let Some(end) = self.send_all(calls).await {
+                        return Ok(end);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send_all(&self, calls: Vec<Call>) -> Option<StreamEnd> {
+        for call in calls {
+            match call.kind {
+                CallType::Accept => {
+                    let n = call.accept.as_ref().map_or(0, |a| a.operations.len());
+                    self.shared
+                        .metrics
+                        .launches
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+                CallType::Decline => {
+                    let n = call.decline.as_ref().map_or(0, |d| d.offer_ids.len());
+                    self.shared
+                        .metrics
+                        .declines
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+                CallType::Kill => {
+                    self.shared.metrics.kills.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+            if let Err(e) = self.client.send(&call).await {
+                self.shared
+                    .metrics
+                    .call_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(call = %call.kind, error = %e, "call failed");
+                if e.needs_resubscribe() {
+                    return Some(StreamEnd::Retry(e.to_string()));
+                }
+            }
+        }
+        None
+    }
+
+    async fn persist(&mut self) -> Result<(), StoreError> {
+        let _ = self.sched.take_dirty();
+        if let Ok(mut f) = self.shared.framework_id.write() {
+            *f = self.sched.framework_id().map(|i| i.value.clone());
+        }
+        self.keeper.save_scheduler(self.sched.persisted()).await
+    }
+
+    fn publish(&self) {
+        if let Ok(mut n) = self.shared.nodes.write() {
+            *n = self.sched.nodes();
+        }
+    }
+}

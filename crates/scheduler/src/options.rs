@@ -1,0 +1,245 @@
+//! Command-line flags of `logstash-mesos scheduler`; each is also an environment
+//! variable `LOGSTASH_MESOS_*` (handy under Marathon/DC/OS).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::sched::{AgentSpec, LaunchMode};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SchedulerOptions {
+    /// Mesos masters: comma-separated `host:port` / URLs, or `zk://host:port,.../mesos`.
+    #[arg(long, env = "LOGSTASH_MESOS_MASTER", default_value = "127.0.0.1:5050")]
+    pub master: String,
+    /// Framework name shown by Mesos.
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_FRAMEWORK_NAME",
+        default_value = "logstash"
+    )]
+    pub framework_name: String,
+    /// Mesos role whose resources the agents use.
+    #[arg(long, env = "LOGSTASH_MESOS_ROLE", default_value = "*")]
+    pub role: String,
+    /// Unix user the agent tasks run as.
+    #[arg(long, env = "LOGSTASH_MESOS_USER", default_value = "root")]
+    pub user: String,
+    /// Principal for framework authentication (HTTP basic auth).
+    #[arg(long, env = "LOGSTASH_MESOS_PRINCIPAL")]
+    pub principal: Option<String>,
+    /// Secret for `--principal`.
+    #[arg(long, env = "LOGSTASH_MESOS_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Seconds Mesos keeps the agents running while the scheduler is away.
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_FAILOVER_TIMEOUT",
+        default_value_t = 604_800.0
+    )]
+    pub failover_timeout: f64,
+    /// CPUs for each agent task.
+    #[arg(long, env = "LOGSTASH_MESOS_AGENT_CPUS", default_value_t = 0.5)]
+    pub agent_cpus: f64,
+    /// Memory (MB) for each agent task.
+    #[arg(long, env = "LOGSTASH_MESOS_AGENT_MEM", default_value_t = 256.0)]
+    pub agent_mem: f64,
+    /// Docker image of the agent (Docker containerizer, host network).
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_AGENT_IMAGE",
+        conflicts_with = "agent_command"
+    )]
+    pub agent_image: Option<String>,
+    /// Shell command that starts the agent as a command task; the binary is fetched
+    /// from the scheduler as `./logstash-mesos`.
+    #[arg(long, env = "LOGSTASH_MESOS_AGENT_COMMAND")]
+    pub agent_command: Option<String>,
+    /// Host directories with container logs, mounted read-only into a Docker agent.
+    #[arg(
+        long = "agent-log-dir",
+        env = "LOGSTASH_MESOS_AGENT_LOG_DIRS",
+        value_delimiter = ',',
+        default_value = "/var/lib/docker/containers"
+    )]
+    pub agent_log_dirs: Vec<String>,
+    /// Where the state is kept: `file:///dir` or `zk://host:port,.../path`.
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_STATE",
+        default_value = "file:///var/lib/logstash-mesos"
+    )]
+    pub state: String,
+    /// Directory of `*.conf` pipeline configs, watched for changes.
+    #[arg(long, env = "LOGSTASH_MESOS_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Address of the REST API and web UI.
+    #[arg(long, env = "LOGSTASH_MESOS_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// URL agents and people use to reach this scheduler (default: http://<hostname>:<port>).
+    #[arg(long, env = "LOGSTASH_MESOS_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum OptionsError {
+    #[error("one of --agent-image or --agent-command is required")]
+    NoAgent,
+    #[error("--{0}: expected a positive number, got {1}")]
+    NotPositive(&'static str, f64),
+    #[error("--secret needs --principal")]
+    SecretWithoutPrincipal,
+    #[error("--master: no master given")]
+    NoMaster,
+}
+
+/// `--master` split into HTTP masters, or a ZooKeeper URL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Masters {
+    Http(Vec<String>),
+    Zk(String),
+}
+
+impl SchedulerOptions {
+    pub fn masters(&self) -> Result<Masters, OptionsError> {
+        let m = self.master.trim();
+        if m.starts_with("zk://") {
+            return Ok(Masters::Zk(m.to_string()));
+        }
+        let list: Vec<String> = m
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if list.is_empty() {
+            return Err(OptionsError::NoMaster);
+        }
+        Ok(Masters::Http(list))
+    }
+
+    pub fn advertise_url(&self) -> String {
+        if let Some(u) = &self.advertise_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        let host = if self.listen.ip().is_unspecified() {
+            hostname().unwrap_or_else(|| "localhost".into())
+        } else {
+            self.listen.ip().to_string()
+        };
+        format!("http://{host}:{}", self.listen.port())
+    }
+
+    pub fn agent_spec(&self) -> Result<AgentSpec, OptionsError> {
+        for (name, v) in [
+            ("agent-cpus", self.agent_cpus),
+            ("agent-mem", self.agent_mem),
+            ("failover-timeout", self.failover_timeout),
+        ] {
+            if v.is_nan() || v <= 0.0 {
+                return Err(OptionsError::NotPositive(name, v));
+            }
+        }
+        if self.secret.is_some() && self.principal.is_none() {
+            return Err(OptionsError::SecretWithoutPrincipal);
+        }
+        let launch = match (&self.agent_image, &self.agent_command) {
+            (Some(image), _) => LaunchMode::Docker {
+                image: image.clone(),
+                force_pull: image.ends_with(":latest"),
+            },
+            (None, Some(command)) => LaunchMode::Command {
+                command: command.clone(),
+            },
+            (None, None) => return Err(OptionsError::NoAgent),
+        };
+        Ok(AgentSpec {
+            cpus: self.agent_cpus,
+            mem: self.agent_mem,
+            ports: 0,
+            launch,
+            scheduler_url: self.advertise_url(),
+            log_dirs: self.agent_log_dirs.clone(),
+            kill_grace_secs: 30,
+        })
+    }
+}
+
+fn hostname() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: SchedulerOptions,
+    }
+
+    fn parse(args: &[&str]) -> Result<SchedulerOptions, clap::Error> {
+        Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied())).map(|c| c.opts)
+    }
+
+    #[test]
+    fn defaults_and_agent_modes() {
+        let o = parse(&[
+            "--agent-image",
+            "repo/logstash-mesos:1.0",
+            "--listen",
+            "10.0.0.5:9090",
+        ])
+        .expect("parse");
+        assert_eq!(o.framework_name, "logstash");
+        assert_eq!(o.state, "file:///var/lib/logstash-mesos");
+        assert_eq!(
+            o.masters(),
+            Ok(Masters::Http(vec!["127.0.0.1:5050".into()]))
+        );
+        let spec = o.agent_spec().expect("spec");
+        assert_eq!(spec.scheduler_url, "http://10.0.0.5:9090");
+        assert!(
+            matches!(spec.launch, LaunchMode::Docker { ref image, force_pull: false } if image == "repo/logstash-mesos:1.0")
+        );
+        let o = parse(&[
+            "--agent-command",
+            "./logstash-mesos agent",
+            "--master",
+            "m1:5050, m2:5050",
+        ])
+        .expect("parse");
+        assert_eq!(
+            o.masters(),
+            Ok(Masters::Http(vec!["m1:5050".into(), "m2:5050".into()]))
+        );
+        assert!(matches!(
+            o.agent_spec().expect("spec").launch,
+            LaunchMode::Command { .. }
+        ));
+        assert!(parse(&["--agent-image", "a", "--agent-command", "b"]).is_err());
+        assert_eq!(
+            parse(&[]).expect("parse").agent_spec(),
+            Err(OptionsError::NoAgent)
+        );
+        let o = parse(&["--agent-image", "a", "--agent-cpus", "0"]).expect("parse");
+        assert_eq!(
+            o.agent_spec(),
+            Err(OptionsError::NotPositive("agent-cpus", 0.0))
+        );
+        let o = parse(&["--master", "zk://z1:2181,z2:2181/mesos"]).expect("parse");
+        assert_eq!(
+            o.masters(),
+            Ok(Masters::Zk("zk://z1:2181,z2:2181/mesos".into()))
+        );
+    }
+}

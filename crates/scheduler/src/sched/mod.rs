@@ -1,0 +1,602 @@
+//! The scheduler's decisions as a pure state machine: events (and clock ticks) in,
+//! calls out. No I/O, and the time is passed in, so tests drive it step by step.
+//!
+//! Policy: exactly one agent task per node (keyed by hostname). Offers from nodes
+//! lacking an agent are accepted with one LAUNCH; all others are declined with a
+//! refuse filter. When every known node has its agent the framework SUPPRESSes,
+//! REVIVing when a node loses its agent and periodically (new nodes only show up
+//! through offers). Failed agents are relaunched after an exponential backoff.
+
+pub mod resources;
+pub mod task;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::proto::{
+    Call, Event, EventType, Filters, Id, Offer, Operation, ReconcileTask, TaskState, TaskStatus,
+};
+use resources::Needs;
+pub use task::{AgentSpec, LaunchMode};
+
+/// Tunables of the policy; `Default` holds the production values.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub role: String,
+    pub agent: AgentSpec,
+    /// Refuse filter for offers from nodes that already have their agent.
+    pub refuse_seconds: f64,
+    /// Refuse filter for offers too small for an agent.
+    pub insufficient_refuse_seconds: f64,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// An agent that ran this long resets its node's failure count.
+    pub stable_after: Duration,
+    pub reconcile_initial: Duration,
+    pub reconcile_max: Duration,
+    pub implicit_reconcile_every: Duration,
+    /// While suppressed, REVIVE this often so that new nodes get offered.
+    pub discover_every: Duration,
+    /// After such a REVIVE, stay unsuppressed until offers arrive or this long.
+    pub discover_window: Duration,
+    /// Distinguishes task ids of this scheduler process from earlier ones.
+    pub instance: String,
+}
+
+impl Settings {
+    pub fn new(role: impl Into<String>, agent: AgentSpec, instance: impl Into<String>) -> Self {
+        Self {
+            role: role.into(),
+            agent,
+            refuse_seconds: 300.0,
+            insufficient_refuse_seconds: 60.0,
+            backoff_initial: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(300),
+            stable_after: Duration::from_secs(120),
+            reconcile_initial: Duration::from_secs(5),
+            reconcile_max: Duration::from_secs(120),
+            implicit_reconcile_every: Duration::from_secs(900),
+            discover_every: Duration::from_secs(300),
+            discover_window: Duration::from_secs(30),
+            instance: instance.into(),
+        }
+    }
+}
+
+/// What the scheduler knows about one agent task; persisted across restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub task_id: Id,
+    pub agent_id: Id,
+    pub hostname: String,
+    pub state: TaskState,
+    pub fingerprint: String,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// We asked for this kill (rolling update or duplicate): no failure backoff.
+    #[serde(default)]
+    pub kill_requested: bool,
+    #[serde(skip)]
+    pub running_since: Option<Instant>,
+}
+
+/// The durable part of the scheduler state (see `store`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Persisted {
+    pub framework_id: Option<Id>,
+    pub tasks: Vec<TaskRecord>,
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Node {
+    agent_id: Option<Id>,
+    failures: u32,
+    not_before: Option<Instant>,
+    last_state: Option<TaskState>,
+    last_message: Option<String>,
+}
+
+/// A node as shown by the API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeView {
+    pub hostname: String,
+    pub agent_id: Option<String>,
+    pub task_id: Option<String>,
+    pub state: Option<String>,
+    pub message: Option<String>,
+    pub failures: u32,
+    pub up_to_date: bool,
+}
+
+#[derive(Debug)]
+struct Reconciliation {
+    pending: BTreeSet<Id>,
+    next_at: Instant,
+    delay: Duration,
+}
+
+pub struct Scheduler {
+    settings: Settings,
+    needs: Needs,
+    fingerprint: String,
+    framework_id: Option<Id>,
+    subscribed: bool,
+    nodes: BTreeMap<String, Node>,
+    tasks: BTreeMap<Id, TaskRecord>,
+    /// hostname → the node's one active task.
+    active: HashMap<String, Id>,
+    suppressed: bool,
+    last_revive: Option<Instant>,
+    discovering_until: Option<Instant>,
+    reconcile: Option<Reconciliation>,
+    next_implicit: Option<Instant>,
+    /// Host whose agent was killed for a rolling update and is being replaced.
+    rolling: Option<String>,
+    seq: u64,
+    dirty: bool,
+}
+
+impl Scheduler {
+    pub fn new(settings: Settings, persisted: Persisted) -> Self {
+        let needs = Needs {
+            cpus: settings.agent.cpus,
+            mem: settings.agent.mem,
+            ports: settings.agent.ports,
+        };
+        let fingerprint = settings.agent.fingerprint();
+        let mut s = Self {
+            settings,
+            needs,
+            fingerprint,
+            framework_id: persisted.framework_id,
+            subscribed: false,
+            nodes: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            active: HashMap::new(),
+            suppressed: false,
+            last_revive: None,
+            discovering_until: None,
+            reconcile: None,
+            next_implicit: None,
+            rolling: None,
+            seq: persisted.seq,
+            dirty: false,
+        };
+        for t in persisted.tasks {
+            if is_gone(&t.state) {
+                continue;
+            }
+            s.nodes.entry(t.hostname.clone()).or_default().agent_id = Some(t.agent_id.clone());
+            s.active.insert(t.hostname.clone(), t.task_id.clone());
+            s.tasks.insert(t.task_id.clone(), t);
+        }
+        s
+    }
+
+    pub fn framework_id(&self) -> Option<&Id> {
+        self.framework_id.as_ref()
+    }
+
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed
+    }
+
+    pub fn is_suppressed(&self) -> bool {
+        self.suppressed
+    }
+
+    /// True once since the last call when something durable changed.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    pub fn persisted(&self) -> Persisted {
+        Persisted {
+            framework_id: self.framework_id.clone(),
+            tasks: self.tasks.values().cloned().collect(),
+            seq: self.seq,
+        }
+    }
+
+    pub fn tasks(&self) -> impl Iterator<Item = &TaskRecord> {
+        self.tasks.values()
+    }
+
+    pub fn nodes(&self) -> Vec<NodeView> {
+        self.nodes
+            .iter()
+            .map(|(host, n)| {
+                let t = self.active.get(host).and_then(|id| self.tasks.get(id));
+                NodeView {
+                    hostname: host.clone(),
+                    agent_id: n.agent_id.as_ref().map(|a| a.value.clone()),
+                    task_id: t.map(|t| t.task_id.value.clone()),
+                    state: t
+                        .map(|t| t.state.to_string())
+                        .or_else(|| n.last_state.as_ref().map(ToString::to_string)),
+                    message: t
+                        .and_then(|t| t.message.clone())
+                        .or_else(|| n.last_message.clone()),
+                    failures: n.failures,
+                    up_to_date: t.is_some_and(|t| t.fingerprint == self.fingerprint),
+                }
+            })
+            .collect()
+    }
+
+    /// The stream broke: nothing may be sent until the next SUBSCRIBED.
+    pub fn disconnected(&mut self) {
+        self.subscribed = false;
+        self.reconcile = None;
+    }
+
+    /// Drops the framework id (after "Framework has been removed"): the master killed
+    /// every task, so the next SUBSCRIBE registers a new framework.
+    pub fn forget_framework(&mut self) {
+        self.framework_id = None;
+        self.subscribed = false;
+        self.tasks.clear();
+        self.active.clear();
+        self.rolling = None;
+        self.dirty = true;
+    }
+
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Call> {
+        let mut calls = Vec::new();
+        match event.kind {
+            EventType::Subscribed => {
+                if let Some(sub) = event.subscribed {
+                    self.on_subscribed(now, sub.framework_id, &mut calls);
+                }
+            }
+            EventType::Offers => {
+                if let Some(offers) = event.offers {
+                    self.discovering_until = None;
+                    self.on_offers(now, offers.offers, &mut calls);
+                }
+            }
+            EventType::Update => {
+                if let Some(update) = event.update {
+                    self.on_update(now, update.status, &mut calls);
+                }
+            }
+            EventType::Error => self.subscribed = false,
+            // RESCIND needs nothing: offers are answered at once, never held. FAILURE
+            // is advisory; the task updates that go with it carry the news.
+            _ => {}
+        }
+        self.after_step(now, &mut calls);
+        calls
+    }
+
+    /// Timers: reconciliation retries, periodic implicit reconciliation, node
+    /// discovery while suppressed, rolling updates.
+    pub fn tick(&mut self, now: Instant) -> Vec<Call> {
+        let mut calls = Vec::new();
+        let Some(fid) = self.live_fid() else {
+            return calls;
+        };
+        if let Some(rec) = &mut self.reconcile {
+            if rec.pending.is_empty() {
+                self.reconcile = None;
+            } else if now >= rec.next_at {
+                let tasks = rec
+                    .pending
+                    .iter()
+                    .map(|id| ReconcileTask {
+                        task_id: id.clone(),
+                        agent_id: self.tasks.get(id).map(|t| t.agent_id.clone()),
+                    })
+                    .collect();
+                calls.push(Call::reconcile(&fid, tasks));
+                rec.delay = (rec.delay * 2).min(self.settings.reconcile_max);
+                rec.next_at = now + rec.delay;
+            }
+        }
+        if self.reconcile.is_none() && self.next_implicit.is_some_and(|t| now >= t) {
+            calls.push(Call::reconcile(&fid, Vec::new()));
+            self.next_implicit = Some(now + self.settings.implicit_reconcile_every);
+        }
+        if self.suppressed
+            && self
+                .last_revive
+                .is_none_or(|t| now.duration_since(t) >= self.settings.discover_every)
+        {
+            self.revive(now, &fid, &mut calls);
+            self.discovering_until = Some(now + self.settings.discover_window);
+        }
+        self.after_step(now, &mut calls);
+        calls
+    }
+
+    fn live_fid(&self) -> Option<Id> {
+        if self.subscribed {
+            self.framework_id.clone()
+        } else {
+            None
+        }
+    }
+
+    fn on_subscribed(&mut self, now: Instant, fid: Id, calls: &mut Vec<Call>) {
+        if self.framework_id.as_ref() != Some(&fid) {
+            self.framework_id = Some(fid.clone());
+            self.dirty = true;
+        }
+        self.subscribed = true;
+        // A SUBSCRIBE without suppressed_roles leaves the framework unsuppressed.
+        self.suppressed = false;
+        self.last_revive = Some(now);
+        self.next_implicit = Some(now + self.settings.implicit_reconcile_every);
+        let pending: BTreeSet<Id> = self.tasks.keys().cloned().collect();
+        if pending.is_empty() {
+            self.reconcile = None;
+            return;
+        }
+        let tasks = pending
+            .iter()
+            .map(|id| ReconcileTask {
+                task_id: id.clone(),
+                agent_id: self.tasks.get(id).map(|t| t.agent_id.clone()),
+            })
+            .collect();
+        calls.push(Call::reconcile(&fid, tasks));
+        self.reconcile = Some(Reconciliation {
+            pending,
+            next_at: now + self.settings.reconcile_initial,
+            delay: self.settings.reconcile_initial,
+        });
+    }
+
+    fn on_offers(&mut self, now: Instant, offers: Vec<Offer>, calls: &mut Vec<Call>) {
+        let Some(fid) = self.live_fid() else { return };
+        // refuse seconds (as millis, to group exactly) → offers declined with it
+        let mut declines: BTreeMap<u64, Vec<Id>> = BTreeMap::new();
+        for offer in offers {
+            let host = offer.hostname.clone();
+            let node = self.nodes.entry(host.clone()).or_default();
+            node.agent_id = Some(offer.agent_id.clone());
+            let not_before = node.not_before;
+            if let Some(tid) = self.active.get(&host).cloned() {
+                // A task left UNREACHABLE on a previous incarnation of this agent will
+                // not come back under the new agent id: count the node as empty.
+                let stale = self.tasks.get(&tid).is_some_and(|t| {
+                    t.state == TaskState::Unreachable && t.agent_id != offer.agent_id
+                });
+                if !stale {
+                    declines
+                        .entry(secs_key(self.settings.refuse_seconds))
+                        .or_default()
+                        .push(offer.id);
+                    continue;
+                }
+                self.active.remove(&host);
+            }
+            if let Some(wait) = not_before.filter(|t| *t > now).map(|t| t - now) {
+                let secs = wait.as_secs_f64().max(1.0);
+                declines.entry(secs_key(secs)).or_default().push(offer.id);
+                continue;
+            }
+            match resources::pick(&offer, &self.settings.role, &self.needs) {
+                Ok(res) => {
+                    self.seq += 1;
+                    let task_id = task::task_id(&host, &self.settings.instance, self.seq);
+                    let info = self
+                        .settings
+                        .agent
+                        .build(&task_id, &offer.agent_id, &host, res);
+                    tracing::info!(node = %host, task = %task_id, "launching agent");
+                    self.tasks.insert(
+                        task_id.clone(),
+                        TaskRecord {
+                            task_id: task_id.clone(),
+                            agent_id: offer.agent_id.clone(),
+                            hostname: host.clone(),
+                            state: TaskState::Staging,
+                            fingerprint: self.fingerprint.clone(),
+                            message: None,
+                            kill_requested: false,
+                            running_since: None,
+                        },
+                    );
+                    self.active.insert(host, task_id);
+                    self.dirty = true;
+                    calls.push(Call::accept(
+                        &fid,
+                        vec![offer.id],
+                        vec![Operation::launch(vec![info])],
+                        Filters::refuse(self.settings.refuse_seconds),
+                    ));
+                }
+                Err(missing) => {
+                    tracing::warn!(node = %host, missing = ?missing, "offer too small for an agent");
+                    if let Some(n) = self.nodes.get_mut(&host) {
+                        n.last_message = Some(format!("offer too small: {}", missing.join("; ")));
+                    }
+                    declines
+                        .entry(secs_key(self.settings.insufficient_refuse_seconds))
+                        .or_default()
+                        .push(offer.id);
+                }
+            }
+        }
+        for (millis, ids) in declines {
+            #[allow(clippy::cast_precision_loss)]
+            calls.push(Call::decline(
+                &fid,
+                ids,
+                Filters::refuse(millis as f64 / 1000.0),
+            ));
+        }
+    }
+
+    fn on_update(&mut self, now: Instant, status: TaskStatus, calls: &mut Vec<Call>) {
+        let fid = self.live_fid();
+        // Reliable updates are re-sent until acknowledged, whatever we make of them.
+        if let (Some(fid), Some(uuid), Some(agent)) = (&fid, &status.uuid, &status.agent_id) {
+            calls.push(Call::acknowledge(
+                fid,
+                agent.clone(),
+                status.task_id.clone(),
+                uuid.clone(),
+            ));
+        }
+        if let Some(rec) = &mut self.reconcile {
+            rec.pending.remove(&status.task_id);
+        }
+        let Some(t) = self.tasks.get_mut(&status.task_id) else {
+            // A live task of ours we have no record of (state lost, or a duplicate
+            // we already forgot): kill it, the node gets a fresh one.
+            if !is_gone(&status.state) && status.task_id.value.starts_with(task::TASK_ID_PREFIX) {
+                if let Some(fid) = &fid {
+                    tracing::warn!(task = %status.task_id, "killing unknown agent task");
+                    calls.push(Call::kill(
+                        fid,
+                        status.task_id.clone(),
+                        status.agent_id.clone(),
+                    ));
+                }
+            }
+            return;
+        };
+        let changed = t.state != status.state;
+        t.state = status.state.clone();
+        if let Some(a) = status.agent_id {
+            t.agent_id = a;
+        }
+        if status.message.is_some() {
+            t.message = status.message;
+        }
+        if t.state == TaskState::Running && t.running_since.is_none() {
+            t.running_since = Some(now);
+        }
+        if changed {
+            self.dirty = true;
+        }
+        let host = t.hostname.clone();
+        let task_id = t.task_id.clone();
+        if is_gone(&t.state) {
+            let t = self.tasks.remove(&task_id);
+            if self.active.get(&host) == Some(&task_id) {
+                self.active.remove(&host);
+            }
+            let Some(t) = t else { return };
+            let node = self.nodes.entry(host.clone()).or_default();
+            node.last_state = Some(t.state.clone());
+            node.last_message = t.message.clone();
+            if !t.kill_requested {
+                let stable = t
+                    .running_since
+                    .is_some_and(|s| now.duration_since(s) >= self.settings.stable_after);
+                node.failures = if stable {
+                    1
+                } else {
+                    node.failures.saturating_add(1)
+                };
+                node.not_before = Some(now + backoff(&self.settings, node.failures));
+                tracing::warn!(node = %host, task = %task_id, state = %t.state, failures = node.failures, "agent lost");
+            }
+            // Our decline filters may hold this node's offers back: clear them.
+            if let Some(fid) = &fid {
+                self.revive(now, fid, calls);
+            }
+            return;
+        }
+        match self.active.get(&host) {
+            None => {
+                self.active.insert(host, task_id);
+            }
+            Some(current) if *current != task_id => {
+                // An unreachable agent came back while its replacement runs.
+                if let (Some(fid), Some(t)) = (&fid, self.tasks.get_mut(&task_id)) {
+                    if !t.kill_requested {
+                        tracing::info!(node = %host, task = %task_id, "killing duplicate agent");
+                        t.kill_requested = true;
+                        calls.push(Call::kill(fid, task_id, Some(t.agent_id.clone())));
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    fn revive(&mut self, now: Instant, fid: &Id, calls: &mut Vec<Call>) {
+        calls.push(Call::revive(fid, vec![self.settings.role.clone()]));
+        self.suppressed = false;
+        self.last_revive = Some(now);
+    }
+
+    /// Every known node has an agent (and the stream is live): no offers needed.
+    fn all_served(&self) -> bool {
+        !self.nodes.is_empty() && self.nodes.keys().all(|h| self.active.contains_key(h))
+    }
+
+    fn after_step(&mut self, now: Instant, calls: &mut Vec<Call>) {
+        let Some(fid) = self.live_fid() else { return };
+        self.roll(&fid, calls);
+        let discovering = self.discovering_until.is_some_and(|t| now < t);
+        if self.all_served() && self.rolling.is_none() && !discovering {
+            if !self.suppressed {
+                calls.push(Call::suppress(&fid, vec![self.settings.role.clone()]));
+                self.suppressed = true;
+            }
+        } else if self.suppressed {
+            self.revive(now, &fid, calls);
+        }
+    }
+
+    /// Replaces agents whose spec changed, one node at a time: kill one, wait until
+    /// its replacement runs, then the next.
+    fn roll(&mut self, fid: &Id, calls: &mut Vec<Call>) {
+        if let Some(host) = &self.rolling {
+            let done = self
+                .active
+                .get(host)
+                .and_then(|id| self.tasks.get(id))
+                .is_some_and(|t| {
+                    t.fingerprint == self.fingerprint && t.state == TaskState::Running
+                });
+            if !done {
+                return;
+            }
+            self.rolling = None;
+        }
+        // Only roll while everything else is healthy, so an update never takes down
+        // more than one node at a time.
+        let all_running = self.tasks.values().all(|t| t.state == TaskState::Running);
+        if !all_running || self.reconcile.is_some() {
+            return;
+        }
+        let outdated = self
+            .tasks
+            .values_mut()
+            .find(|t| t.fingerprint != self.fingerprint && !t.kill_requested);
+        if let Some(t) = outdated {
+            tracing::info!(node = %t.hostname, task = %t.task_id, "replacing agent with changed settings");
+            t.kill_requested = true;
+            self.rolling = Some(t.hostname.clone());
+            calls.push(Call::kill(fid, t.task_id.clone(), Some(t.agent_id.clone())));
+        }
+    }
+}
+
+/// States after which the node no longer has this agent. TASK_UNKNOWN is not
+/// terminal for Mesos but means the master has never heard of the task.
+fn is_gone(state: &TaskState) -> bool {
+    state.is_terminal() || *state == TaskState::TaskUnknown
+}
+
+fn backoff(s: &Settings, failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(20);
+    (s.backoff_initial * 2u32.pow(exp)).min(s.backoff_max)
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn secs_key(secs: f64) -> u64 {
+    (secs * 1000.0).round() as u64
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,438 @@
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::proto::{CallType, Resource};
+
+fn spec() -> AgentSpec {
+    AgentSpec {
+        cpus: 0.5,
+        mem: 256.0,
+        ports: 0,
+        launch: LaunchMode::Docker {
+            image: "img:1".into(),
+            force_pull: false,
+        },
+        scheduler_url: "http://sched:8080".into(),
+        log_dirs: vec![],
+        kill_grace_secs: 30,
+    }
+}
+
+fn settings() -> Settings {
+    Settings::new("logging", spec(), "i0")
+}
+
+fn offer(id: &str, host: &str, cpus: f64, mem: f64) -> Offer {
+    Offer {
+        id: Id::new(id),
+        framework_id: Id::new("fw"),
+        agent_id: Id::new(format!("agent-{host}")),
+        hostname: host.into(),
+        url: None,
+        domain: None,
+        resources: vec![Resource::scalar("cpus", cpus), Resource::scalar("mem", mem)],
+        attributes: vec![],
+        executor_ids: vec![],
+        unavailability: None,
+        allocation_info: None,
+    }
+}
+
+fn status(task: &Id, host: &str, state: TaskState, uuid: Option<&str>) -> Event {
+    let mut s = TaskStatus::new(task.clone(), state);
+    s.agent_id = Some(Id::new(format!("agent-{host}")));
+    s.uuid = uuid.map(str::to_string);
+    Event::update(s)
+}
+
+fn kinds(calls: &[Call]) -> Vec<CallType> {
+    calls.iter().map(|c| c.kind.clone()).collect()
+}
+
+fn launched(calls: &[Call]) -> Vec<(String, Id)> {
+    calls
+        .iter()
+        .filter_map(|c| c.accept.as_ref())
+        .flat_map(|a| &a.operations)
+        .flat_map(|o| o.launch.iter().flat_map(|l| &l.task_infos))
+        .map(|t| (t.agent_id.value.clone(), t.task_id.clone()))
+        .collect()
+}
+
+fn declined(calls: &[Call]) -> Vec<(String, f64)> {
+    calls
+        .iter()
+        .filter_map(|c| c.decline.as_ref())
+        .flat_map(|d| {
+            d.offer_ids.iter().map(move |o| {
+                (
+                    o.value.clone(),
+                    d.filters
+                        .as_ref()
+                        .and_then(|f| f.refuse_seconds)
+                        .unwrap_or(-1.0),
+                )
+            })
+        })
+        .collect()
+}
+
+fn subscribed(now: Instant) -> Scheduler {
+    let mut s = Scheduler::new(settings(), Persisted::default());
+    let calls = s.handle(now, Event::subscribed(Id::new("fw"), 15.0));
+    assert!(calls.is_empty(), "{calls:?}");
+    assert_eq!(s.framework_id(), Some(&Id::new("fw")));
+    assert!(s.take_dirty());
+    s
+}
+
+/// Launch one agent on each host and bring it to RUNNING; returns the task ids.
+fn bring_up(s: &mut Scheduler, now: Instant, hosts: &[&str]) -> Vec<Id> {
+    let offers = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| offer(&format!("o-{h}-{i}"), h, 1.0, 1024.0))
+        .collect();
+    let calls = s.handle(now, Event::offers(offers));
+    let l = launched(&calls);
+    assert_eq!(l.len(), hosts.len(), "{calls:?}");
+    for (h, (_, tid)) in hosts.iter().zip(&l) {
+        s.handle(now, status(tid, h, TaskState::Running, Some("dXVpZA==")));
+    }
+    l.into_iter().map(|(_, t)| t).collect()
+}
+
+#[test]
+fn one_launch_per_node_and_decline_the_rest() {
+    let now = Instant::now();
+    let mut s = subscribed(now);
+    let calls = s.handle(
+        now,
+        Event::offers(vec![
+            offer("o1", "a", 2.0, 2048.0),
+            offer("o2", "a", 2.0, 2048.0),
+            offer("o3", "b", 2.0, 2048.0),
+        ]),
+    );
+    let l = launched(&calls);
+    assert_eq!(
+        l.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        vec!["agent-a", "agent-b"]
+    );
+    // The second offer from node a is declined with the long filter.
+    assert_eq!(declined(&calls), vec![("o2".to_string(), 300.0)]);
+    // Every node now has its (staging) agent: suppress.
+    assert_eq!(kinds(&calls).last(), Some(&CallType::Suppress));
+    let accept = calls
+        .iter()
+        .find(|c| c.kind == CallType::Accept)
+        .expect("accept");
+    assert_eq!(accept.framework_id, Some(Id::new("fw")));
+    let task = &accept.accept.as_ref().expect("accept").operations[0]
+        .launch
+        .as_ref()
+        .expect("launch")
+        .task_infos[0];
+    assert_eq!(
+        task.resources
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["cpus", "mem"]
+    );
+    let env = task
+        .command
+        .as_ref()
+        .and_then(|c| c.environment.as_ref())
+        .expect("env");
+    assert_eq!(env.get(task::ENV_AGENT_ID), Some("agent-a"));
+}
+
+#[test]
+fn small_offers_are_declined_and_nothing_is_sent_before_subscribed() {
+    let now = Instant::now();
+    let mut s = Scheduler::new(settings(), Persisted::default());
+    assert!(s
+        .handle(now, Event::offers(vec![offer("o1", "a", 2.0, 2048.0)]))
+        .is_empty());
+    let mut s = subscribed(now);
+    let calls = s.handle(now, Event::offers(vec![offer("o1", "a", 0.1, 2048.0)]));
+    assert!(launched(&calls).is_empty());
+    assert_eq!(declined(&calls), vec![("o1".to_string(), 60.0)]);
+    assert!(!calls.iter().any(|c| c.kind == CallType::Suppress));
+    assert!(s.nodes()[0]
+        .message
+        .as_deref()
+        .unwrap_or_default()
+        .contains("cpus"));
+}
+
+#[test]
+fn reliable_updates_are_acknowledged_and_others_not() {
+    let now = Instant::now();
+    let mut s = subscribed(now);
+    let l = launched(&s.handle(now, Event::offers(vec![offer("o1", "a", 1.0, 1024.0)])));
+    let calls = s.handle(
+        now,
+        status(
+            &l[0].1,
+            "a",
+            TaskState::Running,
+            Some("Twp8HjudTlqML20bngp/PA=="),
+        ),
+    );
+    let ack = calls
+        .iter()
+        .find_map(|c| c.acknowledge.as_ref())
+        .expect("ack");
+    assert_eq!(ack.uuid, "Twp8HjudTlqML20bngp/PA==");
+    assert_eq!(ack.agent_id, Id::new("agent-a"));
+    let calls = s.handle(now, status(&l[0].1, "a", TaskState::Running, None));
+    assert!(!calls.iter().any(|c| c.kind == CallType::Acknowledge));
+}
+
+#[test]
+fn lost_agent_is_relaunched_with_exponential_backoff() {
+    let t0 = Instant::now();
+    let mut s = subscribed(t0);
+    let ids = bring_up(&mut s, t0, &["a"]);
+    assert!(s.is_suppressed());
+    let calls = s.handle(
+        t0,
+        status(&ids[0], "a", TaskState::Failed, Some("dXVpZA==")),
+    );
+    assert!(
+        calls.iter().any(|c| c.kind == CallType::Revive),
+        "{calls:?}"
+    );
+    assert!(!s.is_suppressed());
+    // Within the 5 s backoff: declined for the remaining time.
+    let calls = s.handle(
+        t0 + Duration::from_secs(2),
+        Event::offers(vec![offer("o2", "a", 1.0, 1024.0)]),
+    );
+    assert_eq!(declined(&calls), vec![("o2".to_string(), 3.0)]);
+    // After it: relaunched.
+    let t1 = t0 + Duration::from_secs(5);
+    let l = launched(&s.handle(t1, Event::offers(vec![offer("o3", "a", 1.0, 1024.0)])));
+    assert_eq!(l.len(), 1);
+    assert_ne!(l[0].1, ids[0]);
+    // Fails again before becoming stable: the backoff doubles to 10 s.
+    s.handle(t1, status(&l[0].1, "a", TaskState::Lost, None));
+    let calls = s.handle(
+        t1 + Duration::from_secs(9),
+        Event::offers(vec![offer("o4", "a", 1.0, 1024.0)]),
+    );
+    assert_eq!(declined(&calls), vec![("o4".to_string(), 1.0)]);
+    assert_eq!(
+        launched(&s.handle(
+            t1 + Duration::from_secs(10),
+            Event::offers(vec![offer("o5", "a", 1.0, 1024.0)])
+        ))
+        .len(),
+        1
+    );
+    assert_eq!(s.nodes()[0].failures, 2);
+}
+
+#[test]
+fn unreachable_keeps_the_node_and_a_returning_duplicate_is_killed() {
+    let t0 = Instant::now();
+    let mut s = subscribed(t0);
+    let ids = bring_up(&mut s, t0, &["a"]);
+    let calls = s.handle(t0, status(&ids[0], "a", TaskState::Unreachable, None));
+    assert!(!calls.iter().any(|c| c.kind == CallType::Revive));
+    // Same agent offering again while the task is unreachable: still declined.
+    let calls = s.handle(t0, Event::offers(vec![offer("o2", "a", 1.0, 1024.0)]));
+    assert!(launched(&calls).is_empty());
+    // The agent came back under a new id: the old task will not return there.
+    let mut o = offer("o3", "a", 1.0, 1024.0);
+    o.agent_id = Id::new("agent-a-2");
+    let l = launched(&s.handle(t0, Event::offers(vec![o])));
+    assert_eq!(l.len(), 1);
+    // Now the old one resurfaces as RUNNING: it is the duplicate and gets killed.
+    let calls = s.handle(t0, status(&ids[0], "a", TaskState::Running, None));
+    let kill = calls.iter().find_map(|c| c.kill.as_ref()).expect("kill");
+    assert_eq!(kill.task_id, ids[0]);
+    // Its TASK_KILLED does not count as a failure.
+    s.handle(t0, status(&ids[0], "a", TaskState::Killed, None));
+    assert_eq!(s.nodes()[0].failures, 0);
+    assert_eq!(s.nodes()[0].task_id.as_deref(), Some(l[0].1.value.as_str()));
+}
+
+#[test]
+fn resubscribe_reconciles_explicitly_with_backoff_then_implicitly() {
+    let t0 = Instant::now();
+    let mut s = subscribed(t0);
+    let ids = bring_up(&mut s, t0, &["a", "b"]);
+    // Restart: a new state machine from the persisted state.
+    let mut s = Scheduler::new(settings(), s.persisted());
+    assert!(s.tick(t0).is_empty(), "nothing before SUBSCRIBED");
+    let calls = s.handle(t0, Event::subscribed(Id::new("fw"), 15.0));
+    let rec = calls
+        .iter()
+        .find_map(|c| c.reconcile.as_ref())
+        .expect("reconcile");
+    let mut asked: Vec<_> = rec.tasks.iter().map(|t| t.task_id.clone()).collect();
+    asked.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(asked, want);
+    assert!(rec.tasks.iter().all(|t| t.agent_id.is_some()));
+    // Only one answer arrives: retried after 5 s for the other, then 10 s later.
+    s.handle(t0, status(&ids[0], "a", TaskState::Running, None));
+    assert!(s
+        .tick(t0 + Duration::from_secs(4))
+        .iter()
+        .all(|c| c.kind != CallType::Reconcile));
+    let calls = s.tick(t0 + Duration::from_secs(5));
+    let rec = calls
+        .iter()
+        .find_map(|c| c.reconcile.as_ref())
+        .expect("retry");
+    assert_eq!(rec.tasks.len(), 1);
+    assert_eq!(rec.tasks[0].task_id, ids[1]);
+    assert!(s
+        .tick(t0 + Duration::from_secs(14))
+        .iter()
+        .all(|c| c.kind != CallType::Reconcile));
+    assert!(s
+        .tick(t0 + Duration::from_secs(15))
+        .iter()
+        .any(|c| c.kind == CallType::Reconcile));
+    s.handle(t0, status(&ids[1], "b", TaskState::Running, None));
+    // No launches for nodes whose agents survived the restart.
+    let calls = s.handle(t0, Event::offers(vec![offer("o9", "a", 1.0, 1024.0)]));
+    assert!(launched(&calls).is_empty());
+    // Implicit reconciliation every 15 min.
+    let calls = s.tick(t0 + Duration::from_secs(900));
+    let rec = calls
+        .iter()
+        .find_map(|c| c.reconcile.as_ref())
+        .expect("implicit");
+    assert!(rec.tasks.is_empty());
+}
+
+#[test]
+fn reconciliation_answer_gone_frees_the_node() {
+    let t0 = Instant::now();
+    let mut s = subscribed(t0);
+    let ids = bring_up(&mut s, t0, &["a"]);
+    let mut s = Scheduler::new(settings(), s.persisted());
+    s.handle(t0, Event::subscribed(Id::new("fw"), 15.0));
+    s.handle(t0, status(&ids[0], "a", TaskState::Gone, None));
+    assert!(s.nodes()[0].task_id.is_none());
+    assert_eq!(s.nodes()[0].state.as_deref(), Some("TASK_GONE"));
+}
+
+#[test]
+fn unknown_tasks_of_ours_are_killed() {
+    let t0 = Instant::now();
+    let mut s = subscribed(t0);
+    let calls = s.handle(
+        t0,
+        status(
+            &Id::new("logstash-agent.x.old-1"),
+            "x",
+            TaskState::Running,
+            None,
+        ),
+    );
+    assert_eq!(kinds(&calls), vec![CallType::Kill]);
+    let calls = s.handle(
+        t0,
+        status(&Id::new("someone-else"), "x", TaskState::Running, None),
+    );
+    assert!(calls.is_empty());
+}
+
+#[test]
+fn new_nodes_are_discovered_by_periodic_revive() {
+    let t0 = Instant::now();
+    let mut s = subscribed(t0);
+    bring_up(&mut s, t0, &["a", "b", "c"]);
+    assert!(s.is_suppressed());
+    assert!(s.tick(t0 + Duration::from_secs(10)).is_empty());
+    let calls = s.tick(t0 + Duration::from_secs(300));
+    assert_eq!(kinds(&calls), vec![CallType::Revive]);
+    let calls = s.handle(
+        t0 + Duration::from_secs(301),
+        Event::offers(vec![
+            offer("o1", "a", 1.0, 1024.0),
+            offer("o2", "d", 1.0, 1024.0),
+        ]),
+    );
+    assert_eq!(launched(&calls).len(), 1);
+    assert_eq!(launched(&calls)[0].0, "agent-d");
+    assert_eq!(kinds(&calls).last(), Some(&CallType::Suppress));
+}
+
+#[test]
+fn changed_settings_roll_one_node_at_a_time() {
+    let t0 = Instant::now();
+    let mut s = subscribed(t0);
+    let old = bring_up(&mut s, t0, &["a", "b"]);
+    let mut new_settings = settings();
+    new_settings.agent.launch = LaunchMode::Docker {
+        image: "img:2".into(),
+        force_pull: false,
+    };
+    let mut s = Scheduler::new(new_settings, s.persisted());
+    s.handle(t0, Event::subscribed(Id::new("fw"), 15.0));
+    for (id, h) in old.iter().zip(["a", "b"]) {
+        s.handle(t0, status(id, h, TaskState::Running, None));
+    }
+    let calls = s.tick(t0);
+    let kills: Vec<_> = calls
+        .iter()
+        .filter_map(|c| c.kill.as_ref())
+        .map(|k| k.task_id.clone())
+        .collect();
+    assert_eq!(kills, vec![old[0].clone()]);
+    // Nothing else is killed while node a is being replaced.
+    assert!(s.tick(t0).iter().all(|c| c.kind != CallType::Kill));
+    let calls = s.handle(t0, status(&old[0], "a", TaskState::Killed, None));
+    assert!(calls.iter().all(|c| c.kind != CallType::Kill));
+    // Relaunched at once (no failure backoff) with the new image.
+    let calls = s.handle(t0, Event::offers(vec![offer("o1", "a", 1.0, 1024.0)]));
+    let accept = calls
+        .iter()
+        .find_map(|c| c.accept.as_ref())
+        .expect("relaunch");
+    let task = &accept.operations[0]
+        .launch
+        .as_ref()
+        .expect("launch")
+        .task_infos[0];
+    assert_eq!(
+        task.container
+            .as_ref()
+            .and_then(|c| c.docker.as_ref())
+            .map(|d| d.image.as_str()),
+        Some("img:2")
+    );
+    let new_a = task.task_id.clone();
+    assert!(
+        s.tick(t0).iter().all(|c| c.kind != CallType::Kill),
+        "waits for the new agent to run"
+    );
+    let calls = s.handle(t0, status(&new_a, "a", TaskState::Running, None));
+    let kills: Vec<_> = calls
+        .iter()
+        .filter_map(|c| c.kill.as_ref())
+        .map(|k| k.task_id.clone())
+        .collect();
+    assert_eq!(kills, vec![old[1].clone()]);
+}
+
+#[test]
+fn framework_removed_forgets_everything() {
+    let t0 = Instant::now();
+    let mut s = subscribed(t0);
+    bring_up(&mut s, t0, &["a"]);
+    s.handle(t0, Event::error("Framework has been removed"));
+    assert!(!s.is_subscribed());
+    s.forget_framework();
+    assert_eq!(s.persisted().framework_id, None);
+    assert!(s.persisted().tasks.is_empty());
+}

@@ -1,0 +1,503 @@
+//! A Mesos master simulator for tests (PROTOCOL.md §13). Test-only: never linked
+//! into the product. It speaks the real wire protocol over HTTP (exact
+//! Content-Type, Mesos-Stream-Id rules, RecordIO stream split at odd points,
+//! reliable updates re-sent until ACKed, reconciliation table, filters,
+//! SUPPRESS/REVIVE, 307 to the leader) and "runs" tasks in memory.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use base64::Engine;
+use logstash_mesos_scheduler::proto::*;
+use logstash_mesos_scheduler::recordio;
+use tokio::sync::mpsc;
+
+mod calls;
+use calls::scheduler_endpoint;
+
+#[derive(Debug, Clone)]
+pub struct SimAgent {
+    pub id: Id,
+    pub hostname: String,
+    pub cpus: f64,
+    pub mem: f64,
+    pub reachable: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimTask {
+    pub info: TaskInfo,
+    pub state: TaskState,
+    /// Reliable updates not yet delivered+ACKed; the head is in flight.
+    queue: Vec<TaskStatus>,
+    last_sent: Option<Instant>,
+}
+
+struct Framework {
+    info: FrameworkInfo,
+    stream: Option<mpsc::UnboundedSender<Bytes>>,
+    stream_id: Option<String>,
+    suppressed: bool,
+    filters: HashMap<Id, Instant>,
+    offers: HashMap<Id, Id>,
+    tasks: BTreeMap<Id, SimTask>,
+    disconnected_at: Option<Instant>,
+    removed: bool,
+}
+
+impl Framework {
+    fn partition_aware(&self) -> bool {
+        self.info.has_capability("PARTITION_AWARE")
+    }
+}
+
+/// Called with each task the simulator launches.
+pub type Launcher = Arc<dyn Fn(&TaskInfo) + Send + Sync>;
+
+pub struct Sim {
+    pub agents: BTreeMap<Id, SimAgent>,
+    frameworks: HashMap<Id, Framework>,
+    /// Every call received, in order (for assertions).
+    pub calls: Vec<Call>,
+    /// Index into `addrs` of the leading master.
+    pub leader: usize,
+    pub addrs: Vec<SocketAddr>,
+    pub heartbeat: Duration,
+    pub heartbeats_enabled: bool,
+    /// A stalled connection: nothing at all reaches the scheduler.
+    pub mute: bool,
+    /// `--authenticate_http_frameworks`: (principal, secret) required as Basic auth.
+    pub credentials: Option<(String, String)>,
+    /// Starts the "process" of every launched task (in-process agents in tests).
+    pub launcher: Option<Launcher>,
+    pub retry: Duration,
+    seq: u64,
+    split: usize,
+}
+
+#[derive(Clone)]
+pub struct Simulator(pub Arc<Mutex<Sim>>);
+
+struct Server {
+    sim: Simulator,
+    index: usize,
+}
+
+impl Simulator {
+    /// Starts `masters` HTTP listeners on loopback sharing one state; master 0 leads.
+    pub async fn start(masters: usize) -> Self {
+        let sim = Simulator(Arc::new(Mutex::new(Sim {
+            agents: BTreeMap::new(),
+            frameworks: HashMap::new(),
+            calls: Vec::new(),
+            leader: 0,
+            addrs: Vec::new(),
+            heartbeat: Duration::from_millis(300),
+            heartbeats_enabled: true,
+            mute: false,
+            credentials: None,
+            launcher: None,
+            retry: Duration::from_millis(300),
+            seq: 0,
+            split: 0,
+        })));
+        for index in 0..masters {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            sim.lock().addrs.push(listener.local_addr().expect("addr"));
+            let app = axum::Router::new()
+                .route("/api/v1/scheduler", axum::routing::post(scheduler_endpoint))
+                .with_state(Arc::new(Server {
+                    sim: sim.clone(),
+                    index,
+                }));
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+        }
+        let ticker = sim.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                ticker.lock().tick();
+            }
+        });
+        let hb = sim.clone();
+        tokio::spawn(async move {
+            loop {
+                let every = hb.lock().heartbeat;
+                tokio::time::sleep(every).await;
+                let mut s = hb.lock();
+                if s.heartbeats_enabled {
+                    for fw in s.frameworks.keys().cloned().collect::<Vec<_>>() {
+                        s.emit(&fw, &Event::heartbeat());
+                    }
+                }
+            }
+        });
+        sim
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Sim> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn url(&self, index: usize) -> String {
+        format!("http://{}", self.lock().addrs[index])
+    }
+
+    pub fn add_agent(&self, hostname: &str, cpus: f64, mem: f64) -> Id {
+        let mut s = self.lock();
+        let id = Id::new(format!("agent-{hostname}-{}", s.next()));
+        s.agents.insert(
+            id.clone(),
+            SimAgent {
+                id: id.clone(),
+                hostname: hostname.into(),
+                cpus,
+                mem,
+                reachable: true,
+            },
+        );
+        id
+    }
+
+    /// Health checks fail: tasks become UNREACHABLE (PA) / LOST, plus FAILURE and RESCIND.
+    pub fn make_unreachable(&self, agent: &Id) {
+        let mut s = self.lock();
+        if let Some(a) = s.agents.get_mut(agent) {
+            a.reachable = false;
+        }
+        s.agent_removed(agent);
+    }
+
+    /// The agent's task dies on its own (reliable TASK_FAILED from the executor).
+    pub fn fail_task(&self, task: &Id) {
+        let mut s = self.lock();
+        s.finish_task(task, TaskState::Failed, "Command exited with status 1");
+    }
+
+    /// Closes every framework's event stream (the scheduler must re-subscribe).
+    pub fn drop_connections(&self) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        for fw in s.frameworks.values_mut() {
+            if fw.stream.take().is_some() {
+                fw.disconnected_at = Some(now);
+            }
+            fw.offers.clear();
+        }
+    }
+
+    /// Master failover: another listener becomes leader; streams are dropped.
+    pub fn fail_over_to(&self, index: usize) {
+        self.lock().leader = index;
+        self.drop_connections();
+    }
+
+    pub fn calls_of(&self, kind: CallType) -> Vec<Call> {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.kind == kind)
+            .cloned()
+            .collect()
+    }
+
+    /// (hostname, task id, state) of every non-terminal task.
+    pub fn live_tasks(&self) -> Vec<(String, Id, TaskState)> {
+        let s = self.lock();
+        let mut out = Vec::new();
+        for fw in s.frameworks.values() {
+            for (id, t) in &fw.tasks {
+                if !t.state.is_terminal() {
+                    let host = s
+                        .agents
+                        .get(&t.info.agent_id)
+                        .map(|a| a.hostname.clone())
+                        .unwrap_or_default();
+                    out.push((host, id.clone(), t.state.clone()));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    pub fn framework_ids(&self) -> Vec<Id> {
+        self.lock().frameworks.keys().cloned().collect()
+    }
+
+    pub fn launched_infos(&self) -> Vec<TaskInfo> {
+        self.lock()
+            .frameworks
+            .values()
+            .flat_map(|f| f.tasks.values().map(|t| t.info.clone()))
+            .collect()
+    }
+}
+
+impl Sim {
+    fn next(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn uuid(&mut self) -> String {
+        let mut b = *uuid::Uuid::new_v4().as_bytes();
+        b[0] = b[0].wrapping_add(1);
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    /// Sends one event, split into two HTTP chunks at a moving point.
+    fn emit(&mut self, fid: &Id, ev: &Event) {
+        if self.mute {
+            return;
+        }
+        let json = serde_json::to_vec(ev).expect("event serializes");
+        let framed = recordio::encode(&json);
+        self.split = (self.split + 7) % framed.len().max(1);
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return;
+        };
+        let Some(tx) = &fw.stream else { return };
+        let (a, b) = framed.split_at(self.split);
+        let ok = tx.send(Bytes::copy_from_slice(a)).is_ok()
+            && tx.send(Bytes::copy_from_slice(b)).is_ok();
+        if !ok {
+            fw.stream = None;
+            fw.disconnected_at = Some(Instant::now());
+            fw.offers.clear();
+        }
+    }
+
+    fn status(&self, task: &TaskInfo, state: TaskState, source: &str) -> TaskStatus {
+        let mut s = TaskStatus::new(task.task_id.clone(), state);
+        s.agent_id = Some(task.agent_id.clone());
+        s.source = Some(source.into());
+        s.timestamp = Some(1_735_689_600.0);
+        s
+    }
+
+    /// Queues a reliable (uuid-carrying) update; sent when the previous one is ACKed.
+    fn reliable(&mut self, fid: &Id, task_id: &Id, mut status: TaskStatus) {
+        status.uuid = Some(self.uuid());
+        status.executor_id = Some(task_id.clone());
+        if let Some(t) = self
+            .frameworks
+            .get_mut(fid)
+            .and_then(|f| f.tasks.get_mut(task_id))
+        {
+            t.state = status.state.clone();
+            t.queue.push(status);
+        }
+        self.flush(fid);
+    }
+
+    fn flush(&mut self, fid: &Id) {
+        let now = Instant::now();
+        let retry = self.retry;
+        let mut out = Vec::new();
+        if let Some(fw) = self.frameworks.get_mut(fid) {
+            if fw.stream.is_none() {
+                return;
+            }
+            for t in fw.tasks.values_mut() {
+                if let Some(head) = t.queue.first() {
+                    if t.last_sent.is_none_or(|l| now.duration_since(l) >= retry) {
+                        t.last_sent = Some(now);
+                        out.push(head.clone());
+                    }
+                }
+            }
+        }
+        for s in out {
+            self.emit(fid, &Event::update(s));
+        }
+    }
+
+    fn finish_task(&mut self, task: &Id, state: TaskState, message: &str) {
+        let fids: Vec<Id> = self
+            .frameworks
+            .iter()
+            .filter(|(_, f)| f.tasks.contains_key(task))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for fid in fids {
+            let Some(info) = self
+                .frameworks
+                .get(&fid)
+                .and_then(|f| f.tasks.get(task))
+                .map(|t| t.info.clone())
+            else {
+                continue;
+            };
+            let mut st = self.status(&info, state.clone(), "SOURCE_EXECUTOR");
+            st.message = Some(message.into());
+            self.reliable(&fid, task, st);
+        }
+    }
+
+    fn agent_removed(&mut self, agent: &Id) {
+        for fid in self.frameworks.keys().cloned().collect::<Vec<_>>() {
+            let Some(fw) = self.frameworks.get_mut(&fid) else {
+                continue;
+            };
+            let pa = fw.partition_aware();
+            let rescinded: Vec<Id> = fw
+                .offers
+                .iter()
+                .filter(|(_, a)| *a == agent)
+                .map(|(o, _)| o.clone())
+                .collect();
+            for o in &rescinded {
+                fw.offers.remove(o);
+            }
+            let mut updates = Vec::new();
+            for t in fw.tasks.values_mut() {
+                if &t.info.agent_id == agent && !t.state.is_terminal() {
+                    t.state = if pa {
+                        TaskState::Unreachable
+                    } else {
+                        TaskState::Lost
+                    };
+                    t.queue.clear();
+                    updates.push(t.info.clone());
+                }
+            }
+            for info in updates {
+                let state = if pa {
+                    TaskState::Unreachable
+                } else {
+                    TaskState::Lost
+                };
+                let mut st = self.status(&info, state, "SOURCE_MASTER");
+                st.reason = Some("REASON_AGENT_REMOVED".into());
+                st.message = Some("health check timed out".into());
+                st.unreachable_time = Some(TimeInfo {
+                    nanoseconds: 1_735_690_000_000_000_000,
+                });
+                self.emit(&fid, &Event::update(st));
+            }
+            self.emit(&fid, &Event::failure(agent.clone()));
+            for o in rescinded {
+                self.emit(&fid, &Event::rescind(o));
+            }
+        }
+    }
+
+    fn used(&self, agent: &Id) -> (f64, f64) {
+        let mut used = (0.0, 0.0);
+        for fw in self.frameworks.values() {
+            for t in fw
+                .tasks
+                .values()
+                .filter(|t| &t.info.agent_id == agent && !t.state.is_terminal())
+            {
+                for r in &t.info.resources {
+                    let v = r.scalar.as_ref().map_or(0.0, |s| s.value);
+                    match r.name.as_str() {
+                        "cpus" => used.0 += v,
+                        "mem" => used.1 += v,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        used
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        for fid in self.frameworks.keys().cloned().collect::<Vec<_>>() {
+            self.flush(&fid);
+            // failover_timeout expiry: the framework and its tasks are removed.
+            let expired = self.frameworks.get(&fid).is_some_and(|f| {
+                !f.removed
+                    && f.disconnected_at.is_some_and(|d| {
+                        now.duration_since(d).as_secs_f64() > f.info.failover_timeout.unwrap_or(0.0)
+                    })
+            });
+            if expired {
+                if let Some(f) = self.frameworks.get_mut(&fid) {
+                    f.removed = true;
+                    for t in f.tasks.values_mut() {
+                        t.state = TaskState::Killed;
+                        t.queue.clear();
+                    }
+                }
+            }
+            self.offer(&fid, now);
+        }
+    }
+
+    fn offer(&mut self, fid: &Id, now: Instant) {
+        let agents: Vec<SimAgent> = self
+            .agents
+            .values()
+            .filter(|a| a.reachable)
+            .cloned()
+            .collect();
+        let mut offers = Vec::new();
+        for a in agents {
+            let (uc, um) = self.used(&a.id);
+            let id = Id::new(format!("offer-{}", self.next()));
+            let Some(fw) = self.frameworks.get_mut(fid) else {
+                return;
+            };
+            if fw.stream.is_none() || fw.suppressed || fw.removed {
+                return;
+            }
+            if fw.offers.values().any(|o| *o == a.id)
+                || fw.filters.get(&a.id).is_some_and(|u| *u > now)
+            {
+                continue;
+            }
+            let (cpus, mem) = (a.cpus - uc, a.mem - um);
+            if cpus < 0.01 || mem < 1.0 {
+                continue;
+            }
+            let role = fw.info.roles.first().cloned().unwrap_or_else(|| "*".into());
+            let alloc = AllocationInfo { role: Some(role) };
+            let mut res = vec![
+                Resource::scalar("cpus", cpus),
+                Resource::scalar("mem", mem),
+                Resource::ranges(
+                    "ports",
+                    vec![Range {
+                        begin: 31000,
+                        end: 32000,
+                    }],
+                ),
+            ];
+            for r in &mut res {
+                r.role = Some("*".into());
+                r.allocation_info = Some(alloc.clone());
+            }
+            fw.offers.insert(id.clone(), a.id.clone());
+            offers.push(Offer {
+                id,
+                framework_id: fid.clone(),
+                agent_id: a.id.clone(),
+                hostname: a.hostname.clone(),
+                url: None,
+                domain: None,
+                resources: res,
+                attributes: vec![],
+                executor_ids: vec![],
+                unavailability: None,
+                allocation_info: Some(alloc),
+            });
+        }
+        if !offers.is_empty() {
+            self.emit(fid, &Event::offers(offers));
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The embedded web UI driven in headless Chromium through WebDriver
+//! (`scripts/setup/chromium.sh` installs `chromium` and `chromium-driver`).
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use logstash_mesos_scheduler::api::{router, AgentReport, AppState};
+use logstash_mesos_scheduler::configs::{BasicValidator, ConfigService};
+use logstash_mesos_scheduler::driver::{Keeper, Shared};
+use logstash_mesos_scheduler::sched::NodeView;
+use logstash_mesos_scheduler::store::{ConfigSet, FileStore};
+
+fn find(env: &str, names: &[&str]) -> Option<String> {
+    if let Ok(p) = std::env::var(env) {
+        return Some(p);
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    names.iter().find_map(|n| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(n))
+            .find(|p| p.is_file())
+            .map(|p| p.display().to_string())
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_lists_edits_validates_configs_and_lists_agents() {
+    let (Some(driver), Some(browser)) = (
+        find("CHROMEDRIVER", &["chromedriver"]),
+        find("CHROMIUM", &["chromium", "chromium-browser"]),
+    ) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "chromium/chromedriver missing: run scripts/setup/chromium.sh"
+        );
+        eprintln!("!!! SKIPPING web UI test: chromium/chromedriver not installed (scripts/setup/chromium.sh)");
+        return;
+    };
+
+    // The scheduler's API with one known node and its agent's report.
+    let state_dir = tempfile::tempdir().expect("tempdir");
+    let keeper = Arc::new(
+        Keeper::open(Arc::new(FileStore::new(state_dir.path())))
+            .await
+            .expect("keeper"),
+    );
+    let configs = Arc::new(ConfigService::new(
+        Arc::new(BasicValidator),
+        keeper,
+        ConfigSet::default(),
+        None,
+    ));
+    configs
+        .put("existing", "input { stdin {} }\n")
+        .await
+        .expect("put");
+    let shared = Arc::new(Shared::default());
+    if let Ok(mut n) = shared.nodes.write() {
+        n.push(NodeView {
+            hostname: "node-1".into(),
+            agent_id: Some("a1".into()),
+            task_id: Some("t1".into()),
+            state: Some("TASK_RUNNING".into()),
+            message: None,
+            failures: 0,
+            up_to_date: true,
+        });
+    }
+    let state = AppState::new(configs.clone(), shared, None);
+    if let Ok(mut r) = state.reports.write() {
+        let report = AgentReport {
+            node: "node-1".into(),
+            agent_id: Some("a1".into()),
+            task_id: Some("t1".into()),
+            containers: 7,
+            events_per_second: 42.5,
+            lag_seconds: 0.25,
+            errors: 0,
+            config_version: 1,
+        };
+        r.insert("node-1".into(), (report, std::time::Instant::now()));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+
+    let port = free_port();
+    let profile = tempfile::tempdir().expect("profile");
+    let mut chromedriver = tokio::process::Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver starts");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": browser,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                     format!("--user-data-dir={}", profile.path().display())],
+        }),
+    );
+    let mut client = None;
+    for _ in 0..100 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let c = client.expect("webdriver session");
+
+    let result: Result<(), fantoccini::error::CmdError> = async {
+        c.goto(&base).await?;
+        // Existing config listed; agents table filled from /v1/agents.
+        c.wait()
+            .for_element(Locator::Css("#config-list li[data-name='existing']"))
+            .await?;
+        let row = c
+            .wait()
+            .for_element(Locator::XPath("//table[@id='agents']//tr[td[1]='node-1']"))
+            .await?;
+        let cells: Vec<String> = {
+            let mut v = Vec::new();
+            for td in row.find_all(Locator::Css("td")).await? {
+                v.push(td.text().await?);
+            }
+            v
+        };
+        assert_eq!(
+            cells,
+            ["node-1", "TASK_RUNNING", "7", "42.5", "0.25", "0", "1"]
+        );
+
+        // New config with a syntax error: Validate shows file:line:col.
+        c.find(Locator::Id("new-name"))
+            .await?
+            .send_keys("web")
+            .await?;
+        c.find(Locator::Id("new-btn")).await?.click().await?;
+        let editor = c.find(Locator::Id("editor")).await?;
+        editor.clear().await?;
+        editor.send_keys("input {\n  stdin {\n").await?;
+        c.find(Locator::Id("validate-btn")).await?.click().await?;
+        wait_text(&c, "status", "web:1:7:").await?;
+        // Saving is refused too.
+        c.find(Locator::Id("save-btn")).await?.click().await?;
+        wait_text(&c, "status", "never closed").await?;
+        assert!(configs.get("web").is_none());
+
+        editor.clear().await?;
+        editor
+            .send_keys("input { stdin {} }\noutput { stdout {} }\n")
+            .await?;
+        c.find(Locator::Id("validate-btn")).await?.click().await?;
+        wait_text(&c, "status", "valid").await?;
+        c.find(Locator::Id("save-btn")).await?.click().await?;
+        wait_text(&c, "status", "saved, version 2").await?;
+        assert_eq!(
+            configs.get("web").as_deref(),
+            Some("input { stdin {} }\noutput { stdout {} }\n")
+        );
+        c.wait()
+            .for_element(Locator::Css("#config-list li[data-name='web']"))
+            .await?;
+
+        // Select the other one, then delete it.
+        c.find(Locator::Css("#config-list li[data-name='existing']"))
+            .await?
+            .click()
+            .await?;
+        assert_eq!(
+            c.find(Locator::Id("current-name")).await?.text().await?,
+            "existing"
+        );
+        c.find(Locator::Id("delete-btn")).await?.click().await?;
+        wait_text(&c, "status", "deleted").await?;
+        assert!(configs.get("existing").is_none());
+        if let Ok(dir) = std::env::var("LOGSTASH_MESOS_UI_SCREENSHOT") {
+            let png = c.screenshot().await?;
+            let _ = std::fs::write(dir, png);
+        }
+        Ok(())
+    }
+    .await;
+    let _ = c.close().await;
+    let _ = chromedriver.kill().await;
+    result.expect("ui flow");
+}
+
+async fn wait_text(
+    c: &fantoccini::Client,
+    id: &str,
+    want: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    let el = c.find(Locator::Id(id)).await?;
+    // Up to 15 s: CI machines are shared and slow.
+    for _ in 0..300 {
+        if el.text().await?.contains(want) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "#{id} never showed {want:?}; it shows {:?}",
+        el.text().await?
+    );
+}
