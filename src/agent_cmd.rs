@@ -116,7 +116,8 @@ async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> 
 
 /// Posts this agent's health to the scheduler (`POST /v1/agents/status`) every 5 s.
 async fn report_loop(http: reqwest::Client, base: String, version: std::sync::Arc<std::sync::atomic::AtomicU64>) {
-    let node = logstash_mesos_pipeline::inputs::hostname();
+    // The scheduler names the node as Mesos knows it; fall back to our hostname.
+    let node = std::env::var("LOGSTASH_MESOS_NODE").ok().filter(|n| !n.is_empty()).unwrap_or_else(logstash_mesos_pipeline::inputs::hostname);
     let status = logstash_mesos_agent::status::global();
     let mut last: Option<(std::time::Instant, u64)> = None;
     loop {

@@ -30,6 +30,8 @@ pub enum Command {
     /// Run the per-node agent: the pipeline with the docker input, `GET /status`, configs
     /// from -f files or from the scheduler.
     Agent(crate::agent_cmd::AgentArgs),
+    /// Run the Mesos framework scheduler: one agent per node, configs over REST and a web UI.
+    Scheduler(logstash_mesos_scheduler::SchedulerOptions),
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -23,11 +23,11 @@ fn main() {
         Some(Command::Run(args)) => pipeline::run(args),
         Some(Command::Check(c)) => pipeline::check(c.run, c.syntax_only),
         Some(Command::Agent(a)) => agent_cmd::run(a),
+        Some(Command::Scheduler(opts)) => runtime_then(|| logstash_mesos_scheduler::run(opts), "info"),
     };
     std::process::exit(code);
 }
 
-#[allow(dead_code)]
 fn runtime_then<F, Fut>(f: F, level: &str) -> i32
 where
     F: FnOnce() -> Fut,
