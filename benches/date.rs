@@ -19,8 +19,17 @@ fn strs(v: &[&str]) -> Value {
     Value::Array(v.iter().map(|s| Value::from(*s)).collect())
 }
 
-fn bench_filter(c: &mut Criterion, name: &str, formats: &[&str], timezone: &str, input: Value, want: &str) {
-    let args = Args::new("date", Default::default()).with("match", strs(formats)).with("timezone", Value::from(timezone));
+fn bench_filter(
+    c: &mut Criterion,
+    name: &str,
+    formats: &[&str],
+    timezone: &str,
+    input: Value,
+    want: &str,
+) {
+    let args = Args::new("date", Default::default())
+        .with("match", strs(formats))
+        .with("timezone", Value::from(timezone));
     let filter = date::build(&args, &BuildContext::default()).expect("bench config builds");
     let mut m = Map::default();
     m.insert("message".into(), Value::from("GET / HTTP/1.1"));
@@ -28,39 +37,108 @@ fn bench_filter(c: &mut Criterion, name: &str, formats: &[&str], timezone: &str,
     let mut event = Event::from_map(m);
     let mut ctx = FilterContext::default();
     // Check the answer before timing it.
-    assert_eq!(filter.apply(&mut event, &mut ctx), Outcome::Success, "{name}");
-    assert_eq!(event.timestamp().map(|t| t.to_string()).as_deref(), Some(want), "{name}");
+    assert_eq!(
+        filter.apply(&mut event, &mut ctx),
+        Outcome::Success,
+        "{name}"
+    );
+    assert_eq!(
+        event.timestamp().map(|t| t.to_string()).as_deref(),
+        Some(want),
+        "{name}"
+    );
     let mut g = c.benchmark_group("date_filter");
     g.throughput(Throughput::Elements(1));
-    g.bench_function(name, |b| b.iter(|| filter.apply(black_box(&mut event), &mut ctx)));
+    g.bench_function(name, |b| {
+        b.iter(|| filter.apply(black_box(&mut event), &mut ctx))
+    });
     g.finish();
 }
 
 fn filter_benches(c: &mut Criterion) {
     let apache = "dd/MMM/yyyy:HH:mm:ss Z";
-    bench_filter(c, "apache_joda", &["t", apache], "UTC", Value::from("25/Mar/2013:20:33:56 +0100"), "2013-03-25T19:33:56.000Z");
-    bench_filter(c, "iso8601_offset", &["t", "ISO8601"], "UTC", Value::from("2013-03-25T20:33:56.123+01:00"), "2013-03-25T19:33:56.123Z");
-    bench_filter(c, "iso8601_zone_rules", &["t", "ISO8601"], "Europe/Paris", Value::from("2013-03-25T20:33:56.123"), "2013-03-25T19:33:56.123Z");
-    bench_filter(c, "unix_string", &["t", "UNIX"], "UTC", Value::from("1364243636.123"), "2013-03-25T20:33:56.123Z");
-    bench_filter(c, "unix_integer", &["t", "UNIX"], "UTC", Value::Integer(1_364_243_636), "2013-03-25T20:33:56.000Z");
-    bench_filter(c, "iso_miss_then_joda", &["t", "ISO8601", apache], "UTC", Value::from("25/Mar/2013:20:33:56 +0000"), "2013-03-25T20:33:56.000Z");
-    bench_filter(c, "syslog_year_guess", &["t", "MMM dd HH:mm:ss"], "UTC", Value::from("Mar 25 20:33:56"), &{
-        let y = Timestamp::now().to_utc_datetime().year();
-        let now = Timestamp::now();
-        let this = Timestamp::parse_iso8601(&format!("{y}-03-25T20:33:56Z")).expect("valid");
-        let year = if this.unix_seconds() > now.unix_seconds() + 30 * 86_400 { y - 1 } else { y };
-        format!("{year}-03-25T20:33:56.000Z")
-    });
+    bench_filter(
+        c,
+        "apache_joda",
+        &["t", apache],
+        "UTC",
+        Value::from("25/Mar/2013:20:33:56 +0100"),
+        "2013-03-25T19:33:56.000Z",
+    );
+    bench_filter(
+        c,
+        "iso8601_offset",
+        &["t", "ISO8601"],
+        "UTC",
+        Value::from("2013-03-25T20:33:56.123+01:00"),
+        "2013-03-25T19:33:56.123Z",
+    );
+    bench_filter(
+        c,
+        "iso8601_zone_rules",
+        &["t", "ISO8601"],
+        "Europe/Paris",
+        Value::from("2013-03-25T20:33:56.123"),
+        "2013-03-25T19:33:56.123Z",
+    );
+    bench_filter(
+        c,
+        "unix_string",
+        &["t", "UNIX"],
+        "UTC",
+        Value::from("1364243636.123"),
+        "2013-03-25T20:33:56.123Z",
+    );
+    bench_filter(
+        c,
+        "unix_integer",
+        &["t", "UNIX"],
+        "UTC",
+        Value::Integer(1_364_243_636),
+        "2013-03-25T20:33:56.000Z",
+    );
+    bench_filter(
+        c,
+        "iso_miss_then_joda",
+        &["t", "ISO8601", apache],
+        "UTC",
+        Value::from("25/Mar/2013:20:33:56 +0000"),
+        "2013-03-25T20:33:56.000Z",
+    );
+    bench_filter(
+        c,
+        "syslog_year_guess",
+        &["t", "MMM dd HH:mm:ss"],
+        "UTC",
+        Value::from("Mar 25 20:33:56"),
+        &{
+            let y = Timestamp::now().to_utc_datetime().year();
+            let now = Timestamp::now();
+            let this = Timestamp::parse_iso8601(&format!("{y}-03-25T20:33:56Z")).expect("valid");
+            let year = if this.unix_seconds() > now.unix_seconds() + 30 * 86_400 {
+                y - 1
+            } else {
+                y
+            };
+            format!("{year}-03-25T20:33:56.000Z")
+        },
+    );
 }
 
 fn parser_benches(c: &mut Criterion) {
-    let p = JodaParser::compile("dd/MMM/yyyy:HH:mm:ss Z", Locale::english()).expect("pattern compiles");
+    let p =
+        JodaParser::compile("dd/MMM/yyyy:HH:mm:ss Z", Locale::english()).expect("pattern compiles");
     let utc = Zone::utc();
     let input = "25/Mar/2013:20:33:56 +0000";
-    assert_eq!(p.parse(input, &utc).map(|t| t.unix_seconds()), Ok(1_364_243_636));
+    assert_eq!(
+        p.parse(input, &utc).map(|t| t.unix_seconds()),
+        Ok(1_364_243_636)
+    );
     let mut g = c.benchmark_group("joda_parser");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("apache_pattern", |b| b.iter(|| p.parse(black_box(input), &utc)));
+    g.bench_function("apache_pattern", |b| {
+        b.iter(|| p.parse(black_box(input), &utc))
+    });
     g.finish();
 }
 

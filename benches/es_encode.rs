@@ -9,17 +9,24 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use logstash_mesos_core::{Event, Map};
-use logstash_mesos_pipeline::outputs::elasticsearch::encode::{Action, ActionSpec, Encoder, TARGET_BULK_BYTES};
 use logstash_mesos_core::Template;
+use logstash_mesos_core::{Event, Map};
+use logstash_mesos_pipeline::outputs::elasticsearch::encode::{
+    Action, ActionSpec, Encoder, TARGET_BULK_BYTES,
+};
 use std::hint::black_box;
 
 const BATCH: usize = 125;
 
 fn corpus() -> Vec<Event> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/es/bench_events.ndjson");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/es/bench_events.ndjson"
+    );
     let text = std::fs::read_to_string(path).expect("bench corpus");
-    text.lines().map(|l| Event::from_map(serde_json::from_str::<Map>(l).expect("corpus line"))).collect()
+    text.lines()
+        .map(|l| Event::from_map(serde_json::from_str::<Map>(l).expect("corpus line")))
+        .collect()
 }
 
 fn encoder() -> Encoder {
@@ -42,7 +49,10 @@ fn run(enc: &Encoder, batches: &[Vec<Event>], gzip: bool) -> (usize, usize) {
         for c in out.chunks {
             items += c.items.len();
             let body = if gzip {
-                let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(c.bytes.len() / 4), flate2::Compression::fast());
+                let mut e = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(c.bytes.len() / 4),
+                    flate2::Compression::fast(),
+                );
                 std::io::Write::write_all(&mut e, &c.bytes).expect("gzip to memory");
                 e.finish().expect("gzip to memory").len()
             } else {
@@ -67,13 +77,18 @@ fn bench(c: &mut Criterion) {
     assert!(first.starts_with("{\"index\":{\"_index\":\"logs-shop-web-0-2024.03.01\",\"_id\":\"docker:0:stdout:0\"}}\n"), "{}", &first[..120]);
 
     let mut g = c.benchmark_group("es_encode");
-    g.sample_size(20).measurement_time(std::time::Duration::from_secs(4));
+    g.sample_size(20)
+        .measurement_time(std::time::Duration::from_secs(4));
     g.throughput(Throughput::Elements(events.len() as u64));
-    g.bench_function("events", |b| b.iter(|| assert_eq!(run(&enc, &batches, false).0, events.len())));
+    g.bench_function("events", |b| {
+        b.iter(|| assert_eq!(run(&enc, &batches, false).0, events.len()))
+    });
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("ndjson_bytes", |b| b.iter(|| run(&enc, &batches, false)));
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("ndjson_gzip_input_bytes", |b| b.iter(|| run(&enc, &batches, true)));
+    g.bench_function("ndjson_gzip_input_bytes", |b| {
+        b.iter(|| run(&enc, &batches, true))
+    });
     g.finish();
 }
 

@@ -63,24 +63,37 @@ fn in_process(c: &mut Criterion) {
 }
 
 fn docker_ok() -> bool {
-    Command::new("docker").args(["image", "inspect", "logstash-mesos-test:busybox"]).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("docker")
+        .args(["image", "inspect", "logstash-mesos-test:busybox"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// Time until all LINES of one stream of a pre-filled container arrived.
 fn through_docker(name: &str, file: bool) -> Duration {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut args = Args::default().with("name", Value::from(name)).with("poll_interval", Value::Float(0.1));
+        let mut args = Args::default()
+            .with("name", Value::from(name))
+            .with("poll_interval", Value::Float(0.1));
         args = if file {
-            args.with("path", Value::from("/tmp/access.log")).with("stdout", Value::Bool(false)).with("stderr", Value::Bool(false))
+            args.with("path", Value::from("/tmp/access.log"))
+                .with("stdout", Value::Bool(false))
+                .with("stderr", Value::Bool(false))
         } else {
             args.with("stderr", Value::Bool(false))
         };
         let cfg = DockerConfig::from_args(&args).expect("config");
         let (mut ctx, mut rx) = InputContext::for_test(1024);
         ctx.build.path_data = dir.path().to_path_buf();
-        let input: Box<dyn Input> = Box::new(DockerInput::new(cfg).with_status(Arc::new(Status::default())));
+        let input: Box<dyn Input> =
+            Box::new(DockerInput::new(cfg).with_status(Arc::new(Status::default())));
         let start = Instant::now();
         let task = tokio::spawn(input.run(ctx.clone()));
         let mut n = 0;
@@ -110,17 +123,35 @@ fn docker(c: &mut Criterion) {
         "i=0; while [ $i -lt {LINES} ]; do echo \"10.0.1.$((i % 200)) - - [10/Oct/2024:13:55:36 +0000] \\\"GET /shop/item/$i HTTP/1.1\\\" 200 $((1000 + i)) \\\"-\\\" \\\"Mozilla/5.0\\\"\"; i=$((i+1)); done > /tmp/access.log; cat /tmp/access.log; sleep 3600"
     );
     let ok = Command::new("docker")
-        .args(["run", "-d", "--network", "none", "--name", name, "logstash-mesos-test:busybox", "/bin/busybox", "sh", "-c", &script])
+        .args([
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "logstash-mesos-test:busybox",
+            "/bin/busybox",
+            "sh",
+            "-c",
+            &script,
+        ])
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
     assert!(ok, "starting the bench container failed");
     std::thread::sleep(Duration::from_secs(5));
     let mut g = c.benchmark_group("docker");
-    g.sample_size(10).measurement_time(Duration::from_secs(20)).warm_up_time(Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(LINES as u64));
-    g.bench_function("exec-tail file", |b| b.iter_custom(|iters| (0..iters).map(|_| through_docker(name, true)).sum()));
-    g.bench_function("logs api stdout", |b| b.iter_custom(|iters| (0..iters).map(|_| through_docker(name, false)).sum()));
+    g.bench_function("exec-tail file", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| through_docker(name, true)).sum())
+    });
+    g.bench_function("logs api stdout", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| through_docker(name, false)).sum())
+    });
     g.finish();
     let _ = Command::new("docker").args(["rm", "-f", name]).output();
 }

@@ -19,12 +19,24 @@ fn json(s: &str) -> Value {
 }
 
 fn args(pairs: &[(&str, Value)]) -> Args {
-    pairs.iter().fold(Args::default(), |a, (k, v)| a.with(k, v.clone()))
+    pairs
+        .iter()
+        .fold(Args::default(), |a, (k, v)| a.with(k, v.clone()))
 }
 
-fn bench_one(c: &mut Criterion, name: &str, f: Box<dyn Filter>, event: Event, check: impl Fn(&Event)) {
+fn bench_one(
+    c: &mut Criterion,
+    name: &str,
+    f: Box<dyn Filter>,
+    event: Event,
+    check: impl Fn(&Event),
+) {
     let mut first = event.clone();
-    assert_eq!(f.apply(&mut first, &mut FilterContext::default()), Outcome::Success, "{name}");
+    assert_eq!(
+        f.apply(&mut first, &mut FilterContext::default()),
+        Outcome::Success,
+        "{name}"
+    );
     check(&first);
     let mut g = c.benchmark_group("filters");
     g.throughput(Throughput::Elements(1));
@@ -62,15 +74,24 @@ fn benches(c: &mut Criterion) {
     )
     .expect("dissect");
     let line = "Mar 16 00:01:25 evita postfix/smtpd[1713]: INFO    connect from camomile.cloud9.net[168.100.1.3]";
-    bench_one(c, "dissect_syslog", dissect, Event::from_message(line), |e| {
-        assert_eq!(get(e, "ts"), Some(Value::from("Mar 16 00:01:25")));
-        assert_eq!(get(e, "level"), Some(Value::from("INFO")));
-    });
+    bench_one(
+        c,
+        "dissect_syslog",
+        dissect,
+        Event::from_message(line),
+        |e| {
+            assert_eq!(get(e, "ts"), Some(Value::from("Mar 16 00:01:25")));
+            assert_eq!(get(e, "level"), Some(Value::from("INFO")));
+        },
+    );
 
     let mutate = filters::mutate::build(
         &args(&[
             ("rename", json(r#"{"host":"[host][name]"}"#)),
-            ("convert", json(r#"{"status":"integer","bytes":"integer","took":"float"}"#)),
+            (
+                "convert",
+                json(r#"{"status":"integer","bytes":"integer","took":"float"}"#),
+            ),
             ("lowercase", json(r#"["method"]"#)),
             ("strip", json(r#"["agent"]"#)),
             ("gsub", json(r#"["path", "/+", "/"]"#)),
@@ -98,7 +119,8 @@ fn benches(c: &mut Criterion) {
         assert_eq!(get(e, "path"), Some(Value::from("/api/v1/orders")));
     });
 
-    let jf = filters::json::build(&args(&[("source", Value::from("message"))]), &ctx).expect("json");
+    let jf =
+        filters::json::build(&args(&[("source", Value::from("message"))]), &ctx).expect("json");
     let line = r#"{"@timestamp":"2024-05-01T10:00:00.123Z","level":"info","service":{"name":"checkout","version":"1.4.2"},"http":{"method":"POST","status":201,"path":"/api/v1/orders"},"user":{"id":42},"tags":["a","b"],"took":0.0123}"#;
     bench_one(c, "json_parse", jf, Event::from_message(line), |e| {
         assert_eq!(get(e, "[http][status]"), Some(Value::Integer(201)));

@@ -45,7 +45,12 @@ fn run(c: &mut Criterion, name: &str, f: &GrokFilter) {
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.bench_function(name, |b| {
         b.iter_batched(
-            || lines.iter().map(|l| Event::from_message(*l)).collect::<Vec<_>>(),
+            || {
+                lines
+                    .iter()
+                    .map(|l| Event::from_message(*l))
+                    .collect::<Vec<_>>()
+            },
             |mut events| {
                 let mut ctx = FilterContext::default();
                 for e in &mut events {
@@ -61,9 +66,21 @@ fn run(c: &mut Criterion, name: &str, f: &GrokFilter) {
 
 fn benches(c: &mut Criterion) {
     let combined = "%{COMBINEDAPACHELOG}";
-    run(c, "combinedapachelog/auto", &filter(&[combined], EnginePref::Auto));
-    run(c, "combinedapachelog/pcre2", &filter(&[combined], EnginePref::Only(EngineKind::Pcre2)));
-    run(c, "combinedapachelog/onig", &filter(&[combined], EnginePref::Only(EngineKind::Onig)));
+    run(
+        c,
+        "combinedapachelog/auto",
+        &filter(&[combined], EnginePref::Auto),
+    );
+    run(
+        c,
+        "combinedapachelog/pcre2",
+        &filter(&[combined], EnginePref::Only(EngineKind::Pcre2)),
+    );
+    run(
+        c,
+        "combinedapachelog/onig",
+        &filter(&[combined], EnginePref::Only(EngineKind::Onig)),
+    );
     let fall = [
         "%{SYSLOGLINE}",
         "%{HAPROXYHTTP}",

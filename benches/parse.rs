@@ -18,8 +18,12 @@ const COPIES: usize = 40;
 /// The sample with its filter section repeated `COPIES` times (as separate sections,
 /// which Logstash concatenates).
 fn large_config() -> String {
-    let start = SAMPLE.find("\nfilter {").expect("sample has a filter section");
-    let end = SAMPLE.find("\noutput {").expect("sample has an output section");
+    let start = SAMPLE
+        .find("\nfilter {")
+        .expect("sample has a filter section");
+    let end = SAMPLE
+        .find("\noutput {")
+        .expect("sample has an output section");
     let filter = &SAMPLE[start..end];
     let mut text = String::with_capacity(SAMPLE.len() * COPIES);
     text.push_str(&SAMPLE[..start]);
@@ -34,10 +38,18 @@ fn count_plugins(body: &[Stmt]) -> usize {
     body.iter()
         .map(|s| match s {
             Stmt::Plugin(p) => {
-                1 + p.attributes.iter().filter(|a| matches!(a.value.kind, ValueKind::Plugin(_))).count()
+                1 + p
+                    .attributes
+                    .iter()
+                    .filter(|a| matches!(a.value.kind, ValueKind::Plugin(_)))
+                    .count()
             }
             Stmt::If(chain) => {
-                chain.branches.iter().map(|b| count_plugins(&b.body)).sum::<usize>()
+                chain
+                    .branches
+                    .iter()
+                    .map(|b| count_plugins(&b.body))
+                    .sum::<usize>()
                     + chain.else_body.as_deref().map(count_plugins).unwrap_or(0)
             }
         })
@@ -51,12 +63,18 @@ fn bench_parse(c: &mut Criterion) {
     // Check the answer once: 11 plugins per filter copy, 3 (+1 codec) in input, 2 in output.
     let config = parse(&sources, &opts).expect("the bench config parses");
     let plugins: usize = config.sections.iter().map(|s| count_plugins(&s.body)).sum();
-    assert_eq!(plugins, 11 * COPIES + 3 + 2, "plugin count of the generated config");
+    assert_eq!(
+        plugins,
+        11 * COPIES + 3 + 2,
+        "plugin count of the generated config"
+    );
     assert!(check_syntax(&config).is_empty());
 
     let mut group = c.benchmark_group("config");
     group.throughput(Throughput::Bytes(text.len() as u64));
-    group.bench_function("parse", |b| b.iter(|| parse(black_box(&sources), &opts).map(|c| c.sections.len())));
+    group.bench_function("parse", |b| {
+        b.iter(|| parse(black_box(&sources), &opts).map(|c| c.sections.len()))
+    });
     group.bench_function("parse+check_syntax", |b| {
         b.iter(|| parse(black_box(&sources), &opts).map(|c| check_syntax(&c).len()))
     });

@@ -9,7 +9,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logstash_mesos_core::Event;
 use logstash_mesos_pipeline::input_context::InputContext;
-use logstash_mesos_pipeline::lang::compile::{compile, CompiledInput, CompiledOutput, CompiledPipeline, Route};
+use logstash_mesos_pipeline::lang::compile::{
+    compile, CompiledInput, CompiledOutput, CompiledPipeline, Route,
+};
 use logstash_mesos_pipeline::lang::{parse, ParseOptions, Sources};
 use logstash_mesos_pipeline::plugin::{BoxFuture, BuildContext, Codec, Input, Output};
 use logstash_mesos_pipeline::registry::{self, Registry};
@@ -20,7 +22,11 @@ use std::sync::{Arc, Mutex};
 const EVENTS: usize = 100_000;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 fn generator_to_null(c: &mut Criterion) {
@@ -28,7 +34,10 @@ fn generator_to_null(c: &mut Criterion) {
     let text = format!("input {{ generator {{ count => {EVENTS} message => \"127.0.0.1 - - [11/Dec/2013:00:01:45 -0800] \\\"GET /xampp/status.php HTTP/1.1\\\" 200 3891\" }} }} output {{ null {{}} }}");
     let sources = Sources::from_string("bench.conf", &text);
     let ast = parse(&sources, &ParseOptions::default()).expect("valid config");
-    let ctx = BuildContext { workers: 1, ..BuildContext::default() };
+    let ctx = BuildContext {
+        workers: 1,
+        ..BuildContext::default()
+    };
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(EVENTS as u64));
     g.sample_size(10);
@@ -36,7 +45,15 @@ fn generator_to_null(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let p = compile(&ast, &Registry::builtin(), &ctx).expect("compiles");
-                let running = RunningPipeline::start(p, &ctx, &RunSettings { workers: 1, batch_size: 125, ..RunSettings::default() });
+                let running = RunningPipeline::start(
+                    p,
+                    &ctx,
+                    &RunSettings {
+                        workers: 1,
+                        batch_size: 125,
+                        ..RunSettings::default()
+                    },
+                );
                 let stats = running.stats.clone();
                 running.wait().await;
                 assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
@@ -98,28 +115,50 @@ fn json_lines_round_trip(c: &mut Criterion) {
         );
     }
     let data = Arc::new(data);
-    let ctx = BuildContext { workers: 1, ..BuildContext::default() };
+    let ctx = BuildContext {
+        workers: 1,
+        ..BuildContext::default()
+    };
     let codec_args = logstash_mesos_pipeline::options::Args::default();
-    let codec = (registry::codec("json_lines").expect("registered").build)(&codec_args, &ctx).expect("codec");
+    let codec = (registry::codec("json_lines").expect("registered").build)(&codec_args, &ctx)
+        .expect("codec");
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(EVENTS as u64));
     g.sample_size(10);
     g.bench_function("json_lines_in_json_lines_out", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let out = Arc::new(MemoryOutput { codec: Mutex::new(codec.clone_box()), bytes: AtomicUsize::new(0) });
+                let out = Arc::new(MemoryOutput {
+                    codec: Mutex::new(codec.clone_box()),
+                    bytes: AtomicUsize::new(0),
+                });
                 let p = CompiledPipeline {
                     inputs: vec![CompiledInput {
                         name: "memory".into(),
                         id: "memory".into(),
-                        input: Box::new(MemoryInput { data: data.clone(), codec: codec.clone_box() }),
+                        input: Box::new(MemoryInput {
+                            data: data.clone(),
+                            codec: codec.clone_box(),
+                        }),
                         decorator: Default::default(),
                     }],
                     filters: vec![],
-                    outputs: vec![CompiledOutput { name: "memory".into(), id: "memory".into(), output: out.clone() }],
+                    outputs: vec![CompiledOutput {
+                        name: "memory".into(),
+                        id: "memory".into(),
+                        output: out.clone(),
+                    }],
                     routes: vec![Route::Output(0)],
                 };
-                let running = RunningPipeline::start(p, &ctx, &RunSettings { workers: 1, batch_size: 125, ..RunSettings::default() });
+                let running = RunningPipeline::start(
+                    p,
+                    &ctx,
+                    &RunSettings {
+                        workers: 1,
+                        batch_size: 125,
+                        ..RunSettings::default()
+                    },
+                );
                 let stats = running.stats.clone();
                 running.wait().await;
                 assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);

@@ -4,13 +4,12 @@
 //! scheduler every few seconds.
 
 use crate::cli::RunArgs;
-use crate::pipeline::{build_context, supervise, Signals};
+use crate::pipeline::{build_context, run_settings, stop_on_signals, supervise};
 use anyhow::{Context, Result};
 use clap::Args;
 use logstash_mesos_pipeline::lang::ast::Config;
 use logstash_mesos_pipeline::lang::source::Sources;
 use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions};
-use logstash_mesos_pipeline::runner::RunSettings;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -20,7 +19,11 @@ pub struct AgentArgs {
     pub agent: logstash_mesos_agent::AgentOptions,
     /// The scheduler to take configs from when no -f is given (set by the scheduler on
     /// the tasks it launches).
-    #[arg(long = "scheduler", env = "LOGSTASH_MESOS_SCHEDULER_URL", value_name = "URL")]
+    #[arg(
+        long = "scheduler",
+        env = "LOGSTASH_MESOS_SCHEDULER_URL",
+        value_name = "URL"
+    )]
     pub scheduler: Option<String>,
     /// Workers running filters and outputs [default: number of cores].
     #[arg(short = 'w', long = "pipeline.workers")]
@@ -49,7 +52,12 @@ struct PipelineSet {
 
 fn run_args(a: &AgentArgs) -> RunArgs {
     RunArgs {
-        path_config: a.agent.config.iter().map(|p| p.display().to_string()).collect(),
+        path_config: a
+            .agent
+            .config
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
         workers: a.workers,
         batch_size: a.batch_size,
         batch_delay: 50,
@@ -79,23 +87,46 @@ fn parse_set(set: &PipelineSet) -> Option<(Sources, Config)> {
     match parse(&sources, &ParseOptions::default()) {
         Ok(ast) if check_syntax(&ast).is_empty() => Some((sources, ast)),
         Ok(ast) => {
-            tracing::error!(version = set.version, "config set rejected:\n{}", sources.render_all(&check_syntax(&ast)));
+            tracing::error!(
+                version = set.version,
+                "config set rejected:\n{}",
+                sources.render_all(&check_syntax(&ast))
+            );
             None
         }
         Err(d) => {
-            tracing::error!(version = set.version, "config set rejected:\n{}", sources.render_all(&d));
+            tracing::error!(
+                version = set.version,
+                "config set rejected:\n{}",
+                sources.render_all(&d)
+            );
             None
         }
     }
 }
 
 /// Long-polls the scheduler until it serves a valid config set newer than `since`.
-async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> (u64, Sources, Config) {
+async fn next_from_scheduler(
+    http: &reqwest::Client,
+    base: &str,
+    since: u64,
+) -> (u64, Sources, Config) {
     let mut since = since;
     let mut backoff = Duration::from_millis(500);
     loop {
-        let url = format!("{}/v1/pipeline?since={since}&timeout=30", base.trim_end_matches('/'));
-        let got = async { http.get(&url).send().await?.error_for_status()?.json::<PipelineSet>().await }.await;
+        let url = format!(
+            "{}/v1/pipeline?since={since}&timeout=30",
+            base.trim_end_matches('/')
+        );
+        let got = async {
+            http.get(&url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<PipelineSet>()
+                .await
+        }
+        .await;
         match got {
             Ok(set) if set.version > since => {
                 backoff = Duration::from_millis(500);
@@ -115,9 +146,16 @@ async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> 
 }
 
 /// Posts this agent's health to the scheduler (`POST /v1/agents/status`) every 5 s.
-async fn report_loop(http: reqwest::Client, base: String, version: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+async fn report_loop(
+    http: reqwest::Client,
+    base: String,
+    version: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
     // The scheduler names the node as Mesos knows it; fall back to our hostname.
-    let node = std::env::var("LOGSTASH_MESOS_NODE").ok().filter(|n| !n.is_empty()).unwrap_or_else(logstash_mesos_pipeline::inputs::hostname);
+    let node = std::env::var("LOGSTASH_MESOS_NODE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(logstash_mesos_pipeline::inputs::hostname);
     let status = logstash_mesos_agent::status::global();
     let mut last: Option<(std::time::Instant, u64)> = None;
     loop {
@@ -136,7 +174,11 @@ async fn report_loop(http: reqwest::Client, base: String, version: std::sync::Ar
             _ => 0.0,
         };
         last = Some((now, lines));
-        let lag_seconds = if lag_events == 0 { 0.0 } else { lag_events as f64 / eps.max(1.0) };
+        let lag_seconds = if lag_events == 0 {
+            0.0
+        } else {
+            lag_events as f64 / eps.max(1.0)
+        };
         let report = serde_json::json!({
             "node": node,
             "agent_id": snap.agent_id,
@@ -157,7 +199,10 @@ async fn report_loop(http: reqwest::Client, base: String, version: std::sync::Ar
 
 pub fn run(a: AgentArgs) -> i32 {
     crate::pipeline::init_logging(&a.log_level);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -176,7 +221,8 @@ pub fn run(a: AgentArgs) -> i32 {
 async fn run_async(a: AgentArgs) -> Result<i32> {
     let args = run_args(&a);
     let ctx = build_context(&args).map_err(anyhow::Error::msg)?;
-    std::fs::create_dir_all(args.path_data.join("agent")).context("cannot create the data directory")?;
+    std::fs::create_dir_all(args.path_data.join("agent"))
+        .context("cannot create the data directory")?;
     let status = logstash_mesos_agent::status::global();
     status.with(|s| s.agent_id = a.agent.mesos_agent_id.clone());
     let listener = tokio::net::TcpListener::bind(a.agent.status_bind)
@@ -187,24 +233,13 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
         let _ = axum::serve(listener, logstash_mesos_agent::status::router(status)).await;
     });
 
-    let settings = RunSettings {
-        workers: ctx.workers,
-        batch_size: ctx.batch_size,
-        batch_delay: Duration::from_millis(args.batch_delay),
-    };
-    let stop = tokio_util::sync::CancellationToken::new();
-    let stop_signal = stop.clone();
-    tokio::spawn(async move {
-        let mut signals = Signals::new();
-        signals.next().await;
-        tracing::info!("shutdown requested: flushing events already read");
-        stop_signal.cancel();
-        signals.next().await;
-        std::process::exit(1);
-    });
+    let settings = run_settings(&ctx, &args);
+    let stop = stop_on_signals();
 
     if !args.path_config.is_empty() {
-        let Some(first) = crate::pipeline::load_and_parse(&args) else { return Ok(1) };
+        let Some(first) = crate::pipeline::load_and_parse(&args) else {
+            return Ok(1);
+        };
         let interval = Duration::from_secs(args.reload_interval.max(1));
         let next = |text: String| {
             let args = args.clone();
@@ -214,9 +249,13 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
     }
 
     let Some(base) = a.scheduler.clone() else {
-        anyhow::bail!("no configuration: give -f PATH or --scheduler URL (LOGSTASH_MESOS_SCHEDULER_URL)");
+        anyhow::bail!(
+            "no configuration: give -f PATH or --scheduler URL (LOGSTASH_MESOS_SCHEDULER_URL)"
+        );
     };
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
     let version = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     tokio::spawn(report_loop(http.clone(), base.clone(), version.clone()));
     let (v, s, c) = tokio::select! {

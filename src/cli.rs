@@ -49,16 +49,30 @@ pub struct RunArgs {
     #[arg(short = 'w', long = "pipeline.workers", value_name = "COUNT")]
     pub workers: Option<usize>,
     /// Maximum events a worker takes from the queue at once.
-    #[arg(short = 'b', long = "pipeline.batch.size", value_name = "SIZE", default_value_t = 125)]
+    #[arg(
+        short = 'b',
+        long = "pipeline.batch.size",
+        value_name = "SIZE",
+        default_value_t = 125
+    )]
     pub batch_size: usize,
     /// Accepted for compatibility: batches are taken as soon as events are queued.
-    #[arg(short = 'u', long = "pipeline.batch.delay", value_name = "MS", default_value_t = 50)]
+    #[arg(
+        short = 'u',
+        long = "pipeline.batch.delay",
+        value_name = "MS",
+        default_value_t = 50
+    )]
     pub batch_delay: u64,
     /// Reload the config when its files change.
     #[arg(short = 'r', long = "config.reload.automatic")]
     pub reload: bool,
     /// How often to look for config changes with -r, in seconds.
-    #[arg(long = "config.reload.interval", value_name = "SECONDS", default_value_t = 3)]
+    #[arg(
+        long = "config.reload.interval",
+        value_name = "SECONDS",
+        default_value_t = 3
+    )]
     pub reload_interval: u64,
     /// Where persistent state lives: checkpoints, dead letters.
     #[arg(long = "path.data", value_name = "DIR", default_value = "data")]
@@ -67,7 +81,11 @@ pub struct RunArgs {
     #[arg(long = "pipeline.id", value_name = "ID", default_value = "main")]
     pub pipeline_id: String,
     /// ECS compatibility of plugins: disabled, v1 or v8.
-    #[arg(long = "pipeline.ecs_compatibility", value_name = "MODE", default_value = "v8")]
+    #[arg(
+        long = "pipeline.ecs_compatibility",
+        value_name = "MODE",
+        default_value = "v8"
+    )]
     pub ecs: String,
     /// Process escape sequences (\n, \t, \", ...) in quoted config strings.
     #[arg(long = "config.support_escapes")]
@@ -80,7 +98,11 @@ pub struct RunArgs {
     #[arg(long = "dead_letter_queue.max_bytes", value_name = "BYTES", default_value_t = 1 << 30)]
     pub dlq_max_bytes: u64,
     /// When the dead letter queue is full: drop_newer or drop_older.
-    #[arg(long = "dead_letter_queue.storage_policy", value_name = "POLICY", default_value = "drop_newer")]
+    #[arg(
+        long = "dead_letter_queue.storage_policy",
+        value_name = "POLICY",
+        default_value = "drop_newer"
+    )]
     pub dlq_storage_policy: String,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]

@@ -37,7 +37,8 @@ pub fn load(paths: &[String], string: Option<&str>) -> Result<Sources> {
     let mut sources = Sources::default();
     for path in paths {
         for f in expand(path)? {
-            let text = std::fs::read(&f).with_context(|| format!("cannot read config file {}", f.display()))?;
+            let text = std::fs::read(&f)
+                .with_context(|| format!("cannot read config file {}", f.display()))?;
             sources.push(&f.display().to_string(), &String::from_utf8_lossy(&text));
         }
     }

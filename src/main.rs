@@ -23,7 +23,9 @@ fn main() {
         Some(Command::Run(args)) => pipeline::run(args),
         Some(Command::Check(c)) => pipeline::check(c.run, c.syntax_only),
         Some(Command::Agent(a)) => agent_cmd::run(a),
-        Some(Command::Scheduler(opts)) => runtime_then(|| logstash_mesos_scheduler::run(opts), "info"),
+        Some(Command::Scheduler(opts)) => {
+            runtime_then(|| logstash_mesos_scheduler::run(opts), "info")
+        }
     };
     std::process::exit(code);
 }
@@ -34,7 +36,10 @@ where
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     pipeline::init_logging(level);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

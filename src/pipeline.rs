@@ -2,8 +2,8 @@
 
 use crate::cli::RunArgs;
 use crate::config_load;
-use logstash_mesos_pipeline::lang::compile::{compile, validate};
 use logstash_mesos_pipeline::lang::ast::Config;
+use logstash_mesos_pipeline::lang::compile::{compile, validate};
 use logstash_mesos_pipeline::lang::source::Sources;
 use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions};
 use logstash_mesos_pipeline::plugin::{BuildContext, DlqSettings, DlqStoragePolicy, Ecs};
@@ -14,7 +14,10 @@ pub fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     // Logs go to stderr: stdout belongs to the stdout output.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Every plugin the binary knows: the pipeline's own plus the agent's docker input.
@@ -25,15 +28,25 @@ pub fn registry() -> Registry {
 }
 
 pub(crate) fn build_context(args: &RunArgs) -> Result<BuildContext, String> {
-    let ecs = Ecs::parse(&args.ecs)
-        .ok_or_else(|| format!("--pipeline.ecs_compatibility: expected disabled, v1 or v8, got {:?}", args.ecs))?;
+    let ecs = Ecs::parse(&args.ecs).ok_or_else(|| {
+        format!(
+            "--pipeline.ecs_compatibility: expected disabled, v1 or v8, got {:?}",
+            args.ecs
+        )
+    })?;
     let storage_policy = match args.dlq_storage_policy.as_str() {
         "drop_newer" => DlqStoragePolicy::DropNewer,
         "drop_older" => DlqStoragePolicy::DropOlder,
-        other => return Err(format!("--dead_letter_queue.storage_policy: expected drop_newer or drop_older, got {other:?}")),
+        other => return Err(format!(
+            "--dead_letter_queue.storage_policy: expected drop_newer or drop_older, got {other:?}"
+        )),
     };
     Ok(BuildContext {
-        dead_letter_queue: DlqSettings { enable: args.dlq_enable, max_bytes: args.dlq_max_bytes, storage_policy },
+        dead_letter_queue: DlqSettings {
+            enable: args.dlq_enable,
+            max_bytes: args.dlq_max_bytes,
+            storage_policy,
+        },
         pipeline_id: args.pipeline_id.clone(),
         path_data: args.path_data.clone(),
         ecs,
@@ -45,11 +58,15 @@ pub(crate) fn build_context(args: &RunArgs) -> Result<BuildContext, String> {
 }
 
 fn default_workers() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Loads and parses; prints every error and returns `None` on failure.
-pub(crate) fn load_and_parse(args: &RunArgs) -> Option<(Sources, logstash_mesos_pipeline::lang::ast::Config)> {
+pub(crate) fn load_and_parse(
+    args: &RunArgs,
+) -> Option<(Sources, logstash_mesos_pipeline::lang::ast::Config)> {
     let sources = match config_load::load(&args.path_config, args.config_string.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -57,7 +74,10 @@ pub(crate) fn load_and_parse(args: &RunArgs) -> Option<(Sources, logstash_mesos_
             return None;
         }
     };
-    let opts = ParseOptions { support_escapes: args.support_escapes, ..ParseOptions::default() };
+    let opts = ParseOptions {
+        support_escapes: args.support_escapes,
+        ..ParseOptions::default()
+    };
     match parse(&sources, &opts) {
         Ok(ast) => {
             let diags = check_syntax(&ast);
@@ -78,7 +98,9 @@ pub(crate) fn load_and_parse(args: &RunArgs) -> Option<(Sources, logstash_mesos_
 /// `check` / `-t`: exit 0 when the config is valid, 1 otherwise.
 pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
     init_logging(&args.log_level);
-    let Some((sources, ast)) = load_and_parse(&args) else { return 1 };
+    let Some((sources, ast)) = load_and_parse(&args) else {
+        return 1;
+    };
     if !syntax_only {
         let ctx = match build_context(&args) {
             Ok(c) => c,
@@ -94,7 +116,10 @@ pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
         }
         // Building runs each plugin's own checks (absolute paths, regexes, URLs); nothing
         // is started. Some builders expect a runtime (clients), so give them one.
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             Ok(rt) => rt,
             Err(e) => {
                 eprintln!("error: cannot start the runtime: {e}");
@@ -116,7 +141,9 @@ pub fn run(args: RunArgs) -> i32 {
         return check(args, false);
     }
     init_logging(&args.log_level);
-    let Some((sources, ast)) = load_and_parse(&args) else { return 1 };
+    let Some((sources, ast)) = load_and_parse(&args) else {
+        return 1;
+    };
     let ctx = match build_context(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -124,7 +151,10 @@ pub fn run(args: RunArgs) -> i32 {
             return 1;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -132,23 +162,8 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     rt.block_on(async move {
-        let settings = RunSettings {
-            workers: ctx.workers,
-            batch_size: ctx.batch_size,
-            batch_delay: std::time::Duration::from_millis(args.batch_delay),
-        };
-        // The first signal stops the pipeline gracefully; a second one exits at once.
-        let stop = tokio_util::sync::CancellationToken::new();
-        let stop_signal = stop.clone();
-        tokio::spawn(async move {
-            let mut signals = Signals::new();
-            signals.next().await;
-            tracing::info!("shutdown requested: flushing events already read");
-            stop_signal.cancel();
-            signals.next().await;
-            eprintln!("second signal: exiting without flushing");
-            std::process::exit(1);
-        });
+        let settings = run_settings(&ctx, &args);
+        let stop = stop_on_signals();
         let watch = args.reload && !args.path_config.is_empty();
         let interval = std::time::Duration::from_secs(args.reload_interval.max(1));
         let next = |text: String| {
@@ -163,6 +178,31 @@ pub fn run(args: RunArgs) -> i32 {
         };
         supervise((sources, ast), &ctx, &settings, stop, next).await
     })
+}
+
+pub(crate) fn run_settings(ctx: &BuildContext, args: &RunArgs) -> RunSettings {
+    RunSettings {
+        workers: ctx.workers,
+        batch_size: ctx.batch_size,
+        batch_delay: std::time::Duration::from_millis(args.batch_delay),
+    }
+}
+
+/// A token cancelled by the first SIGINT/SIGTERM (graceful: flush what was read); a second
+/// signal exits at once.
+pub(crate) fn stop_on_signals() -> tokio_util::sync::CancellationToken {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stop_signal = stop.clone();
+    tokio::spawn(async move {
+        let mut signals = Signals::new();
+        signals.next().await;
+        tracing::info!("shutdown requested: flushing events already read");
+        stop_signal.cancel();
+        signals.next().await;
+        eprintln!("second signal: exiting without flushing");
+        std::process::exit(1);
+    });
+    stop
 }
 
 /// Runs a pipeline until it ends (every input at EOF), `stop` is cancelled, or `next`
@@ -212,7 +252,7 @@ where
 }
 
 /// SIGINT and SIGTERM, registered once so a second signal is told apart from the first.
-pub(crate) struct Signals {
+struct Signals {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
@@ -220,17 +260,20 @@ pub(crate) struct Signals {
 }
 
 impl Signals {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            Signals { term: signal(SignalKind::terminate()).ok(), int: signal(SignalKind::interrupt()).ok() }
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
+            }
         }
         #[cfg(not(unix))]
         Signals {}
     }
 
-    pub(crate) async fn next(&mut self) {
+    async fn next(&mut self) {
         #[cfg(unix)]
         {
             async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {

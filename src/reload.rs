@@ -8,11 +8,17 @@ use logstash_mesos_pipeline::lang::source::Sources;
 use std::time::Duration;
 
 /// Waits until the files behind `args` hold a valid config different from `current`.
-pub async fn wait_for_change(args: &RunArgs, current: &str, interval: Duration) -> (Sources, Config) {
+pub async fn wait_for_change(
+    args: &RunArgs,
+    current: &str,
+    interval: Duration,
+) -> (Sources, Config) {
     let mut last_bad = String::new();
     loop {
         tokio::time::sleep(interval).await;
-        let Ok(sources) = crate::config_load::load(&args.path_config, args.config_string.as_deref()) else {
+        let Ok(sources) =
+            crate::config_load::load(&args.path_config, args.config_string.as_deref())
+        else {
             continue;
         };
         if sources.text() == current || sources.text() == last_bad {

@@ -12,7 +12,11 @@ fn shared() -> PathBuf {
 /// Runs `run.py` on one case file; returns (passed, failed) and prints its report.
 fn score(file: &str, extra: &[&str]) -> (usize, usize) {
     let dir = shared();
-    assert!(dir.join("run.py").exists(), "conformance corpus missing at {}", dir.display());
+    assert!(
+        dir.join("run.py").exists(),
+        "conformance corpus missing at {}",
+        dir.display()
+    );
     let out = Command::new("python3")
         .arg(dir.join("run.py"))
         .arg("--bin")
@@ -24,8 +28,15 @@ fn score(file: &str, extra: &[&str]) -> (usize, usize) {
         .expect("python3 must be installed to run the conformance corpus");
     let text = String::from_utf8_lossy(&out.stdout);
     println!("{text}");
-    let last = text.lines().rev().find(|l| l.starts_with("conformance:")).unwrap_or_default();
-    let nums: Vec<usize> = last.split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("conformance:"))
+        .unwrap_or_default();
+    let nums: Vec<usize> = last
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
     assert_eq!(nums.len(), 2, "unexpected runner output: {text}");
     (nums[0], nums[1])
 }
@@ -33,14 +44,21 @@ fn score(file: &str, extra: &[&str]) -> (usize, usize) {
 fn check(file: &str, floor: usize, extra: &[&str]) {
     let (passed, failed) = score(file, extra);
     eprintln!("{file}: {passed} passed, {failed} failed (floor {floor})");
-    assert!(passed >= floor, "{file}: {passed} passed, below the floor of {floor}");
+    assert!(
+        passed >= floor,
+        "{file}: {passed} passed, below the floor of {floor}"
+    );
 }
 
 /// The grammar and the plugin-independent rules: every case, including those naming
 /// invented plugins or invented options of real plugins (their stage is "parse").
 #[test]
 fn config_parse_syntax() {
-    check("config-parse.jsonl", 83, &["--check-args", "check --syntax-only -f {config}"]);
+    check(
+        "config-parse.jsonl",
+        83,
+        &["--check-args", "check --syntax-only -f {config}"],
+    );
 }
 
 /// The command: plain `check` resolves plugins and options, so the four cases that
@@ -48,7 +66,11 @@ fn config_parse_syntax() {
 /// (config-061, a plugin this product does not ship) are rejected, as `logstash -t` would.
 #[test]
 fn config_parse_full_check() {
-    check("config-parse.jsonl", 78, &["--syntax-args", "check --syntax-only -f {config}"]);
+    check(
+        "config-parse.jsonl",
+        78,
+        &["--syntax-args", "check --syntax-only -f {config}"],
+    );
 }
 
 #[test]

@@ -22,10 +22,19 @@ fn run_case(dir: &Path) -> Result<(), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
-    child.stdin.take().ok_or("no stdin")?.write_all(&input).map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(&input)
+        .map_err(|e| e.to_string())?;
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("exit {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "exit {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let got: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -39,13 +48,23 @@ fn run_case(dir: &Path) -> Result<(), String> {
         .map(|l| serde_json::from_str(l).map_err(|e| format!("bad expected line {l:?}: {e}")))
         .collect::<Result<_, _>>()?;
     if got.len() != want.len() {
-        return Err(format!("expected {} events, got {}: {got:#?}", want.len(), got.len()));
+        return Err(format!(
+            "expected {} events, got {}: {got:#?}",
+            want.len(),
+            got.len()
+        ));
     }
     for (i, (w, g)) in want.iter().zip(&got).enumerate() {
-        let (Value::Object(w), Value::Object(g)) = (w, g) else { return Err("events must be objects".into()) };
+        let (Value::Object(w), Value::Object(g)) = (w, g) else {
+            return Err("events must be objects".into());
+        };
         for (k, v) in w {
             if g.get(k) != Some(v) {
-                return Err(format!("event {i}: field {k}: expected {v}, got {:?}\nevent: {}", g.get(k), Value::Object(g.clone())));
+                return Err(format!(
+                    "event {i}: field {k}: expected {v}, got {:?}\nevent: {}",
+                    g.get(k),
+                    Value::Object(g.clone())
+                ));
             }
         }
     }
@@ -55,7 +74,10 @@ fn run_case(dir: &Path) -> Result<(), String> {
 #[test]
 fn golden_pipelines() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/pipelines");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root).expect("testdata/pipelines").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("testdata/pipelines")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     cases.sort();
     assert!(cases.len() >= 3, "golden cases missing");
     let failures: Vec<String> = cases

@@ -38,7 +38,12 @@ fn eof_flushes_every_line() {
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             assert_eq!(v["tags"], serde_json::json!(["seen"]));
-            v["message"].as_str().unwrap().trim_start_matches("line ").parse().unwrap()
+            v["message"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("line ")
+                .parse()
+                .unwrap()
         })
         .collect();
     seen.sort();
@@ -67,19 +72,33 @@ fn sigterm_flushes_and_checkpoints_exactly_what_was_delivered() {
         out.display()
     );
     let data = dir.path().join("data");
-    let run = || bin().args(["-w", "2", "--path.data"]).arg(&data).arg("-e").arg(&config).spawn().unwrap();
+    let run = || {
+        bin()
+            .args(["-w", "2", "--path.data"])
+            .arg(&data)
+            .arg("-e")
+            .arg(&config)
+            .spawn()
+            .unwrap()
+    };
 
     // First run: stop it with SIGTERM once it has delivered some lines.
     let mut child = run();
     let start = Instant::now();
     loop {
-        let lines = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
+        let lines = std::fs::read_to_string(&out)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
         if lines > 1000 || start.elapsed() > Duration::from_secs(60) {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
     assert!(child.wait().unwrap().success(), "clean exit after SIGTERM");
     let first = std::fs::read_to_string(&out).unwrap().lines().count();
@@ -89,21 +108,37 @@ fn sigterm_flushes_and_checkpoints_exactly_what_was_delivered() {
     let mut child = run();
     let start = Instant::now();
     loop {
-        let lines = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
+        let lines = std::fs::read_to_string(&out)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
         if lines >= n || start.elapsed() > Duration::from_secs(120) {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(child.wait().unwrap().success());
 
     let text = std::fs::read_to_string(&out).unwrap();
     let mut seen: Vec<&str> = text.lines().collect();
-    assert!(seen.iter().all(|l| l.len() == 73), "every delivered line is whole");
+    assert!(
+        seen.iter().all(|l| l.len() == 73),
+        "every delivered line is whole"
+    );
     seen.sort();
     let total = seen.len();
     seen.dedup();
-    assert_eq!(seen.len(), n, "every line arrived (first run delivered {first})");
-    assert_eq!(total, n, "no line delivered twice: the checkpoint matched the delivered lines");
+    assert_eq!(
+        seen.len(),
+        n,
+        "every line arrived (first run delivered {first})"
+    );
+    assert_eq!(
+        total, n,
+        "no line delivered twice: the checkpoint matched the delivered lines"
+    );
 }

@@ -20,7 +20,11 @@ use std::sync::{Arc, Mutex};
 pub enum Position {
     /// A file inside a container: which file (inode and the hex of its first bytes) and
     /// the offset just past the last delivered line.
-    File { inode: u64, fingerprint: String, offset: u64 },
+    File {
+        inode: u64,
+        fingerprint: String,
+        offset: u64,
+    },
     /// stdout/stderr through the logs API: the RFC 3339 timestamp (nanoseconds) of the
     /// last delivered line.
     Logs { timestamp: String },
@@ -36,9 +40,16 @@ enum OnDisk {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     #[error("reading checkpoint {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("corrupt checkpoint {path} (set aside as {aside}): {reason}")]
-    Corrupt { path: PathBuf, aside: PathBuf, reason: String },
+    Corrupt {
+        path: PathBuf,
+        aside: PathBuf,
+        reason: String,
+    },
 }
 
 /// The checkpoint file of one input.
@@ -53,9 +64,22 @@ impl Store {
     /// Opens `<dir>/<id>.json`. A corrupt file is renamed aside and reported in the
     /// second value; the store then starts empty.
     pub fn open(dir: &Path, id: &str) -> (Store, Option<CheckpointError>) {
-        let safe: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let safe: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let path = dir.join(format!("{safe}.json"));
-        let mut store = Store { path: path.clone(), streams: BTreeMap::new(), dirty: false };
+        let mut store = Store {
+            path: path.clone(),
+            streams: BTreeMap::new(),
+            dirty: false,
+        };
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (store, None),
@@ -69,7 +93,14 @@ impl Store {
             Err(e) => {
                 let aside = path.with_extension("json.corrupt");
                 let _ = std::fs::rename(&path, &aside);
-                (store, Some(CheckpointError::Corrupt { path, aside, reason: e.to_string() }))
+                (
+                    store,
+                    Some(CheckpointError::Corrupt {
+                        path,
+                        aside,
+                        reason: e.to_string(),
+                    }),
+                )
             }
         }
     }
@@ -101,7 +132,10 @@ impl Store {
         if !self.dirty {
             return Ok(());
         }
-        let data = serde_json::to_vec_pretty(&OnDisk::V1 { streams: self.streams.clone() }).map_err(std::io::Error::other)?;
+        let data = serde_json::to_vec_pretty(&OnDisk::V1 {
+            streams: self.streams.clone(),
+        })
+        .map_err(std::io::Error::other)?;
         write_atomic(&self.path, &data)?;
         self.dirty = false;
         Ok(())
@@ -187,7 +221,9 @@ pub struct Acker {
 
 impl Acker {
     pub fn new() -> Arc<Acker> {
-        Arc::new(Acker { trackers: Mutex::new(HashMap::new()) })
+        Arc::new(Acker {
+            trackers: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn token(slot: u32, seq: u64) -> u64 {
@@ -212,7 +248,11 @@ mod tests {
     use super::*;
 
     fn pos(o: u64) -> Position {
-        Position::File { inode: 1, fingerprint: "ab".into(), offset: o }
+        Position::File {
+            inode: 1,
+            fingerprint: "ab".into(),
+            offset: o,
+        }
     }
 
     #[test]
@@ -246,7 +286,12 @@ mod tests {
         let (mut s, err) = Store::open(dir.path(), "in/1");
         assert!(err.is_none());
         s.set("file:c:/x", pos(42));
-        s.set("stdout:c", Position::Logs { timestamp: "2024-01-01T00:00:00.123456789Z".into() });
+        s.set(
+            "stdout:c",
+            Position::Logs {
+                timestamp: "2024-01-01T00:00:00.123456789Z".into(),
+            },
+        );
         s.save().unwrap();
         let (s2, err) = Store::open(dir.path(), "in/1");
         assert!(err.is_none());
@@ -254,7 +299,11 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("in_1.json")).unwrap();
         assert!(text.contains("\"version\": \"1\""), "{text}");
 
-        std::fs::write(dir.path().join("in_1.json"), b"{\"version\":\"1\",\"streams\":{tru").unwrap();
+        std::fs::write(
+            dir.path().join("in_1.json"),
+            b"{\"version\":\"1\",\"streams\":{tru",
+        )
+        .unwrap();
         let (s3, err) = Store::open(dir.path(), "in/1");
         assert!(matches!(err, Some(CheckpointError::Corrupt { .. })));
         assert!(s3.streams().is_empty());

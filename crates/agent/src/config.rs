@@ -7,30 +7,96 @@ use std::time::Duration;
 /// Options of the `docker` input (besides the common input options).
 pub static OPTIONS: &[OptSpec] = &[
     // image: array of globs, default none (any image)
-    OptSpec::new("image", OptKind::Array, "image name globs (`nginx:*`); any matches"),
+    OptSpec::new(
+        "image",
+        OptKind::Array,
+        "image name globs (`nginx:*`); any matches",
+    ),
     // image_regex: array of regexes, default none
-    OptSpec::new("image_regex", OptKind::Array, "image name regular expressions; any matches"),
+    OptSpec::new(
+        "image_regex",
+        OptKind::Array,
+        "image name regular expressions; any matches",
+    ),
     // labels: hash label => glob, default none; all must match
-    OptSpec::new("labels", OptKind::Hash, "container labels that must all match (values are globs)"),
+    OptSpec::new(
+        "labels",
+        OptKind::Hash,
+        "container labels that must all match (values are globs)",
+    ),
     // name: array of globs, default none
-    OptSpec::new("name", OptKind::Array, "container name globs (without the leading /)"),
+    OptSpec::new(
+        "name",
+        OptKind::Array,
+        "container name globs (without the leading /)",
+    ),
     // mesos_framework: string, default none
-    OptSpec::new("mesos_framework", OptKind::String, "only containers of this Mesos framework (name or id)"),
+    OptSpec::new(
+        "mesos_framework",
+        OptKind::String,
+        "only containers of this Mesos framework (name or id)",
+    ),
     // path: array of globs, default none
-    OptSpec::new("path", OptKind::Array, "files inside the container to tail (globs allowed)"),
+    OptSpec::new(
+        "path",
+        OptKind::Array,
+        "files inside the container to tail (globs allowed)",
+    ),
     // stdout / stderr: boolean, default true
-    OptSpec::new("stdout", OptKind::Boolean, "read the container's stdout through the logs API").default("true"),
-    OptSpec::new("stderr", OptKind::Boolean, "read the container's stderr through the logs API").default("true"),
+    OptSpec::new(
+        "stdout",
+        OptKind::Boolean,
+        "read the container's stdout through the logs API",
+    )
+    .default("true"),
+    OptSpec::new(
+        "stderr",
+        OptKind::Boolean,
+        "read the container's stderr through the logs API",
+    )
+    .default("true"),
     // docker_host: string, default $DOCKER_HOST or the unix socket
-    OptSpec::new("docker_host", OptKind::String, "unix:///path, tcp://host:port (default: $DOCKER_HOST)"),
-    OptSpec::new("tls_verify", OptKind::Boolean, "use TLS with the certificates in tls_cert_path").default("false"),
-    OptSpec::new("tls_cert_path", OptKind::Path, "directory with ca.pem, cert.pem, key.pem (default: $DOCKER_CERT_PATH)"),
+    OptSpec::new(
+        "docker_host",
+        OptKind::String,
+        "unix:///path, tcp://host:port (default: $DOCKER_HOST)",
+    ),
+    OptSpec::new(
+        "tls_verify",
+        OptKind::Boolean,
+        "use TLS with the certificates in tls_cert_path",
+    )
+    .default("false"),
+    OptSpec::new(
+        "tls_cert_path",
+        OptKind::Path,
+        "directory with ca.pem, cert.pem, key.pem (default: $DOCKER_CERT_PATH)",
+    ),
     // poll_interval: seconds between checks of a file inside the container, default 1
-    OptSpec::new("poll_interval", OptKind::Number, "seconds between reads of a file inside the container").default("1"),
-    OptSpec::new("glob_interval", OptKind::Number, "seconds between re-expansions of path globs").default("10"),
-    OptSpec::new("max_line_bytes", OptKind::Number, "longer lines are cut and tagged _linetoolong").default("16777216"),
+    OptSpec::new(
+        "poll_interval",
+        OptKind::Number,
+        "seconds between reads of a file inside the container",
+    )
+    .default("1"),
+    OptSpec::new(
+        "glob_interval",
+        OptKind::Number,
+        "seconds between re-expansions of path globs",
+    )
+    .default("10"),
+    OptSpec::new(
+        "max_line_bytes",
+        OptKind::Number,
+        "longer lines are cut and tagged _linetoolong",
+    )
+    .default("16777216"),
     // multiline: the multiline codec's options as a hash
-    OptSpec::new("multiline", OptKind::Hash, "join lines: { pattern => .. negate => .. what => previous|next }"),
+    OptSpec::new(
+        "multiline",
+        OptKind::Hash,
+        "join lines: { pattern => .. negate => .. what => previous|next }",
+    ),
 ];
 
 /// Matches containers against the input's selection.
@@ -58,11 +124,20 @@ pub struct ContainerMeta {
 impl ContainerMeta {
     /// Fills the Mesos ids from the environment Mesos and Marathon set, or labels.
     pub fn with_env(mut self, env: &[String]) -> Self {
-        let get = |k: &str| env.iter().find_map(|e| e.strip_prefix(k).and_then(|r| r.strip_prefix('=')).map(str::to_string));
+        let get = |k: &str| {
+            env.iter().find_map(|e| {
+                e.strip_prefix(k)
+                    .and_then(|r| r.strip_prefix('='))
+                    .map(str::to_string)
+            })
+        };
         let label = |k: &str| self.labels.get(k).cloned();
-        self.mesos_task_id = get("MESOS_TASK_ID").or_else(|| label("MESOS_TASK_ID")).or_else(|| label("mesos.task_id"));
-        self.mesos_framework_id =
-            get("MESOS_FRAMEWORK_ID").or_else(|| label("MESOS_FRAMEWORK_ID")).or_else(|| label("mesos.framework_id"));
+        self.mesos_task_id = get("MESOS_TASK_ID")
+            .or_else(|| label("MESOS_TASK_ID"))
+            .or_else(|| label("mesos.task_id"));
+        self.mesos_framework_id = get("MESOS_FRAMEWORK_ID")
+            .or_else(|| label("MESOS_FRAMEWORK_ID"))
+            .or_else(|| label("mesos.framework_id"));
         self.mesos_framework_name = get("MESOS_FRAMEWORK_NAME")
             .or_else(|| label("mesos.framework_name"))
             .or_else(|| get("MARATHON_APP_ID").map(|_| "marathon".to_string()))
@@ -77,10 +152,16 @@ impl Matcher {
             || self.images.iter().any(|p| p.matches(&c.image))
             || self.image_regex.iter().any(|r| r.is_match(&c.image));
         let name_ok = self.names.is_empty() || self.names.iter().any(|p| p.matches(&c.name));
-        let labels_ok = self.labels.iter().all(|(k, p)| c.labels.get(k).is_some_and(|v| p.matches(v)));
+        let labels_ok = self
+            .labels
+            .iter()
+            .all(|(k, p)| c.labels.get(k).is_some_and(|v| p.matches(v)));
         let fw_ok = match &self.mesos_framework {
             None => true,
-            Some(f) => c.mesos_framework_name.as_deref() == Some(f) || c.mesos_framework_id.as_deref() == Some(f),
+            Some(f) => {
+                c.mesos_framework_name.as_deref() == Some(f)
+                    || c.mesos_framework_id.as_deref() == Some(f)
+            }
         };
         image_ok && name_ok && labels_ok && fw_ok
     }
@@ -134,7 +215,10 @@ impl DockerConfig {
         for s in args.strings("image_regex") {
             match regex::Regex::new(&s) {
                 Ok(r) => image_regex.push(r),
-                Err(e) => errs.push(BuildError::option("image_regex", format!("invalid regex {s:?}: {e}"))),
+                Err(e) => errs.push(BuildError::option(
+                    "image_regex",
+                    format!("invalid regex {s:?}: {e}"),
+                )),
             }
         }
         let mut labels = Vec::new();
@@ -142,22 +226,34 @@ impl DockerConfig {
             let v = v.to_logstash_string();
             match glob::Pattern::new(&v) {
                 Ok(p) => labels.push((k, p)),
-                Err(e) => errs.push(BuildError::option("labels", format!("invalid glob {v:?} for label {k:?}: {e}"))),
+                Err(e) => errs.push(BuildError::option(
+                    "labels",
+                    format!("invalid glob {v:?} for label {k:?}: {e}"),
+                )),
             }
         }
         let paths = args.strings("path");
         for p in &paths {
             if !p.starts_with('/') {
-                errs.push(BuildError::option("path", format!("expected an absolute path inside the container, got {p:?}")));
+                errs.push(BuildError::option(
+                    "path",
+                    format!("expected an absolute path inside the container, got {p:?}"),
+                ));
             }
             if p.contains(['\'', '\n', '\0']) {
-                errs.push(BuildError::option("path", format!("path {p:?} contains a quote or control character")));
+                errs.push(BuildError::option(
+                    "path",
+                    format!("path {p:?} contains a quote or control character"),
+                ));
             }
         }
         let secs = |name: &str, default: f64, errs: &mut Vec<BuildError>| -> Duration {
             let v = args.f64(name).unwrap_or(default);
             if !(0.05..=3600.0).contains(&v) {
-                errs.push(BuildError::option(name, format!("expected seconds between 0.05 and 3600, got {v}")));
+                errs.push(BuildError::option(
+                    name,
+                    format!("expected seconds between 0.05 and 3600, got {v}"),
+                ));
                 return Duration::from_secs_f64(default);
             }
             Duration::from_secs_f64(v)
@@ -166,7 +262,10 @@ impl DockerConfig {
         let glob_interval = secs("glob_interval", 10.0, &mut errs);
         let max_line_bytes = args.i64_or("max_line_bytes", 16 << 20);
         if max_line_bytes < 1 {
-            errs.push(BuildError::option("max_line_bytes", "expected a positive number of bytes"));
+            errs.push(BuildError::option(
+                "max_line_bytes",
+                "expected a positive number of bytes",
+            ));
         }
         let multiline = match args.hash_map("multiline") {
             None => None,
@@ -175,7 +274,10 @@ impl DockerConfig {
                 let pattern = match get("pattern").map(|p| regex::Regex::new(&p)) {
                     Some(Ok(r)) => Some(r),
                     Some(Err(e)) => {
-                        errs.push(BuildError::option("multiline", format!("invalid pattern: {e}")));
+                        errs.push(BuildError::option(
+                            "multiline",
+                            format!("invalid pattern: {e}"),
+                        ));
                         None
                     }
                     None => {
@@ -187,17 +289,31 @@ impl DockerConfig {
                     Some("previous") => true,
                     Some("next") => false,
                     other => {
-                        errs.push(BuildError::option("multiline", format!("what must be previous or next, got {other:?}")));
+                        errs.push(BuildError::option(
+                            "multiline",
+                            format!("what must be previous or next, got {other:?}"),
+                        ));
                         true
                     }
                 };
                 let negate = get("negate").as_deref() == Some("true");
                 let max_lines = get("max_lines").and_then(|s| s.parse().ok()).unwrap_or(500);
-                pattern.map(|pattern| MultilineConfig { pattern, negate, previous, max_lines })
+                pattern.map(|pattern| MultilineConfig {
+                    pattern,
+                    negate,
+                    previous,
+                    max_lines,
+                })
             }
         };
         let cfg = DockerConfig {
-            matcher: Matcher { images, image_regex, labels, names, mesos_framework: args.string("mesos_framework") },
+            matcher: Matcher {
+                images,
+                image_regex,
+                labels,
+                names,
+                mesos_framework: args.string("mesos_framework"),
+            },
             paths,
             stdout: args.bool_or("stdout", true),
             stderr: args.bool_or("stderr", true),
@@ -227,17 +343,32 @@ mod tests {
             id: "abc".into(),
             name: "web-1".into(),
             image: "nginx:1.25".into(),
-            labels: [("app".to_string(), "shop".to_string())].into_iter().collect(),
+            labels: [("app".to_string(), "shop".to_string())]
+                .into_iter()
+                .collect(),
             ..Default::default()
         }
-        .with_env(&["MARATHON_APP_ID=/shop".into(), "MESOS_TASK_ID=shop.1".into()])
+        .with_env(&[
+            "MARATHON_APP_ID=/shop".into(),
+            "MESOS_TASK_ID=shop.1".into(),
+        ])
     }
 
     #[test]
     fn matches_all_criteria() {
         let args = Args::default()
-            .with("image", Value::Array(vec!["nginx:*".into(), "registry.example.com/shop/*".into()]))
-            .with("labels", Value::Object([("app".to_string(), Value::from("shop"))].into_iter().collect()))
+            .with(
+                "image",
+                Value::Array(vec!["nginx:*".into(), "registry.example.com/shop/*".into()]),
+            )
+            .with(
+                "labels",
+                Value::Object(
+                    [("app".to_string(), Value::from("shop"))]
+                        .into_iter()
+                        .collect(),
+                ),
+            )
             .with("name", Value::from("web-*"))
             .with("mesos_framework", Value::from("marathon"));
         let cfg = DockerConfig::from_args(&args).unwrap();

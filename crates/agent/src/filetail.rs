@@ -93,9 +93,13 @@ done
 pub fn nonce() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let c = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut x = (t as u64) ^ (u64::from(std::process::id()) << 32) ^ c.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut x =
+        (t as u64) ^ (u64::from(std::process::id()) << 32) ^ c.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     // splitmix64 to spread the bits.
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -103,16 +107,30 @@ pub fn nonce() -> String {
 }
 
 /// Runs a command in the container and returns its stdout (short helper commands).
-pub async fn exec_output(docker: &Docker, container: &str, cmd: Vec<String>) -> anyhow::Result<(String, String)> {
+pub async fn exec_output(
+    docker: &Docker,
+    container: &str,
+    cmd: Vec<String>,
+) -> anyhow::Result<(String, String)> {
     let ex = docker
-        .create_exec(container, CreateExecOptions { cmd: Some(cmd), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() })
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(cmd),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
         .await?;
     let mut out = String::new();
     let mut err = String::new();
     if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&ex.id, None).await? {
         while let Some(chunk) = output.next().await {
             match chunk? {
-                bollard::container::LogOutput::StdErr { message } => err.push_str(&String::from_utf8_lossy(&message)),
+                bollard::container::LogOutput::StdErr { message } => {
+                    err.push_str(&String::from_utf8_lossy(&message))
+                }
                 other => out.push_str(&String::from_utf8_lossy(&other.into_bytes())),
             }
         }
@@ -122,19 +140,42 @@ pub async fn exec_output(docker: &Docker, container: &str, cmd: Vec<String>) -> 
 
 /// Kills the readers a previous agent run (same input id `tag`) left in the container.
 pub async fn cleanup(docker: &Docker, container: &str, tag: &str) {
-    let cmd = vec!["sh".into(), "-c".into(), CLEANUP.into(), "lsm-cleanup".into(), tag.into()];
+    let cmd = vec![
+        "sh".into(),
+        "-c".into(),
+        CLEANUP.into(),
+        "lsm-cleanup".into(),
+        tag.into(),
+    ];
     if let Err(e) = exec_output(docker, container, cmd).await {
         tracing::debug!(container, "cleanup of old readers failed: {e}");
     }
 }
 
 /// Expands path globs inside the container; literal paths pass through.
-pub async fn expand(docker: &Docker, container: &str, patterns: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut out: Vec<String> = patterns.iter().filter(|p| !p.contains(['*', '?', '['])).cloned().collect();
-    let globs: Vec<String> = patterns.iter().filter(|p| p.contains(['*', '?', '['])).cloned().collect();
+pub async fn expand(
+    docker: &Docker,
+    container: &str,
+    patterns: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let mut out: Vec<String> = patterns
+        .iter()
+        .filter(|p| !p.contains(['*', '?', '[']))
+        .cloned()
+        .collect();
+    let globs: Vec<String> = patterns
+        .iter()
+        .filter(|p| p.contains(['*', '?', '[']))
+        .cloned()
+        .collect();
     if !globs.is_empty() {
         let script = "IFS='\n'; for p in \"$@\"; do for f in $p; do [ -f \"$f\" ] && echo \"$f\"; done; done";
-        let mut cmd = vec!["sh".to_string(), "-c".into(), script.into(), "lsm-glob".into()];
+        let mut cmd = vec![
+            "sh".to_string(),
+            "-c".into(),
+            script.into(),
+            "lsm-glob".into(),
+        ];
         cmd.extend(globs);
         let (stdout, _) = exec_output(docker, container, cmd).await?;
         // Rotated siblings (`a.log.1`) match `*.log*`-style globs; skipping nothing here
@@ -155,13 +196,29 @@ struct Cursor {
 }
 
 /// Tails one file until cancelled or the container stops.
-pub async fn run(docker: Docker, mut sc: StreamCtx, tag: String, poll: Duration, max_line: usize, cancel: CancellationToken) {
+pub async fn run(
+    docker: Docker,
+    mut sc: StreamCtx,
+    tag: String,
+    poll: Duration,
+    max_line: usize,
+    cancel: CancellationToken,
+) {
     let path = sc.path.clone().unwrap_or_default();
     let cid = sc.meta.id.clone();
     let key = sc.key.clone();
     let mut cursor = Cursor::default();
-    if let Some(Position::File { inode, fingerprint, offset }) = crate::input::checkpoint_of(&sc) {
-        cursor = Cursor { inode, fingerprint, offset };
+    if let Some(Position::File {
+        inode,
+        fingerprint,
+        offset,
+    }) = crate::input::checkpoint_of(&sc)
+    {
+        cursor = Cursor {
+            inode,
+            fingerprint,
+            offset,
+        };
     }
     sc.status.stream(&cid, &key, |s| {
         s.kind = "file".into();
@@ -183,7 +240,16 @@ pub async fn run(docker: Docker, mut sc: StreamCtx, tag: String, poll: Duration,
             cursor.fingerprint.clone(),
             format!("{}", poll.as_secs_f64()),
         ];
-        let result = tail_once(&docker, &mut sc, &cmd, &nonce, &mut cursor, max_line, &cancel).await;
+        let result = tail_once(
+            &docker,
+            &mut sc,
+            &cmd,
+            &nonce,
+            &mut cursor,
+            max_line,
+            &cancel,
+        )
+        .await;
         let _ = sc.flush().await;
         if cancel.is_cancelled() {
             break;
@@ -191,7 +257,12 @@ pub async fn run(docker: Docker, mut sc: StreamCtx, tag: String, poll: Duration,
         match result {
             Ok(()) => {}
             Err(e) => {
-                let _ = sc.emit_error(&format!("reading {path} in container {}: {e}", sc.meta.name)).await;
+                let _ = sc
+                    .emit_error(&format!(
+                        "reading {path} in container {}: {e}",
+                        sc.meta.name
+                    ))
+                    .await;
             }
         }
         // The exec ended: the container stopped, or the reader failed. Retry while the
@@ -223,7 +294,14 @@ pub async fn run(docker: Docker, mut sc: StreamCtx, tag: String, poll: Duration,
 /// restart the number may belong to another process).
 async fn kill(docker: &Docker, container: &str, pid: u32, nonce: &str) {
     let script = r#"grep -q "$2" "/proc/$1/cmdline" 2>/dev/null && kill "$1""#;
-    let cmd = vec!["sh".to_string(), "-c".into(), script.into(), "lsm-kill".into(), pid.to_string(), nonce.to_string()];
+    let cmd = vec![
+        "sh".to_string(),
+        "-c".into(),
+        script.into(),
+        "lsm-kill".into(),
+        pid.to_string(),
+        nonce.to_string(),
+    ];
     if let Err(e) = exec_output(docker, container, cmd).await {
         tracing::debug!(container, pid, "killing reader: {e}");
     }
@@ -242,10 +320,16 @@ async fn tail_once(
     let ex = docker
         .create_exec(
             &cid,
-            CreateExecOptions { cmd: Some(cmd.to_vec()), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() },
+            CreateExecOptions {
+                cmd: Some(cmd.to_vec()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
         )
         .await?;
-    let StartExecResults::Attached { mut output, .. } = docker.start_exec(&ex.id, None).await? else {
+    let StartExecResults::Attached { mut output, .. } = docker.start_exec(&ex.id, None).await?
+    else {
         anyhow::bail!("exec started detached");
     };
     let mut pid: Option<u32> = None;
@@ -291,7 +375,12 @@ async fn tail_once(
                 stderr.push_str(&String::from_utf8_lossy(&message));
                 while let Some(i) = stderr.find('\n') {
                     let l: String = stderr.drain(..=i).collect();
-                    sc.emit_error(&format!("{}: {}", cmd.get(5).map(String::as_str).unwrap_or(""), l.trim_end())).await?;
+                    sc.emit_error(&format!(
+                        "{}: {}",
+                        cmd.get(5).map(String::as_str).unwrap_or(""),
+                        l.trim_end()
+                    ))
+                    .await?;
                 }
                 continue;
             }
@@ -304,7 +393,10 @@ async fn tail_once(
                     pid_line.extend_from_slice(&data[..i]);
                     pid = String::from_utf8_lossy(&pid_line).trim().parse().ok();
                     if pid.is_none() {
-                        anyhow::bail!("unexpected reader output {:?}", String::from_utf8_lossy(&pid_line));
+                        anyhow::bail!(
+                            "unexpected reader output {:?}",
+                            String::from_utf8_lossy(&pid_line)
+                        );
                     }
                     data = &data[i + 1..];
                 }
@@ -337,7 +429,8 @@ async fn tail_once(
                     }
                     Some("E") => {
                         let what = words[1..].join(" ").replace('-', " ");
-                        sc.emit_error(&format!("{}: {what}", sc.path.as_deref().unwrap_or(""))).await?;
+                        sc.emit_error(&format!("{}: {what}", sc.path.as_deref().unwrap_or("")))
+                            .await?;
                     }
                     _ => {}
                 },
@@ -365,7 +458,11 @@ async fn tail_once(
     }
 }
 
-async fn emit_lines(sc: &mut StreamCtx, cursor: &mut Cursor, lines: &mut Vec<crate::lines::Line>) -> anyhow::Result<()> {
+async fn emit_lines(
+    sc: &mut StreamCtx,
+    cursor: &mut Cursor,
+    lines: &mut Vec<crate::lines::Line>,
+) -> anyhow::Result<()> {
     for l in lines.drain(..) {
         cursor.offset = l.end;
         let fp16: String = cursor.fingerprint.chars().take(16).collect();
@@ -373,12 +470,17 @@ async fn emit_lines(sc: &mut StreamCtx, cursor: &mut Cursor, lines: &mut Vec<cra
             message: l.bytes,
             offset: Some(l.start),
             id_suffix: format!("{}-{}/{}", cursor.inode, fp16, l.start),
-            after: Position::File { inode: cursor.inode, fingerprint: cursor.fingerprint.clone(), offset: l.end },
+            after: Position::File {
+                inode: cursor.inode,
+                fingerprint: cursor.fingerprint.clone(),
+                offset: l.end,
+            },
             truncated: l.truncated,
             lines: 1,
         };
         let read = l.end;
-        sc.status.stream(&sc.meta.id, &sc.key, |s| s.read_position = read.to_string());
+        sc.status
+            .stream(&sc.meta.id, &sc.key, |s| s.read_position = read.to_string());
         sc.line(rec).await?;
     }
     Ok(())

@@ -24,7 +24,12 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     match DockerConfig::from_args(args) {
         Ok(cfg) => Ok(Box::new(DockerInput::new(cfg))),
         Err(mut errs) if errs.len() == 1 => Err(errs.remove(0)),
-        Err(errs) => Err(BuildError::general(errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))),
+        Err(errs) => Err(BuildError::general(
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
     }
 }
 
@@ -36,7 +41,10 @@ pub struct DockerInput {
 
 impl DockerInput {
     pub fn new(cfg: DockerConfig) -> Self {
-        DockerInput { cfg, status: crate::status::global() }
+        DockerInput {
+            cfg,
+            status: crate::status::global(),
+        }
     }
 
     /// Reports into `status` instead of the process-wide one (tests).
@@ -54,7 +62,10 @@ impl Input for DockerInput {
 
 /// The checkpointed position of a stream.
 pub fn checkpoint_of(sc: &StreamCtx) -> Option<Position> {
-    sc.store.lock().ok().and_then(|s| s.get(&sc.checkpoint_key()).cloned())
+    sc.store
+        .lock()
+        .ok()
+        .and_then(|s| s.get(&sc.checkpoint_key()).cloned())
 }
 
 struct Running {
@@ -96,7 +107,9 @@ impl Runner {
             keys: HashMap::new(),
             running: HashMap::new(),
             cleaned: HashSet::new(),
-            agent_id: std::env::var("LOGSTASH_MESOS_AGENT_ID").ok().filter(|s| !s.is_empty()),
+            agent_id: std::env::var("LOGSTASH_MESOS_AGENT_ID")
+                .ok()
+                .filter(|s| !s.is_empty()),
         }
     }
 
@@ -143,14 +156,25 @@ impl Runner {
 
     /// One connection: subscribe to events, list, then follow events until the stream ends.
     async fn session(&mut self, docker: &Docker) -> anyhow::Result<()> {
-        let filters: HashMap<&str, Vec<&str>> =
-            [("type", vec!["container"]), ("event", vec!["start", "die", "destroy", "rename"])].into_iter().collect();
+        let filters: HashMap<&str, Vec<&str>> = [
+            ("type", vec!["container"]),
+            ("event", vec!["start", "die", "destroy", "rename"]),
+        ]
+        .into_iter()
+        .collect();
         // Subscribing before listing: a container starting in between is seen twice, never missed.
         let mut events = docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build()));
-        let list = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(false).build())).await?;
+        let list = docker
+            .list_containers(Some(ListContainersOptionsBuilder::new().all(false).build()))
+            .await?;
         let ids: HashSet<String> = list.iter().filter_map(|c| c.id.clone()).collect();
         // Containers that went away while disconnected.
-        let gone: Vec<String> = self.running.keys().filter(|id| !ids.contains(*id)).cloned().collect();
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|id| !ids.contains(*id))
+            .cloned()
+            .collect();
         for id in gone {
             self.stop_container(&id).await;
         }
@@ -195,12 +219,18 @@ impl Runner {
 
     /// Inspects a container and starts (or stops) its streams by the matcher.
     async fn consider(&mut self, docker: &Docker, id: &str) {
-        let Ok(info) = docker.inspect_container(id, None).await else { return };
+        let Ok(info) = docker.inspect_container(id, None).await else {
+            return;
+        };
         let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
         let config = info.config.unwrap_or_default();
         let meta = ContainerMeta {
             id: info.id.unwrap_or_else(|| id.to_string()),
-            name: info.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            name: info
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
             image: config.image.unwrap_or_default(),
             labels: config.labels.unwrap_or_default().into_iter().collect(),
             ..Default::default()
@@ -221,15 +251,26 @@ impl Runner {
         self.status.container(&meta.id, &meta.name, &meta.image);
         let meta = Arc::new(meta);
         let cancel = self.ctx.shutdown.child_token();
-        let mut r = Running { meta: meta.clone(), cancel, tasks: HashMap::new(), last_glob: Instant::now() };
+        let mut r = Running {
+            meta: meta.clone(),
+            cancel,
+            tasks: HashMap::new(),
+            last_glob: Instant::now(),
+        };
         if !self.cfg.paths.is_empty() && self.cleaned.insert(meta.id.clone()) {
             filetail::cleanup(docker, &meta.id, &self.tag).await;
         }
-        for (on, key, is_err) in [(self.cfg.stdout, "stdout", false), (self.cfg.stderr, "stderr", true)] {
+        for (on, key, is_err) in [
+            (self.cfg.stdout, "stdout", false),
+            (self.cfg.stderr, "stderr", true),
+        ] {
             if on {
                 let sc = self.stream_ctx(&meta, key, None);
                 let (d, c, max) = (docker.clone(), r.cancel.clone(), self.cfg.max_line_bytes);
-                r.tasks.insert(key.to_string(), tokio::spawn(logs::run(d, sc, is_err, max, c)));
+                r.tasks.insert(
+                    key.to_string(),
+                    tokio::spawn(logs::run(d, sc, is_err, max, c)),
+                );
             }
         }
         self.start_files(docker, &mut r).await;
@@ -244,7 +285,8 @@ impl Runner {
         let paths = match filetail::expand(docker, &r.meta.id, &self.cfg.paths).await {
             Ok(p) => p,
             Err(e) => {
-                self.status.error(format!("expanding paths in {}: {e}", r.meta.name));
+                self.status
+                    .error(format!("expanding paths in {}: {e}", r.meta.name));
                 return;
             }
         };
@@ -254,7 +296,14 @@ impl Runner {
                 continue;
             }
             let sc = self.stream_ctx(&r.meta, &key, Some(p));
-            let task = filetail::run(docker.clone(), sc, self.tag.clone(), self.cfg.poll_interval, self.cfg.max_line_bytes, r.cancel.clone());
+            let task = filetail::run(
+                docker.clone(),
+                sc,
+                self.tag.clone(),
+                self.cfg.poll_interval,
+                self.cfg.max_line_bytes,
+                r.cancel.clone(),
+            );
             r.tasks.insert(key, tokio::spawn(task));
         }
     }
@@ -263,8 +312,12 @@ impl Runner {
         if !self.cfg.paths.iter().any(|p| p.contains(['*', '?', '['])) {
             return;
         }
-        let due: Vec<String> =
-            self.running.iter().filter(|(_, r)| r.last_glob.elapsed() >= self.cfg.glob_interval).map(|(k, _)| k.clone()).collect();
+        let due: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(_, r)| r.last_glob.elapsed() >= self.cfg.glob_interval)
+            .map(|(k, _)| k.clone())
+            .collect();
         for id in due {
             if let Some(mut r) = self.running.remove(&id) {
                 self.start_files(docker, &mut r).await;
@@ -273,11 +326,23 @@ impl Runner {
         }
     }
 
-    fn stream_ctx(&mut self, meta: &Arc<ContainerMeta>, key: &str, path: Option<String>) -> StreamCtx {
+    fn stream_ctx(
+        &mut self,
+        meta: &Arc<ContainerMeta>,
+        key: &str,
+        path: Option<String>,
+    ) -> StreamCtx {
         let ck = format!("{}:{key}", meta.id);
         let next = self.slots.len() as u32;
         let slot = *self.slots.entry(ck).or_insert(next);
-        self.keys.insert(slot, (format!("{}:{key}", meta.id), meta.id.clone(), key.to_string()));
+        self.keys.insert(
+            slot,
+            (
+                format!("{}:{key}", meta.id),
+                meta.id.clone(),
+                key.to_string(),
+            ),
+        );
         StreamCtx {
             input: self.ctx.clone(),
             meta: meta.clone(),
@@ -307,12 +372,22 @@ impl Runner {
         let mut updates = Vec::new();
         if let Ok(mut t) = self.acker.trackers.lock() {
             for (slot, tr) in t.iter_mut() {
-                let Some((ck, cid, key)) = self.keys.get(slot) else { continue };
+                let Some((ck, cid, key)) = self.keys.get(slot) else {
+                    continue;
+                };
                 let pos = tr.take_committed();
-                updates.push((ck.clone(), cid.clone(), key.clone(), pos, tr.in_flight() as u64));
+                updates.push((
+                    ck.clone(),
+                    cid.clone(),
+                    key.clone(),
+                    pos,
+                    tr.in_flight() as u64,
+                ));
             }
         }
-        let Ok(mut store) = self.store.lock() else { return };
+        let Ok(mut store) = self.store.lock() else {
+            return;
+        };
         for (ck, cid, key, pos, lag) in updates {
             let shown = pos.as_ref().map(|p| match p {
                 Position::File { offset, .. } => offset.to_string(),
@@ -343,7 +418,12 @@ impl Runner {
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
             self.commit();
-            let in_flight: usize = self.acker.trackers.lock().map(|t| t.values().map(|t| t.in_flight()).sum()).unwrap_or(0);
+            let in_flight: usize = self
+                .acker
+                .trackers
+                .lock()
+                .map(|t| t.values().map(|t| t.in_flight()).sum())
+                .unwrap_or(0);
             if in_flight == 0 || Instant::now() > deadline {
                 break;
             }

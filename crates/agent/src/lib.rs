@@ -38,10 +38,14 @@ mod tests {
         let e = &super::DOCKER_INPUT;
         assert_eq!(e.name, "docker");
         assert!(e.options.iter().all(|o| !o.doc.is_empty()));
-        let ok = Args::default().with("image", Value::from("nginx:*")).with("path", Value::from("/var/log/*.log"));
+        let ok = Args::default()
+            .with("image", Value::from("nginx:*"))
+            .with("path", Value::from("/var/log/*.log"));
         assert!((e.build)(&ok, &BuildContext::default()).is_ok());
         let bad = Args::default().with("path", Value::from("relative"));
-        let err = (e.build)(&bad, &BuildContext::default()).err().expect("error");
+        let err = (e.build)(&bad, &BuildContext::default())
+            .err()
+            .expect("error");
         assert_eq!(err.option.as_deref(), Some("path"));
     }
 }
@@ -57,8 +61,14 @@ pub const NAME: &str = "docker";
 pub const DOC: &str = "reads files and stdout/stderr of Docker containers with checkpoints";
 
 /// The registry entry the binary adds to its input table.
-pub static DOCKER_INPUT: logstash_mesos_pipeline::registry::Entry<logstash_mesos_pipeline::plugin::InputBuilder> =
-    logstash_mesos_pipeline::registry::Entry { name: NAME, options: OPTIONS, build, doc: DOC };
+pub static DOCKER_INPUT: logstash_mesos_pipeline::registry::Entry<
+    logstash_mesos_pipeline::plugin::InputBuilder,
+> = logstash_mesos_pipeline::registry::Entry {
+    name: NAME,
+    options: OPTIONS,
+    build,
+    doc: DOC,
+};
 
 /// Options of the `agent` subcommand.
 #[derive(clap::Args, Debug, Clone)]

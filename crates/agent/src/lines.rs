@@ -29,7 +29,11 @@ pub struct LineSplitter {
 
 impl LineSplitter {
     pub fn new(offset: u64, max_bytes: usize) -> Self {
-        LineSplitter { partial: Vec::new(), start: offset, max_bytes: max_bytes.max(1) }
+        LineSplitter {
+            partial: Vec::new(),
+            start: offset,
+            max_bytes: max_bytes.max(1),
+        }
     }
 
     /// Restarts at `offset` of a (possibly new) file; a carried partial line must have
@@ -83,7 +87,12 @@ impl LineSplitter {
                 bytes.pop();
             }
         }
-        out.push(Line { bytes, start, end, truncated });
+        out.push(Line {
+            bytes,
+            start,
+            end,
+            truncated,
+        });
     }
 }
 
@@ -111,7 +120,10 @@ impl Demux {
         let mut prefix = b"\0LSM".to_vec();
         prefix.extend_from_slice(nonce.as_bytes());
         prefix.push(b' ');
-        Demux { prefix, buf: Vec::new() }
+        Demux {
+            prefix,
+            buf: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Piece>) {
@@ -173,7 +185,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// The length of the longest suffix of `hay` that is a proper prefix of `needle`.
 fn partial_prefix_len(hay: &[u8], needle: &[u8]) -> usize {
     let max = needle.len().saturating_sub(1).min(hay.len());
-    (1..=max).rev().find(|&k| hay[hay.len() - k..] == needle[..k]).unwrap_or(0)
+    (1..=max)
+        .rev()
+        .find(|&k| hay[hay.len() - k..] == needle[..k])
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -192,15 +207,24 @@ mod tests {
     #[test]
     fn carries_partial_lines_and_offsets() {
         let out = split_all(&[b"ab", b"c\nde\nf", b"g\r\n"], 100);
-        let texts: Vec<_> = out.iter().map(|l| String::from_utf8_lossy(&l.bytes).into_owned()).collect();
+        let texts: Vec<_> = out
+            .iter()
+            .map(|l| String::from_utf8_lossy(&l.bytes).into_owned())
+            .collect();
         assert_eq!(texts, ["abc", "de", "fg"]);
-        assert_eq!(out.iter().map(|l| (l.start, l.end)).collect::<Vec<_>>(), [(10, 14), (14, 17), (17, 21)]);
+        assert_eq!(
+            out.iter().map(|l| (l.start, l.end)).collect::<Vec<_>>(),
+            [(10, 14), (14, 17), (17, 21)]
+        );
     }
 
     #[test]
     fn long_lines_are_cut() {
         let out = split_all(&[b"abcdefg\n"], 3);
-        assert_eq!(out.iter().map(|l| l.bytes.clone()).collect::<Vec<_>>(), [b"abc".to_vec(), b"def".to_vec(), b"g".to_vec()]);
+        assert_eq!(
+            out.iter().map(|l| l.bytes.clone()).collect::<Vec<_>>(),
+            [b"abc".to_vec(), b"def".to_vec(), b"g".to_vec()]
+        );
         assert!(out[0].truncated && out[1].truncated && !out[2].truncated);
         assert_eq!(out[2].end, 18);
     }
@@ -234,7 +258,11 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(data.concat(), b"line1\nhalf|new\n|".to_vec(), "cut at {cut}");
+            assert_eq!(
+                data.concat(),
+                b"line1\nhalf|new\n|".to_vec(),
+                "cut at {cut}"
+            );
             assert_eq!(markers, vec![vec!["O", "5", "0"], vec!["E", "x", "y"]]);
         }
     }

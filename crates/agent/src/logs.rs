@@ -28,7 +28,12 @@ pub struct Joiner {
 
 impl Joiner {
     /// Returns a complete line (first frame's timestamp, last frame's timestamp, bytes).
-    pub fn push(&mut self, ts: Timestamp, payload: &[u8], max: usize) -> Option<(Timestamp, Timestamp, Vec<u8>, bool)> {
+    pub fn push(
+        &mut self,
+        ts: Timestamp,
+        payload: &[u8],
+        max: usize,
+    ) -> Option<(Timestamp, Timestamp, Vec<u8>, bool)> {
         if self.first_ts.is_none() {
             self.first_ts = Some(ts);
         }
@@ -51,7 +56,13 @@ impl Joiner {
 }
 
 /// Follows one of stdout/stderr until cancelled or the container stops.
-pub async fn run(docker: Docker, mut sc: StreamCtx, stderr: bool, max_line: usize, cancel: CancellationToken) {
+pub async fn run(
+    docker: Docker,
+    mut sc: StreamCtx,
+    stderr: bool,
+    max_line: usize,
+    cancel: CancellationToken,
+) {
     let cid = sc.meta.id.clone();
     let key = sc.key.clone();
     let mut last: Option<Timestamp> = match crate::input::checkpoint_of(&sc) {
@@ -93,17 +104,23 @@ pub async fn run(docker: Docker, mut sc: StreamCtx, stderr: bool, max_line: usiz
                 }
             };
             let Some((ts, payload)) = split_timestamp(&frame) else {
-                failed = Some(format!("frame without timestamp: {:?}", String::from_utf8_lossy(&frame[..frame.len().min(80)])));
+                failed = Some(format!(
+                    "frame without timestamp: {:?}",
+                    String::from_utf8_lossy(&frame[..frame.len().min(80)])
+                ));
                 continue;
             };
-            let Some((_first, end_ts, line, truncated)) = joiner.push(ts, payload, max_line) else { continue };
+            let Some((_first, end_ts, line, truncated)) = joiner.push(ts, payload, max_line) else {
+                continue;
+            };
             if last.is_some_and(|l| end_ts <= l) {
                 sc.status.stream(&cid, &key, |s| s.duplicates += 1);
                 continue;
             }
             last = Some(end_ts);
             let stamp = end_ts.0.to_string();
-            sc.status.stream(&cid, &key, |s| s.read_position = stamp.clone());
+            sc.status
+                .stream(&cid, &key, |s| s.read_position = stamp.clone());
             let rec = Record {
                 message: line,
                 offset: None,
@@ -121,7 +138,8 @@ pub async fn run(docker: Docker, mut sc: StreamCtx, stderr: bool, max_line: usiz
             break;
         }
         if let Some(e) = failed {
-            sc.status.stream_error(&cid, &key, format!("logs stream: {e}"));
+            sc.status
+                .stream_error(&cid, &key, format!("logs stream: {e}"));
         }
         let running = docker
             .inspect_container(&cid, None)
@@ -167,7 +185,9 @@ mod tests {
         let mut j = Joiner::default();
         let a = vec![b'a'; 16384];
         assert!(j.push(ts("2024-05-01T10:00:00.1Z"), &a, 1 << 20).is_none());
-        let (first, last, line, cut) = j.push(ts("2024-05-01T10:00:00.2Z"), b"bc\n", 1 << 20).unwrap();
+        let (first, last, line, cut) = j
+            .push(ts("2024-05-01T10:00:00.2Z"), b"bc\n", 1 << 20)
+            .unwrap();
         assert_eq!(line.len(), 16386);
         assert!(!cut);
         assert!(first < last);

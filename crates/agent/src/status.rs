@@ -99,7 +99,14 @@ impl Status {
     }
 
     pub fn stream(&self, container: &str, key: &str, f: impl FnOnce(&mut StreamStatus)) {
-        self.with(|s| f(s.containers.entry(container.to_string()).or_default().streams.entry(key.to_string()).or_default()));
+        self.with(|s| {
+            f(s.containers
+                .entry(container.to_string())
+                .or_default()
+                .streams
+                .entry(key.to_string())
+                .or_default())
+        });
     }
 
     pub fn stream_error(&self, container: &str, key: &str, e: String) {
@@ -114,7 +121,10 @@ impl Status {
 /// `GET /status` as JSON.
 pub fn router(status: Arc<Status>) -> axum::Router {
     use axum::routing::get;
-    axum::Router::new().route("/status", get(move || async move { axum::Json(status.snapshot()) }))
+    axum::Router::new().route(
+        "/status",
+        get(move || async move { axum::Json(status.snapshot()) }),
+    )
 }
 
 #[cfg(test)]
@@ -125,10 +135,14 @@ mod tests {
     mod tower_service_shim {
         pub async fn call(r: axum::Router, path: &str) -> (u16, String) {
             use tower::ServiceExt;
-            let req = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+            let req = axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
             let resp = r.oneshot(req).await.unwrap();
             let code = resp.status().as_u16();
-            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
             (code, String::from_utf8_lossy(&body).into_owned())
         }
     }

@@ -55,9 +55,17 @@ impl StreamCtx {
         let mut e = Event::from_message(message);
         set(&mut e, "[container][id]", Value::from(m.id.as_str()));
         set(&mut e, "[container][name]", Value::from(m.name.as_str()));
-        set(&mut e, "[container][image][name]", Value::from(m.image.as_str()));
+        set(
+            &mut e,
+            "[container][image][name]",
+            Value::from(m.image.as_str()),
+        );
         if !m.labels.is_empty() {
-            let labels: Map = m.labels.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+            let labels: Map = m
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .collect();
             set(&mut e, "[container][labels]", Value::Object(labels));
         }
         if let Some(t) = &m.mesos_task_id {
@@ -96,9 +104,16 @@ impl StreamCtx {
         if rec.lines > 1 {
             e.add_tag("multiline");
         }
-        set(&mut e, "[@metadata][_id]", Value::String(format!("{}/{}/{}", self.meta.id, self.key, rec.id_suffix)));
+        set(
+            &mut e,
+            "[@metadata][_id]",
+            Value::String(format!("{}/{}/{}", self.meta.id, self.key, rec.id_suffix)),
+        );
         let seq = match self.acker.trackers.lock() {
-            Ok(mut t) => t.entry(self.slot).or_insert_with(Tracker::default).register(rec.after),
+            Ok(mut t) => t
+                .entry(self.slot)
+                .or_insert_with(Tracker::default)
+                .register(rec.after),
             Err(_) => return Err(Closed),
         };
         e.attach_ack(Ack::new(self.acker.clone(), Acker::token(self.slot, seq)));
@@ -111,7 +126,8 @@ impl StreamCtx {
 
     /// Emits an event describing a stream error (no acknowledgement: nothing to resume).
     pub async fn emit_error(&mut self, message: &str) -> Result<(), Closed> {
-        self.status.stream_error(&self.meta.id, &self.key, message.to_string());
+        self.status
+            .stream_error(&self.meta.id, &self.key, message.to_string());
         if self.last_error.as_deref() == Some(message) {
             return Ok(());
         }
@@ -152,7 +168,11 @@ pub struct Multiline {
 
 impl Multiline {
     pub fn new(cfg: MultilineConfig) -> Self {
-        Multiline { cfg, pending: None, open: false }
+        Multiline {
+            cfg,
+            pending: None,
+            open: false,
+        }
     }
 
     fn append(into: &mut Record, r: Record) {
@@ -208,7 +228,11 @@ mod tests {
             message: s.as_bytes().to_vec(),
             offset: Some(o),
             id_suffix: o.to_string(),
-            after: Position::File { inode: 1, fingerprint: String::new(), offset: o + 1 },
+            after: Position::File {
+                inode: 1,
+                fingerprint: String::new(),
+                offset: o + 1,
+            },
             truncated: false,
             lines: 1,
         }
@@ -221,20 +245,32 @@ mod tests {
             out.extend(m.push(rec(l, i as u64)));
         }
         out.extend(m.flush());
-        out.into_iter().map(|r| String::from_utf8(r.message).unwrap()).collect()
+        out.into_iter()
+            .map(|r| String::from_utf8(r.message).unwrap())
+            .collect()
     }
 
     #[test]
     fn previous_joins_indented_lines() {
         // Logstash's docs example: stack traces, `pattern => "^\s" what => previous`.
-        let cfg = MultilineConfig { pattern: regex::Regex::new(r"^\s").unwrap(), negate: false, previous: true, max_lines: 500 };
+        let cfg = MultilineConfig {
+            pattern: regex::Regex::new(r"^\s").unwrap(),
+            negate: false,
+            previous: true,
+            max_lines: 500,
+        };
         let out = run(cfg, &["Exception: x", "  at a", "  at b", "next"]);
         assert_eq!(out, ["Exception: x\n  at a\n  at b", "next"]);
     }
 
     #[test]
     fn negate_previous_joins_until_timestamp() {
-        let cfg = MultilineConfig { pattern: regex::Regex::new(r"^\d{4}-").unwrap(), negate: true, previous: true, max_lines: 500 };
+        let cfg = MultilineConfig {
+            pattern: regex::Regex::new(r"^\d{4}-").unwrap(),
+            negate: true,
+            previous: true,
+            max_lines: 500,
+        };
         let out = run(cfg, &["2024-01 a", "b", "2024-02 c"]);
         assert_eq!(out, ["2024-01 a\nb", "2024-02 c"]);
     }
@@ -242,7 +278,12 @@ mod tests {
     #[test]
     fn next_joins_continued_lines() {
         // `pattern => "\\$" what => next`: a trailing backslash continues the line.
-        let cfg = MultilineConfig { pattern: regex::Regex::new(r"\\$").unwrap(), negate: false, previous: false, max_lines: 500 };
+        let cfg = MultilineConfig {
+            pattern: regex::Regex::new(r"\\$").unwrap(),
+            negate: false,
+            previous: false,
+            max_lines: 500,
+        };
         let out = run(cfg, &["a \\", "b \\", "c", "d"]);
         assert_eq!(out, ["a \\\nb \\\nc", "d"]);
     }

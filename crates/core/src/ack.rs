@@ -25,7 +25,8 @@ struct AckInner {
 
 impl Drop for AckInner {
     fn drop(&mut self) {
-        self.sink.finished(self.token, !self.failed.load(Ordering::Acquire));
+        self.sink
+            .finished(self.token, !self.failed.load(Ordering::Acquire));
     }
 }
 
@@ -35,7 +36,11 @@ pub struct Ack(Arc<AckInner>);
 
 impl Ack {
     pub fn new(sink: Arc<dyn AckSink>, token: u64) -> Ack {
-        Ack(Arc::new(AckInner { sink, token, failed: AtomicBool::new(false) }))
+        Ack(Arc::new(AckInner {
+            sink,
+            token,
+            failed: AtomicBool::new(false),
+        }))
     }
 
     /// Marks the event as not delivered.

@@ -34,13 +34,18 @@ impl Event {
         let mut fields = crate::value::map_with_capacity(16);
         fields.insert(TIMESTAMP.to_string(), Value::Timestamp(Timestamp::now()));
         fields.insert(VERSION.to_string(), Value::from("1"));
-        Event { fields, metadata: Map::default(), acks: Acks::None }
+        Event {
+            fields,
+            metadata: Map::default(),
+            acks: Acks::None,
+        }
     }
 
     /// An event holding `message`.
     pub fn from_message(msg: impl Into<String>) -> Self {
         let mut e = Event::new();
-        e.fields.insert(MESSAGE.to_string(), Value::String(msg.into()));
+        e.fields
+            .insert(MESSAGE.to_string(), Value::String(msg.into()));
         e
     }
 
@@ -62,7 +67,9 @@ impl Event {
                 }
             },
             Some(Value::Timestamp(t)) => t,
-            Some(Value::Integer(ms)) => Timestamp::from_unix_millis(ms).unwrap_or_else(Timestamp::now),
+            Some(Value::Integer(ms)) => {
+                Timestamp::from_unix_millis(ms).unwrap_or_else(Timestamp::now)
+            }
             Some(other) => {
                 bad_ts = Some(other);
                 Timestamp::now()
@@ -77,7 +84,11 @@ impl Event {
         if !out.contains_key(VERSION) {
             out.insert(VERSION.to_string(), Value::from("1"));
         }
-        let mut e = Event { fields: out, metadata, acks: Acks::None };
+        let mut e = Event {
+            fields: out,
+            metadata,
+            acks: Acks::None,
+        };
         if let Some(bad) = bad_ts {
             e.fields.insert("_@timestamp".to_string(), bad);
             e.add_tag("_timestampparsefailure");
@@ -112,7 +123,8 @@ impl Event {
     }
 
     pub fn set_timestamp(&mut self, ts: Timestamp) {
-        self.fields.insert(TIMESTAMP.to_string(), Value::Timestamp(ts));
+        self.fields
+            .insert(TIMESTAMP.to_string(), Value::Timestamp(ts));
     }
 
     fn root_and_path<'a>(&self, r: &'a FieldRef) -> (&Map, &'a [String]) {
@@ -143,7 +155,11 @@ impl Event {
     pub fn get_mut(&mut self, r: &FieldRef) -> Option<&mut Value> {
         let meta = r.is_metadata();
         let path = if meta { &r.path()[1..] } else { r.path() };
-        let root = if meta { &mut self.metadata } else { &mut self.fields };
+        let root = if meta {
+            &mut self.metadata
+        } else {
+            &mut self.fields
+        };
         let (first, rest) = path.split_first()?;
         let mut cur = root.get_mut(first)?;
         for key in rest {
@@ -166,7 +182,11 @@ impl Event {
     pub fn set(&mut self, r: &FieldRef, v: Value) -> Result<(), SetError> {
         let meta = r.is_metadata();
         let path = if meta { &r.path()[1..] } else { r.path() };
-        let root = if meta { &mut self.metadata } else { &mut self.fields };
+        let root = if meta {
+            &mut self.metadata
+        } else {
+            &mut self.fields
+        };
         let Some((last, parents)) = path.split_last() else {
             if meta {
                 if let Value::Object(m) = v {
@@ -174,7 +194,10 @@ impl Event {
                     return Ok(());
                 }
             }
-            return Err(SetError { field: r.to_string(), reason: "not a settable field".into() });
+            return Err(SetError {
+                field: r.to_string(),
+                reason: "not a settable field".into(),
+            });
         };
         let mut map = root;
         for key in parents {
@@ -182,9 +205,14 @@ impl Event {
             // per level even when the hash already exists.
             if !map.contains_key(key.as_str()) {
                 // Nested objects rarely stay at one key (ECS: [http][request][method], ...).
-                map.insert(key.clone(), Value::Object(crate::value::map_with_capacity(4)));
+                map.insert(
+                    key.clone(),
+                    Value::Object(crate::value::map_with_capacity(4)),
+                );
             }
-            let Some(entry) = map.get_mut(key.as_str()) else { unreachable!("inserted above") };
+            let Some(entry) = map.get_mut(key.as_str()) else {
+                unreachable!("inserted above")
+            };
             match entry {
                 Value::Object(m) => map = m,
                 other => {
@@ -208,7 +236,11 @@ impl Event {
     pub fn remove(&mut self, r: &FieldRef) -> Option<Value> {
         let meta = r.is_metadata();
         let path = if meta { &r.path()[1..] } else { r.path() };
-        let root = if meta { &mut self.metadata } else { &mut self.fields };
+        let root = if meta {
+            &mut self.metadata
+        } else {
+            &mut self.fields
+        };
         let (last, parents) = path.split_last()?;
         if parents.is_empty() {
             return root.shift_remove(last);
@@ -256,11 +288,15 @@ impl Event {
             Some(Value::String(s)) => {
                 if s != tag {
                     let old = std::mem::take(s);
-                    self.fields.insert(TAGS.into(), Value::Array(vec![Value::String(old), Value::from(tag)]));
+                    self.fields.insert(
+                        TAGS.into(),
+                        Value::Array(vec![Value::String(old), Value::from(tag)]),
+                    );
                 }
             }
             _ => {
-                self.fields.insert(TAGS.into(), Value::Array(vec![Value::from(tag)]));
+                self.fields
+                    .insert(TAGS.into(), Value::Array(vec![Value::from(tag)]));
             }
         }
     }
@@ -369,12 +405,21 @@ mod tests {
         let mut e = Event::new();
         e.set(&r("[a][b][c]"), Value::Integer(1)).unwrap();
         assert_eq!(e.get(&r("[a][b][c]")), Some(&Value::Integer(1)));
-        e.set(&r("list"), Value::Array(vec![Value::from("x"), Value::from("y")])).unwrap();
+        e.set(
+            &r("list"),
+            Value::Array(vec![Value::from("x"), Value::from("y")]),
+        )
+        .unwrap();
         assert_eq!(e.get(&r("[list][1]")), Some(&Value::from("y")));
         assert_eq!(e.get(&r("[list][-1]")), Some(&Value::from("y")));
         assert_eq!(e.get(&r("[list][2]")), None);
         assert!(e.set(&r("[list][x][y]"), Value::Null).is_err());
-        assert_eq!(e.remove(&r("[a][b]")), Some(Value::Object([("c".to_string(), Value::Integer(1))].into_iter().collect())));
+        assert_eq!(
+            e.remove(&r("[a][b]")),
+            Some(Value::Object(
+                [("c".to_string(), Value::Integer(1))].into_iter().collect()
+            ))
+        );
         assert_eq!(e.get(&r("[a]")), Some(&Value::Object(Map::default())));
     }
 
@@ -399,7 +444,10 @@ mod tests {
 
     #[test]
     fn from_map_parses_timestamp_or_tags_failure() {
-        let m: Map = serde_json::from_str(r#"{"@timestamp":"2013-01-01T00:00:00.000Z","message":"x","@metadata":{"k":1}}"#).unwrap();
+        let m: Map = serde_json::from_str(
+            r#"{"@timestamp":"2013-01-01T00:00:00.000Z","message":"x","@metadata":{"k":1}}"#,
+        )
+        .unwrap();
         let e = Event::from_map(m);
         assert_eq!(e.timestamp().unwrap().unix_seconds(), 1_356_998_400);
         assert_eq!(e.get(&r("[@metadata][k]")), Some(&Value::Integer(1)));

@@ -24,12 +24,17 @@ impl FieldRef {
     /// Parses Logstash field-reference syntax. A plain word is a top-level key (it may
     /// contain spaces); `[a][b]` nests; `a[b]` is read as `[a][b]` as Logstash does.
     pub fn parse(input: &str) -> Result<FieldRef, FieldRefError> {
-        let err = |reason| FieldRefError { input: input.to_string(), reason };
+        let err = |reason| FieldRefError {
+            input: input.to_string(),
+            reason,
+        };
         if input.is_empty() {
             return Err(err("empty field reference"));
         }
         if !input.contains('[') && !input.contains(']') {
-            return Ok(FieldRef { path: Arc::from(vec![input.to_string()]) });
+            return Ok(FieldRef {
+                path: Arc::from(vec![input.to_string()]),
+            });
         }
         let mut path = Vec::new();
         let mut rest = input;
@@ -64,17 +69,23 @@ impl FieldRef {
         if path.is_empty() {
             return Err(err("empty field reference"));
         }
-        Ok(FieldRef { path: Arc::from(path) })
+        Ok(FieldRef {
+            path: Arc::from(path),
+        })
     }
 
     /// A reference to one top-level key, taken literally (no bracket parsing).
     pub fn top(key: &str) -> FieldRef {
-        FieldRef { path: Arc::from(vec![key.to_string()]) }
+        FieldRef {
+            path: Arc::from(vec![key.to_string()]),
+        }
     }
 
     /// A reference from path elements.
     pub fn from_path<I: IntoIterator<Item = S>, S: Into<String>>(parts: I) -> FieldRef {
-        FieldRef { path: Arc::from(parts.into_iter().map(Into::into).collect::<Vec<_>>()) }
+        FieldRef {
+            path: Arc::from(parts.into_iter().map(Into::into).collect::<Vec<_>>()),
+        }
     }
 
     pub fn path(&self) -> &[String] {
@@ -117,7 +128,10 @@ mod tests {
     #[test]
     fn parses_forms() {
         assert_eq!(FieldRef::parse("message").unwrap().path(), ["message"]);
-        assert_eq!(FieldRef::parse("field with space").unwrap().path(), ["field with space"]);
+        assert_eq!(
+            FieldRef::parse("field with space").unwrap().path(),
+            ["field with space"]
+        );
         assert_eq!(FieldRef::parse("[a][b]").unwrap().path(), ["a", "b"]);
         assert_eq!(FieldRef::parse("a[b][c]").unwrap().path(), ["a", "b", "c"]);
         assert!(FieldRef::parse("[@metadata][x]").unwrap().is_metadata());

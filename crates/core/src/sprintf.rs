@@ -11,8 +11,14 @@ use crate::value::Value;
 #[derive(Clone, Debug)]
 enum Part {
     Literal(String),
-    Field { r: FieldRef, raw: String },
-    Time { fmt: JodaFormat, raw: String },
+    Field {
+        r: FieldRef,
+        raw: String,
+    },
+    Time {
+        fmt: JodaFormat,
+        raw: String,
+    },
     EpochSeconds,
     /// A `%{...}` whose content is not a valid reference: kept literally.
     Raw(String),
@@ -73,7 +79,10 @@ impl Template {
         }
         lit.push_str(rest);
         flush(&mut lit, &mut parts);
-        Template { parts, source: s.to_string() }
+        Template {
+            parts,
+            source: s.to_string(),
+        }
     }
 
     /// True when the template has no `%{...}` (rendering returns the text unchanged).
@@ -144,17 +153,31 @@ mod tests {
     fn event() -> Event {
         let mut e = Event::from_message("hello");
         e.set_timestamp(Timestamp::from_unix(1_356_998_400, 0).unwrap());
-        e.set(&FieldRef::parse("[a][b]").unwrap(), Value::Integer(5)).unwrap();
-        e.set(&FieldRef::parse("list").unwrap(), Value::Array(vec![Value::from("x"), Value::from("y")])).unwrap();
+        e.set(&FieldRef::parse("[a][b]").unwrap(), Value::Integer(5))
+            .unwrap();
+        e.set(
+            &FieldRef::parse("list").unwrap(),
+            Value::Array(vec![Value::from("x"), Value::from("y")]),
+        )
+        .unwrap();
         e
     }
 
     #[test]
     fn renders_fields_and_dates() {
         let e = event();
-        assert_eq!(Template::compile("%{message} %{[a][b]}").render(&e), "hello 5");
-        assert_eq!(Template::compile("logs-%{+YYYY.MM.dd}").render(&e), "logs-2013.01.01");
-        assert_eq!(Template::compile("%{{yyyy-MM-dd}}").render(&e), "2013-01-01");
+        assert_eq!(
+            Template::compile("%{message} %{[a][b]}").render(&e),
+            "hello 5"
+        );
+        assert_eq!(
+            Template::compile("logs-%{+YYYY.MM.dd}").render(&e),
+            "logs-2013.01.01"
+        );
+        assert_eq!(
+            Template::compile("%{{yyyy-MM-dd}}").render(&e),
+            "2013-01-01"
+        );
         assert_eq!(Template::compile("%{+%s}").render(&e), "1356998400");
         assert_eq!(Template::compile("%{list}").render(&e), "x,y");
     }
@@ -162,7 +185,10 @@ mod tests {
     #[test]
     fn missing_fields_stay_literal() {
         let e = event();
-        assert_eq!(Template::compile("a-%{missing}-b").render(&e), "a-%{missing}-b");
+        assert_eq!(
+            Template::compile("a-%{missing}-b").render(&e),
+            "a-%{missing}-b"
+        );
         assert_eq!(Template::compile("100%{").render(&e), "100%{");
         assert_eq!(Template::compile("%{[bad}").render(&e), "%{[bad}");
     }

@@ -202,10 +202,14 @@ impl Value {
                 }
             }
             serde_json::Value::String(s) => Value::String(s),
-            serde_json::Value::Array(a) => Value::Array(a.into_iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(m) => {
-                Value::Object(m.into_iter().map(|(k, v)| (k, Value::from_json(v))).collect())
+            serde_json::Value::Array(a) => {
+                Value::Array(a.into_iter().map(Value::from_json).collect())
             }
+            serde_json::Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| (k, Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -235,14 +239,22 @@ pub fn format_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
         // Ruby switches to exponent notation: 1.0e+20
         let s = format!("{f:e}");
         let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mant = if mant.contains('.') { mant.to_string() } else { format!("{mant}.0") };
+        let mant = if mant.contains('.') {
+            mant.to_string()
+        } else {
+            format!("{mant}.0")
+        };
         let exp: i32 = exp.parse().unwrap_or(0);
         return format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
     }
@@ -354,7 +366,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Integer(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(i64::try_from(v).map(Value::Integer).unwrap_or(Value::Float(v as f64)))
+        Ok(i64::try_from(v)
+            .map(Value::Integer)
+            .unwrap_or(Value::Float(v as f64)))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))
@@ -415,8 +429,14 @@ mod tests {
     #[test]
     fn numbers_compare_across_types() {
         assert!(Value::Integer(5).loose_eq(&Value::Float(5.0)));
-        assert_eq!(Value::Integer(3).compare(&Value::Float(5.5)), Some(Ordering::Less));
-        assert_eq!(Value::from("apple").compare(&Value::from("sample")), Some(Ordering::Less));
+        assert_eq!(
+            Value::Integer(3).compare(&Value::Float(5.5)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            Value::from("apple").compare(&Value::from("sample")),
+            Some(Ordering::Less)
+        );
         assert_eq!(Value::from("1").compare(&Value::Integer(1)), None);
     }
 
@@ -431,9 +451,13 @@ mod tests {
 
     #[test]
     fn json_round_trip_keeps_order_and_types() {
-        let v: Value = serde_json::from_str(r#"{"b":1,"a":[1.5,"x",null,true],"big":18446744073709551615}"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{"b":1,"a":[1.5,"x",null,true],"big":18446744073709551615}"#)
+                .unwrap();
         let out = serde_json::to_string(&v).unwrap();
-        assert!(out.starts_with(r#"{"b":1,"a":[1.5,"x",null,true]"#), "{out}");
+        assert!(
+            out.starts_with(r#"{"b":1,"a":[1.5,"x",null,true]"#),
+            "{out}"
+        );
     }
 }
-

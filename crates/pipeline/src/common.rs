@@ -38,14 +38,19 @@ pub struct CommonFilterOptions {
 
 impl CommonFilterOptions {
     pub fn is_empty(&self) -> bool {
-        self.add_field.is_empty() && self.remove_field.is_empty() && self.add_tag.is_empty() && self.remove_tag.is_empty()
+        self.add_field.is_empty()
+            && self.remove_field.is_empty()
+            && self.add_tag.is_empty()
+            && self.remove_tag.is_empty()
     }
 
     /// Applies the options to an event the filter succeeded on.
     pub fn apply(&self, event: &mut Event) {
         for (k, v) in &self.add_field {
             let key = k.render(event);
-            let Ok(r) = FieldRef::parse(&key) else { continue };
+            let Ok(r) = FieldRef::parse(&key) else {
+                continue;
+            };
             let value = Value::String(v.render(event));
             append_field(event, &r, value);
         }
@@ -75,13 +80,19 @@ mod tests {
         let mut e = Event::from_message("m");
         e.set(&FieldRef::top("who"), Value::from("bob")).unwrap();
         let c = CommonFilterOptions {
-            add_field: vec![(Template::compile("hello_%{who}"), Template::compile("hi %{who}"))],
+            add_field: vec![(
+                Template::compile("hello_%{who}"),
+                Template::compile("hi %{who}"),
+            )],
             remove_field: vec![Template::compile("who")],
             add_tag: vec![Template::compile("t_%{who}"), Template::compile("x")],
             remove_tag: vec![Template::compile("x")],
         };
         c.apply(&mut e);
-        assert_eq!(e.get(&FieldRef::top("hello_bob")), Some(&Value::from("hi bob")));
+        assert_eq!(
+            e.get(&FieldRef::top("hello_bob")),
+            Some(&Value::from("hi bob"))
+        );
         assert!(e.get(&FieldRef::top("who")).is_none());
         // remove_field ran before add_tag (Logstash's order), so the tag's %{who} stays literal.
         assert_eq!(e.tags(), ["t_%{who}"]);

@@ -23,7 +23,9 @@ impl Operand {
                 Some(v) => Cow::Borrowed(v),
                 None => Cow::Owned(Value::Null),
             },
-            Operand::List(items) => Cow::Owned(Value::Array(items.iter().map(|o| o.eval(event).into_owned()).collect())),
+            Operand::List(items) => Cow::Owned(Value::Array(
+                items.iter().map(|o| o.eval(event).into_owned()).collect(),
+            )),
         }
     }
 }
@@ -33,8 +35,16 @@ pub enum Condition {
     Bool(BoolOp, Box<Condition>, Box<Condition>),
     Not(Box<Condition>),
     Compare(CmpOp, Operand, Operand),
-    Match { negate: bool, left: Operand, regex: regex::Regex },
-    In { negate: bool, left: Operand, right: Operand },
+    Match {
+        negate: bool,
+        left: Operand,
+        regex: regex::Regex,
+    },
+    In {
+        negate: bool,
+        left: Operand,
+        right: Operand,
+    },
     Truthy(Operand),
 }
 
@@ -59,7 +69,11 @@ impl Condition {
                     CmpOp::Ge => matches!(a.compare(&b), Some(Ordering::Greater | Ordering::Equal)),
                 }
             }
-            Condition::Match { negate, left, regex } => {
+            Condition::Match {
+                negate,
+                left,
+                regex,
+            } => {
                 let v = left.eval(event);
                 let m = match v.as_ref() {
                     Value::String(s) => regex.is_match(s),
@@ -68,7 +82,11 @@ impl Condition {
                 };
                 m != *negate
             }
-            Condition::In { negate, left, right } => {
+            Condition::In {
+                negate,
+                left,
+                right,
+            } => {
                 let (a, b) = (left.eval(event), right.eval(event));
                 a.contained_in(&b) != *negate
             }
@@ -90,20 +108,40 @@ mod tests {
         let e = Event::from_message("x");
         assert!(!Condition::Truthy(field("missing")).eval(&e));
         assert!(Condition::Compare(CmpOp::Eq, field("a"), field("b")).eval(&e));
-        assert!(!Condition::In { negate: false, left: field("a"), right: field("b") }.eval(&e));
-        assert!(Condition::In { negate: true, left: Operand::Const(Value::from("foo")), right: field("b") }.eval(&e));
-        assert!(!Condition::Compare(CmpOp::Lt, field("a"), Operand::Const(Value::Integer(1))).eval(&e));
+        assert!(!Condition::In {
+            negate: false,
+            left: field("a"),
+            right: field("b")
+        }
+        .eval(&e));
+        assert!(Condition::In {
+            negate: true,
+            left: Operand::Const(Value::from("foo")),
+            right: field("b")
+        }
+        .eval(&e));
+        assert!(
+            !Condition::Compare(CmpOp::Lt, field("a"), Operand::Const(Value::Integer(1))).eval(&e)
+        );
     }
 
     #[test]
     fn regex_and_bool_ops() {
         let e = Event::from_message("some sample");
-        let m = Condition::Match { negate: false, left: field("message"), regex: regex::Regex::new("sample").unwrap() };
+        let m = Condition::Match {
+            negate: false,
+            left: field("message"),
+            regex: regex::Regex::new("sample").unwrap(),
+        };
         assert!(m.eval(&e));
         let t = Condition::Truthy(field("message"));
         let nand = Condition::Bool(BoolOp::Nand, Box::new(m.clone()), Box::new(t.clone()));
         assert!(!nand.eval(&e));
-        let xor = Condition::Bool(BoolOp::Xor, Box::new(m), Box::new(Condition::Not(Box::new(t))));
+        let xor = Condition::Bool(
+            BoolOp::Xor,
+            Box::new(m),
+            Box::new(Condition::Not(Box::new(t))),
+        );
         assert!(xor.eval(&e));
     }
 }

@@ -4,14 +4,14 @@
 pub mod codecs;
 pub mod common;
 pub mod condition;
+pub mod dlq;
 pub mod filters;
+pub mod grok;
 pub mod input_context;
 pub mod inputs;
 pub mod lang;
 pub mod options;
 pub mod outputs;
 pub mod plugin;
-pub mod dlq;
-pub mod grok;
 pub mod registry;
 pub mod runner;

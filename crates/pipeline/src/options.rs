@@ -71,7 +71,13 @@ pub struct OptSpec {
 
 impl OptSpec {
     pub const fn new(name: &'static str, kind: OptKind, doc: &'static str) -> Self {
-        OptSpec { name, kind, required: false, default: None, doc }
+        OptSpec {
+            name,
+            kind,
+            required: false,
+            default: None,
+            doc,
+        }
     }
     pub const fn default(mut self, d: &'static str) -> Self {
         self.default = Some(d);
@@ -117,10 +123,16 @@ pub struct BuildError {
 
 impl BuildError {
     pub fn option(name: &str, message: impl Into<String>) -> Self {
-        BuildError { option: Some(name.to_string()), message: message.into() }
+        BuildError {
+            option: Some(name.to_string()),
+            message: message.into(),
+        }
     }
     pub fn general(message: impl Into<String>) -> Self {
-        BuildError { option: None, message: message.into() }
+        BuildError {
+            option: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -137,7 +149,11 @@ pub type BuildResult<T> = Result<T, BuildError>;
 
 impl Args {
     pub fn new(plugin: &str, span: Span) -> Self {
-        Args { plugin: plugin.to_string(), values: IndexMap::new(), span }
+        Args {
+            plugin: plugin.to_string(),
+            values: IndexMap::new(),
+            span,
+        }
     }
 
     /// Used by `compile` after validation; tests may build `Args` by hand.
@@ -236,7 +252,9 @@ impl Args {
     pub fn field(&self, name: &str) -> BuildResult<Option<FieldRef>> {
         match self.string(name) {
             None => Ok(None),
-            Some(s) => FieldRef::parse(&s).map(Some).map_err(|e| BuildError::option(name, e.to_string())),
+            Some(s) => FieldRef::parse(&s)
+                .map(Some)
+                .map_err(|e| BuildError::option(name, e.to_string())),
         }
     }
 

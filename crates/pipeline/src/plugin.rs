@@ -79,7 +79,11 @@ pub enum DlqStoragePolicy {
 
 impl Default for DlqSettings {
     fn default() -> Self {
-        DlqSettings { enable: true, max_bytes: 1024 * 1024 * 1024, storage_policy: DlqStoragePolicy::DropNewer }
+        DlqSettings {
+            enable: true,
+            max_bytes: 1024 * 1024 * 1024,
+            storage_policy: DlqStoragePolicy::DropNewer,
+        }
     }
 }
 
@@ -108,7 +112,13 @@ impl HealthBoard {
         match self.0.lock() {
             Ok(v) => v
                 .iter()
-                .map(|e| (e.plugin.clone(), e.target.clone(), e.up.load(std::sync::atomic::Ordering::Relaxed)))
+                .map(|e| {
+                    (
+                        e.plugin.clone(),
+                        e.target.clone(),
+                        e.up.load(std::sync::atomic::Ordering::Relaxed),
+                    )
+                })
                 .collect(),
             Err(_) => Vec::new(),
         }
@@ -209,7 +219,10 @@ pub trait Output: Send + Sync {
 
 /// An input: runs until its source ends or shutdown is requested.
 pub trait Input: Send {
-    fn run(self: Box<Self>, ctx: crate::input_context::InputContext) -> BoxFuture<'static, anyhow::Result<()>>;
+    fn run(
+        self: Box<Self>,
+        ctx: crate::input_context::InputContext,
+    ) -> BoxFuture<'static, anyhow::Result<()>>;
 }
 
 /// Builder signatures used by the registry.

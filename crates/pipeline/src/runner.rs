@@ -52,10 +52,17 @@ pub fn run_steps(steps: &[Step], mut batch: Vec<Event>) -> Vec<Event> {
                 }
                 batch = out;
             }
-            Step::If { branches, otherwise } => {
-                let mut buckets: Vec<Vec<Event>> = (0..=branches.len()).map(|_| Vec::new()).collect();
+            Step::If {
+                branches,
+                otherwise,
+            } => {
+                let mut buckets: Vec<Vec<Event>> =
+                    (0..=branches.len()).map(|_| Vec::new()).collect();
                 for e in batch {
-                    let idx = branches.iter().position(|(c, _)| c.eval(&e)).unwrap_or(branches.len());
+                    let idx = branches
+                        .iter()
+                        .position(|(c, _)| c.eval(&e))
+                        .unwrap_or(branches.len());
                     buckets[idx].push(e);
                 }
                 let mut out = Vec::new();
@@ -63,7 +70,10 @@ pub fn run_steps(steps: &[Step], mut batch: Vec<Event>) -> Vec<Event> {
                     if bucket.is_empty() {
                         continue;
                     }
-                    let steps = branches.get(i).map(|(_, s)| s.as_slice()).unwrap_or(otherwise);
+                    let steps = branches
+                        .get(i)
+                        .map(|(_, s)| s.as_slice())
+                        .unwrap_or(otherwise);
                     out.extend(run_steps(steps, bucket));
                 }
                 batch = out;
@@ -77,12 +87,13 @@ fn route(routes: &[Route], e: &Event, dest: &mut Vec<usize>) {
     for r in routes {
         match r {
             Route::Output(i) => dest.push(*i),
-            Route::If { branches, otherwise } => {
-                match branches.iter().find(|(c, _)| c.eval(e)) {
-                    Some((_, rs)) => route(rs, e, dest),
-                    None => route(otherwise, e, dest),
-                }
-            }
+            Route::If {
+                branches,
+                otherwise,
+            } => match branches.iter().find(|(c, _)| c.eval(e)) {
+                Some((_, rs)) => route(rs, e, dest),
+                None => route(otherwise, e, dest),
+            },
         }
     }
 }
@@ -118,7 +129,11 @@ pub struct RunSettings {
 
 impl Default for RunSettings {
     fn default() -> Self {
-        RunSettings { workers: 1, batch_size: 125, batch_delay: std::time::Duration::from_millis(50) }
+        RunSettings {
+            workers: 1,
+            batch_size: 125,
+            batch_delay: std::time::Duration::from_millis(50),
+        }
     }
 }
 
@@ -133,7 +148,11 @@ pub struct RunningPipeline {
 
 impl RunningPipeline {
     /// Starts inputs and workers on the current tokio runtime.
-    pub fn start(p: CompiledPipeline, build: &BuildContext, settings: &RunSettings) -> RunningPipeline {
+    pub fn start(
+        p: CompiledPipeline,
+        build: &BuildContext,
+        settings: &RunSettings,
+    ) -> RunningPipeline {
         let workers = settings.workers.max(1);
         let batch_size = settings.batch_size.max(1);
         let batch_delay = settings.batch_delay;
@@ -177,7 +196,13 @@ impl RunningPipeline {
                 batch_delay,
             ));
         }
-        RunningPipeline { shutdown, inputs, workers: worker_tasks, outputs, stats }
+        RunningPipeline {
+            shutdown,
+            inputs,
+            workers: worker_tasks,
+            outputs,
+            stats,
+        }
     }
 
     /// Asks the inputs to stop; queued events still flow through to the outputs.
@@ -234,11 +259,15 @@ async fn worker(
                 }
             }
         }
-        stats.events_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .events_in
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         // Filters are synchronous and CPU-bound; a batch takes well under a millisecond,
         // short enough to run inline on the runtime (as Vector runs its sync transforms).
         let filtered = run_steps(&filters, batch);
-        stats.events_filtered.fetch_add(filtered.len() as u64, Ordering::Relaxed);
+        stats
+            .events_filtered
+            .fetch_add(filtered.len() as u64, Ordering::Relaxed);
         let per_output = route_batch(&routes, outputs.len(), filtered);
         let delivered: u64 = per_output.iter().map(|b| b.len() as u64).sum();
         futures::future::join_all(

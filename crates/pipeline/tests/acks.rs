@@ -3,7 +3,9 @@
 
 use logstash_mesos_core::{Ack, AckSink, Event};
 use logstash_mesos_pipeline::input_context::InputContext;
-use logstash_mesos_pipeline::lang::compile::{CompiledInput, CompiledOutput, CompiledPipeline, Route};
+use logstash_mesos_pipeline::lang::compile::{
+    CompiledInput, CompiledOutput, CompiledPipeline, Route,
+};
 use logstash_mesos_pipeline::plugin::{BoxFuture, BuildContext, Input, Output};
 use logstash_mesos_pipeline::runner::{RunSettings, RunningPipeline};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,15 +48,21 @@ struct SlowOutput {
 impl Output for SlowOutput {
     fn send<'a>(&'a self, batch: Vec<Event>) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let tokens: Vec<u64> = batch.iter().map(|e| match e.acks() {
-                logstash_mesos_core::Acks::One(a) => a.token(),
-                _ => u64::MAX,
-            }).collect();
+            let tokens: Vec<u64> = batch
+                .iter()
+                .map(|e| match e.acks() {
+                    logstash_mesos_core::Acks::One(a) => a.token(),
+                    _ => u64::MAX,
+                })
+                .collect();
             tokio::time::sleep(Duration::from_millis(20)).await;
             let acked = self.sink.0.lock().unwrap().clone();
             for t in &tokens {
                 if acked.iter().any(|(a, _)| a == t) {
-                    self.violations.lock().unwrap().push(format!("token {t} acked before the output finished"));
+                    self.violations
+                        .lock()
+                        .unwrap()
+                        .push(format!("token {t} acked before the output finished"));
                 }
             }
             self.seen.fetch_add(batch.len(), Ordering::SeqCst);
@@ -71,7 +79,10 @@ async fn acks_fire_only_after_outputs_finish_and_shutdown_flushes() {
         inputs: vec![CompiledInput {
             name: "source".into(),
             id: "source".into(),
-            input: Box::new(Source { n: 500, sink: sink.clone() }),
+            input: Box::new(Source {
+                n: 500,
+                sink: sink.clone(),
+            }),
             decorator: Default::default(),
         }],
         filters: vec![],
@@ -79,22 +90,49 @@ async fn acks_fire_only_after_outputs_finish_and_shutdown_flushes() {
             CompiledOutput {
                 name: "slow".into(),
                 id: "slow1".into(),
-                output: Arc::new(SlowOutput { sink: sink.clone(), seen: seen.clone(), violations: violations.clone() }),
+                output: Arc::new(SlowOutput {
+                    sink: sink.clone(),
+                    seen: seen.clone(),
+                    violations: violations.clone(),
+                }),
             },
             CompiledOutput {
                 name: "slow".into(),
                 id: "slow2".into(),
-                output: Arc::new(SlowOutput { sink: sink.clone(), seen: seen.clone(), violations: violations.clone() }),
+                output: Arc::new(SlowOutput {
+                    sink: sink.clone(),
+                    seen: seen.clone(),
+                    violations: violations.clone(),
+                }),
             },
         ],
         routes: vec![Route::Output(0), Route::Output(1)],
     };
-    let running = RunningPipeline::start(p, &BuildContext::default(), &RunSettings { workers: 2, batch_size: 50, ..RunSettings::default() });
+    let running = RunningPipeline::start(
+        p,
+        &BuildContext::default(),
+        &RunSettings {
+            workers: 2,
+            batch_size: 50,
+            ..RunSettings::default()
+        },
+    );
     running.wait().await;
-    assert!(violations.lock().unwrap().is_empty(), "{:?}", violations.lock().unwrap());
-    assert_eq!(seen.load(Ordering::SeqCst), 1000, "both outputs saw every event");
+    assert!(
+        violations.lock().unwrap().is_empty(),
+        "{:?}",
+        violations.lock().unwrap()
+    );
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1000,
+        "both outputs saw every event"
+    );
     let mut acked = sink.0.lock().unwrap().clone();
     acked.sort();
     assert_eq!(acked.len(), 500, "each event acknowledged exactly once");
-    assert!(acked.iter().enumerate().all(|(i, (t, ok))| *t == i as u64 && *ok));
+    assert!(acked
+        .iter()
+        .enumerate()
+        .all(|(i, (t, ok))| *t == i as u64 && *ok));
 }

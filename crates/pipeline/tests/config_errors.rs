@@ -23,7 +23,11 @@ fn golden_config_errors() {
     let mut count = 0;
     for entry in glob::glob(&pattern).expect("valid glob") {
         let conf = entry.expect("readable directory entry");
-        let name = conf.file_name().and_then(|n| n.to_str()).expect("utf-8 file name").to_string();
+        let name = conf
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 file name")
+            .to_string();
         let text = std::fs::read_to_string(&conf).expect("readable .conf");
         let stderr_path = conf.with_extension("stderr");
         let Ok(expected) = std::fs::read_to_string(&stderr_path) else {
@@ -33,12 +37,21 @@ fn golden_config_errors() {
         count += 1;
         match render(&name, &text) {
             None => failures.push(format!("{name}: accepted, expected:\n{expected}")),
-            Some(actual) if actual != expected => {
-                failures.push(format!("{name}:\n--- expected\n{expected}--- actual\n{actual}"))
-            }
+            Some(actual) if actual != expected => failures.push(format!(
+                "{name}:\n--- expected\n{expected}--- actual\n{actual}"
+            )),
             Some(_) => {}
         }
     }
-    assert!(count >= 10, "found only {count} golden cases under {}", Path::new(DIR).display());
-    assert!(failures.is_empty(), "{} golden case(s) differ:\n\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        count >= 10,
+        "found only {count} golden cases under {}",
+        Path::new(DIR).display()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} golden case(s) differ:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -6,8 +6,14 @@
 
 use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions, Sources};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cases/config-parse.jsonl");
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/config_errors/*.conf");
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/conformance/cases/config-parse.jsonl"
+);
+const GOLDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../testdata/config_errors/*.conf"
+);
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);
@@ -20,19 +26,67 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", "(", ")", ",", "=>", "\"", "'", "/", "\\", "#", "\n", "\r\n", " ", "\t", "if", "else",
-    "else if", "and", "or", "xor", "nand", "not in", "in", "!", "==", "=~", "!~", "<=", "-1.5", "010", "x",
-    "bareword", "[a][b]", "${VAR}", "${VAR:d}", "${", "é", "🙂", "\u{0}", "input", "filter", "output", "codec => json {",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    ",",
+    "=>",
+    "\"",
+    "'",
+    "/",
+    "\\",
+    "#",
+    "\n",
+    "\r\n",
+    " ",
+    "\t",
+    "if",
+    "else",
+    "else if",
+    "and",
+    "or",
+    "xor",
+    "nand",
+    "not in",
+    "in",
+    "!",
+    "==",
+    "=~",
+    "!~",
+    "<=",
+    "-1.5",
+    "010",
+    "x",
+    "bareword",
+    "[a][b]",
+    "${VAR}",
+    "${VAR:d}",
+    "${",
+    "é",
+    "🙂",
+    "\u{0}",
+    "input",
+    "filter",
+    "output",
+    "codec => json {",
 ];
 
 fn samples() -> Vec<String> {
     let mut out = Vec::new();
-    let corpus = std::fs::read_to_string(CORPUS).unwrap_or_else(|e| panic!("cannot read {CORPUS}: {e}"));
+    let corpus =
+        std::fs::read_to_string(CORPUS).unwrap_or_else(|e| panic!("cannot read {CORPUS}: {e}"));
     for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
         out.push(v["config"].as_str().expect("config").to_string());
@@ -72,16 +126,26 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
 
 fn check(text: &str, escapes: bool) {
     let sources = Sources::from_string("m.conf", text);
-    let opts = ParseOptions { support_escapes: escapes, ..ParseOptions::with_env(|k| (k == "VAR").then(|| "v".into())) };
+    let opts = ParseOptions {
+        support_escapes: escapes,
+        ..ParseOptions::with_env(|k| (k == "VAR").then(|| "v".into()))
+    };
     let diags = match parse(&sources, &opts) {
         Ok(config) => check_syntax(&config),
         Err(diags) => {
-            assert!(!diags.is_empty(), "an error without diagnostics for {text:?}");
+            assert!(
+                !diags.is_empty(),
+                "an error without diagnostics for {text:?}"
+            );
             diags
         }
     };
     for d in &diags {
-        assert!(d.span.start <= d.span.end && d.span.end <= sources.text().len(), "span {:?} out of range for {text:?}", d.span);
+        assert!(
+            d.span.start <= d.span.end && d.span.end <= sources.text().len(),
+            "span {:?} out of range for {text:?}",
+            d.span
+        );
         assert!(!d.message.is_empty());
         let rendered = sources.render(d);
         assert!(rendered.starts_with("m.conf:"), "{rendered}");

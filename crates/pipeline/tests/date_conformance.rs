@@ -9,7 +9,10 @@ use logstash_mesos_pipeline::filters::date;
 use logstash_mesos_pipeline::options::Args;
 use logstash_mesos_pipeline::plugin::{BuildContext, FilterContext, Outcome};
 
-const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cases/date.jsonl");
+const CASES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/conformance/cases/date.jsonl"
+);
 
 /// A tiny reader for the option block of one plugin: `name => value` pairs where a value
 /// is a quoted string, a bareword/number, or an array of those.
@@ -20,7 +23,9 @@ struct Opts<'a> {
 
 impl<'a> Opts<'a> {
     fn ws(&mut self) {
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_whitespace() || self.s[self.i] == b',') {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_whitespace() || self.s[self.i] == b',')
+        {
             self.i += 1;
         }
     }
@@ -43,7 +48,10 @@ impl<'a> Opts<'a> {
             return String::from_utf8(out).map_err(|e| e.to_string());
         }
         let start = self.i;
-        while self.i < self.s.len() && !self.s[self.i].is_ascii_whitespace() && !b",]}".contains(&self.s[self.i]) {
+        while self.i < self.s.len()
+            && !self.s[self.i].is_ascii_whitespace()
+            && !b",]}".contains(&self.s[self.i])
+        {
             self.i += 1;
         }
         if start == self.i {
@@ -73,7 +81,10 @@ impl<'a> Opts<'a> {
     fn parse(text: &str) -> Result<Vec<(String, Value)>, String> {
         let open = text.find('{').ok_or("no '{'")?;
         let close = text.rfind('}').ok_or("no '}'")?;
-        let mut p = Opts { s: &text.as_bytes()[open + 1..close], i: 0 };
+        let mut p = Opts {
+            s: &text.as_bytes()[open + 1..close],
+            i: 0,
+        };
         let mut out = Vec::new();
         loop {
             p.ws();
@@ -101,16 +112,21 @@ fn run_case(case: &serde_json::Value) -> Result<(), String> {
         // `add_tag` is a common option run by the pipeline on success; emulated here.
         if name == "add_tag" {
             match &value {
-                Value::Array(a) => add_tags.extend(a.iter().map(|v| Template::compile(&v.to_logstash_string()))),
+                Value::Array(a) => {
+                    add_tags.extend(a.iter().map(|v| Template::compile(&v.to_logstash_string())))
+                }
                 v => add_tags.push(Template::compile(&v.to_logstash_string())),
             }
             continue;
         }
         args = args.with(&name, value);
     }
-    let filter = date::build(&args, &BuildContext::default()).map_err(|e| format!("build failed: {e}"))?;
+    let filter =
+        date::build(&args, &BuildContext::default()).map_err(|e| format!("build failed: {e}"))?;
 
-    let Value::Object(input) = Value::from_json(case["input"].clone()) else { return Err("input is not an object".into()) };
+    let Value::Object(input) = Value::from_json(case["input"].clone()) else {
+        return Err("input is not an object".into());
+    };
     let mut event = Event::from_map(Map::from_iter(input));
     if filter.apply(&mut event, &mut FilterContext::default()) == Outcome::Success {
         for t in &add_tags {
@@ -127,7 +143,10 @@ fn run_case(case: &serde_json::Value) -> Result<(), String> {
                 let want_ts = want.as_str().and_then(Timestamp::parse_iso8601);
                 let got = event.timestamp();
                 if want_ts.is_none() || got != want_ts {
-                    diffs.push(format!("{r}: expected {want}, got {}", got.map(|t| t.to_string()).unwrap_or_default()));
+                    diffs.push(format!(
+                        "{r}: expected {want}, got {}",
+                        got.map(|t| t.to_string()).unwrap_or_default()
+                    ));
                 }
                 continue;
             }
@@ -192,5 +211,8 @@ fn logstash_date_conformance() {
     let total = passed + failed.len();
     eprintln!("date conformance: {passed}/{total} passed");
     assert!(total >= 60, "expected the 62 date cases, found {total}");
-    assert!(passed * 100 >= total * 97, "date conformance below 97%: {passed}/{total}");
+    assert!(
+        passed * 100 >= total * 97,
+        "date conformance below 97%: {passed}/{total}"
+    );
 }

@@ -18,24 +18,40 @@ fn hosts(urls: &[&str]) -> Value {
 }
 
 fn fast_retries(a: Args) -> Args {
-    a.with("retry_initial_interval", Value::Float(0.1)).with("retry_max_interval", Value::Float(0.5)).with("timeout", Value::Integer(5))
+    a.with("retry_initial_interval", Value::Float(0.1))
+        .with("retry_max_interval", Value::Float(0.5))
+        .with("timeout", Value::Integer(5))
 }
 
 fn ctx(dir: &std::path::Path) -> BuildContext {
-    BuildContext { path_data: dir.to_path_buf(), ecs: Ecs::Disabled, ..BuildContext::default() }
+    BuildContext {
+        path_data: dir.to_path_buf(),
+        ecs: Ecs::Disabled,
+        ..BuildContext::default()
+    }
 }
 
-const DAYS: [&str; 3] = ["2024-03-01T10:00:00Z", "2024-03-02T10:00:00Z", "2024-03-03T23:59:59.999Z"];
+const DAYS: [&str; 3] = [
+    "2024-03-01T10:00:00Z",
+    "2024-03-02T10:00:00Z",
+    "2024-03-03T23:59:59.999Z",
+];
 const SERVICES: [&str; 2] = ["web", "db"];
 
 fn event(i: usize) -> Event {
     let mut e = Event::from_message(format!("line {i} of the volume test"));
     e.set_timestamp(Timestamp::parse_iso8601(DAYS[i % 3]).unwrap());
-    e.set(&FieldRef::top("service"), Value::from(SERVICES[i % 2])).unwrap();
-    e.set(&FieldRef::top("n"), Value::Integer(i as i64)).unwrap();
+    e.set(&FieldRef::top("service"), Value::from(SERVICES[i % 2]))
+        .unwrap();
+    e.set(&FieldRef::top("n"), Value::Integer(i as i64))
+        .unwrap();
     // A deterministic id as the file and docker inputs set it: a request that timed out
     // after the server indexed it is re-sent without creating a duplicate.
-    e.set(&FieldRef::parse("[@metadata][_id]").unwrap(), Value::from(format!("vol:{i}"))).unwrap();
+    e.set(
+        &FieldRef::parse("[@metadata][_id]").unwrap(),
+        Value::from(format!("vol:{i}")),
+    )
+    .unwrap();
     e
 }
 
@@ -71,7 +87,10 @@ async fn pump(out: Arc<ElasticsearchOutput>, events: Vec<Event>, batch: usize, w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volume_exact_count_and_index_names() {
     let Some(server) = Osmem::start() else { return };
-    let total: usize = std::env::var("ES_VOLUME_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let total: usize = std::env::var("ES_VOLUME_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
     let args = Args::new("elasticsearch", Default::default())
         .with("hosts", hosts(&[&server.url]))
@@ -79,24 +98,40 @@ async fn volume_exact_count_and_index_names() {
         .with("index", Value::from("logstash-%{service}-%{+yyyy.MM.dd}"));
     let out = Arc::new(build_output(&args, &ctx(dir.path())).unwrap());
     let acks = Arc::new(AckCounter::default());
-    let events: Vec<Event> = (0..total).map(|i| with_ack(event(i), &acks, i as u64)).collect();
+    let events: Vec<Event> = (0..total)
+        .map(|i| with_ack(event(i), &acks, i as u64))
+        .collect();
     let started = Instant::now();
     pump(out.clone(), events, 125, 2).await;
     let took = started.elapsed();
-    eprintln!("elasticsearch output volume: {total} events in {:.1} s ({:.0} events/s)", took.as_secs_f64(), total as f64 / took.as_secs_f64());
+    eprintln!(
+        "elasticsearch output volume: {total} events in {:.1} s ({:.0} events/s)",
+        took.as_secs_f64(),
+        total as f64 / took.as_secs_f64()
+    );
 
     assert_eq!(acks.delivered.load(Ordering::Relaxed), total as u64);
     assert_eq!(acks.failed.load(Ordering::Relaxed), 0);
     assert_eq!(server.count("logstash-*").await, total as u64);
-    for (d, day) in ["2024.03.01", "2024.03.02", "2024.03.03"].iter().enumerate() {
+    for (d, day) in ["2024.03.01", "2024.03.02", "2024.03.03"]
+        .iter()
+        .enumerate()
+    {
         for (s, svc) in SERVICES.iter().enumerate() {
             let expected = (0..total).filter(|i| i % 3 == d && i % 2 == s).count() as u64;
-            assert_eq!(server.count(&format!("logstash-{svc}-{day}")).await, expected, "logstash-{svc}-{day}");
+            assert_eq!(
+                server.count(&format!("logstash-{svc}-{day}")).await,
+                expected,
+                "logstash-{svc}-{day}"
+            );
         }
     }
     // manage_template installed the default template for the index pattern.
     let t = server.get_json("_index_template/logstash").await;
-    assert_eq!(t["index_templates"][0]["index_template"]["index_patterns"][0], "logstash-*", "{t}");
+    assert_eq!(
+        t["index_templates"][0]["index_template"]["index_patterns"][0], "logstash-*",
+        "{t}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +150,9 @@ async fn unreachable_host_at_startup_is_retried_until_it_comes_up() {
     // Not fatal: building does no I/O.
     let out = Arc::new(build_output(&args, &context).unwrap());
     let acks = Arc::new(AckCounter::default());
-    let events: Vec<Event> = (0..10).map(|i| with_ack(event(i), &acks, i as u64)).collect();
+    let events: Vec<Event> = (0..10)
+        .map(|i| with_ack(event(i), &acks, i as u64))
+        .collect();
     let o = out.clone();
     let sending = tokio::spawn(async move { o.send(events).await });
     // The host is reported down while the batch waits.
@@ -125,10 +162,16 @@ async fn unreachable_host_at_startup_is_retried_until_it_comes_up() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!sending.is_finished(), "send returned while the host was down");
+    assert!(
+        !sending.is_finished(),
+        "send returned while the host was down"
+    );
     assert_eq!(acks.delivered.load(Ordering::Relaxed), 0);
     let server = Osmem::start_at(&format!("127.0.0.1:{port}")).expect("osmem on the reserved port");
-    tokio::time::timeout(Duration::from_secs(30), sending).await.expect("send finished after the host came up").unwrap();
+    tokio::time::timeout(Duration::from_secs(30), sending)
+        .await
+        .expect("send finished after the host came up")
+        .unwrap();
     assert_eq!(server.count("late").await, 10);
     assert_eq!(acks.delivered.load(Ordering::Relaxed), 10);
     assert!(context.health.snapshot()[0].2, "host reported up again");

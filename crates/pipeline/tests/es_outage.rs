@@ -15,14 +15,23 @@ use std::time::{Duration, Instant};
 
 fn event(i: usize) -> Event {
     let mut e = Event::from_message(format!("log line {i}"));
-    e.set(&FieldRef::parse("[@metadata][_id]").unwrap(), Value::from(format!("file:inode7:{}", i * 100))).unwrap();
+    e.set(
+        &FieldRef::parse("[@metadata][_id]").unwrap(),
+        Value::from(format!("file:inode7:{}", i * 100)),
+    )
+    .unwrap();
     e
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_applies_backpressure_with_bounded_memory_then_delivers_everything() {
     let Some(server) = Osmem::start() else { return };
-    let outage = Duration::from_secs(std::env::var("ES_OUTAGE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30));
+    let outage = Duration::from_secs(
+        std::env::var("ES_OUTAGE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30),
+    );
     let proxy = FaultProxy::start(&server.url).await;
     let dir = tempfile::tempdir().unwrap();
     let args = Args::new("elasticsearch", Default::default())
@@ -32,7 +41,11 @@ async fn outage_applies_backpressure_with_bounded_memory_then_delivers_everythin
         .with("retry_initial_interval", Value::Float(0.1))
         .with("retry_max_interval", Value::Integer(2))
         .with("timeout", Value::Integer(10));
-    let context = BuildContext { path_data: dir.path().to_path_buf(), ecs: Ecs::Disabled, ..BuildContext::default() };
+    let context = BuildContext {
+        path_data: dir.path().to_path_buf(),
+        ecs: Ecs::Disabled,
+        ..BuildContext::default()
+    };
     let out = Arc::new(build_output(&args, &context).unwrap());
     let acks = Arc::new(AckCounter::default());
     let total: usize = 12_000;
@@ -84,7 +97,11 @@ async fn outage_applies_backpressure_with_bounded_memory_then_delivers_everythin
         max_in_flight = max_in_flight.max(in_flight);
         max_rss = max_rss.max(rss_kib());
         if std::env::var("ES_TRACE_RSS").is_ok() {
-            eprintln!("{:?} in flight {in_flight} rss {}", down_at.elapsed(), rss_kib());
+            eprintln!(
+                "{:?} in flight {in_flight} rss {}",
+                down_at.elapsed(),
+                rss_kib()
+            );
         }
     }
     let produced_during = produced.load(Ordering::Relaxed) - produced_at_down;
@@ -96,16 +113,28 @@ async fn outage_applies_backpressure_with_bounded_memory_then_delivers_everythin
     // Back-pressure: the input was held back; at most the queue plus one batch per worker
     // (plus the one the producer holds) waited in memory.
     let bound = (cap + nworkers * batch + 1) as u64;
-    assert!(max_in_flight <= bound, "in flight {max_in_flight} > {bound}");
-    assert!(produced_during < 400 * outage.as_secs() / 2, "the input was not held back: {produced_during}");
-    assert!(max_rss.saturating_sub(rss_before) < 64 * 1024, "memory grew by {} KiB", max_rss - rss_before);
+    assert!(
+        max_in_flight <= bound,
+        "in flight {max_in_flight} > {bound}"
+    );
+    assert!(
+        produced_during < 400 * outage.as_secs() / 2,
+        "the input was not held back: {produced_during}"
+    );
+    assert!(
+        max_rss.saturating_sub(rss_before) < 64 * 1024,
+        "memory grew by {} KiB",
+        max_rss - rss_before
+    );
 
     producer.await.unwrap();
     for w in workers {
-        tokio::time::timeout(Duration::from_secs(300), w).await.expect("drained after the outage").unwrap();
+        tokio::time::timeout(Duration::from_secs(300), w)
+            .await
+            .expect("drained after the outage")
+            .unwrap();
     }
     assert_eq!(server.count("outage").await, total as u64);
     assert_eq!(acks.delivered.load(Ordering::Relaxed), total as u64);
     assert_eq!(acks.failed.load(Ordering::Relaxed), 0);
 }
-

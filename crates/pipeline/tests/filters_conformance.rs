@@ -10,22 +10,45 @@ use logstash_mesos_core::{Event, FieldRef, Template, Value};
 use logstash_mesos_pipeline::common::CommonFilterOptions;
 use logstash_mesos_pipeline::filters;
 use logstash_mesos_pipeline::options::Args;
-use logstash_mesos_pipeline::plugin::{BuildContext, Filter, FilterContext, FilterBuilder, Outcome};
+use logstash_mesos_pipeline::plugin::{
+    BuildContext, Filter, FilterBuilder, FilterContext, Outcome,
+};
 use serde_json::Value as J;
 use std::path::PathBuf;
 
 /// Cases that fail by design, with the reason. Anything else failing fails the test.
 const KNOWN_FAILURES: &[(&str, &str)] = &[
-    ("mutate-120", "integer beyond 64 bits: core Value has no big integers"),
-    ("mutate-121", "integer beyond 64 bits: core Value has no big integers"),
-    ("mutate-122", "integer beyond 64 bits: core Value has no big integers"),
-    ("mutate-123", "integer beyond 64 bits: core Value has no big integers"),
-    ("dissect-005", "integer beyond 64 bits: core Value has no big integers"),
-    ("json-004", "Logstash 7.0-8.2 only: since 8.3 field references accept such keys, so 8.x parses it"),
+    (
+        "mutate-120",
+        "integer beyond 64 bits: core Value has no big integers",
+    ),
+    (
+        "mutate-121",
+        "integer beyond 64 bits: core Value has no big integers",
+    ),
+    (
+        "mutate-122",
+        "integer beyond 64 bits: core Value has no big integers",
+    ),
+    (
+        "mutate-123",
+        "integer beyond 64 bits: core Value has no big integers",
+    ),
+    (
+        "dissect-005",
+        "integer beyond 64 bits: core Value has no big integers",
+    ),
+    (
+        "json-004",
+        "Logstash 7.0-8.2 only: since 8.3 field references accept such keys, so 8.x parses it",
+    ),
 ];
 
 fn cases_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cases"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/conformance/cases"
+    ))
 }
 
 // ---------------------------------------------------------------- config reader
@@ -134,7 +157,10 @@ impl<'a> Reader<'a> {
 type Plugins = Vec<(String, Vec<(String, Value)>)>;
 
 fn read_plugins(text: &str) -> Result<Plugins, String> {
-    let mut r = Reader { s: text.as_bytes(), i: 0 };
+    let mut r = Reader {
+        s: text.as_bytes(),
+        i: 0,
+    };
     let mut out = Vec::new();
     while r.peek().is_some() {
         let name = r.word();
@@ -194,18 +220,32 @@ fn common_of(opts: &[(String, Value)]) -> CommonFilterOptions {
     for (k, v) in opts {
         match k.as_str() {
             "add_tag" => c.add_tag = strings(v).iter().map(|s| Template::compile(s)).collect(),
-            "remove_tag" => c.remove_tag = strings(v).iter().map(|s| Template::compile(s)).collect(),
-            "remove_field" => c.remove_field = strings(v).iter().map(|s| Template::compile(s)).collect(),
+            "remove_tag" => {
+                c.remove_tag = strings(v).iter().map(|s| Template::compile(s)).collect()
+            }
+            "remove_field" => {
+                c.remove_field = strings(v).iter().map(|s| Template::compile(s)).collect()
+            }
             "add_field" => {
                 c.add_field = match v {
                     Value::Object(m) => m
                         .iter()
-                        .map(|(k, v)| (Template::compile(k), Template::compile(&v.to_logstash_string())))
+                        .map(|(k, v)| {
+                            (
+                                Template::compile(k),
+                                Template::compile(&v.to_logstash_string()),
+                            )
+                        })
                         .collect(),
                     Value::Array(a) => a
                         .chunks(2)
                         .filter(|p| p.len() == 2)
-                        .map(|p| (Template::compile(&p[0].to_logstash_string()), Template::compile(&p[1].to_logstash_string())))
+                        .map(|p| {
+                            (
+                                Template::compile(&p[0].to_logstash_string()),
+                                Template::compile(&p[1].to_logstash_string()),
+                            )
+                        })
                         .collect(),
                     _ => Vec::new(),
                 }
@@ -220,7 +260,8 @@ fn run_case(case: &J) -> Result<Option<J>, String> {
     let plugins = read_plugins(case["filter"].as_str().unwrap_or_default())?;
     let mut chain: Vec<(Box<dyn Filter>, CommonFilterOptions)> = Vec::new();
     for (name, opts) in &plugins {
-        let build = builder(name).ok_or_else(|| format!("plugin {name} is not one of this suite's filters"))?;
+        let build = builder(name)
+            .ok_or_else(|| format!("plugin {name} is not one of this suite's filters"))?;
         let mut args = Args::default();
         for (k, v) in opts {
             args = args.with(k, v.clone());
@@ -229,7 +270,9 @@ fn run_case(case: &J) -> Result<Option<J>, String> {
         chain.push((f, common_of(opts)));
     }
     let input: Value = serde_json::from_value(case["input"].clone()).map_err(|e| e.to_string())?;
-    let Value::Object(m) = input else { return Err("input is not an object".into()) };
+    let Value::Object(m) = input else {
+        return Err("input is not an object".into());
+    };
     let mut event = Event::from_map(m);
     for (f, common) in &chain {
         match f.apply(&mut event, &mut FilterContext::default()) {
@@ -238,7 +281,9 @@ fn run_case(case: &J) -> Result<Option<J>, String> {
             Outcome::Drop => return Ok(None),
         }
     }
-    serde_json::from_str(&event.to_json_string()).map(Some).map_err(|e| e.to_string())
+    serde_json::from_str(&event.to_json_string())
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 fn resolve<'a>(event: &'a J, r: &str) -> Option<&'a J> {
@@ -266,17 +311,27 @@ fn norm_ts(s: &str) -> String {
     // "2013-01-01T00:00:00.000Z" and "2013-01-01T00:00:00Z" are the same instant.
     match s.strip_suffix('Z').and_then(|b| b.split_once('.')) {
         Some((base, frac)) if s.len() > 19 => format!("{base}.{}", frac.trim_end_matches('0')),
-        _ => s.strip_suffix('Z').map(|b| format!("{b}.")).unwrap_or_else(|| s.to_string()),
+        _ => s
+            .strip_suffix('Z')
+            .map(|b| format!("{b}."))
+            .unwrap_or_else(|| s.to_string()),
     }
 }
 
 fn same(want: &J, got: &J) -> bool {
     match (want, got) {
         (J::Number(a), J::Number(b)) => {
-            (a.is_f64() == b.is_f64()) && if a.is_f64() { a.as_f64() == b.as_f64() } else { a == b }
+            (a.is_f64() == b.is_f64())
+                && if a.is_f64() {
+                    a.as_f64() == b.as_f64()
+                } else {
+                    a == b
+                }
         }
         (J::String(a), J::String(b)) => a == b || norm_ts(a) == norm_ts(b),
-        (J::Array(a), J::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y)),
+        (J::Array(a), J::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+        }
         (J::Object(a), J::Object(b)) => {
             a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| same(v, w)))
         }
@@ -290,32 +345,57 @@ fn check(case: &J, event: &J) -> Vec<String> {
         for (r, want) in m {
             match resolve(event, r) {
                 None => diffs.push(format!("{r}: expected {want}, missing")),
-                Some(got) if !same(want, got) => diffs.push(format!("{r}: expected {want}, got {got}")),
+                Some(got) if !same(want, got) => {
+                    diffs.push(format!("{r}: expected {want}, got {got}"))
+                }
                 _ => {}
             }
         }
     }
-    for r in case["expect_absent"].as_array().into_iter().flatten().filter_map(J::as_str) {
+    for r in case["expect_absent"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(J::as_str)
+    {
         if let Some(got) = resolve(event, r).filter(|g| !g.is_null()) {
             diffs.push(format!("{r}: expected absent, got {got}"));
         }
     }
-    for r in case["expect_present"].as_array().into_iter().flatten().filter_map(J::as_str) {
+    for r in case["expect_present"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(J::as_str)
+    {
         if resolve(event, r).is_none() {
             diffs.push(format!("{r}: expected present"));
         }
     }
     let tags: Vec<String> = match event.get("tags") {
-        Some(J::Array(a)) => a.iter().filter_map(|t| t.as_str().map(String::from)).collect(),
+        Some(J::Array(a)) => a
+            .iter()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect(),
         Some(J::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     };
-    for t in case["expect_tags"].as_array().into_iter().flatten().filter_map(J::as_str) {
+    for t in case["expect_tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(J::as_str)
+    {
         if !tags.iter().any(|x| x == t) {
             diffs.push(format!("tags: expected {t:?} in {tags:?}"));
         }
     }
-    for t in case["expect_tags_absent"].as_array().into_iter().flatten().filter_map(J::as_str) {
+    for t in case["expect_tags_absent"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(J::as_str)
+    {
         if tags.iter().any(|x| x == t) {
             diffs.push(format!("tags: expected no {t:?} in {tags:?}"));
         }
@@ -325,7 +405,8 @@ fn check(case: &J, event: &J) -> Vec<String> {
 
 fn run_file(name: &str) {
     let path = cases_dir().join(format!("{name}.jsonl"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let (mut passed, mut failed, mut unexpected) = (0, 0, Vec::new());
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let case: J = serde_json::from_str(line).expect("case json");
@@ -354,9 +435,15 @@ fn run_file(name: &str) {
         }
     }
     let total = passed + failed;
-    println!("{name}.jsonl: {passed}/{total} passed ({:.1} %)", 100.0 * passed as f64 / total.max(1) as f64);
+    println!(
+        "{name}.jsonl: {passed}/{total} passed ({:.1} %)",
+        100.0 * passed as f64 / total.max(1) as f64
+    );
     assert!(total > 0, "no cases in {}", path.display());
-    assert!(unexpected.is_empty(), "{name}: unexpected failures: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "{name}: unexpected failures: {unexpected:?}"
+    );
 }
 
 #[test]

@@ -11,7 +11,10 @@ use logstash_mesos_pipeline::plugin::{BuildContext, FilterContext, Outcome};
 use serde_json::Value as J;
 
 fn corpus(name: &str) -> Option<String> {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cases/");
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/conformance/cases/"
+    );
     std::fs::read_to_string(format!("{p}{name}")).ok()
 }
 
@@ -22,7 +25,9 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn ws(&mut self) {
-        while self.p < self.s.len() && (self.s[self.p].is_ascii_whitespace() || self.s[self.p] == b',') {
+        while self.p < self.s.len()
+            && (self.s[self.p].is_ascii_whitespace() || self.s[self.p] == b',')
+        {
             self.p += 1;
         }
     }
@@ -38,7 +43,9 @@ impl Reader<'_> {
     fn word(&mut self) -> String {
         self.ws();
         let st = self.p;
-        while self.p < self.s.len() && (self.s[self.p].is_ascii_alphanumeric() || b"_-.@".contains(&self.s[self.p])) {
+        while self.p < self.s.len()
+            && (self.s[self.p].is_ascii_alphanumeric() || b"_-.@".contains(&self.s[self.p]))
+        {
             self.p += 1;
         }
         String::from_utf8_lossy(&self.s[st..self.p]).into_owned()
@@ -82,7 +89,9 @@ impl Reader<'_> {
             }
             _ => {
                 let w = self.word();
-                w.parse::<i64>().map(Value::Integer).unwrap_or(Value::String(w))
+                w.parse::<i64>()
+                    .map(Value::Integer)
+                    .unwrap_or(Value::String(w))
             }
         }
     }
@@ -90,7 +99,10 @@ impl Reader<'_> {
 
 /// The options of the single `grok { ... }` in `filter`.
 fn parse_grok(filter: &str) -> Vec<(String, Value)> {
-    let mut r = Reader { s: filter.as_bytes(), p: 0 };
+    let mut r = Reader {
+        s: filter.as_bytes(),
+        p: 0,
+    };
     assert_eq!(r.word(), "grok");
     assert!(r.eat(b'{'));
     let mut out = Vec::new();
@@ -105,7 +117,11 @@ fn parse_grok(filter: &str) -> Vec<(String, Value)> {
 
 fn to_hash_if_pairs(v: Value) -> Value {
     match v {
-        Value::Array(a) if a.len() % 2 == 0 => Value::Object(a.chunks(2).map(|kv| (kv[0].to_logstash_string(), kv[1].clone())).collect()),
+        Value::Array(a) if a.len() % 2 == 0 => Value::Object(
+            a.chunks(2)
+                .map(|kv| (kv[0].to_logstash_string(), kv[1].clone()))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -119,7 +135,14 @@ fn run_case(case: &J) -> Result<(), String> {
             "add_tag" | "add_field" | "remove_field" => common.push((k, v)),
             "match" | "pattern_definitions" => args = args.with(&k, to_hash_if_pairs(v)),
             "overwrite" | "tag_on_failure" | "patterns_dir" => {
-                args = args.with(&k, if matches!(v, Value::Array(_)) { v } else { Value::Array(vec![v]) })
+                args = args.with(
+                    &k,
+                    if matches!(v, Value::Array(_)) {
+                        v
+                    } else {
+                        Value::Array(vec![v])
+                    },
+                )
             }
             _ => args = args.with(&k, v),
         }
@@ -168,27 +191,53 @@ fn run_case(case: &J) -> Result<(), String> {
         for (k, v) in exp {
             let got = get(k);
             if got.as_ref() != Some(v) {
-                errs.push(format!("{k}: expected {v}, got {}", got.map_or("nothing".into(), |g| g.to_string())));
+                errs.push(format!(
+                    "{k}: expected {v}, got {}",
+                    got.map_or("nothing".into(), |g| g.to_string())
+                ));
             }
         }
     }
-    for k in case["expect_absent"].as_array().into_iter().flatten().filter_map(J::as_str) {
+    for k in case["expect_absent"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(J::as_str)
+    {
         if get(k).is_some_and(|v| !v.is_null()) {
-            errs.push(format!("{k}: expected absent, got {}", get(k).unwrap_or_default()));
+            errs.push(format!(
+                "{k}: expected absent, got {}",
+                get(k).unwrap_or_default()
+            ));
         }
     }
-    for k in case["expect_present"].as_array().into_iter().flatten().filter_map(J::as_str) {
+    for k in case["expect_present"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(J::as_str)
+    {
         if get(k).is_none() {
             errs.push(format!("{k}: expected present"));
         }
     }
     let tags = ev.tags();
-    for t in case["expect_tags"].as_array().into_iter().flatten().filter_map(J::as_str) {
+    for t in case["expect_tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(J::as_str)
+    {
         if !tags.iter().any(|x| x == t) {
             errs.push(format!("tag {t} missing (tags {tags:?})"));
         }
     }
-    for t in case["expect_tags_absent"].as_array().into_iter().flatten().filter_map(J::as_str) {
+    for t in case["expect_tags_absent"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(J::as_str)
+    {
         if tags.iter().any(|x| x == t) {
             errs.push(format!("tag {t} present"));
         }
@@ -202,7 +251,10 @@ fn run_case(case: &J) -> Result<(), String> {
 
 fn run_file(name: &str) -> Option<(usize, usize)> {
     let Some(text) = corpus(name) else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "conformance corpus {name} not found beside the repository");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "conformance corpus {name} not found beside the repository"
+        );
         eprintln!("NOTICE: conformance corpus {name} not found; skipping");
         return None;
     };

@@ -122,7 +122,11 @@ impl Fields {
             }
             return Ok(days_from_civil(year, 1, 1) + i64::from(doy) - 1);
         }
-        if self.month == 0 || self.month > 12 || self.day == 0 || self.day > days_in_month(year, self.month) {
+        if self.month == 0
+            || self.month > 12
+            || self.day == 0
+            || self.day > days_in_month(year, self.month)
+        {
             return Err(ParseError::FieldRange);
         }
         Ok(days_from_civil(year, self.month, self.day))
@@ -152,7 +156,8 @@ impl Fields {
             + i64::from(self.minute) * 60
             + i64::from(self.second);
         if let Some(off) = self.offset {
-            return Timestamp::from_unix(secs - i64::from(off), self.nanos as i32).ok_or(ParseError::OutOfRange);
+            return Timestamp::from_unix(secs - i64::from(off), self.nanos as i32)
+                .ok_or(ParseError::OutOfRange);
         }
         let zone = self.zone.as_ref().unwrap_or(default_zone);
         zone.local_to_timestamp(secs, self.nanos)
@@ -185,22 +190,54 @@ mod tests {
     fn week_dates_and_ordinals() {
         let utc = Zone::utc();
         // 2009-W01-1 is 2008-12-29.
-        let f = Fields { weekyear: Some(2009), week: Some(1), day_of_week: Some(1), ..Fields::default() };
-        assert_eq!(f.resolve(&utc).unwrap().to_string(), "2008-12-29T00:00:00.000Z");
-        let f = Fields { year: 2012, day_of_year: Some(366), ..Fields::default() };
-        assert_eq!(f.resolve(&utc).unwrap().to_string(), "2012-12-31T00:00:00.000Z");
-        let f = Fields { year: 2013, day_of_year: Some(366), ..Fields::default() };
+        let f = Fields {
+            weekyear: Some(2009),
+            week: Some(1),
+            day_of_week: Some(1),
+            ..Fields::default()
+        };
+        assert_eq!(
+            f.resolve(&utc).unwrap().to_string(),
+            "2008-12-29T00:00:00.000Z"
+        );
+        let f = Fields {
+            year: 2012,
+            day_of_year: Some(366),
+            ..Fields::default()
+        };
+        assert_eq!(
+            f.resolve(&utc).unwrap().to_string(),
+            "2012-12-31T00:00:00.000Z"
+        );
+        let f = Fields {
+            year: 2013,
+            day_of_year: Some(366),
+            ..Fields::default()
+        };
         assert!(f.resolve(&utc).is_err());
-        let f = Fields { year: 2013, month: 2, day: 29, ..Fields::default() };
+        let f = Fields {
+            year: 2013,
+            month: 2,
+            day: 29,
+            ..Fields::default()
+        };
         assert!(f.resolve(&utc).is_err());
     }
 
     #[test]
     fn half_day_hours() {
         let utc = Zone::utc();
-        let f = Fields { hour_of_half: Some(0), pm: Some(true), ..Fields::default() };
+        let f = Fields {
+            hour_of_half: Some(0),
+            pm: Some(true),
+            ..Fields::default()
+        };
         assert_eq!(f.resolve(&utc).unwrap().unix_seconds(), 12 * 3600);
-        let f = Fields { hour: Some(13), pm: Some(false), ..Fields::default() };
+        let f = Fields {
+            hour: Some(13),
+            pm: Some(false),
+            ..Fields::default()
+        };
         assert_eq!(f.resolve(&utc).unwrap().unix_seconds(), 13 * 3600);
     }
 }

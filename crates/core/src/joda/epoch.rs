@@ -34,7 +34,9 @@ fn seconds_to_millis(secs: i64) -> Result<i64, ParseError> {
 /// dropped).
 pub fn unix_str(s: &str) -> Result<Timestamp, ParseError> {
     let Some((int, frac)) = s.split_once('.') else {
-        return millis(seconds_to_millis(parse_long(s).ok_or(ParseError::Mismatch)?)?);
+        return millis(seconds_to_millis(
+            parse_long(s).ok_or(ParseError::Mismatch)?,
+        )?);
     };
     let secs = parse_long(int).ok_or(ParseError::Mismatch)?;
     if !frac.bytes().all(|c| c.is_ascii_digit()) {
@@ -45,11 +47,16 @@ pub fn unix_str(s: &str) -> Result<Timestamp, ParseError> {
     let sub = if digits.is_empty() {
         0
     } else {
-        digits.parse::<i64>().map_err(|_| ParseError::Mismatch)? * 10i64.pow(3 - digits.len() as u32)
+        digits.parse::<i64>().map_err(|_| ParseError::Mismatch)?
+            * 10i64.pow(3 - digits.len() as u32)
     };
     // Negative epochs count the fraction away from zero (Logstash adds it, which puts
     // -1.5 at -0.5 s; we keep the arithmetic right).
-    millis(if int.starts_with('-') { ms - sub } else { ms + sub })
+    millis(if int.starts_with('-') {
+        ms - sub
+    } else {
+        ms + sub
+    })
 }
 
 /// `UNIX` from an integer.
@@ -102,7 +109,8 @@ mod tests {
     use super::*;
 
     fn s(r: Result<Timestamp, ParseError>) -> String {
-        r.map(|t| t.to_string()).unwrap_or_else(|e| format!("error: {e}"))
+        r.map(|t| t.to_string())
+            .unwrap_or_else(|e| format!("error: {e}"))
     }
 
     #[test]
@@ -134,8 +142,14 @@ mod tests {
 
     #[test]
     fn tai64n_values() {
-        assert_eq!(s(tai64n("4000000050d506482dbdf024")), "2012-12-22T01:00:46.767Z");
-        assert_eq!(s(tai64n("@4000000050d506482dbdf024")), "2012-12-22T01:00:46.767Z");
+        assert_eq!(
+            s(tai64n("4000000050d506482dbdf024")),
+            "2012-12-22T01:00:46.767Z"
+        );
+        assert_eq!(
+            s(tai64n("@4000000050d506482dbdf024")),
+            "2012-12-22T01:00:46.767Z"
+        );
         assert!(tai64n("@4000000050d50648").is_err());
         assert!(tai64n("z000000050d506482dbdf024").is_err());
         assert!(tai64n("f000000050d506482dbdf024").is_err());

@@ -37,10 +37,15 @@ pub fn parse(input: &str, zone: &Zone) -> Result<Timestamp, ParseError> {
 fn fallbacks() -> &'static [JodaParser] {
     static P: OnceLock<Vec<JodaParser>> = OnceLock::new();
     P.get_or_init(|| {
-        ["yyyy-MM-dd HH:mm:ss.SSSZ", "yyyy-MM-dd HH:mm:ss.SSS", "yyyy-MM-dd HH:mm:ss,SSSZ", "yyyy-MM-dd HH:mm:ss,SSS"]
-            .iter()
-            .filter_map(|p| JodaParser::compile(p, Locale::english()).ok())
-            .collect()
+        [
+            "yyyy-MM-dd HH:mm:ss.SSSZ",
+            "yyyy-MM-dd HH:mm:ss.SSS",
+            "yyyy-MM-dd HH:mm:ss,SSSZ",
+            "yyyy-MM-dd HH:mm:ss,SSS",
+        ]
+        .iter()
+        .filter_map(|p| JodaParser::compile(p, Locale::english()).ok())
+        .collect()
     })
 }
 
@@ -161,37 +166,74 @@ mod tests {
 
     #[test]
     fn full_and_partial_forms() {
-        assert_eq!(iso("2001-01-01T00:00:00-0800").unwrap(), "2001-01-01T08:00:00.000Z");
-        assert_eq!(iso("2004-07-04T12:27:27.123-04:00").unwrap(), "2004-07-04T16:27:27.123Z");
-        assert_eq!(iso("2001-12-07T23:54:54,123Z").unwrap(), "2001-12-07T23:54:54.123Z");
-        assert_eq!(iso("2001-12-07T23:54:54.123456789Z").unwrap(), "2001-12-07T23:54:54.123456789Z");
+        assert_eq!(
+            iso("2001-01-01T00:00:00-0800").unwrap(),
+            "2001-01-01T08:00:00.000Z"
+        );
+        assert_eq!(
+            iso("2004-07-04T12:27:27.123-04:00").unwrap(),
+            "2004-07-04T16:27:27.123Z"
+        );
+        assert_eq!(
+            iso("2001-12-07T23:54:54,123Z").unwrap(),
+            "2001-12-07T23:54:54.123Z"
+        );
+        assert_eq!(
+            iso("2001-12-07T23:54:54.123456789Z").unwrap(),
+            "2001-12-07T23:54:54.123456789Z"
+        );
         assert_eq!(iso("2001-12-07").unwrap(), "2001-12-07T00:00:00.000Z");
         assert_eq!(iso("2001-12").unwrap(), "2001-12-01T00:00:00.000Z");
         assert_eq!(iso("2001-1-7T3:4").unwrap(), "2001-01-07T03:04:00.000Z");
         assert_eq!(iso("2012-366").unwrap(), "2012-12-31T00:00:00.000Z");
-        assert_eq!(iso("2009-W01-1T10:00Z").unwrap(), "2008-12-29T10:00:00.000Z");
+        assert_eq!(
+            iso("2009-W01-1T10:00Z").unwrap(),
+            "2008-12-29T10:00:00.000Z"
+        );
         assert_eq!(iso("T10:15:00Z").unwrap(), "1970-01-01T10:15:00.000Z");
     }
 
     #[test]
     fn almost_iso_fallbacks() {
-        assert_eq!(iso("2001-11-06 20:45:45.123-0000").unwrap(), "2001-11-06T20:45:45.123Z");
-        assert_eq!(iso("2001-12-07 23:54:54,123Z").unwrap(), "2001-12-07T23:54:54.123Z");
-        assert_eq!(iso("2001-11-06 20:45:45,123").unwrap(), "2001-11-06T20:45:45.123Z");
+        assert_eq!(
+            iso("2001-11-06 20:45:45.123-0000").unwrap(),
+            "2001-11-06T20:45:45.123Z"
+        );
+        assert_eq!(
+            iso("2001-12-07 23:54:54,123Z").unwrap(),
+            "2001-12-07T23:54:54.123Z"
+        );
+        assert_eq!(
+            iso("2001-11-06 20:45:45,123").unwrap(),
+            "2001-11-06T20:45:45.123Z"
+        );
         // The fallbacks require a fraction, as in Logstash.
         assert!(iso("2001-11-06 20:45:45").is_err());
     }
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "T", "2001-13-01", "2001-02-30", "2001-01-01T25:00", "2001-01-01Z", "hello", "2001-01-01T00:00:00+", "2001-01-01T00:00:00.Z", "2001-01-01T00:00:00.1234567891Z"] {
+        for s in [
+            "",
+            "T",
+            "2001-13-01",
+            "2001-02-30",
+            "2001-01-01T25:00",
+            "2001-01-01Z",
+            "hello",
+            "2001-01-01T00:00:00+",
+            "2001-01-01T00:00:00.Z",
+            "2001-01-01T00:00:00.1234567891Z",
+        ] {
             assert!(iso(s).is_err(), "{s:?} should not parse");
         }
     }
 
     #[test]
     fn zone_applies_without_offset() {
-        let Ok(caracas) = super::super::parse_zone("America/Caracas") else { panic!("no tzdb") };
+        let Ok(caracas) = super::super::parse_zone("America/Caracas") else {
+            panic!("no tzdb")
+        };
         let t = parse("2007-12-09T10:00:00", &caracas).unwrap();
         assert_eq!(t.to_string(), "2007-12-09T14:30:00.000Z");
         let t = parse("2007-12-09T10:00:00Z", &caracas).unwrap();

@@ -40,7 +40,11 @@ impl TextTable {
             for name in names.iter() {
                 let mut variants = vec![name.to_string(), name.to_lowercase(), name.to_uppercase()];
                 if let Some(undotted) = name.strip_suffix('.') {
-                    variants.extend([undotted.to_string(), undotted.to_lowercase(), undotted.to_uppercase()]);
+                    variants.extend([
+                        undotted.to_string(),
+                        undotted.to_lowercase(),
+                        undotted.to_uppercase(),
+                    ]);
                 }
                 for v in variants {
                     let bytes: Box<[u8]> = v.into_bytes().into_boxed_slice();
@@ -71,15 +75,23 @@ impl TextTable {
 impl Locale {
     /// English, Logstash's fallback when no locale is set.
     pub fn english() -> Locale {
-        Locale { tables: tables("en") }
+        Locale {
+            tables: tables("en"),
+        }
     }
 
     /// A locale from a BCP 47 (`fr-FR`) or POSIX (`fr_FR`) tag; `None` when its language
     /// has no names here.
     pub fn from_tag(tag: &str) -> Option<Locale> {
-        let lang = tag.split(['-', '_', '.']).next().unwrap_or("").to_ascii_lowercase();
+        let lang = tag
+            .split(['-', '_', '.'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let lang: &'static str = LANGS.iter().find(|l| **l == lang)?;
-        Some(Locale { tables: tables(lang) })
+        Some(Locale {
+            tables: tables(lang),
+        })
     }
 
     /// The language code (`en`, `fr`, ...).
@@ -296,7 +308,11 @@ fn build(lang: &'static str) -> Tables {
             ],
         ),
     };
-    let eras: [&[&str]; 2] = if lang == "en" { [&["BC", "BCE"], &["AD", "CE"]] } else { [&["BC", "av. J.-C."], &["AD"]] };
+    let eras: [&[&str]; 2] = if lang == "en" {
+        [&["BC", "BCE"], &["AD", "CE"]]
+    } else {
+        [&["BC", "av. J.-C."], &["AD"]]
+    };
     Tables {
         lang,
         months: TextTable::new(&months, 1),

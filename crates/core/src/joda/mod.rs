@@ -41,10 +41,28 @@ pub struct JodaFormat {
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
-const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 impl JodaFormat {
     /// Compiles a pattern; letters are pattern fields, `'...'` quotes literals, `''` is a quote.
@@ -81,8 +99,12 @@ impl JodaFormat {
                 }
                 i = j + 1;
             } else if c.is_ascii_alphabetic() {
-                if !"GCYyxwweEDMdaKhHkmsSzZuQLqn".contains(c) && !(dialect == Dialect::JavaTime && "VXOc".contains(c)) {
-                    return Err(format!("illegal pattern letter {c:?} in date pattern {pattern:?}"));
+                if !"GCYyxwweEDMdaKhHkmsSzZuQLqn".contains(c)
+                    && !(dialect == Dialect::JavaTime && "VXOc".contains(c))
+                {
+                    return Err(format!(
+                        "illegal pattern letter {c:?} in date pattern {pattern:?}"
+                    ));
                 }
                 if !lit.is_empty() {
                     tokens.push(Token::Literal(std::mem::take(&mut lit)));
@@ -120,7 +142,14 @@ impl JodaFormat {
         self.render(ts, &dt, offset.seconds(), id, info.abbreviation())
     }
 
-    fn render(&self, ts: Timestamp, dt: &jiff::civil::DateTime, offset: i32, id: &str, abbrev: &str) -> String {
+    fn render(
+        &self,
+        ts: Timestamp,
+        dt: &jiff::civil::DateTime,
+        offset: i32,
+        id: &str,
+        abbrev: &str,
+    ) -> String {
         let mut out = String::with_capacity(32);
         for t in &self.tokens {
             match t {
@@ -181,7 +210,15 @@ impl JodaFormat {
             'H' => num(out, dt.hour() as i64, n),
             'k' => num(out, if dt.hour() == 0 { 24 } else { dt.hour() as i64 }, n),
             'K' => num(out, (dt.hour() % 12) as i64, n),
-            'h' => num(out, if dt.hour() % 12 == 0 { 12 } else { (dt.hour() % 12) as i64 }, n),
+            'h' => num(
+                out,
+                if dt.hour() % 12 == 0 {
+                    12
+                } else {
+                    (dt.hour() % 12) as i64
+                },
+                n,
+            ),
             'm' => num(out, dt.minute() as i64, n),
             's' => num(out, dt.second() as i64, n),
             'S' | 'n' => {
@@ -276,7 +313,10 @@ mod tests {
         let ts = Timestamp::from_unix(1_372_062_541, 0).unwrap();
         let tz = jiff::tz::TimeZone::get("America/Los_Angeles").unwrap();
         let f = JodaFormat::compile("yyyy-MM-dd HH:mm:ss Z ZZ ZZZ z", Dialect::Joda).unwrap();
-        assert_eq!(f.format_in(ts, &tz), "2013-06-24 01:29:01 -0700 -07:00 America/Los_Angeles PDT");
+        assert_eq!(
+            f.format_in(ts, &tz),
+            "2013-06-24 01:29:01 -0700 -07:00 America/Los_Angeles PDT"
+        );
         let f = JodaFormat::compile("HH:mm ZZ", Dialect::Joda).unwrap();
         assert_eq!(f.format_in(ts, &jiff::tz::TimeZone::UTC), "08:29 +00:00");
         assert_eq!(f.format_utc(ts), "08:29 +00:00");

@@ -73,10 +73,19 @@ enum Num {
 enum Op {
     /// Literal text, matched case-insensitively (ASCII).
     Lit(Box<[u8]>),
-    Num { field: Num, max: u8, signed: bool },
+    Num {
+        field: Num,
+        max: u8,
+        signed: bool,
+    },
     /// `yy` (or `YY`/`xx`): two digits in the pivot window; `lenient` also reads full years.
-    TwoDigitYear { field: Num, lenient: bool },
-    Fraction { max: u8 },
+    TwoDigitYear {
+        field: Num,
+        lenient: bool,
+    },
+    Fraction {
+        max: u8,
+    },
     MonthText,
     DayText,
     HalfDay,
@@ -107,7 +116,10 @@ fn is_numeric(t: &Token) -> bool {
 impl JodaParser {
     /// Compiles `pattern`; `locale` gives the month and day names.
     pub fn compile(pattern: &str, locale: Locale) -> Result<JodaParser, PatternError> {
-        let err = |message: String| PatternError { pattern: pattern.to_string(), message };
+        let err = |message: String| PatternError {
+            pattern: pattern.to_string(),
+            message,
+        };
         let fmt = JodaFormat::compile(pattern, Dialect::Joda).map_err(|e| PatternError {
             pattern: pattern.to_string(),
             message: e.split(" in date pattern").next().unwrap_or(&e).to_string(),
@@ -127,7 +139,11 @@ impl JodaParser {
                 }
                 Token::Field(c, n) => (*c, *n),
             };
-            let num = |field: Num, max: usize| Op::Num { field, max: max.max(n).min(18) as u8, signed: false };
+            let num = |field: Num, max: usize| Op::Num {
+                field,
+                max: max.max(n).min(18) as u8,
+                signed: false,
+            };
             let op = match c {
                 'y' | 'Y' | 'x' => {
                     has_year = true;
@@ -137,10 +153,17 @@ impl JodaParser {
                         _ => Num::WeekYear,
                     };
                     if n == 2 {
-                        Op::TwoDigitYear { field, lenient: !next_numeric }
+                        Op::TwoDigitYear {
+                            field,
+                            lenient: !next_numeric,
+                        }
                     } else {
                         let max = if next_numeric { n } else { 9 };
-                        Op::Num { field, max: max.min(18) as u8, signed: c != 'Y' }
+                        Op::Num {
+                            field,
+                            max: max.min(18) as u8,
+                            signed: c != 'Y',
+                        }
                     }
                 }
                 'M' if n >= 3 => Op::MonthText,
@@ -155,7 +178,9 @@ impl JodaParser {
                 's' => num(Num::Second, 2),
                 'w' => num(Num::Week, 2),
                 'e' => num(Num::DayOfWeek, 1),
-                'S' => Op::Fraction { max: if next_numeric { n.min(9) as u8 } else { 9 } },
+                'S' => Op::Fraction {
+                    max: if next_numeric { n.min(9) as u8 } else { 9 },
+                },
                 'E' => Op::DayText,
                 'a' => Op::HalfDay,
                 'G' => Op::Era,
@@ -168,7 +193,12 @@ impl JodaParser {
             ops.push(op);
         }
         let pivot = i64::from(Timestamp::now().to_utc_datetime().year()) - 30;
-        Ok(JodaParser { ops, has_year, locale, pivot })
+        Ok(JodaParser {
+            ops,
+            has_year,
+            locale,
+            pivot,
+        })
     }
 
     /// True when the pattern has a year; without one the year is guessed from the clock.
@@ -239,28 +269,38 @@ impl JodaParser {
                     }
                 }
                 Op::Num { field, max, signed } => {
-                    let (v, end) = read_number(b, pos, usize::from(*max), *signed).ok_or(ParseError::Mismatch)?;
+                    let (v, end) = read_number(b, pos, usize::from(*max), *signed)
+                        .ok_or(ParseError::Mismatch)?;
                     set_num(&mut f, *field, v)?;
                     end
                 }
                 Op::TwoDigitYear { field, lenient } => {
-                    let (v, end) = self.two_digit_year(b, pos, *lenient).ok_or(ParseError::Mismatch)?;
+                    let (v, end) = self
+                        .two_digit_year(b, pos, *lenient)
+                        .ok_or(ParseError::Mismatch)?;
                     set_num(&mut f, *field, v)?;
                     end
                 }
                 Op::Fraction { max } => {
-                    let (nanos, end) = read_fraction(b, pos, usize::from(*max)).ok_or(ParseError::Mismatch)?;
+                    let (nanos, end) =
+                        read_fraction(b, pos, usize::from(*max)).ok_or(ParseError::Mismatch)?;
                     f.nanos = nanos;
                     end
                 }
                 Op::MonthText => {
-                    let (m, end) = self.locale.parse_month(b, pos).ok_or(ParseError::Mismatch)?;
+                    let (m, end) = self
+                        .locale
+                        .parse_month(b, pos)
+                        .ok_or(ParseError::Mismatch)?;
                     f.month = m;
                     end
                 }
                 Op::DayText => self.locale.parse_day(b, pos).ok_or(ParseError::Mismatch)?.1,
                 Op::HalfDay => {
-                    let (h, end) = self.locale.parse_halfday(b, pos).ok_or(ParseError::Mismatch)?;
+                    let (h, end) = self
+                        .locale
+                        .parse_halfday(b, pos)
+                        .ok_or(ParseError::Mismatch)?;
                     f.pm = Some(h == 1);
                     end
                 }
@@ -317,7 +357,11 @@ impl JodaParser {
 
     fn pivot_year(&self, two: i64) -> i64 {
         let low = self.pivot - 50;
-        let t = if low >= 0 { low % 100 } else { 99 + (low + 1) % 100 };
+        let t = if low >= 0 {
+            low % 100
+        } else {
+            99 + (low + 1) % 100
+        };
         two + low + if two < t { 100 } else { 0 } - t
     }
 }
@@ -375,7 +419,13 @@ pub(crate) fn read_fraction(b: &[u8], pos: usize, max: usize) -> Option<(u32, us
 
 /// Stores a numeric field, range-checked as Joda's `set` does.
 fn set_num(f: &mut Fields, field: Num, v: i64) -> Result<(), ParseError> {
-    let check = |lo: i64, hi: i64| if (lo..=hi).contains(&v) { Ok(v) } else { Err(ParseError::FieldRange) };
+    let check = |lo: i64, hi: i64| {
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ParseError::FieldRange)
+        }
+    };
     match field {
         Num::Year => f.year = check(-292_275_054, 292_278_993)?,
         Num::YearOfEra => f.year = check(1, 292_278_993)?,

@@ -64,7 +64,8 @@ impl Zone {
                 }
             }
         };
-        Timestamp::from_unix(local_secs - i64::from(off), nanos as i32).ok_or(ParseError::OutOfRange)
+        Timestamp::from_unix(local_secs - i64::from(off), nanos as i32)
+            .ok_or(ParseError::OutOfRange)
     }
 
     /// The local year and month at instant `now`.
@@ -91,7 +92,8 @@ pub fn parse_zone(id: &str) -> Result<Zone, String> {
     }
     if id.starts_with(['+', '-']) {
         let b = id.as_bytes();
-        let (off, end) = parse_offset(b, 0).ok_or_else(|| format!("invalid time zone offset {id:?}"))?;
+        let (off, end) =
+            parse_offset(b, 0).ok_or_else(|| format!("invalid time zone offset {id:?}"))?;
         if end != b.len() {
             return Err(format!("invalid time zone offset {id:?}"));
         }
@@ -105,7 +107,9 @@ pub fn parse_zone(id: &str) -> Result<Zone, String> {
 
 fn two_digits(b: &[u8], i: usize) -> Option<i32> {
     match (b.get(i), b.get(i + 1)) {
-        (Some(a @ b'0'..=b'9'), Some(c @ b'0'..=b'9')) => Some(i32::from(a - b'0') * 10 + i32::from(c - b'0')),
+        (Some(a @ b'0'..=b'9'), Some(c @ b'0'..=b'9')) => {
+            Some(i32::from(a - b'0') * 10 + i32::from(c - b'0'))
+        }
         _ => None,
     }
 }
@@ -162,7 +166,10 @@ pub(crate) fn parse_offset(b: &[u8], pos: usize) -> Option<(i32, usize)> {
 fn zone_ids() -> &'static HashSet<String> {
     static IDS: OnceLock<HashSet<String>> = OnceLock::new();
     IDS.get_or_init(|| {
-        let mut ids: HashSet<String> = jiff::tz::db().available().map(|n| n.as_str().to_string()).collect();
+        let mut ids: HashSet<String> = jiff::tz::db()
+            .available()
+            .map(|n| n.as_str().to_string())
+            .collect();
         ids.insert("UTC".into());
         ids
     })
@@ -179,7 +186,11 @@ pub(crate) fn parse_zone_id(b: &[u8], pos: usize) -> Option<(Zone, usize)> {
         // The run is ASCII, so every length is a char boundary.
         let cand = std::str::from_utf8(&b[pos..pos + len]).ok()?;
         if ids.contains(cand) {
-            let zone = if cand == "UTC" { Zone::utc() } else { Zone::from_tz(jiff::tz::db().get(cand).ok()?) };
+            let zone = if cand == "UTC" {
+                Zone::utc()
+            } else {
+                Zone::from_tz(jiff::tz::db().get(cand).ok()?)
+            };
             return Some((zone, pos + len));
         }
     }
@@ -238,7 +249,10 @@ mod tests {
         assert!(matches!(parse_zone("UTC"), Ok(Zone::Fixed(0))));
         assert!(matches!(parse_zone("+02:00"), Ok(Zone::Fixed(7200))));
         assert!(matches!(parse_zone("-0530"), Ok(Zone::Fixed(-19_800))));
-        assert!(matches!(parse_zone("America/Los_Angeles"), Ok(Zone::Rules(_))));
+        assert!(matches!(
+            parse_zone("America/Los_Angeles"),
+            Ok(Zone::Rules(_))
+        ));
         assert!(parse_zone("Mars/Olympus").is_err());
         assert!(parse_zone("+99:00").is_err());
         assert!(parse_zone("").is_err());
@@ -246,12 +260,19 @@ mod tests {
 
     #[test]
     fn dst_gap_fails_and_fold_takes_earlier() {
-        let Ok(Zone::Rules(tz)) = parse_zone("Europe/Paris") else { panic!("no tzdb") };
+        let Ok(Zone::Rules(tz)) = parse_zone("Europe/Paris") else {
+            panic!("no tzdb")
+        };
         let z = Zone::Rules(tz);
         // 2016-03-27 02:30 does not exist in Paris.
-        assert_eq!(z.local_to_timestamp(local_seconds(2016, 3, 27, 2, 30, 0), 0), Err(ParseError::SkippedLocalTime));
+        assert_eq!(
+            z.local_to_timestamp(local_seconds(2016, 3, 27, 2, 30, 0), 0),
+            Err(ParseError::SkippedLocalTime)
+        );
         // 2016-10-30 02:30 happens twice: the earlier is 00:30Z (CEST).
-        let t = z.local_to_timestamp(local_seconds(2016, 10, 30, 2, 30, 0), 0).unwrap();
+        let t = z
+            .local_to_timestamp(local_seconds(2016, 10, 30, 2, 30, 0), 0)
+            .unwrap();
         assert_eq!(t.to_string(), "2016-10-30T00:30:00.000Z");
     }
 

@@ -6,9 +6,22 @@ use crate::plugin::{BuildContext, Codec};
 use logstash_mesos_core::{Event, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("charset", OptKind::String, "accepted for compatibility; input is read as UTF-8").default("UTF-8"),
-    OptSpec::new("target", OptKind::Field, "put decoded fields under this field instead of the root"),
-    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "accepted for compatibility"),
+    OptSpec::new(
+        "charset",
+        OptKind::String,
+        "accepted for compatibility; input is read as UTF-8",
+    )
+    .default("UTF-8"),
+    OptSpec::new(
+        "target",
+        OptKind::Field,
+        "put decoded fields under this field instead of the root",
+    ),
+    OptSpec::new(
+        "ecs_compatibility",
+        OptKind::Enum(&["disabled", "v1", "v8"]),
+        "accepted for compatibility",
+    ),
 ];
 
 #[derive(Clone)]
@@ -17,11 +30,17 @@ pub struct JsonCodec {
 }
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
-    Ok(Box::new(JsonCodec { target: args.field("target")? }))
+    Ok(Box::new(JsonCodec {
+        target: args.field("target")?,
+    }))
 }
 
 /// Decodes one JSON text into events, as both json codecs do.
-pub(crate) fn decode_json(text: &[u8], target: Option<&logstash_mesos_core::FieldRef>, out: &mut Vec<Event>) {
+pub(crate) fn decode_json(
+    text: &[u8],
+    target: Option<&logstash_mesos_core::FieldRef>,
+    out: &mut Vec<Event>,
+) {
     match serde_json::from_slice::<Value>(text) {
         Ok(v) => match (v, target) {
             (v, Some(t)) => {

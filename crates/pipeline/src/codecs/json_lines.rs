@@ -6,9 +6,22 @@ use logstash_mesos_core::Event;
 
 pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\\n"),
-    OptSpec::new("charset", OptKind::String, "accepted for compatibility; input is read as UTF-8").default("UTF-8"),
-    OptSpec::new("target", OptKind::Field, "put decoded fields under this field instead of the root"),
-    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "accepted for compatibility"),
+    OptSpec::new(
+        "charset",
+        OptKind::String,
+        "accepted for compatibility; input is read as UTF-8",
+    )
+    .default("UTF-8"),
+    OptSpec::new(
+        "target",
+        OptKind::Field,
+        "put decoded fields under this field instead of the root",
+    ),
+    OptSpec::new(
+        "ecs_compatibility",
+        OptKind::Enum(&["disabled", "v1", "v8"]),
+        "accepted for compatibility",
+    ),
 ];
 
 #[derive(Clone)]
@@ -79,6 +92,11 @@ mod tests {
         let mut bytes = Vec::new();
         c.encode(&out[0], &mut bytes);
         let s = String::from_utf8(bytes).unwrap();
-        assert!(s.ends_with("\n") && s.contains("\"message\":\"a\"") && s.contains("\"@version\":\"1\""), "{s}");
+        assert!(
+            s.ends_with("\n")
+                && s.contains("\"message\":\"a\"")
+                && s.contains("\"@version\":\"1\""),
+            "{s}"
+        );
     }
 }

@@ -7,9 +7,22 @@ use logstash_mesos_core::{Event, Template};
 
 pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\\n"),
-    OptSpec::new("format", OptKind::String, "sprintf format for encoding; default: timestamp host message"),
-    OptSpec::new("charset", OptKind::String, "accepted for compatibility; input is read as UTF-8").default("UTF-8"),
-    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "sets [event][original] unless disabled"),
+    OptSpec::new(
+        "format",
+        OptKind::String,
+        "sprintf format for encoding; default: timestamp host message",
+    ),
+    OptSpec::new(
+        "charset",
+        OptKind::String,
+        "accepted for compatibility; input is read as UTF-8",
+    )
+    .default("UTF-8"),
+    OptSpec::new(
+        "ecs_compatibility",
+        OptKind::Enum(&["disabled", "v1", "v8"]),
+        "sets [event][original] unless disabled",
+    ),
 ];
 
 #[derive(Clone)]
@@ -21,7 +34,10 @@ pub struct LineCodec {
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
-    let ecs = args.string("ecs_compatibility").and_then(|s| crate::plugin::Ecs::parse(&s)).unwrap_or(ctx.ecs);
+    let ecs = args
+        .string("ecs_compatibility")
+        .and_then(|s| crate::plugin::Ecs::parse(&s))
+        .unwrap_or(ctx.ecs);
     Ok(Box::new(LineCodec {
         delimiter: args.string_or("delimiter", "\n").into_bytes(),
         format: args.string("format").map(|f| Template::compile(&f)),
@@ -83,7 +99,10 @@ mod tests {
         c.decode(b"o\nthree", &mut out);
         assert_eq!(out.len(), 2);
         c.flush(&mut out);
-        let msgs: Vec<String> = out.iter().map(|e| e.get_top("message").unwrap().to_string()).collect();
+        let msgs: Vec<String> = out
+            .iter()
+            .map(|e| e.get_top("message").unwrap().to_string())
+            .collect();
         assert_eq!(msgs, ["one", "two", "three"]);
     }
 

@@ -8,8 +8,8 @@ pub mod plain;
 pub mod rubydebug;
 
 use crate::options::{Args, CodecSpec};
-use crate::plugin::{BuildContext, Codec};
 use crate::options::{BuildError, BuildResult};
+use crate::plugin::{BuildContext, Codec};
 
 /// Builds the codec named in `spec`.
 pub fn build(spec: &CodecSpec, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
@@ -31,7 +31,12 @@ pub fn from_args(args: &Args, ctx: &BuildContext, default: &str) -> BuildResult<
 }
 
 /// Splits `data` on `delim`, carrying a partial last line in `buf` across calls.
-pub(crate) fn split_lines(buf: &mut Vec<u8>, data: &[u8], delim: &[u8], mut each: impl FnMut(&[u8])) {
+pub(crate) fn split_lines(
+    buf: &mut Vec<u8>,
+    data: &[u8],
+    delim: &[u8],
+    mut each: impl FnMut(&[u8]),
+) {
     buf.extend_from_slice(data);
     let mut start = 0;
     if delim.len() == 1 {
@@ -73,5 +78,8 @@ pub(crate) fn default_text(event: &logstash_mesos_core::Event) -> String {
 /// ECS mode.
 pub(crate) fn set_original(event: &mut logstash_mesos_core::Event, text: &str) {
     use logstash_mesos_core::{FieldRef, Value};
-    let _ = event.set(&FieldRef::from_path(["event", "original"]), Value::from(text));
+    let _ = event.set(
+        &FieldRef::from_path(["event", "original"]),
+        Value::from(text),
+    );
 }

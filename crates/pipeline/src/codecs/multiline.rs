@@ -15,21 +15,75 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("pattern", OptKind::String, "the regular expression a line is matched against").required(),
-    OptSpec::new("what", OptKind::Enum(&["previous", "next"]), "whether a matching line belongs to the previous or the next line")
-        .required(),
-    OptSpec::new("negate", OptKind::Boolean, "join the lines that do NOT match the pattern").default("false"),
-    OptSpec::new("multiline_tag", OptKind::String, "tag added to events made of more than one line").default("multiline"),
-    OptSpec::new("max_lines", OptKind::Number, "flush the event once it holds more lines than this").default("500"),
-    OptSpec::new("max_bytes", OptKind::Any, "flush the event once it holds this many bytes (\"10 MiB\")").default("10 MiB"),
-    OptSpec::new("auto_flush_interval", OptKind::Number, "seconds without new data after which a pending event is flushed"),
-    OptSpec::new("delimiter", OptKind::String, "the line delimiter of streamed data").default("\\n"),
-    OptSpec::new("streaming_input", OptKind::Boolean, "accepted for compatibility: streamed data is always split on the delimiter")
-        .default("false"),
-    OptSpec::new("patterns_dir", OptKind::Array, "accepted for compatibility: grok patterns are not expanded yet"),
-    OptSpec::new("charset", OptKind::String, "accepted for compatibility: input is decoded as UTF-8 (invalid bytes replaced)")
-        .default("UTF-8"),
-    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "accepted for compatibility"),
+    OptSpec::new(
+        "pattern",
+        OptKind::String,
+        "the regular expression a line is matched against",
+    )
+    .required(),
+    OptSpec::new(
+        "what",
+        OptKind::Enum(&["previous", "next"]),
+        "whether a matching line belongs to the previous or the next line",
+    )
+    .required(),
+    OptSpec::new(
+        "negate",
+        OptKind::Boolean,
+        "join the lines that do NOT match the pattern",
+    )
+    .default("false"),
+    OptSpec::new(
+        "multiline_tag",
+        OptKind::String,
+        "tag added to events made of more than one line",
+    )
+    .default("multiline"),
+    OptSpec::new(
+        "max_lines",
+        OptKind::Number,
+        "flush the event once it holds more lines than this",
+    )
+    .default("500"),
+    OptSpec::new(
+        "max_bytes",
+        OptKind::Any,
+        "flush the event once it holds this many bytes (\"10 MiB\")",
+    )
+    .default("10 MiB"),
+    OptSpec::new(
+        "auto_flush_interval",
+        OptKind::Number,
+        "seconds without new data after which a pending event is flushed",
+    ),
+    OptSpec::new(
+        "delimiter",
+        OptKind::String,
+        "the line delimiter of streamed data",
+    )
+    .default("\\n"),
+    OptSpec::new(
+        "streaming_input",
+        OptKind::Boolean,
+        "accepted for compatibility: streamed data is always split on the delimiter",
+    )
+    .default("false"),
+    OptSpec::new(
+        "patterns_dir",
+        OptKind::Array,
+        "accepted for compatibility: grok patterns are not expanded yet",
+    ),
+    OptSpec::new(
+        "charset",
+        OptKind::String,
+        "accepted for compatibility: input is decoded as UTF-8 (invalid bytes replaced)",
+    )
+    .default("UTF-8"),
+    OptSpec::new(
+        "ecs_compatibility",
+        OptKind::Enum(&["disabled", "v1", "v8"]),
+        "accepted for compatibility",
+    ),
 ];
 
 /// Which neighbour a matching line is joined to (`what`).
@@ -67,7 +121,9 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
 
 /// Validates the options; every error names its option.
 pub fn options(args: &Args) -> BuildResult<MultilineOptions> {
-    let pattern_src = args.string("pattern").ok_or_else(|| BuildError::option("pattern", "is required"))?;
+    let pattern_src = args
+        .string("pattern")
+        .ok_or_else(|| BuildError::option("pattern", "is required"))?;
     if pattern_src.contains("%{") {
         return Err(BuildError::option(
             "pattern",
@@ -79,24 +135,44 @@ pub fn options(args: &Args) -> BuildResult<MultilineOptions> {
     let what = match args.string("what").as_deref() {
         Some("previous") => What::Previous,
         Some("next") => What::Next,
-        Some(other) => return Err(BuildError::option("what", format!("expected previous or next, got {other:?}"))),
+        Some(other) => {
+            return Err(BuildError::option(
+                "what",
+                format!("expected previous or next, got {other:?}"),
+            ))
+        }
         None => return Err(BuildError::option("what", "is required (previous or next)")),
     };
     let max_lines = match args.i64("max_lines") {
         None if !args.contains("max_lines") => 500,
         Some(n) if n > 0 => n as usize,
-        _ => return Err(BuildError::option("max_lines", "expected a positive number")),
+        _ => {
+            return Err(BuildError::option(
+                "max_lines",
+                "expected a positive number",
+            ))
+        }
     };
     let max_bytes = match args.value("max_bytes") {
         None => 10 * 1024 * 1024,
         Some(v) => parse_bytes(&v.to_logstash_string())
             .filter(|n| *n > 0)
-            .ok_or_else(|| BuildError::option("max_bytes", "expected a positive size such as 10 MiB or 1048576"))?,
+            .ok_or_else(|| {
+                BuildError::option(
+                    "max_bytes",
+                    "expected a positive size such as 10 MiB or 1048576",
+                )
+            })?,
     };
     let auto_flush_interval = match args.f64("auto_flush_interval") {
         None if !args.contains("auto_flush_interval") => None,
         Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
-        _ => return Err(BuildError::option("auto_flush_interval", "expected a positive number of seconds")),
+        _ => {
+            return Err(BuildError::option(
+                "auto_flush_interval",
+                "expected a positive number of seconds",
+            ))
+        }
     };
     let delimiter = args.string_or("delimiter", "\n").into_bytes();
     if delimiter.is_empty() {
@@ -118,7 +194,9 @@ pub fn options(args: &Args) -> BuildResult<MultilineOptions> {
 /// KiB = 1024, up to TB/TiB), as the `Filesize` helper Logstash uses.
 pub fn parse_bytes(s: &str) -> Option<usize> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
@@ -281,7 +359,9 @@ impl Codec for Multiline {
 
     fn flush_expired(&mut self, out: &mut Vec<Event>) {
         if let Some(interval) = self.opts.auto_flush_interval {
-            if (!self.buffer.is_empty() || !self.carry.is_empty()) && self.last_data.elapsed() >= interval {
+            if (!self.buffer.is_empty() || !self.carry.is_empty())
+                && self.last_data.elapsed() >= interval
+            {
                 self.flush(out);
             }
         }
@@ -323,7 +403,14 @@ mod tests {
     }
 
     fn messages(events: &[Event]) -> Vec<String> {
-        events.iter().map(|e| e.get_top("message").map(|v| v.to_logstash_string()).unwrap_or_default()).collect()
+        events
+            .iter()
+            .map(|e| {
+                e.get_top("message")
+                    .map(|v| v.to_logstash_string())
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     fn feed(c: &mut Multiline, lines: &[&str]) -> Vec<Event> {
@@ -337,19 +424,50 @@ mod tests {
     #[test]
     fn previous_joins_indented_lines_to_the_line_before() {
         let mut c = codec(&[("pattern", "^\\s".into()), ("what", "previous".into())]);
-        let mut out = feed(&mut c, &["Exception: boom", "  at a()", "  at b()", "next event", "another"]);
-        assert_eq!(messages(&out), vec!["Exception: boom\n  at a()\n  at b()", "next event"]);
+        let mut out = feed(
+            &mut c,
+            &[
+                "Exception: boom",
+                "  at a()",
+                "  at b()",
+                "next event",
+                "another",
+            ],
+        );
+        assert_eq!(
+            messages(&out),
+            vec!["Exception: boom\n  at a()\n  at b()", "next event"]
+        );
         assert!(out[0].has_tag("multiline"));
-        assert!(!out[1].has_tag("multiline"), "single-line events are not tagged");
+        assert!(
+            !out[1].has_tag("multiline"),
+            "single-line events are not tagged"
+        );
         c.flush(&mut out);
         assert_eq!(messages(&out)[2], "another");
     }
 
     #[test]
     fn negate_previous_joins_lines_not_starting_with_a_timestamp() {
-        let mut c = codec(&[("pattern", "^\\d{4}-".into()), ("what", "previous".into()), ("negate", true.into())]);
-        let out = feed(&mut c, &["2024-01-01 a", "cont 1", "cont 2", "2024-01-02 b", "2024-01-03 c"]);
-        assert_eq!(messages(&out), vec!["2024-01-01 a\ncont 1\ncont 2", "2024-01-02 b"]);
+        let mut c = codec(&[
+            ("pattern", "^\\d{4}-".into()),
+            ("what", "previous".into()),
+            ("negate", true.into()),
+        ]);
+        let out = feed(
+            &mut c,
+            &[
+                "2024-01-01 a",
+                "cont 1",
+                "cont 2",
+                "2024-01-02 b",
+                "2024-01-03 c",
+            ],
+        );
+        assert_eq!(
+            messages(&out),
+            vec!["2024-01-01 a\ncont 1\ncont 2", "2024-01-02 b"]
+        );
     }
 
     #[test]
@@ -373,7 +491,11 @@ mod tests {
 
     #[test]
     fn max_lines_flushes_and_tags() {
-        let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into()), ("max_lines", 2.into())]);
+        let mut c = codec(&[
+            ("pattern", "^ ".into()),
+            ("what", "previous".into()),
+            ("max_lines", 2.into()),
+        ]);
         let out = feed(&mut c, &["a", " 1", " 2", " 3", " 4"]);
         assert_eq!(messages(&out), vec!["a\n 1\n 2"]);
         assert!(out[0].has_tag("multiline_codec_max_lines_reached"));
@@ -381,7 +503,11 @@ mod tests {
 
     #[test]
     fn max_bytes_flushes_and_tags() {
-        let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into()), ("max_bytes", "6".into())]);
+        let mut c = codec(&[
+            ("pattern", "^ ".into()),
+            ("what", "previous".into()),
+            ("max_bytes", "6".into()),
+        ]);
         let out = feed(&mut c, &["abc", " de", " f"]);
         assert_eq!(messages(&out), vec!["abc\n de"]);
         assert!(out[0].has_tag("multiline_codec_max_bytes_reached"));
@@ -389,7 +515,11 @@ mod tests {
 
     #[test]
     fn auto_flush_emits_pending_event_after_idle_interval() {
-        let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into()), ("auto_flush_interval", 0.05.into())]);
+        let mut c = codec(&[
+            ("pattern", "^ ".into()),
+            ("what", "previous".into()),
+            ("auto_flush_interval", 0.05.into()),
+        ]);
         let mut out = feed(&mut c, &["a", " b"]);
         c.flush_expired(&mut out);
         assert!(out.is_empty(), "not yet idle long enough");
@@ -412,16 +542,27 @@ mod tests {
         let mut c = codec(&[("pattern", "^ ".into()), ("what", "previous".into())]);
         let mut out = Vec::new();
         for (i, l) in ["a", " b", "c"].iter().enumerate() {
-            c.decode_acked(l.as_bytes(), Acks::One(Ack::new(rec.clone(), i as u64 + 1)), &mut out);
+            c.decode_acked(
+                l.as_bytes(),
+                Acks::One(Ack::new(rec.clone(), i as u64 + 1)),
+                &mut out,
+            );
         }
         assert_eq!(out.len(), 1);
-        assert!(rec.0.lock().expect("lock").is_empty(), "acks are held by the merged event and the buffer");
+        assert!(
+            rec.0.lock().expect("lock").is_empty(),
+            "acks are held by the merged event and the buffer"
+        );
         drop(out);
         let mut got = rec.0.lock().expect("lock").clone();
         got.sort();
         assert_eq!(got, vec![(1, true), (2, true)]);
         drop(c);
-        assert_eq!(rec.0.lock().expect("lock").last(), Some(&(3, false)), "the buffered line was not delivered");
+        assert_eq!(
+            rec.0.lock().expect("lock").last(),
+            Some(&(3, false)),
+            "the buffered line was not delivered"
+        );
     }
 
     #[test]
@@ -442,9 +583,23 @@ mod tests {
             }
             options(&args).err().and_then(|e| e.option)
         };
-        assert_eq!(bad(&[("pattern", "(".into()), ("what", "next".into())]).as_deref(), Some("pattern"));
-        assert_eq!(bad(&[("pattern", "x".into()), ("what", "sideways".into())]).as_deref(), Some("what"));
-        assert_eq!(bad(&[("pattern", "x".into()), ("what", "next".into()), ("max_bytes", "lots".into())]).as_deref(), Some("max_bytes"));
+        assert_eq!(
+            bad(&[("pattern", "(".into()), ("what", "next".into())]).as_deref(),
+            Some("pattern")
+        );
+        assert_eq!(
+            bad(&[("pattern", "x".into()), ("what", "sideways".into())]).as_deref(),
+            Some("what")
+        );
+        assert_eq!(
+            bad(&[
+                ("pattern", "x".into()),
+                ("what", "next".into()),
+                ("max_bytes", "lots".into())
+            ])
+            .as_deref(),
+            Some("max_bytes")
+        );
         assert_eq!(parse_bytes("10 MiB"), Some(10 * 1024 * 1024));
         assert_eq!(parse_bytes("2kB"), Some(2000));
     }

@@ -6,9 +6,22 @@ use crate::plugin::{BuildContext, Codec};
 use logstash_mesos_core::{Event, Template};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("format", OptKind::String, "sprintf format for encoding; default: timestamp host message"),
-    OptSpec::new("charset", OptKind::String, "accepted for compatibility; input is read as UTF-8").default("UTF-8"),
-    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "sets [event][original] unless disabled"),
+    OptSpec::new(
+        "format",
+        OptKind::String,
+        "sprintf format for encoding; default: timestamp host message",
+    ),
+    OptSpec::new(
+        "charset",
+        OptKind::String,
+        "accepted for compatibility; input is read as UTF-8",
+    )
+    .default("UTF-8"),
+    OptSpec::new(
+        "ecs_compatibility",
+        OptKind::Enum(&["disabled", "v1", "v8"]),
+        "sets [event][original] unless disabled",
+    ),
 ];
 
 #[derive(Clone)]
@@ -18,8 +31,14 @@ pub struct PlainCodec {
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
-    let ecs = args.string("ecs_compatibility").and_then(|s| crate::plugin::Ecs::parse(&s)).unwrap_or(ctx.ecs);
-    Ok(Box::new(PlainCodec { format: args.string("format").map(|f| Template::compile(&f)), original: ecs.enabled() }))
+    let ecs = args
+        .string("ecs_compatibility")
+        .and_then(|s| crate::plugin::Ecs::parse(&s))
+        .unwrap_or(ctx.ecs);
+    Ok(Box::new(PlainCodec {
+        format: args.string("format").map(|f| Template::compile(&f)),
+        original: ecs.enabled(),
+    }))
 }
 
 impl Codec for PlainCodec {

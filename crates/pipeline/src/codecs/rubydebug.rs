@@ -4,7 +4,8 @@ use crate::options::{Args, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Codec};
 use logstash_mesos_core::{Event, Value};
 
-pub static OPTIONS: &[OptSpec] = &[OptSpec::new("metadata", OptKind::Boolean, "also print @metadata").default("false")];
+pub static OPTIONS: &[OptSpec] =
+    &[OptSpec::new("metadata", OptKind::Boolean, "also print @metadata").default("false")];
 
 #[derive(Clone)]
 pub struct RubyDebug {
@@ -12,7 +13,9 @@ pub struct RubyDebug {
 }
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
-    Ok(Box::new(RubyDebug { metadata: args.bool_or("metadata", false) }))
+    Ok(Box::new(RubyDebug {
+        metadata: args.bool_or("metadata", false),
+    }))
 }
 
 fn write_value(out: &mut String, v: &Value, indent: usize) {
@@ -46,13 +49,21 @@ fn write_value(out: &mut String, v: &Value, indent: usize) {
     }
 }
 
-fn write_map<'a>(out: &mut String, entries: impl Iterator<Item = (&'a String, &'a Value)>, indent: usize) {
+fn write_map<'a>(
+    out: &mut String,
+    entries: impl Iterator<Item = (&'a String, &'a Value)>,
+    indent: usize,
+) {
     let entries: Vec<_> = entries.collect();
     if entries.is_empty() {
         out.push_str("{}");
         return;
     }
-    let width = entries.iter().map(|(k, _)| k.chars().count() + 2).max().unwrap_or(0);
+    let width = entries
+        .iter()
+        .map(|(k, _)| k.chars().count() + 2)
+        .max()
+        .unwrap_or(0);
     out.push_str("{\n");
     for (i, (k, v)) in entries.iter().enumerate() {
         let key = format!("\"{k}\"");
@@ -102,6 +113,9 @@ mod tests {
         e.fields_mut().shift_remove("@timestamp");
         let mut out = Vec::new();
         c.encode(&e, &mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), "{\n    \"@version\" => \"1\",\n     \"message\" => \"hello\"\n}\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n    \"@version\" => \"1\",\n     \"message\" => \"hello\"\n}\n"
+        );
     }
 }

@@ -109,7 +109,9 @@ pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
         let ent = ent?;
         let name = ent.file_name();
         let Some(name) = name.to_str() else { continue };
-        let stem = name.strip_suffix(".log.tmp").or_else(|| name.strip_suffix(".log"));
+        let stem = name
+            .strip_suffix(".log.tmp")
+            .or_else(|| name.strip_suffix(".log"));
         if let Some(seq) = stem.and_then(|s| s.parse::<u64>().ok()) {
             out.push((seq, ent.path()));
         }

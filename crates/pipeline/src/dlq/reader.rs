@@ -32,13 +32,22 @@ pub struct DlqReader {
 
 impl DlqReader {
     pub fn new(dir: &Path, start: Position) -> DlqReader {
-        DlqReader { dir: dir.to_path_buf(), cur: None, start, line: Vec::new(), corrupt: 0 }
+        DlqReader {
+            dir: dir.to_path_buf(),
+            cur: None,
+            start,
+            line: Vec::new(),
+            corrupt: 0,
+        }
     }
 
     /// The position after the last entry returned.
     pub fn position(&self) -> Position {
         match &self.cur {
-            Some(c) => Position { segment: c.seq, offset: c.offset },
+            Some(c) => Position {
+                segment: c.seq,
+                offset: c.offset,
+            },
             None => self.start,
         }
     }
@@ -50,12 +59,17 @@ impl DlqReader {
             if self.cur.is_none() && !self.open_from(self.start)? {
                 return Ok(None);
             }
-            let Some(c) = self.cur.as_mut() else { return Ok(None) };
+            let Some(c) = self.cur.as_mut() else {
+                return Ok(None);
+            };
             self.line.clear();
             let n = c.reader.read_until(b'\n', &mut self.line)?;
             if n > 0 && self.line.last() == Some(&b'\n') {
                 c.offset += n as u64;
-                let pos = Position { segment: c.seq, offset: c.offset };
+                let pos = Position {
+                    segment: c.seq,
+                    offset: c.offset,
+                };
                 match serde_json::from_slice::<Entry>(&self.line) {
                     Ok(e) => return Ok(Some((e, pos))),
                     Err(e) => {
@@ -73,7 +87,10 @@ impl DlqReader {
             let later = segments(&self.dir)?.into_iter().find(|(s, _)| *s > c.seq);
             match later {
                 Some((seq, _)) => {
-                    self.start = Position { segment: seq, offset: 0 };
+                    self.start = Position {
+                        segment: seq,
+                        offset: 0,
+                    };
                     self.cur = None;
                 }
                 None => return Ok(None),
@@ -91,14 +108,20 @@ impl DlqReader {
             let mut f = match File::open(&path) {
                 Ok(f) => f,
                 // Renamed from .tmp to .log meanwhile: try the sealed name.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => match File::open(self.dir.join(format!("{seq}.log"))) {
-                    Ok(f) => f,
-                    Err(_) => continue,
-                },
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    match File::open(self.dir.join(format!("{seq}.log"))) {
+                        Ok(f) => f,
+                        Err(_) => continue,
+                    }
+                }
                 Err(e) => return Err(e),
             };
             f.seek(SeekFrom::Start(offset))?;
-            self.cur = Some(Current { seq, reader: BufReader::new(f), offset });
+            self.cur = Some(Current {
+                seq,
+                reader: BufReader::new(f),
+                offset,
+            });
             return Ok(true);
         }
         Ok(false)

@@ -43,7 +43,9 @@ fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<DlqWriter>>> {
 impl DlqWriter {
     /// The process's writer for `dir`, opened on first use.
     pub fn shared(dir: &Path, settings: &DlqSettings) -> io::Result<Arc<DlqWriter>> {
-        let mut reg = registry().lock().map_err(|_| io::Error::other("dead letter queue registry poisoned"))?;
+        let mut reg = registry()
+            .lock()
+            .map_err(|_| io::Error::other("dead letter queue registry poisoned"))?;
         if let Some(w) = reg.get(dir).and_then(Weak::upgrade) {
             return Ok(w);
         }
@@ -63,7 +65,15 @@ impl DlqWriter {
                 std::fs::rename(&path, dir.join(format!("{seq}.log")))?;
             }
         }
-        Ok(DlqWriter { dir: dir.to_path_buf(), settings, segment_max, state: Mutex::new(State { open: None, next_seq }) })
+        Ok(DlqWriter {
+            dir: dir.to_path_buf(),
+            settings,
+            segment_max,
+            state: Mutex::new(State {
+                open: None,
+                next_seq,
+            }),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -81,7 +91,10 @@ impl DlqWriter {
 
     /// Appends `entries` and fsyncs. Blocking: call from `spawn_blocking` in async code.
     pub fn write(&self, entries: &[Entry]) -> io::Result<WriteOutcome> {
-        let mut st = self.state.lock().map_err(|_| io::Error::other("dead letter queue writer poisoned"))?;
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| io::Error::other("dead letter queue writer poisoned"))?;
         let mut out = WriteOutcome::default();
         let mut total = self.size_on_disk()?;
         let mut line = Vec::with_capacity(1024);
@@ -107,7 +120,10 @@ impl DlqWriter {
                 self.seal(&mut st)?;
                 let seq = st.next_seq;
                 st.next_seq += 1;
-                let file = OpenOptions::new().create(true).append(true).open(self.dir.join(format!("{seq}.log.tmp")))?;
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.join(format!("{seq}.log.tmp")))?;
                 st.open = Some(Open { seq, file, size: 0 });
             }
             if let Some(o) = st.open.as_mut() {
@@ -127,7 +143,10 @@ impl DlqWriter {
     fn drop_oldest_until(&self, st: &mut State, need: u64) -> io::Result<u64> {
         let open_seq = st.open.as_ref().map(|o| o.seq);
         let mut segs = segments(&self.dir)?;
-        let mut total: u64 = segs.iter().map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)).sum();
+        let mut total: u64 = segs
+            .iter()
+            .map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+            .sum();
         segs.retain(|(seq, _)| Some(*seq) != open_seq);
         for (_, p) in segs {
             if total + need <= self.settings.max_bytes {
@@ -149,14 +168,20 @@ impl DlqWriter {
         if let Some(o) = st.open.take() {
             o.file.sync_all()?;
             drop(o.file);
-            std::fs::rename(self.dir.join(format!("{}.log.tmp", o.seq)), self.dir.join(format!("{}.log", o.seq)))?;
+            std::fs::rename(
+                self.dir.join(format!("{}.log.tmp", o.seq)),
+                self.dir.join(format!("{}.log", o.seq)),
+            )?;
         }
         Ok(())
     }
 
     /// Seals the open segment.
     pub fn close(&self) -> io::Result<()> {
-        let mut st = self.state.lock().map_err(|_| io::Error::other("dead letter queue writer poisoned"))?;
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| io::Error::other("dead letter queue writer poisoned"))?;
         self.seal(&mut st)
     }
 }
@@ -167,7 +192,10 @@ impl Drop for DlqWriter {
             if let Some(o) = st.open.take() {
                 let _ = o.file.sync_all();
                 drop(o.file);
-                let _ = std::fs::rename(self.dir.join(format!("{}.log.tmp", o.seq)), self.dir.join(format!("{}.log", o.seq)));
+                let _ = std::fs::rename(
+                    self.dir.join(format!("{}.log.tmp", o.seq)),
+                    self.dir.join(format!("{}.log", o.seq)),
+                );
             }
         }
     }

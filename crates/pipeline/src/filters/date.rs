@@ -17,12 +17,34 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("match", OptKind::Array, "the source field, then one or more formats (Joda pattern, ISO8601, UNIX, UNIX_MS, TAI64N)")
-        .required(),
-    OptSpec::new("target", OptKind::String, "the field that receives the parsed timestamp").default("@timestamp"),
-    OptSpec::new("tag_on_failure", OptKind::Array, "tags added when no format matches").default("[\"_dateparsefailure\"]"),
-    OptSpec::new("timezone", OptKind::String, "zone of dates without an offset: IANA id, offset, or %{field} (default: the system zone)"),
-    OptSpec::new("locale", OptKind::String, "language of month and day names, BCP 47 (en-US) or POSIX (en_US)"),
+    OptSpec::new(
+        "match",
+        OptKind::Array,
+        "the source field, then one or more formats (Joda pattern, ISO8601, UNIX, UNIX_MS, TAI64N)",
+    )
+    .required(),
+    OptSpec::new(
+        "target",
+        OptKind::String,
+        "the field that receives the parsed timestamp",
+    )
+    .default("@timestamp"),
+    OptSpec::new(
+        "tag_on_failure",
+        OptKind::Array,
+        "tags added when no format matches",
+    )
+    .default("[\"_dateparsefailure\"]"),
+    OptSpec::new(
+        "timezone",
+        OptKind::String,
+        "zone of dates without an offset: IANA id, offset, or %{field} (default: the system zone)",
+    ),
+    OptSpec::new(
+        "locale",
+        OptKind::String,
+        "language of month and day names, BCP 47 (en-US) or POSIX (en_US)",
+    ),
 ];
 
 /// Reads the current time; injectable so year guessing can be tested.
@@ -42,7 +64,10 @@ enum Format {
 #[derive(Debug)]
 enum TimeZoneSetting {
     Fixed(Zone),
-    Dynamic { template: Template, cache: RwLock<HashMap<String, Option<Zone>>> },
+    Dynamic {
+        template: Template,
+        cache: RwLock<HashMap<String, Option<Zone>>>,
+    },
 }
 
 /// Entries kept in the per-event zone cache; past this the cache is cleared (field values
@@ -70,10 +95,13 @@ impl DateFilter {
         let Some((field, patterns)) = matches.split_first().filter(|(_, p)| !p.is_empty()) else {
             return Err(BuildError::option(
                 "match",
-                format!("expected a field name followed by at least one date format, got {matches:?}"),
+                format!(
+                    "expected a field name followed by at least one date format, got {matches:?}"
+                ),
             ));
         };
-        let source = FieldRef::parse(field).map_err(|e| BuildError::option("match", e.to_string()))?;
+        let source =
+            FieldRef::parse(field).map_err(|e| BuildError::option("match", e.to_string()))?;
 
         let locale = match args.string("locale") {
             None => Locale::english(),
@@ -84,10 +112,13 @@ impl DateFilter {
         };
 
         let timezone = match args.string("timezone") {
-            Some(tz) if tz.contains("%{") => {
-                TimeZoneSetting::Dynamic { template: Template::compile(&tz), cache: RwLock::new(HashMap::new()) }
-            }
-            Some(tz) => TimeZoneSetting::Fixed(parse_zone(&tz).map_err(|e| BuildError::option("timezone", e))?),
+            Some(tz) if tz.contains("%{") => TimeZoneSetting::Dynamic {
+                template: Template::compile(&tz),
+                cache: RwLock::new(HashMap::new()),
+            },
+            Some(tz) => TimeZoneSetting::Fixed(
+                parse_zone(&tz).map_err(|e| BuildError::option("timezone", e))?,
+            ),
             None => TimeZoneSetting::Fixed(Zone::system()),
         };
 
@@ -112,11 +143,23 @@ impl DateFilter {
         let target = match args.string("target") {
             None => None,
             Some(t) if t == TIMESTAMP || t == "[@timestamp]" => None,
-            Some(t) => Some(FieldRef::parse(&t).map_err(|e| BuildError::option("target", e.to_string()))?),
+            Some(t) => {
+                Some(FieldRef::parse(&t).map_err(|e| BuildError::option("target", e.to_string()))?)
+            }
         };
-        let tag_on_failure =
-            if args.contains("tag_on_failure") { args.strings("tag_on_failure") } else { vec!["_dateparsefailure".into()] };
-        Ok(DateFilter { source, target, formats, timezone, tag_on_failure, clock })
+        let tag_on_failure = if args.contains("tag_on_failure") {
+            args.strings("tag_on_failure")
+        } else {
+            vec!["_dateparsefailure".into()]
+        };
+        Ok(DateFilter {
+            source,
+            target,
+            formats,
+            timezone,
+            tag_on_failure,
+            clock,
+        })
     }
 
     /// The zone for this event, or `None` when a per-event zone is not a valid zone.
@@ -229,7 +272,11 @@ mod tests {
     use logstash_mesos_core::Map;
 
     fn args(pairs: &[(&str, Value)]) -> Args {
-        pairs.iter().fold(Args::new("date", Default::default()), |a, (k, v)| a.with(k, v.clone()))
+        pairs
+            .iter()
+            .fold(Args::new("date", Default::default()), |a, (k, v)| {
+                a.with(k, v.clone())
+            })
     }
 
     fn strs(v: &[&str]) -> Value {
@@ -268,21 +315,35 @@ mod tests {
         assert_eq!(ts(&e), "2013-03-25T19:33:56.000Z");
         assert!(e.tags().is_empty());
 
-        let f = filter(&[("match", strs(&["t", "UNIX"])), ("target", Value::from("[parsed][at]"))]);
+        let f = filter(&[
+            ("match", strs(&["t", "UNIX"])),
+            ("target", Value::from("[parsed][at]")),
+        ]);
         let mut e = event("t", Value::Integer(1_000_000_000));
         assert_eq!(run(&f, &mut e), Outcome::Success);
         let at = e.get(&FieldRef::parse("[parsed][at]").unwrap()).cloned();
-        assert_eq!(at, Some(Value::Timestamp(Timestamp::from_unix(1_000_000_000, 0).unwrap())));
+        assert_eq!(
+            at,
+            Some(Value::Timestamp(
+                Timestamp::from_unix(1_000_000_000, 0).unwrap()
+            ))
+        );
         assert_eq!(ts(&e), "2000-01-01T00:00:00.000Z");
     }
 
     #[test]
     fn formats_are_tried_in_order() {
-        let f = filter(&[("match", strs(&["t", "UNIX", "UNIX_MS", "ISO8601"])), ("timezone", Value::from("UTC"))]);
+        let f = filter(&[
+            ("match", strs(&["t", "UNIX", "UNIX_MS", "ISO8601"])),
+            ("timezone", Value::from("UTC")),
+        ]);
         for (input, want) in [
             (Value::from("1000000000"), "2001-09-09T01:46:40.000Z"),
             (Value::from("1000000000123"), "2001-09-09T01:46:40.123Z"),
-            (Value::from("2001-09-09 01:46:40,5"), "2001-09-09T01:46:40.500Z"),
+            (
+                Value::from("2001-09-09 01:46:40,5"),
+                "2001-09-09T01:46:40.500Z",
+            ),
             (Value::Float(1000000000.25), "2001-09-09T01:46:40.250Z"),
         ] {
             let mut e = event("t", input.clone());
@@ -312,7 +373,10 @@ mod tests {
             assert_eq!(e.tags(), ["_dateparsefailure"], "{v:?}");
             assert_eq!(ts(&e), "2000-01-01T00:00:00.000Z");
         }
-        let f = filter(&[("match", strs(&["t", "yyyy"])), ("tag_on_failure", strs(&["a", "b"]))]);
+        let f = filter(&[
+            ("match", strs(&["t", "yyyy"])),
+            ("tag_on_failure", strs(&["a", "b"])),
+        ]);
         let mut e = event("t", Value::from("x"));
         run(&f, &mut e);
         assert_eq!(e.tags(), ["a", "b"]);
@@ -321,7 +385,11 @@ mod tests {
     #[test]
     fn missing_or_null_field_is_left_alone() {
         let f = filter(&[("match", strs(&["t", "ISO8601"]))]);
-        for mut e in [event("other", Value::from("x")), event("t", Value::Null), event("t", Value::Array(vec![]))] {
+        for mut e in [
+            event("other", Value::from("x")),
+            event("t", Value::Null),
+            event("t", Value::Array(vec![])),
+        ] {
             assert_eq!(run(&f, &mut e), Outcome::Failure);
             assert!(e.tags().is_empty());
         }
@@ -337,9 +405,13 @@ mod tests {
 
     #[test]
     fn per_event_timezone() {
-        let f = filter(&[("match", strs(&["t", "yyyy-MM-dd HH:mm"])), ("timezone", Value::from("%{tz}"))]);
+        let f = filter(&[
+            ("match", strs(&["t", "yyyy-MM-dd HH:mm"])),
+            ("timezone", Value::from("%{tz}")),
+        ]);
         let mut e = event("t", Value::from("2013-06-24 01:29"));
-        e.set(&FieldRef::top("tz"), Value::from("America/Los_Angeles")).unwrap();
+        e.set(&FieldRef::top("tz"), Value::from("America/Los_Angeles"))
+            .unwrap();
         assert_eq!(run(&f, &mut e), Outcome::Success);
         assert_eq!(ts(&e), "2013-06-24T08:29:00.000Z");
         // Second time through the cache, another zone.
@@ -360,7 +432,10 @@ mod tests {
 
     #[test]
     fn year_guessing_uses_the_clock() {
-        let a = args(&[("match", strs(&["t", "MMM dd HH:mm:ss"])), ("timezone", Value::from("UTC"))]);
+        let a = args(&[
+            ("match", strs(&["t", "MMM dd HH:mm:ss"])),
+            ("timezone", Value::from("UTC")),
+        ]);
         let f = DateFilter::new(&a, fixed_clock("2014-01-01T00:30:50Z")).unwrap();
         let mut e = event("t", Value::from("Dec 31 23:59:00"));
         assert_eq!(run(&f, &mut e), Outcome::Success);
@@ -369,29 +444,56 @@ mod tests {
 
     #[test]
     fn locales() {
-        let f = filter(&[("match", strs(&["t", "dd MMMM yyyy"])), ("locale", Value::from("fr_FR")), ("timezone", Value::from("UTC"))]);
+        let f = filter(&[
+            ("match", strs(&["t", "dd MMMM yyyy"])),
+            ("locale", Value::from("fr_FR")),
+            ("timezone", Value::from("UTC")),
+        ]);
         let mut e = event("t", Value::from("14 juillet 1789"));
         assert_eq!(run(&f, &mut e), Outcome::Success);
         assert_eq!(ts(&e), "1789-07-14T00:00:00.000Z");
         // Unknown languages fall back to English rather than failing the config.
-        let f = filter(&[("match", strs(&["t", "dd MMMM yyyy"])), ("locale", Value::from("tlh")), ("timezone", Value::from("UTC"))]);
+        let f = filter(&[
+            ("match", strs(&["t", "dd MMMM yyyy"])),
+            ("locale", Value::from("tlh")),
+            ("timezone", Value::from("UTC")),
+        ]);
         let mut e = event("t", Value::from("14 July 1789"));
         assert_eq!(run(&f, &mut e), Outcome::Success);
     }
 
     #[test]
     fn config_errors_name_the_option() {
-        let err = |pairs: &[(&str, Value)]| DateFilter::new(&args(pairs), Arc::new(Timestamp::now)).err().unwrap();
+        let err = |pairs: &[(&str, Value)]| {
+            DateFilter::new(&args(pairs), Arc::new(Timestamp::now))
+                .err()
+                .unwrap()
+        };
         let e = err(&[("match", strs(&["t"]))]);
         assert_eq!(e.option.as_deref(), Some("match"));
-        assert!(e.message.contains("at least one date format"), "{}", e.message);
+        assert!(
+            e.message.contains("at least one date format"),
+            "{}",
+            e.message
+        );
         let e = err(&[("match", strs(&["t", "yyyy-MM-dd 'oops", "ISO8601", "bbb"]))]);
         assert_eq!(e.option.as_deref(), Some("match"));
-        assert!(e.message.contains("unterminated quote") && e.message.contains("illegal pattern letter 'b'"), "{}", e.message);
-        let e = err(&[("match", strs(&["t", "ISO8601"])), ("timezone", Value::from("Mars/Olympus_Mons"))]);
+        assert!(
+            e.message.contains("unterminated quote")
+                && e.message.contains("illegal pattern letter 'b'"),
+            "{}",
+            e.message
+        );
+        let e = err(&[
+            ("match", strs(&["t", "ISO8601"])),
+            ("timezone", Value::from("Mars/Olympus_Mons")),
+        ]);
         assert_eq!(e.option.as_deref(), Some("timezone"));
         assert!(e.message.contains("Mars/Olympus_Mons"), "{}", e.message);
-        let e = err(&[("match", strs(&["t", "ISO8601"])), ("target", Value::from("[a]]"))]);
+        let e = err(&[
+            ("match", strs(&["t", "ISO8601"])),
+            ("target", Value::from("[a]]")),
+        ]);
         assert_eq!(e.option.as_deref(), Some("target"));
         let e = err(&[("match", strs(&["[a", "ISO8601"]))]);
         assert_eq!(e.option.as_deref(), Some("match"));
@@ -399,8 +501,17 @@ mod tests {
 
     #[test]
     fn nanoseconds_are_kept_for_text_formats() {
-        let f = filter(&[("match", strs(&["t", "ISO8601", "yyyy-MM-dd HH:mm:ss.SSSSSSSSS"])), ("timezone", Value::from("UTC"))]);
-        for input in ["2016-01-01T00:00:00.123456789Z", "2016-01-01 00:00:00.123456789"] {
+        let f = filter(&[
+            (
+                "match",
+                strs(&["t", "ISO8601", "yyyy-MM-dd HH:mm:ss.SSSSSSSSS"]),
+            ),
+            ("timezone", Value::from("UTC")),
+        ]);
+        for input in [
+            "2016-01-01T00:00:00.123456789Z",
+            "2016-01-01 00:00:00.123456789",
+        ] {
             let mut e = event("t", Value::from(input));
             assert_eq!(run(&f, &mut e), Outcome::Success);
             assert_eq!(ts(&e), "2016-01-01T00:00:00.123456789Z");

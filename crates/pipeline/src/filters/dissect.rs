@@ -15,9 +15,24 @@ use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
 use logstash_mesos_core::{Event, FieldRef, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("mapping", OptKind::Hash, "field => dissect pattern (%{a} %{+a} %{?skip} %{&key} %{pad->})").default("{}"),
-    OptSpec::new("convert_datatype", OptKind::Hash, "field => int or float, applied after dissection").default("{}"),
-    OptSpec::new("tag_on_failure", OptKind::Array, "tags added when a mapping does not match").default("[\"_dissectfailure\"]"),
+    OptSpec::new(
+        "mapping",
+        OptKind::Hash,
+        "field => dissect pattern (%{a} %{+a} %{?skip} %{&key} %{pad->})",
+    )
+    .default("{}"),
+    OptSpec::new(
+        "convert_datatype",
+        OptKind::Hash,
+        "field => int or float, applied after dissection",
+    )
+    .default("{}"),
+    OptSpec::new(
+        "tag_on_failure",
+        OptKind::Array,
+        "tags added when a mapping does not match",
+    )
+    .default("[\"_dissectfailure\"]"),
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,8 +78,13 @@ impl Dissector {
         let mut raw: Vec<(String, String)> = Vec::new(); // (delimiter before, field text)
         let mut rest = mapping;
         while let Some(open) = rest.find("%{") {
-            let Some(close) = rest[open + 2..].find('}') else { break };
-            raw.push((rest[..open].to_string(), rest[open + 2..open + 2 + close].to_string()));
+            let Some(close) = rest[open + 2..].find('}') else {
+                break;
+            };
+            raw.push((
+                rest[..open].to_string(),
+                rest[open + 2..open + 2 + close].to_string(),
+            ));
             rest = &rest[open + 2 + close + 1..];
         }
         if raw.is_empty() {
@@ -78,10 +98,18 @@ impl Dissector {
         let mut delims = Vec::with_capacity(raw.len());
         let mut fields = Vec::with_capacity(raw.len());
         for (i, (delim, text)) in raw.iter().enumerate() {
-            delims.push(Delim { text: delim.clone(), greedy: false });
+            delims.push(Delim {
+                text: delim.clone(),
+                greedy: false,
+            });
             let text = text.strip_suffix("->").unwrap_or(text);
             let (name, kind) = parse_field(text)?;
-            fields.push(Field { name, kind, prev: i, next: (i + 1 < raw.len()).then_some(i + 1) });
+            fields.push(Field {
+                name,
+                kind,
+                prev: i,
+                next: (i + 1 < raw.len()).then_some(i + 1),
+            });
         }
         // `->` makes the delimiter after the field skip its repetitions (padding).
         for (i, (_, text)) in raw.iter().enumerate() {
@@ -90,7 +118,9 @@ impl Dissector {
             }
         }
         let first_offset = raw[0].0.len();
-        let mut saveable: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].kind != Kind::Skip).collect();
+        let mut saveable: Vec<usize> = (0..fields.len())
+            .filter(|&i| fields[i].kind != Kind::Skip)
+            .collect();
         let rank = |f: &Field| match f.kind {
             Kind::Normal(_) => 1u64,
             Kind::Append(_, n) => 100 + u64::from(n),
@@ -98,7 +128,12 @@ impl Dissector {
             Kind::Skip => 0,
         };
         saveable.sort_by_key(|&i| rank(&fields[i]));
-        Ok(Dissector { fields, delims, saveable, first_offset })
+        Ok(Dissector {
+            fields,
+            delims,
+            saveable,
+            first_offset,
+        })
     }
 
     /// The (start, len) byte span of every field, or `None` when the line does not match.
@@ -110,7 +145,9 @@ impl Dissector {
             if d.text.is_empty() {
                 return None;
             }
-            src.get(from..).and_then(|s| s.find(&d.text)).map(|p| p + from)
+            src.get(from..)
+                .and_then(|s| s.find(&d.text))
+                .map(|p| p + from)
         };
         let mut spans = vec![(0usize, 0usize); self.fields.len()];
         let (mut left, mut start) = (0usize, 0usize);
@@ -150,7 +187,9 @@ impl Dissector {
 
     /// Dissects `src` into `event`; false when the line does not match.
     fn dissect(&self, src: &str, event: &mut Event) -> Result<bool, String> {
-        let Some(spans) = self.spans(src) else { return Ok(false) };
+        let Some(spans) = self.spans(src) else {
+            return Ok(false);
+        };
         let value = |i: usize| -> &str {
             let (s, l) = spans[i];
             src.get(s..s + l).unwrap_or("")
@@ -158,7 +197,9 @@ impl Dissector {
         for &i in &self.saveable {
             let f = &self.fields[i];
             match &f.kind {
-                Kind::Normal(r) => event.set(r, Value::from(value(i))).map_err(|e| e.to_string())?,
+                Kind::Normal(r) => event
+                    .set(r, Value::from(value(i)))
+                    .map_err(|e| e.to_string())?,
                 Kind::Append(r, _) => {
                     let v = match event.get(r) {
                         Some(old) => {
@@ -173,7 +214,10 @@ impl Dissector {
                     event.set(r, Value::String(v)).map_err(|e| e.to_string())?;
                 }
                 Kind::Indirect => {
-                    let key = match FieldRef::parse(&f.name).ok().and_then(|r| event.get(&r).cloned()) {
+                    let key = match FieldRef::parse(&f.name)
+                        .ok()
+                        .and_then(|r| event.get(&r).cloned())
+                    {
                         Some(v) => rubyre::to_s(&v),
                         None => self
                             .fields
@@ -185,7 +229,9 @@ impl Dissector {
                     };
                     if !key.is_empty() {
                         let r = FieldRef::parse(&key).map_err(|e| e.to_string())?;
-                        event.set(&r, Value::from(value(i))).map_err(|e| e.to_string())?;
+                        event
+                            .set(&r, Value::from(value(i)))
+                            .map_err(|e| e.to_string())?;
                     }
                 }
                 Kind::Skip => {}
@@ -204,13 +250,17 @@ fn parse_field(text: &str) -> Result<(String, Kind), String> {
         return Ok((n.to_string(), Kind::Skip));
     }
     if text.starts_with("+&") || text.starts_with("&+") {
-        return Err(format!("field %{{{text}}} cannot use both the append and the indirect prefix"));
+        return Err(format!(
+            "field %{{{text}}} cannot use both the append and the indirect prefix"
+        ));
     }
     if let Some(n) = text.strip_prefix('+') {
         let (name, ord) = match n.rsplit_once('/') {
-            Some((name, o)) if o.chars().all(|c| c.is_ascii_digit()) && !o.is_empty() => {
-                (name, o.parse().map_err(|_| format!("field %{{{text}}}: ordinal too large"))?)
-            }
+            Some((name, o)) if o.chars().all(|c| c.is_ascii_digit()) && !o.is_empty() => (
+                name,
+                o.parse()
+                    .map_err(|_| format!("field %{{{text}}}: ordinal too large"))?,
+            ),
             _ => (n, 0),
         };
         if name.is_empty() {
@@ -257,14 +307,26 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
             "int" => Target::Int,
             "float" => Target::Float,
             other => {
-                return Err(BuildError::option("convert_datatype", format!("unknown type {other:?} for {k:?}, expected int or float")))
+                return Err(BuildError::option(
+                    "convert_datatype",
+                    format!("unknown type {other:?} for {k:?}, expected int or float"),
+                ))
             }
         };
-        let r = FieldRef::parse(&k).map_err(|e| BuildError::option("convert_datatype", e.to_string()))?;
+        let r = FieldRef::parse(&k)
+            .map_err(|e| BuildError::option("convert_datatype", e.to_string()))?;
         conversions.push((k, r, ty));
     }
-    let tag_on_failure = if args.contains("tag_on_failure") { args.strings("tag_on_failure") } else { vec!["_dissectfailure".into()] };
-    Ok(Box::new(Dissect { mappings, conversions, tag_on_failure }))
+    let tag_on_failure = if args.contains("tag_on_failure") {
+        args.strings("tag_on_failure")
+    } else {
+        vec!["_dissectfailure".into()]
+    };
+    Ok(Box::new(Dissect {
+        mappings,
+        conversions,
+        tag_on_failure,
+    }))
 }
 
 /// Java's `Double.parseDouble` (surrounding whitespace allowed).
@@ -274,7 +336,12 @@ fn java_double(s: &str) -> Option<f64> {
         "NaN" => Some(f64::NAN),
         "Infinity" | "+Infinity" => Some(f64::INFINITY),
         "-Infinity" => Some(f64::NEG_INFINITY),
-        _ if t.chars().any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E')) => None,
+        _ if t
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E')) =>
+        {
+            None
+        }
         _ => t.parse().ok(),
     }
 }
@@ -325,7 +392,9 @@ impl Filter for Dissect {
                 Some(v) => {
                     let _ = event.set(r, v);
                 }
-                None if current.is_null() => event.add_tag(&format!("_dataconversionnullvalue_{name}_{ty_name}")),
+                None if current.is_null() => {
+                    event.add_tag(&format!("_dataconversionnullvalue_{name}_{ty_name}"))
+                }
                 None => event.add_tag(&format!("_dataconversionuncoercible_{name}_{ty_name}")),
             }
         }
@@ -344,7 +413,8 @@ mod tests {
     }
 
     fn s<'a>(e: &'a Event, k: &str) -> Option<&'a str> {
-        e.get(&FieldRef::parse(k).expect("ref")).and_then(Value::as_str)
+        e.get(&FieldRef::parse(k).expect("ref"))
+            .and_then(Value::as_str)
     }
 
     #[test]
@@ -352,7 +422,10 @@ mod tests {
         let e = dissect("%{+key/3} %{+key/1} %{+key/2}", "1 2 3").expect("match");
         assert_eq!(s(&e, "key"), Some("2 3 1"));
         let e = dissect("%{a} %{b->} %{c}", "foo bar   baz").expect("match");
-        assert_eq!((s(&e, "a"), s(&e, "b"), s(&e, "c")), (Some("foo"), Some("bar"), Some("baz")));
+        assert_eq!(
+            (s(&e, "a"), s(&e, "b"), s(&e, "c")),
+            (Some("foo"), Some("bar"), Some("baz"))
+        );
         let e = dissect("%{?k}=%{&k}", "cpu=95").expect("match");
         assert_eq!(s(&e, "cpu"), Some("95"));
         assert!(s(&e, "k").is_none());
@@ -360,8 +433,14 @@ mod tests {
 
     #[test]
     fn mismatches() {
-        assert!(dissect("%{a}%{b} %{c}", "foo bar   baz").is_none(), "adjacent fields never match");
-        assert!(dissect("[%{a}]", "x[y]").is_none(), "the leading delimiter must start the line");
+        assert!(
+            dissect("%{a}%{b} %{c}", "foo bar   baz").is_none(),
+            "adjacent fields never match"
+        );
+        assert!(
+            dissect("[%{a}]", "x[y]").is_none(),
+            "the leading delimiter must start the line"
+        );
         assert!(dissect("%{a}|%{b}", "no bar here").is_none());
         assert!(dissect("%{a} %{b}", "").is_none());
         assert!(dissect("/var/%{key}/log", "/var/foobar/log").is_some());
@@ -370,28 +449,57 @@ mod tests {
     #[test]
     fn bad_mappings_are_config_errors() {
         for bad in ["", "no fields", "%{+&x} %{y}", "%{+} %{y}", "%{[bad} x"] {
-            let args = Args::default().with("mapping", serde_json::from_str(&format!("{{\"message\":{bad:?}}}")).expect("json"));
+            let args = Args::default().with(
+                "mapping",
+                serde_json::from_str(&format!("{{\"message\":{bad:?}}}")).expect("json"),
+            );
             let r = build(&args, &BuildContext::default());
             if bad.is_empty() {
                 assert!(r.is_ok(), "an empty mapping is ignored as in Logstash");
             } else {
-                assert_eq!(r.err().and_then(|e| e.option).as_deref(), Some("mapping"), "{bad:?}");
+                assert_eq!(
+                    r.err().and_then(|e| e.option).as_deref(),
+                    Some("mapping"),
+                    "{bad:?}"
+                );
             }
         }
-        let args = Args::default().with("convert_datatype", serde_json::from_str(r#"{"a":"bool"}"#).expect("json"));
-        assert_eq!(build(&args, &BuildContext::default()).err().and_then(|e| e.option).as_deref(), Some("convert_datatype"));
+        let args = Args::default().with(
+            "convert_datatype",
+            serde_json::from_str(r#"{"a":"bool"}"#).expect("json"),
+        );
+        assert_eq!(
+            build(&args, &BuildContext::default())
+                .err()
+                .and_then(|e| e.option)
+                .as_deref(),
+            Some("convert_datatype")
+        );
     }
 
     #[test]
     fn non_string_huge_and_multibyte_sources() {
         let args = Args::default()
-            .with("mapping", serde_json::from_str(r#"{"n":"%{a}.%{b}","big":"%{x}é%{y}"}"#).expect("json"))
-            .with("convert_datatype", serde_json::from_str(r#"{"a":"int","y":"int"}"#).expect("json"));
+            .with(
+                "mapping",
+                serde_json::from_str(r#"{"n":"%{a}.%{b}","big":"%{x}é%{y}"}"#).expect("json"),
+            )
+            .with(
+                "convert_datatype",
+                serde_json::from_str(r#"{"a":"int","y":"int"}"#).expect("json"),
+            );
         let f = build(&args, &BuildContext::default()).expect("build");
         let mut e = Event::new();
         e.set(&FieldRef::top("n"), Value::Float(3.25)).expect("set");
-        e.set(&FieldRef::top("big"), Value::String(format!("{}é{}", "z".repeat(1 << 20), "ü"))).expect("set");
-        assert_eq!(f.apply(&mut e, &mut FilterContext::default()), Outcome::Success);
+        e.set(
+            &FieldRef::top("big"),
+            Value::String(format!("{}é{}", "z".repeat(1 << 20), "ü")),
+        )
+        .expect("set");
+        assert_eq!(
+            f.apply(&mut e, &mut FilterContext::default()),
+            Outcome::Success
+        );
         assert_eq!(e.get(&FieldRef::top("a")), Some(&Value::Integer(3)));
         assert_eq!(s(&e, "b"), Some("25"));
         assert_eq!(s(&e, "x").map(str::len), Some(1 << 20));

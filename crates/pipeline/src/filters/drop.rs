@@ -23,14 +23,19 @@ pub struct Drop {
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     let pct = match args.value("percentage") {
         None => 100.0,
-        Some(_) => args
-            .f64("percentage")
-            .ok_or_else(|| BuildError::option("percentage", "expected a number between 0 and 100"))?,
+        Some(_) => args.f64("percentage").ok_or_else(|| {
+            BuildError::option("percentage", "expected a number between 0 and 100")
+        })?,
     };
     if !(0.0..=100.0).contains(&pct) {
-        return Err(BuildError::option("percentage", format!("expected a number between 0 and 100, got {pct}")));
+        return Err(BuildError::option(
+            "percentage",
+            format!("expected a number between 0 and 100, got {pct}"),
+        ));
     }
-    Ok(Box::new(Drop { probability: pct / 100.0 }))
+    Ok(Box::new(Drop {
+        probability: pct / 100.0,
+    }))
 }
 
 impl Filter for Drop {
@@ -60,7 +65,10 @@ mod tests {
     fn drops_everything_by_default() {
         let f = drop_with(None).expect("build");
         for _ in 0..100 {
-            assert_eq!(f.apply(&mut Event::from_message("x"), &mut FilterContext::default()), Outcome::Drop);
+            assert_eq!(
+                f.apply(&mut Event::from_message("x"), &mut FilterContext::default()),
+                Outcome::Drop
+            );
         }
     }
 
@@ -68,7 +76,10 @@ mod tests {
     fn zero_percent_keeps_everything_and_runs_no_common_options() {
         let f = drop_with(Some(Value::Integer(0))).expect("build");
         for _ in 0..100 {
-            assert_eq!(f.apply(&mut Event::from_message("x"), &mut FilterContext::default()), Outcome::Failure);
+            assert_eq!(
+                f.apply(&mut Event::from_message("x"), &mut FilterContext::default()),
+                Outcome::Failure
+            );
         }
     }
 
@@ -76,7 +87,10 @@ mod tests {
     fn percentage_is_a_probability() {
         let f = drop_with(Some(Value::from("40"))).expect("build");
         let dropped = (0..5000)
-            .filter(|_| f.apply(&mut Event::from_message("x"), &mut FilterContext::default()) == Outcome::Drop)
+            .filter(|_| {
+                f.apply(&mut Event::from_message("x"), &mut FilterContext::default())
+                    == Outcome::Drop
+            })
             .count();
         // 40 % of 5000 = 2000; the bound is > 10 standard deviations wide.
         assert!((1650..2350).contains(&dropped), "dropped {dropped}");

@@ -15,18 +15,55 @@ use hmac::{Hmac, Mac};
 use logstash_mesos_core::{Event, FieldRef, Map, Value};
 use sha1::Digest;
 
-const METHODS: &[&str] =
-    &["SHA1", "SHA256", "SHA384", "SHA512", "MD5", "MURMUR3", "MURMUR3_128", "IPV4_NETWORK", "UUID", "PUNCTUATION"];
+const METHODS: &[&str] = &[
+    "SHA1",
+    "SHA256",
+    "SHA384",
+    "SHA512",
+    "MD5",
+    "MURMUR3",
+    "MURMUR3_128",
+    "IPV4_NETWORK",
+    "UUID",
+    "PUNCTUATION",
+];
 
 pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new("source", OptKind::Array, "the field(s) to fingerprint").default("message"),
-    OptSpec::new("target", OptKind::Field, "where to store the fingerprint (ECS: [event][hash], else fingerprint)"),
-    OptSpec::new("key", OptKind::Password, "HMAC key (SHA*/MD5) or prefix length (IPV4_NETWORK)"),
-    OptSpec::new("base64encode", OptKind::Boolean, "base64 instead of hex output").default("false"),
+    OptSpec::new(
+        "target",
+        OptKind::Field,
+        "where to store the fingerprint (ECS: [event][hash], else fingerprint)",
+    ),
+    OptSpec::new(
+        "key",
+        OptKind::Password,
+        "HMAC key (SHA*/MD5) or prefix length (IPV4_NETWORK)",
+    ),
+    OptSpec::new(
+        "base64encode",
+        OptKind::Boolean,
+        "base64 instead of hex output",
+    )
+    .default("false"),
     OptSpec::new("method", OptKind::Enum(METHODS), "the hash method").default("SHA1"),
-    OptSpec::new("concatenate_sources", OptKind::Boolean, "hash all source fields together").default("false"),
-    OptSpec::new("concatenate_all_fields", OptKind::Boolean, "hash every field of the event together").default("false"),
-    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "selects the default target"),
+    OptSpec::new(
+        "concatenate_sources",
+        OptKind::Boolean,
+        "hash all source fields together",
+    )
+    .default("false"),
+    OptSpec::new(
+        "concatenate_all_fields",
+        OptKind::Boolean,
+        "hash every field of the event together",
+    )
+    .default("false"),
+    OptSpec::new(
+        "ecs_compatibility",
+        OptKind::Enum(&["disabled", "v1", "v8"]),
+        "selects the default target",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,10 +108,23 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
                 .as_deref()
                 .and_then(|k| k.trim().parse::<u32>().ok())
                 .filter(|b| *b <= 32)
-                .ok_or_else(|| BuildError::option("key", "IPV4_NETWORK needs key => the subnet prefix length (0-32)"))?;
+                .ok_or_else(|| {
+                    BuildError::option(
+                        "key",
+                        "IPV4_NETWORK needs key => the subnet prefix length (0-32)",
+                    )
+                })?;
             Method::Ipv4Network(bits)
         }
-        other => return Err(BuildError::option("method", format!("unknown method {other:?}, expected one of {}", METHODS.join(", ")))),
+        other => {
+            return Err(BuildError::option(
+                "method",
+                format!(
+                    "unknown method {other:?}, expected one of {}",
+                    METHODS.join(", ")
+                ),
+            ))
+        }
     };
     let ecs = match args.string("ecs_compatibility").as_deref() {
         Some(s) => crate::plugin::Ecs::parse(s).unwrap_or(ctx.ecs),
@@ -85,15 +135,27 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         None if ecs.enabled() => FieldRef::from_path(["event", "hash"]),
         None => FieldRef::top("fingerprint"),
     };
-    let names = if args.contains("source") { args.strings("source") } else { vec!["message".to_string()] };
+    let names = if args.contains("source") {
+        args.strings("source")
+    } else {
+        vec!["message".to_string()]
+    };
     let sources = names
         .into_iter()
-        .map(|n| FieldRef::parse(&n).map(|r| (n, r)).map_err(|e| BuildError::option("source", e.to_string())))
+        .map(|n| {
+            FieldRef::parse(&n)
+                .map(|r| (n, r))
+                .map_err(|e| BuildError::option("source", e.to_string()))
+        })
         .collect::<BuildResult<_>>()?;
     Ok(Box::new(Fingerprint {
         sources,
         target,
-        key: if matches!(method, Method::Ipv4Network(_)) { None } else { key.map(String::into_bytes) },
+        key: if matches!(method, Method::Ipv4Network(_)) {
+            None
+        } else {
+            key.map(String::into_bytes)
+        },
         base64: args.bool_or("base64encode", false),
         method,
         concatenate_sources: args.bool_or("concatenate_sources", false),
@@ -118,10 +180,12 @@ fn hmac<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Hashes in `deep_sort_hashes` order: object keys sorted at every level.
@@ -130,7 +194,11 @@ fn deep_sort(v: &Value) -> Value {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), deep_sort(&m[k]))).collect::<Map>())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), deep_sort(&m[k])))
+                    .collect::<Map>(),
+            )
         }
         Value::Array(a) => Value::Array(a.iter().map(deep_sort).collect()),
         other => other.clone(),
@@ -172,28 +240,48 @@ impl Fingerprint {
                 h.to_le_bytes().to_vec()
             }
             (Method::Ipv4Network(bits), _) => {
-                let ip: std::net::Ipv4Addr = text.trim().parse().map_err(|_| format!("invalid IPv4 address {text:?}"))?;
-                let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
-                return Ok(Value::String(std::net::Ipv4Addr::from(u32::from(ip) & mask).to_string()));
+                let ip: std::net::Ipv4Addr = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("invalid IPv4 address {text:?}"))?;
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
+                return Ok(Value::String(
+                    std::net::Ipv4Addr::from(u32::from(ip) & mask).to_string(),
+                ));
             }
             (Method::Uuid | Method::Punctuation, _) => return Err("not a hash method".into()),
         };
-        Ok(Value::String(if self.base64 { base64::engine::general_purpose::STANDARD.encode(bytes) } else { hex(&bytes) }))
+        Ok(Value::String(if self.base64 {
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        } else {
+            hex(&bytes)
+        }))
     }
 
     fn run(&self, event: &mut Event) -> Result<(), String> {
         match self.method {
             Method::Uuid => {
                 let id = uuid::Uuid::new_v4().to_string();
-                return event.set(&self.target, Value::String(id)).map_err(|e| e.to_string());
+                return event
+                    .set(&self.target, Value::String(id))
+                    .map_err(|e| e.to_string());
             }
             Method::Punctuation => {
                 let mut sorted: Vec<_> = self.sources.iter().collect();
                 sorted.sort_by(|a, b| a.0.cmp(&b.0));
                 for (_, r) in sorted {
                     let Some(v) = event.get(r) else { continue };
-                    let kept: String = rubyre::to_s(v).chars().filter(|c| is_punct_or_symbol(*c)).collect();
-                    event.set(&self.target, Value::String(kept)).map_err(|e| e.to_string())?;
+                    let kept: String = rubyre::to_s(v)
+                        .chars()
+                        .filter(|c| is_punct_or_symbol(*c))
+                        .collect();
+                    event
+                        .set(&self.target, Value::String(kept))
+                        .map_err(|e| e.to_string())?;
                 }
                 return Ok(());
             }
@@ -229,7 +317,11 @@ impl Fingerprint {
         for (_, r) in &self.sources {
             let h = match event.get(r) {
                 None => continue,
-                Some(Value::Array(a)) => Value::Array(a.iter().map(|v| self.hash(&deep_sort(v))).collect::<Result<_, _>>()?),
+                Some(Value::Array(a)) => Value::Array(
+                    a.iter()
+                        .map(|v| self.hash(&deep_sort(v)))
+                        .collect::<Result<_, _>>()?,
+                ),
                 Some(v) => self.hash(&deep_sort(v))?,
             };
             event.set(&self.target, h).map_err(|e| e.to_string())?;
@@ -240,7 +332,8 @@ impl Fingerprint {
 
 /// Unicode punctuation (P*) or symbol (S*), approximated for the categories `char` knows.
 fn is_punct_or_symbol(c: char) -> bool {
-    c.is_ascii_punctuation() || (!c.is_alphanumeric() && !c.is_whitespace() && !c.is_control() && !c.is_ascii())
+    c.is_ascii_punctuation()
+        || (!c.is_alphanumeric() && !c.is_whitespace() && !c.is_control() && !c.is_ascii())
 }
 
 impl Filter for Fingerprint {
@@ -265,7 +358,10 @@ mod tests {
         for (k, v) in config {
             args = args.with(k, v.clone());
         }
-        let ctx = BuildContext { ecs: crate::plugin::Ecs::Disabled, ..BuildContext::default() };
+        let ctx = BuildContext {
+            ecs: crate::plugin::Ecs::Disabled,
+            ..BuildContext::default()
+        };
         let f = build(&args, &ctx).expect("build");
         let mut e = Event::new();
         e.set(&FieldRef::top("message"), msg).expect("set");
@@ -281,56 +377,114 @@ mod tests {
     fn known_digests() {
         // Reference values computed with OpenSSL / RFC test vectors.
         let e = fp(&[], Value::from("abc"));
-        assert_eq!(out(&e), Some(&Value::from("a9993e364706816aba3e25717850c26c9cd0d89d")));
+        assert_eq!(
+            out(&e),
+            Some(&Value::from("a9993e364706816aba3e25717850c26c9cd0d89d"))
+        );
         let e = fp(&[("method", Value::from("MD5"))], Value::from("abc"));
-        assert_eq!(out(&e), Some(&Value::from("900150983cd24fb0d6963f7d28e17f72")));
-        let e = fp(&[("method", Value::from("SHA256")), ("base64encode", Value::Bool(true))], Value::from("abc"));
-        assert_eq!(out(&e), Some(&Value::from("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=")));
+        assert_eq!(
+            out(&e),
+            Some(&Value::from("900150983cd24fb0d6963f7d28e17f72"))
+        );
+        let e = fp(
+            &[
+                ("method", Value::from("SHA256")),
+                ("base64encode", Value::Bool(true)),
+            ],
+            Value::from("abc"),
+        );
+        assert_eq!(
+            out(&e),
+            Some(&Value::from("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="))
+        );
         // RFC 2202 test case 2.
-        let e = fp(&[("key", Value::from("Jefe"))], Value::from("what do ya want for nothing?"));
-        assert_eq!(out(&e), Some(&Value::from("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")));
+        let e = fp(
+            &[("key", Value::from("Jefe"))],
+            Value::from("what do ya want for nothing?"),
+        );
+        assert_eq!(
+            out(&e),
+            Some(&Value::from("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"))
+        );
         let e = fp(&[("method", Value::from("MURMUR3"))], Value::from("hello"));
         assert_eq!(out(&e), Some(&Value::Integer(613_153_351)));
     }
 
     #[test]
     fn concatenation_and_methods() {
-        let e = fp(&[("method", Value::from("PUNCTUATION"))], Value::from("Hello, world! :-) €"));
+        let e = fp(
+            &[("method", Value::from("PUNCTUATION"))],
+            Value::from("Hello, world! :-) €"),
+        );
         assert_eq!(out(&e), Some(&Value::from(",!:-)€")));
-        let e = fp(&[("method", Value::from("IPV4_NETWORK")), ("key", Value::from("16"))], Value::from("10.1.2.3"));
+        let e = fp(
+            &[
+                ("method", Value::from("IPV4_NETWORK")),
+                ("key", Value::from("16")),
+            ],
+            Value::from("10.1.2.3"),
+        );
         assert_eq!(out(&e), Some(&Value::from("10.1.0.0")));
         let e = fp(&[("method", Value::from("UUID"))], Value::from("x"));
         assert_eq!(out(&e).and_then(Value::as_str).map(str::len), Some(36));
         // |message|abc| hashed with SHA1.
-        let e = fp(&[("concatenate_sources", Value::Bool(true))], Value::from("abc"));
+        let e = fp(
+            &[("concatenate_sources", Value::Bool(true))],
+            Value::from("abc"),
+        );
         let want = hex(&digest::<sha1::Sha1>(b"|message|abc|"));
         assert_eq!(out(&e), Some(&Value::String(want)));
-        let e = fp(&[("method", Value::from("MURMUR3_128"))], Value::from("abc"));
+        let e = fp(
+            &[("method", Value::from("MURMUR3_128"))],
+            Value::from("abc"),
+        );
         assert_eq!(out(&e).and_then(Value::as_str).map(str::len), Some(32));
     }
 
     #[test]
     fn arrays_missing_and_bad_config() {
-        let e = fp(&[("method", Value::from("MD5"))], Value::Array(vec!["abc".into(), "abc".into()]));
+        let e = fp(
+            &[("method", Value::from("MD5"))],
+            Value::Array(vec!["abc".into(), "abc".into()]),
+        );
         assert_eq!(out(&e).and_then(Value::as_array).map(Vec::len), Some(2));
         let e = fp(&[("source", Value::from("missing"))], Value::from("x"));
         assert!(out(&e).is_none());
-        let e = fp(&[("method", Value::from("IPV4_NETWORK")), ("key", Value::from("8"))], Value::from("not an ip"));
+        let e = fp(
+            &[
+                ("method", Value::from("IPV4_NETWORK")),
+                ("key", Value::from("8")),
+            ],
+            Value::from("not an ip"),
+        );
         assert!(out(&e).is_none());
-        let err = build(&Args::default().with("method", Value::from("IPV4_NETWORK")), &BuildContext::default()).err();
+        let err = build(
+            &Args::default().with("method", Value::from("IPV4_NETWORK")),
+            &BuildContext::default(),
+        )
+        .err();
         assert_eq!(err.and_then(|e| e.option).as_deref(), Some("key"));
-        let err = build(&Args::default().with("method", Value::from("CRC")), &BuildContext::default()).err();
+        let err = build(
+            &Args::default().with("method", Value::from("CRC")),
+            &BuildContext::default(),
+        )
+        .err();
         assert_eq!(err.and_then(|e| e.option).as_deref(), Some("method"));
         // ECS default target.
         let f = build(&Args::default(), &BuildContext::default()).expect("build");
         let mut ev = Event::from_message("m");
         f.apply(&mut ev, &mut FilterContext::default());
-        assert!(ev.get(&FieldRef::parse("[event][hash]").expect("ref")).is_some());
+        assert!(ev
+            .get(&FieldRef::parse("[event][hash]").expect("ref"))
+            .is_some());
     }
 
     #[test]
     fn huge_value() {
-        let e = fp(&[("method", Value::from("SHA512"))], Value::String("é".repeat(1 << 19)));
+        let e = fp(
+            &[("method", Value::from("SHA512"))],
+            Value::String("é".repeat(1 << 19)),
+        );
         assert_eq!(out(&e).and_then(Value::as_str).map(str::len), Some(128));
     }
 }

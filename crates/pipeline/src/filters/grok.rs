@@ -12,20 +12,88 @@ use std::time::{Duration, Instant};
 
 /// The grok options (Logstash names, kinds and defaults).
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("match", OptKind::Hash, "field => pattern or [patterns]; the legacy [field, pattern] array is accepted").default("{}"),
-    OptSpec::new("pattern_definitions", OptKind::Hash, "extra patterns NAME => regex for this filter").default("{}"),
-    OptSpec::new("patterns_dir", OptKind::Array, "directories or files with extra pattern definitions").default("[]"),
-    OptSpec::new("patterns_files_glob", OptKind::String, "glob selecting the files read in each patterns_dir").default("\"*\""),
-    OptSpec::new("break_on_match", OptKind::Boolean, "stop at the first matching pattern").default("true"),
-    OptSpec::new("named_captures_only", OptKind::Boolean, "capture only %{SYNTAX:SEMANTIC} (not bare %{SYNTAX})").default("true"),
-    OptSpec::new("keep_empty_captures", OptKind::Boolean, "keep captures that matched the empty string").default("false"),
-    OptSpec::new("overwrite", OptKind::Array, "fields replaced by a capture instead of turned into arrays").default("[]"),
-    OptSpec::new("target", OptKind::String, "field under which captures are placed"),
-    OptSpec::new("tag_on_failure", OptKind::Array, "tags added when no pattern matches").default("[\"_grokparsefailure\"]"),
-    OptSpec::new("tag_on_timeout", OptKind::String, "tag added when matching ran out of time").default("\"_groktimeout\""),
-    OptSpec::new("timeout_millis", OptKind::Number, "time budget for matching (0 disables)").default("30000"),
-    OptSpec::new("timeout_scope", OptKind::Enum(&["pattern", "event"]), "whether the budget is per pattern or per event").default("\"pattern\""),
-    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "stock pattern set: legacy names or ECS names"),
+    OptSpec::new(
+        "match",
+        OptKind::Hash,
+        "field => pattern or [patterns]; the legacy [field, pattern] array is accepted",
+    )
+    .default("{}"),
+    OptSpec::new(
+        "pattern_definitions",
+        OptKind::Hash,
+        "extra patterns NAME => regex for this filter",
+    )
+    .default("{}"),
+    OptSpec::new(
+        "patterns_dir",
+        OptKind::Array,
+        "directories or files with extra pattern definitions",
+    )
+    .default("[]"),
+    OptSpec::new(
+        "patterns_files_glob",
+        OptKind::String,
+        "glob selecting the files read in each patterns_dir",
+    )
+    .default("\"*\""),
+    OptSpec::new(
+        "break_on_match",
+        OptKind::Boolean,
+        "stop at the first matching pattern",
+    )
+    .default("true"),
+    OptSpec::new(
+        "named_captures_only",
+        OptKind::Boolean,
+        "capture only %{SYNTAX:SEMANTIC} (not bare %{SYNTAX})",
+    )
+    .default("true"),
+    OptSpec::new(
+        "keep_empty_captures",
+        OptKind::Boolean,
+        "keep captures that matched the empty string",
+    )
+    .default("false"),
+    OptSpec::new(
+        "overwrite",
+        OptKind::Array,
+        "fields replaced by a capture instead of turned into arrays",
+    )
+    .default("[]"),
+    OptSpec::new(
+        "target",
+        OptKind::String,
+        "field under which captures are placed",
+    ),
+    OptSpec::new(
+        "tag_on_failure",
+        OptKind::Array,
+        "tags added when no pattern matches",
+    )
+    .default("[\"_grokparsefailure\"]"),
+    OptSpec::new(
+        "tag_on_timeout",
+        OptKind::String,
+        "tag added when matching ran out of time",
+    )
+    .default("\"_groktimeout\""),
+    OptSpec::new(
+        "timeout_millis",
+        OptKind::Number,
+        "time budget for matching (0 disables)",
+    )
+    .default("30000"),
+    OptSpec::new(
+        "timeout_scope",
+        OptKind::Enum(&["pattern", "event"]),
+        "whether the budget is per pattern or per event",
+    )
+    .default("\"pattern\""),
+    OptSpec::new(
+        "ecs_compatibility",
+        OptKind::Enum(&["disabled", "v1", "v8"]),
+        "stock pattern set: legacy names or ECS names",
+    ),
 ];
 
 /// A built grok filter.
@@ -68,7 +136,12 @@ fn match_pairs(args: &Args) -> BuildResult<Vec<(String, String)>> {
                 push(&mut out, &kv[0].to_logstash_string(), &kv[1]);
             }
         }
-        Some(_) => return Err(BuildError::option("match", "expected a hash of field => pattern(s)")),
+        Some(_) => {
+            return Err(BuildError::option(
+                "match",
+                "expected a hash of field => pattern(s)",
+            ))
+        }
     }
     Ok(out)
 }
@@ -76,13 +149,23 @@ fn match_pairs(args: &Args) -> BuildResult<Vec<(String, String)>> {
 /// Builds the filter with a chosen engine policy (benches and tests force engines).
 pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildResult<GrokFilter> {
     let ecs = match args.string("ecs_compatibility") {
-        Some(s) => Ecs::parse(&s).ok_or_else(|| BuildError::option("ecs_compatibility", format!("expected disabled, v1 or v8, got {s:?}")))?,
+        Some(s) => Ecs::parse(&s).ok_or_else(|| {
+            BuildError::option(
+                "ecs_compatibility",
+                format!("expected disabled, v1 or v8, got {s:?}"),
+            )
+        })?,
         None => ctx.ecs,
     };
-    let mut lib = PatternLibrary::stock(if ecs.enabled() { PatternSet::EcsV1 } else { PatternSet::Legacy });
+    let mut lib = PatternLibrary::stock(if ecs.enabled() {
+        PatternSet::EcsV1
+    } else {
+        PatternSet::Legacy
+    });
     let glob = args.string_or("patterns_files_glob", "*");
     for dir in args.strings("patterns_dir") {
-        lib.add_path(Path::new(&dir), &glob).map_err(|e| BuildError::option("patterns_dir", e))?;
+        lib.add_path(Path::new(&dir), &glob)
+            .map_err(|e| BuildError::option("patterns_dir", e))?;
     }
     for (name, v) in args.hash("pattern_definitions") {
         lib.add(&name, &v.to_logstash_string());
@@ -91,7 +174,8 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
     let mut errors = Vec::new();
     let mut matches: Vec<(FieldRef, Vec<Grok>)> = Vec::new();
     for (field, pattern) in match_pairs(args)? {
-        let fref = FieldRef::parse(&field).map_err(|e| BuildError::option("match", e.to_string()))?;
+        let fref =
+            FieldRef::parse(&field).map_err(|e| BuildError::option("match", e.to_string()))?;
         match Grok::compile(&pattern, &lib, named_only, pref) {
             Ok(g) => {
                 tracing::debug!(field = %field, pattern = %pattern, engine = g.engine().as_str(), "grok pattern compiled");
@@ -113,14 +197,18 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
         tag_on_failure = vec!["_grokparsefailure".to_string()];
     }
     Ok(GrokFilter {
-        matches: matches.into_iter().map(|(f, g)| (f, FieldMatcher::new(g))).collect(),
+        matches: matches
+            .into_iter()
+            .map(|(f, g)| (f, FieldMatcher::new(g)))
+            .collect(),
         break_on_match: args.bool_or("break_on_match", true),
         keep_empty_captures: args.bool_or("keep_empty_captures", false),
         overwrite: args.strings("overwrite"),
         target: args.field("target")?,
         tag_on_failure,
         tag_on_timeout: args.string_or("tag_on_timeout", "_groktimeout"),
-        event_budget: (scope == "event" && timeout > 0).then(|| Duration::from_millis(timeout as u64)),
+        event_budget: (scope == "event" && timeout > 0)
+            .then(|| Duration::from_millis(timeout as u64)),
     })
 }
 
@@ -140,7 +228,14 @@ impl GrokFilter {
     }
 
     /// Runs the patterns of one field over one input string. Returns whether one matched.
-    fn match_text(&self, fi: usize, text: &str, start: Option<Instant>, found: &mut Found, timed_out: &mut bool) -> bool {
+    fn match_text(
+        &self,
+        fi: usize,
+        text: &str,
+        start: Option<Instant>,
+        found: &mut Found,
+        timed_out: &mut bool,
+    ) -> bool {
         let m = &self.matches[fi].1;
         let mut cands = Vec::with_capacity(m.patterns.len());
         m.candidates(text, &mut cands);
@@ -156,7 +251,9 @@ impl GrokFilter {
                 }
             }
             let before = found.len();
-            let r = g.captures(text, |ci, c, v| found.push((pi, ci, v.map(|s| coerce(c.coerce, s)))));
+            let r = g.captures(text, |ci, c, v| {
+                found.push((pi, ci, v.map(|s| coerce(c.coerce, s))))
+            });
             match r {
                 MatchResult::Match => {
                     matched = true;
@@ -291,30 +388,61 @@ mod tests {
     #[test]
     fn invalid_regex_and_unknown_pattern_are_build_errors() {
         let ctx = BuildContext::default();
-        let err = build(&args(&[("match", matcher("message", "(unclosed %{WORD:w}"))]), &ctx).err().expect("must fail");
+        let err = build(
+            &args(&[("match", matcher("message", "(unclosed %{WORD:w}"))]),
+            &ctx,
+        )
+        .err()
+        .expect("must fail");
         assert_eq!(err.option.as_deref(), Some("match"));
-        assert!(err.message.contains("(unclosed %{WORD:w}"), "{}", err.message);
-        let err = build(&args(&[("match", matcher("message", "%{NO_SUCH_PATTERN:x}"))]), &ctx).err().expect("must fail");
+        assert!(
+            err.message.contains("(unclosed %{WORD:w}"),
+            "{}",
+            err.message
+        );
+        let err = build(
+            &args(&[("match", matcher("message", "%{NO_SUCH_PATTERN:x}"))]),
+            &ctx,
+        )
+        .err()
+        .expect("must fail");
         assert!(err.message.contains("NO_SUCH_PATTERN"), "{}", err.message);
     }
 
     #[test]
     fn captures_types_targets_and_arrays() {
         let ctx = BuildContext::default();
-        let f = build(&args(&[("match", matcher("message", "%{INT:[a][n]:int} %{WORD:message}"))]), &ctx).expect("builds");
+        let f = build(
+            &args(&[(
+                "match",
+                matcher("message", "%{INT:[a][n]:int} %{WORD:message}"),
+            )]),
+            &ctx,
+        )
+        .expect("builds");
         let mut e = Event::from_message("42 word");
         assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
-        assert_eq!(e.get(&FieldRef::parse("[a][n]").expect("ref")), Some(&Value::Integer(42)));
+        assert_eq!(
+            e.get(&FieldRef::parse("[a][n]").expect("ref")),
+            Some(&Value::Integer(42))
+        );
         assert_eq!(
             e.get(&FieldRef::top("message")),
-            Some(&Value::Array(vec![Value::from("42 word"), Value::from("word")]))
+            Some(&Value::Array(vec![
+                Value::from("42 word"),
+                Value::from("word")
+            ]))
         );
     }
 
     #[test]
     fn hostile_input_never_panics() {
         let ctx = BuildContext::default();
-        let f = build(&args(&[("match", matcher("message", "%{COMBINEDAPACHELOG}"))]), &ctx).expect("builds");
+        let f = build(
+            &args(&[("match", matcher("message", "%{COMBINEDAPACHELOG}"))]),
+            &ctx,
+        )
+        .expect("builds");
         let mut missing = Event::new();
         assert_eq!(run(f.as_ref(), &mut missing), Outcome::Failure);
         assert!(missing.has_tag("_grokparsefailure"));
@@ -324,12 +452,20 @@ mod tests {
         let mut obj = Map::default();
         obj.insert("message".into(), Value::Object(Map::default()));
         assert_eq!(run(f.as_ref(), &mut Event::from_map(obj)), Outcome::Failure);
-        let lossy = String::from_utf8_lossy(b"1.2.3.4 - - [\xff\xfe] \"GET /\xc3 HTTP/1.1\" 200 1").into_owned();
-        assert_eq!(run(f.as_ref(), &mut Event::from_message(lossy)), Outcome::Failure);
+        let lossy = String::from_utf8_lossy(b"1.2.3.4 - - [\xff\xfe] \"GET /\xc3 HTTP/1.1\" 200 1")
+            .into_owned();
+        assert_eq!(
+            run(f.as_ref(), &mut Event::from_message(lossy)),
+            Outcome::Failure
+        );
         let big = format!("{}{}", "x ".repeat(512 * 1024), "end");
         let mut e = Event::from_message(big);
         assert_eq!(run(f.as_ref(), &mut e), Outcome::Failure);
-        let f = build(&args(&[("match", matcher("message", "%{GREEDYDATA:rest}"))]), &ctx).expect("builds");
+        let f = build(
+            &args(&[("match", matcher("message", "%{GREEDYDATA:rest}"))]),
+            &ctx,
+        )
+        .expect("builds");
         let mut e = Event::from_message("é".repeat(1 << 19));
         assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
     }
@@ -337,7 +473,11 @@ mod tests {
     #[test]
     fn catastrophic_pattern_tags_timeout() {
         let ctx = BuildContext::default();
-        let f = build(&args(&[("match", matcher("message", "^(?>x?)(\\w+\\s?)*$"))]), &ctx).expect("builds");
+        let f = build(
+            &args(&[("match", matcher("message", "^(?>x?)(\\w+\\s?)*$"))]),
+            &ctx,
+        )
+        .expect("builds");
         let text = format!("{}!", "aaa ".repeat(2000));
         let mut e = Event::from_message(text);
         assert_eq!(run(f.as_ref(), &mut e), Outcome::Failure);
@@ -347,13 +487,27 @@ mod tests {
 
     #[test]
     fn ecs_selects_the_stock_set() {
-        let f = build(&args(&[("match", matcher("message", "%{SYSLOGPROG}")), ("ecs_compatibility", Value::from("disabled"))]), &BuildContext::default()).expect("builds");
+        let f = build(
+            &args(&[
+                ("match", matcher("message", "%{SYSLOGPROG}")),
+                ("ecs_compatibility", Value::from("disabled")),
+            ]),
+            &BuildContext::default(),
+        )
+        .expect("builds");
         let mut e = Event::from_message("sshd[12]");
         assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
         assert_eq!(e.get(&FieldRef::top("program")), Some(&Value::from("sshd")));
-        let f = build(&args(&[("match", matcher("message", "%{SYSLOGPROG}"))]), &BuildContext::default()).expect("builds");
+        let f = build(
+            &args(&[("match", matcher("message", "%{SYSLOGPROG}"))]),
+            &BuildContext::default(),
+        )
+        .expect("builds");
         let mut e = Event::from_message("sshd[12]");
         assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
-        assert_eq!(e.get(&FieldRef::parse("[process][name]").expect("ref")), Some(&Value::from("sshd")));
+        assert_eq!(
+            e.get(&FieldRef::parse("[process][name]").expect("ref")),
+            Some(&Value::from("sshd"))
+        );
     }
 }

@@ -11,10 +11,28 @@ use logstash_mesos_core::{Event, FieldRef, Timestamp, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new("source", OptKind::Field, "the field holding the JSON text").required(),
-    OptSpec::new("target", OptKind::Field, "where to put the parsed data (default: the event root)"),
-    OptSpec::new("tag_on_failure", OptKind::Array, "tags added when the JSON cannot be parsed").default("[\"_jsonparsefailure\"]"),
-    OptSpec::new("skip_on_invalid_json", OptKind::Boolean, "leave invalid JSON alone, without tagging").default("false"),
-    OptSpec::new("ecs_compatibility", OptKind::Enum(&["disabled", "v1", "v8"]), "accepted; only changes a warning in Logstash"),
+    OptSpec::new(
+        "target",
+        OptKind::Field,
+        "where to put the parsed data (default: the event root)",
+    ),
+    OptSpec::new(
+        "tag_on_failure",
+        OptKind::Array,
+        "tags added when the JSON cannot be parsed",
+    )
+    .default("[\"_jsonparsefailure\"]"),
+    OptSpec::new(
+        "skip_on_invalid_json",
+        OptKind::Boolean,
+        "leave invalid JSON alone, without tagging",
+    )
+    .default("false"),
+    OptSpec::new(
+        "ecs_compatibility",
+        OptKind::Enum(&["disabled", "v1", "v8"]),
+        "accepted; only changes a warning in Logstash",
+    ),
 ];
 
 pub const TIMESTAMP_FAILURE_TAG: &str = "_timestampparsefailure";
@@ -29,9 +47,14 @@ pub struct Json {
 }
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
-    let source = args.field("source")?.ok_or_else(|| BuildError::option("source", "is required"))?;
-    let tag_on_failure =
-        if args.contains("tag_on_failure") { args.strings("tag_on_failure") } else { vec!["_jsonparsefailure".into()] };
+    let source = args
+        .field("source")?
+        .ok_or_else(|| BuildError::option("source", "is required"))?;
+    let tag_on_failure = if args.contains("tag_on_failure") {
+        args.strings("tag_on_failure")
+    } else {
+        vec!["_jsonparsefailure".into()]
+    };
     Ok(Box::new(Json {
         source,
         target: args.field("target")?,
@@ -86,7 +109,11 @@ impl Filter for Json {
         // Resolve every key first so a failure leaves the event untouched.
         let mut sets = Vec::with_capacity(map.len());
         for (k, v) in map {
-            let r = if k.contains('[') { FieldRef::parse(&k).unwrap_or_else(|_| FieldRef::top(&k)) } else { FieldRef::top(&k) };
+            let r = if k.contains('[') {
+                FieldRef::parse(&k).unwrap_or_else(|_| FieldRef::top(&k))
+            } else {
+                FieldRef::top(&k)
+            };
             sets.push((r, v));
         }
         for (r, v) in sets {
@@ -136,11 +163,20 @@ mod tests {
 
     #[test]
     fn parses_into_root_with_nested_keys() {
-        let (e, out) = run(src(), Value::from(r#"{"a":1,"[b][c]":"x","@timestamp":"2015-12-02T17:40:00.666Z"}"#));
+        let (e, out) = run(
+            src(),
+            Value::from(r#"{"a":1,"[b][c]":"x","@timestamp":"2015-12-02T17:40:00.666Z"}"#),
+        );
         assert_eq!(out, Outcome::Success);
         assert_eq!(e.get(&FieldRef::top("a")), Some(&Value::Integer(1)));
-        assert_eq!(e.get(&FieldRef::parse("[b][c]").expect("ref")), Some(&Value::from("x")));
-        assert_eq!(e.timestamp().map(|t| t.to_string()).as_deref(), Some("2015-12-02T17:40:00.666Z"));
+        assert_eq!(
+            e.get(&FieldRef::parse("[b][c]").expect("ref")),
+            Some(&Value::from("x"))
+        );
+        assert_eq!(
+            e.timestamp().map(|t| t.to_string()).as_deref(),
+            Some("2015-12-02T17:40:00.666Z")
+        );
     }
 
     #[test]
@@ -148,47 +184,93 @@ mod tests {
         let (e, out) = run(src(), Value::from(r#"{"@timestamp": 12}"#));
         assert_eq!(out, Outcome::Success);
         assert!(e.has_tag(TIMESTAMP_FAILURE_TAG));
-        assert_eq!(e.get(&FieldRef::top("_@timestamp")), Some(&Value::from("12")));
+        assert_eq!(
+            e.get(&FieldRef::top("_@timestamp")),
+            Some(&Value::from("12"))
+        );
     }
 
     #[test]
     fn invalid_non_string_and_missing_sources() {
         let (e, out) = run(src(), Value::from("{not json"));
-        assert_eq!((out, e.tags()), (Outcome::Failure, vec!["_jsonparsefailure".to_string()]));
+        assert_eq!(
+            (out, e.tags()),
+            (Outcome::Failure, vec!["_jsonparsefailure".to_string()])
+        );
         let (e, out) = run(src(), Value::Integer(5));
-        assert_eq!((out, e.has_tag("_jsonparsefailure")), (Outcome::Failure, true));
-        let (e, out) = run(src().with("skip_on_invalid_json", Value::Bool(true)), Value::from("nope"));
+        assert_eq!(
+            (out, e.has_tag("_jsonparsefailure")),
+            (Outcome::Failure, true)
+        );
+        let (e, out) = run(
+            src().with("skip_on_invalid_json", Value::Bool(true)),
+            Value::from("nope"),
+        );
         assert_eq!((out, e.tags().len()), (Outcome::Failure, 0));
-        let f = build(&Args::default().with("source", Value::from("missing")), &BuildContext::default()).expect("build");
+        let f = build(
+            &Args::default().with("source", Value::from("missing")),
+            &BuildContext::default(),
+        )
+        .expect("build");
         let mut e = Event::from_message("x");
-        assert_eq!(f.apply(&mut e, &mut FilterContext::default()), Outcome::Failure);
+        assert_eq!(
+            f.apply(&mut e, &mut FilterContext::default()),
+            Outcome::Failure
+        );
         assert!(e.tags().is_empty());
     }
 
     #[test]
     fn scalar_json_needs_a_target() {
         let (e, out) = run(src(), Value::from("[1,2]"));
-        assert_eq!((out, e.has_tag("_jsonparsefailure")), (Outcome::Failure, true));
-        let (e, out) = run(src().with("target", Value::from("[t][x]")), Value::from("[1,2]"));
+        assert_eq!(
+            (out, e.has_tag("_jsonparsefailure")),
+            (Outcome::Failure, true)
+        );
+        let (e, out) = run(
+            src().with("target", Value::from("[t][x]")),
+            Value::from("[1,2]"),
+        );
         assert_eq!(out, Outcome::Success);
-        assert_eq!(e.get(&FieldRef::parse("[t][x]").expect("ref")), Some(&Value::Array(vec![1.into(), 2.into()])));
+        assert_eq!(
+            e.get(&FieldRef::parse("[t][x]").expect("ref")),
+            Some(&Value::Array(vec![1.into(), 2.into()]))
+        );
     }
 
     #[test]
     fn config_errors_name_the_option() {
-        let err = build(&Args::default(), &BuildContext::default()).err().expect("source required");
+        let err = build(&Args::default(), &BuildContext::default())
+            .err()
+            .expect("source required");
         assert_eq!(err.option.as_deref(), Some("source"));
-        let err = build(&src().with("target", Value::from("[bad")), &BuildContext::default()).err().expect("bad target");
+        let err = build(
+            &src().with("target", Value::from("[bad")),
+            &BuildContext::default(),
+        )
+        .err()
+        .expect("bad target");
         assert_eq!(err.option.as_deref(), Some("target"));
     }
 
     #[test]
     fn big_and_odd_input() {
-        let big = format!(r#"{{"k":"{}","u":"\ud83d\ude00 é \u0000"}}"#, "x".repeat(1 << 20));
+        let big = format!(
+            r#"{{"k":"{}","u":"\ud83d\ude00 é \u0000"}}"#,
+            "x".repeat(1 << 20)
+        );
         let (e, out) = run(src().with("target", Value::from("t")), Value::from(big));
         assert_eq!(out, Outcome::Success);
-        assert_eq!(e.get(&FieldRef::parse("[t][k]").expect("ref")).and_then(Value::as_str).map(str::len), Some(1 << 20));
-        assert_eq!(e.get(&FieldRef::parse("[t][u]").expect("ref")), Some(&Value::from("😀 é \u{0}")));
+        assert_eq!(
+            e.get(&FieldRef::parse("[t][k]").expect("ref"))
+                .and_then(Value::as_str)
+                .map(str::len),
+            Some(1 << 20)
+        );
+        assert_eq!(
+            e.get(&FieldRef::parse("[t][u]").expect("ref")),
+            Some(&Value::from("😀 é \u{0}"))
+        );
         // A lone surrogate is invalid JSON text for serde: tagged, not a panic.
         let (e, _) = run(src(), Value::from(r#"{"a":"\ud800"}"#));
         assert!(e.has_tag("_jsonparsefailure"));

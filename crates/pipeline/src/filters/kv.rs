@@ -19,29 +19,125 @@ const TRANSFORMS: &[&str] = &["lowercase", "uppercase", "capitalize"];
 
 pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new("source", OptKind::Field, "the field to parse").default("message"),
-    OptSpec::new("target", OptKind::Field, "the field to put the pairs under (default: the event root)"),
-    OptSpec::new("field_split", OptKind::String, "characters (a regex class) separating pairs").default(" "),
-    OptSpec::new("field_split_pattern", OptKind::String, "a regex separating pairs (overrides field_split)"),
-    OptSpec::new("value_split", OptKind::String, "characters (a regex class) separating key and value").default("="),
-    OptSpec::new("value_split_pattern", OptKind::String, "a regex separating key and value (overrides value_split)"),
+    OptSpec::new(
+        "target",
+        OptKind::Field,
+        "the field to put the pairs under (default: the event root)",
+    ),
+    OptSpec::new(
+        "field_split",
+        OptKind::String,
+        "characters (a regex class) separating pairs",
+    )
+    .default(" "),
+    OptSpec::new(
+        "field_split_pattern",
+        OptKind::String,
+        "a regex separating pairs (overrides field_split)",
+    ),
+    OptSpec::new(
+        "value_split",
+        OptKind::String,
+        "characters (a regex class) separating key and value",
+    )
+    .default("="),
+    OptSpec::new(
+        "value_split_pattern",
+        OptKind::String,
+        "a regex separating key and value (overrides value_split)",
+    ),
     OptSpec::new("include_keys", OptKind::Array, "only these keys (sprintf)").default("[]"),
     OptSpec::new("exclude_keys", OptKind::Array, "never these keys (sprintf)").default("[]"),
-    OptSpec::new("default_keys", OptKind::Hash, "keys and values added when the source lacks them").default("{}"),
-    OptSpec::new("prefix", OptKind::String, "a string (sprintf) prepended to every key").default(""),
-    OptSpec::new("trim_key", OptKind::String, "characters (a regex class) trimmed from both ends of keys"),
-    OptSpec::new("trim_value", OptKind::String, "characters (a regex class) trimmed from both ends of values"),
-    OptSpec::new("remove_char_key", OptKind::String, "characters (a regex class) removed from keys"),
-    OptSpec::new("remove_char_value", OptKind::String, "characters (a regex class) removed from values"),
-    OptSpec::new("transform_key", OptKind::Enum(TRANSFORMS), "lowercase, uppercase or capitalize keys"),
-    OptSpec::new("transform_value", OptKind::Enum(TRANSFORMS), "lowercase, uppercase or capitalize values"),
-    OptSpec::new("include_brackets", OptKind::Boolean, "values wrapped in (), [] or <> lose the brackets").default("true"),
-    OptSpec::new("recursive", OptKind::Boolean, "parse values for more key=value pairs").default("false"),
-    OptSpec::new("allow_duplicate_values", OptKind::Boolean, "keep repeated identical pairs").default("true"),
-    OptSpec::new("allow_empty_values", OptKind::Boolean, "keep keys whose value is empty").default("false"),
-    OptSpec::new("whitespace", OptKind::Enum(&["lenient", "strict"]), "lenient ignores spaces around value_split").default("lenient"),
-    OptSpec::new("timeout_millis", OptKind::Number, "time budget per event in ms (0: none)").default("30000"),
-    OptSpec::new("tag_on_timeout", OptKind::String, "tag added when the budget is exceeded").default("_kv_filter_timeout"),
-    OptSpec::new("tag_on_failure", OptKind::String, "tag added when the pairs cannot be set").default("_kv_filter_error"),
+    OptSpec::new(
+        "default_keys",
+        OptKind::Hash,
+        "keys and values added when the source lacks them",
+    )
+    .default("{}"),
+    OptSpec::new(
+        "prefix",
+        OptKind::String,
+        "a string (sprintf) prepended to every key",
+    )
+    .default(""),
+    OptSpec::new(
+        "trim_key",
+        OptKind::String,
+        "characters (a regex class) trimmed from both ends of keys",
+    ),
+    OptSpec::new(
+        "trim_value",
+        OptKind::String,
+        "characters (a regex class) trimmed from both ends of values",
+    ),
+    OptSpec::new(
+        "remove_char_key",
+        OptKind::String,
+        "characters (a regex class) removed from keys",
+    ),
+    OptSpec::new(
+        "remove_char_value",
+        OptKind::String,
+        "characters (a regex class) removed from values",
+    ),
+    OptSpec::new(
+        "transform_key",
+        OptKind::Enum(TRANSFORMS),
+        "lowercase, uppercase or capitalize keys",
+    ),
+    OptSpec::new(
+        "transform_value",
+        OptKind::Enum(TRANSFORMS),
+        "lowercase, uppercase or capitalize values",
+    ),
+    OptSpec::new(
+        "include_brackets",
+        OptKind::Boolean,
+        "values wrapped in (), [] or <> lose the brackets",
+    )
+    .default("true"),
+    OptSpec::new(
+        "recursive",
+        OptKind::Boolean,
+        "parse values for more key=value pairs",
+    )
+    .default("false"),
+    OptSpec::new(
+        "allow_duplicate_values",
+        OptKind::Boolean,
+        "keep repeated identical pairs",
+    )
+    .default("true"),
+    OptSpec::new(
+        "allow_empty_values",
+        OptKind::Boolean,
+        "keep keys whose value is empty",
+    )
+    .default("false"),
+    OptSpec::new(
+        "whitespace",
+        OptKind::Enum(&["lenient", "strict"]),
+        "lenient ignores spaces around value_split",
+    )
+    .default("lenient"),
+    OptSpec::new(
+        "timeout_millis",
+        OptKind::Number,
+        "time budget per event in ms (0: none)",
+    )
+    .default("30000"),
+    OptSpec::new(
+        "tag_on_timeout",
+        OptKind::String,
+        "tag added when the budget is exceeded",
+    )
+    .default("_kv_filter_timeout"),
+    OptSpec::new(
+        "tag_on_failure",
+        OptKind::String,
+        "tag added when the pairs cannot be set",
+    )
+    .default("_kv_filter_error"),
 ];
 
 #[derive(Clone, Copy)]
@@ -59,7 +155,10 @@ impl Transform {
             Some("uppercase") => Some(Transform::Upper),
             Some("capitalize") => Some(Transform::Capitalize),
             Some(other) => {
-                return Err(BuildError::option(name, format!("expected one of lowercase, uppercase, capitalize, got {other:?}")))
+                return Err(BuildError::option(
+                    name,
+                    format!("expected one of lowercase, uppercase, capitalize, got {other:?}"),
+                ))
             }
         })
     }
@@ -100,8 +199,14 @@ fn re(option: &str, pattern: &str) -> BuildResult<Regex> {
     rubyre::compile(pattern).map_err(|e| BuildError::option(option, e))
 }
 
-fn optional(args: &Args, option: &str, wrap: impl Fn(&str) -> String) -> BuildResult<Option<Regex>> {
-    args.string(option).map(|s| re(option, &wrap(&s))).transpose()
+fn optional(
+    args: &Args,
+    option: &str,
+    wrap: impl Fn(&str) -> String,
+) -> BuildResult<Option<Regex>> {
+    args.string(option)
+        .map(|s| re(option, &wrap(&s)))
+        .transpose()
 }
 
 /// `(?:\\.|[^chars])+` captured: characters that are escaped or not in the class.
@@ -115,18 +220,34 @@ fn until_pattern(pattern: &str) -> String {
 }
 
 fn quoted(open: &str, close: &str) -> String {
-    format!("{}{}?{}", regex_quote(open), until_class(&regex_quote(close)), regex_quote(close))
+    format!(
+        "{}{}?{}",
+        regex_quote(open),
+        until_class(&regex_quote(close)),
+        regex_quote(close)
+    )
 }
 
 fn regex_quote(s: &str) -> String {
-    s.chars().flat_map(|c| if "()[]{}.*+?^$|\\-".contains(c) { vec!['\\', c] } else { vec![c] }).collect()
+    s.chars()
+        .flat_map(|c| {
+            if "()[]{}.*+?^$|\\-".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     let field_split = args.string_or("field_split", " ");
     let value_split = args.string_or("value_split", "=");
     if value_split.is_empty() {
-        return Err(BuildError::option("value_split", "must be a non-empty string"));
+        return Err(BuildError::option(
+            "value_split",
+            "must be a non-empty string",
+        ));
     }
     let fsp = args.string("field_split_pattern");
     let vsp = args.string("value_split_pattern");
@@ -139,13 +260,24 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
             re(name, p)?;
         }
     }
-    let fs = format!("(?:{})", fsp.clone().unwrap_or_else(|| format!("[{field_split}]")));
-    let mut vs = format!("(?:{})", vsp.clone().unwrap_or_else(|| format!("[{value_split}]")));
+    let fs = format!(
+        "(?:{})",
+        fsp.clone().unwrap_or_else(|| format!("[{field_split}]"))
+    );
+    let mut vs = format!(
+        "(?:{})",
+        vsp.clone().unwrap_or_else(|| format!("[{value_split}]"))
+    );
     let whitespace = args.string_or("whitespace", "lenient");
     match whitespace.as_str() {
         "lenient" => vs = format!("(?: *{vs} *)"),
         "strict" => {}
-        other => return Err(BuildError::option("whitespace", format!("expected lenient or strict, got {other:?}"))),
+        other => {
+            return Err(BuildError::option(
+                "whitespace",
+                format!("expected lenient or strict, got {other:?}"),
+            ))
+        }
     }
     let key = if fsp.is_some() || vsp.is_some() {
         until_pattern(&format!("{vs}|{fs}"))
@@ -156,20 +288,51 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     if args.bool_or("include_brackets", true) {
         values.extend([quoted("(", ")"), quoted("[", "]"), quoted("<", ">")]);
     }
-    values.push(if fsp.is_some() { until_pattern(&fs) } else { until_class(&field_split) });
-    let value = values.iter().map(|v| format!("(?:{v})")).collect::<Vec<_>>().join("|");
+    values.push(if fsp.is_some() {
+        until_pattern(&fs)
+    } else {
+        until_class(&field_split)
+    });
+    let value = values
+        .iter()
+        .map(|v| format!("(?:{v})"))
+        .collect::<Vec<_>>()
+        .join("|");
     let scan_src = format!("{key}{vs}(?:{value})?(?:{fs}|$)");
-    let option = if fsp.is_some() { "field_split_pattern" } else if vsp.is_some() { "value_split_pattern" } else { "field_split" };
+    let option = if fsp.is_some() {
+        "field_split_pattern"
+    } else if vsp.is_some() {
+        "value_split_pattern"
+    } else {
+        "field_split"
+    };
     let scan = re(option, &scan_src)?;
-    let value_split_re = re(if vsp.is_some() { "value_split_pattern" } else { "value_split" }, &vs)?;
+    let value_split_re = re(
+        if vsp.is_some() {
+            "value_split_pattern"
+        } else {
+            "value_split"
+        },
+        &vs,
+    )?;
 
     let timeout_ms = args.i64_or("timeout_millis", 30_000);
     if timeout_ms < 0 {
-        return Err(BuildError::option("timeout_millis", "must be 0 (no timeout) or a positive number"));
+        return Err(BuildError::option(
+            "timeout_millis",
+            "must be 0 (no timeout) or a positive number",
+        ));
     }
-    let templates = |name: &str| args.strings(name).iter().map(|s| Template::compile(s)).collect::<Vec<_>>();
+    let templates = |name: &str| {
+        args.strings(name)
+            .iter()
+            .map(|s| Template::compile(s))
+            .collect::<Vec<_>>()
+    };
     Ok(Box::new(Kv {
-        source: args.field("source")?.unwrap_or_else(|| FieldRef::top("message")),
+        source: args
+            .field("source")?
+            .unwrap_or_else(|| FieldRef::top("message")),
         target: args.field("target")?,
         scan,
         value_split: value_split_re,
@@ -216,7 +379,11 @@ fn strip(re: &Option<Regex>, s: String) -> Result<String, Abort> {
 impl Kv {
     fn parse(&self, text: &str, scope: &Scope, kv: &mut Map) -> Result<(), Abort> {
         // Short cut: no value separator, no pairs.
-        if !self.value_split.is_match(text).map_err(|_| Abort::Timeout)? {
+        if !self
+            .value_split
+            .is_match(text)
+            .map_err(|_| Abort::Timeout)?
+        {
             return Ok(());
         }
         for caps in self.scan.captures_iter(text) {
@@ -225,7 +392,9 @@ impl Kv {
                 return Err(Abort::Timeout);
             }
             let Some(key) = caps.get(1) else { continue };
-            let value = (2..caps.len()).find_map(|i| caps.get(i)).map(|m| m.as_str());
+            let value = (2..caps.len())
+                .find_map(|i| caps.get(i))
+                .map(|m| m.as_str());
             let value = match value {
                 Some(v) if !v.is_empty() => v.to_string(),
                 _ if self.allow_empty_values => String::new(),
@@ -298,11 +467,19 @@ impl Kv {
                 for v in a {
                     match v {
                         Value::String(s) => self.parse(s, &scope, &mut kv)?,
-                        other => return Err(Abort::Error(format!("cannot parse a {} element", other.type_name()))),
+                        other => {
+                            return Err(Abort::Error(format!(
+                                "cannot parse a {} element",
+                                other.type_name()
+                            )))
+                        }
                     }
                 }
             }
-            Some(other) => tracing::warn!(kind = other.type_name(), "kv filter has no support for this type of data"),
+            Some(other) => tracing::warn!(
+                kind = other.type_name(),
+                "kv filter has no support for this type of data"
+            ),
         }
         // Default keys first, parsed keys override them.
         let mut out: Map = self.default_keys.iter().cloned().collect();
@@ -343,7 +520,11 @@ impl Filter for Kv {
         // before setting any so a bad key leaves the event unchanged.
         let mut sets = Vec::with_capacity(kv.len());
         for (k, v) in kv {
-            let r = if k.contains(['[', ']']) { FieldRef::parse(&k) } else { Ok(FieldRef::top(&k)) };
+            let r = if k.contains(['[', ']']) {
+                FieldRef::parse(&k)
+            } else {
+                Ok(FieldRef::top(&k))
+            };
             match r {
                 Ok(r) => sets.push((r, v)),
                 Err(_) => {
@@ -378,14 +559,23 @@ mod tests {
     }
 
     fn get<'a>(e: &'a Event, k: &str) -> Option<&'a str> {
-        e.get(&FieldRef::parse(k).expect("ref")).and_then(Value::as_str)
+        e.get(&FieldRef::parse(k).expect("ref"))
+            .and_then(Value::as_str)
     }
 
     #[test]
     fn quoting_and_brackets() {
         let (e, out) = kv(&[], r#"a=1 b="x y" c='z w' d=(p q) e=[r] f=<s> g=h\ i"#);
         assert_eq!(out, Outcome::Success);
-        for (k, v) in [("a", "1"), ("b", "x y"), ("c", "z w"), ("d", "p q"), ("e", "r"), ("f", "s"), ("g", r"h\ i")] {
+        for (k, v) in [
+            ("a", "1"),
+            ("b", "x y"),
+            ("c", "z w"),
+            ("d", "p q"),
+            ("e", "r"),
+            ("f", "s"),
+            ("g", r"h\ i"),
+        ] {
             assert_eq!(get(&e, k), Some(v), "{k}");
         }
     }
@@ -399,25 +589,62 @@ mod tests {
 
     #[test]
     fn bad_patterns_name_the_option() {
-        for (opt, bad) in [("field_split_pattern", "(("), ("value_split_pattern", "[a"), ("trim_key", "]["), ("value_split", "")] {
-            let err = build(&Args::default().with(opt, Value::from(bad)), &BuildContext::default()).err();
+        for (opt, bad) in [
+            ("field_split_pattern", "(("),
+            ("value_split_pattern", "[a"),
+            ("trim_key", "]["),
+            ("value_split", ""),
+        ] {
+            let err = build(
+                &Args::default().with(opt, Value::from(bad)),
+                &BuildContext::default(),
+            )
+            .err();
             assert_eq!(err.and_then(|e| e.option).as_deref(), Some(opt), "{opt}");
         }
-        let err = build(&Args::default().with("transform_key", Value::from("reverse")), &BuildContext::default()).err();
+        let err = build(
+            &Args::default().with("transform_key", Value::from("reverse")),
+            &BuildContext::default(),
+        )
+        .err();
         assert_eq!(err.and_then(|e| e.option).as_deref(), Some("transform_key"));
     }
 
     #[test]
     fn non_string_source_and_array_source() {
-        let f = build(&Args::default().with("source", Value::from("n")), &BuildContext::default()).expect("build");
+        let f = build(
+            &Args::default().with("source", Value::from("n")),
+            &BuildContext::default(),
+        )
+        .expect("build");
         let mut e = Event::new();
         e.set(&FieldRef::top("n"), Value::Integer(3)).expect("set");
-        assert_eq!(f.apply(&mut e, &mut FilterContext::default()), Outcome::Failure);
-        e.set(&FieldRef::top("n"), Value::Array(vec!["a=1".into(), "a=2 b=3".into()])).expect("set");
-        assert_eq!(f.apply(&mut e, &mut FilterContext::default()), Outcome::Success);
-        assert_eq!(e.get(&FieldRef::top("a")), Some(&Value::Array(vec!["1".into(), "2".into()])));
-        e.set(&FieldRef::top("n"), Value::Array(vec!["a=1".into(), Value::Integer(1)])).expect("set");
-        assert_eq!(f.apply(&mut e, &mut FilterContext::default()), Outcome::Failure);
+        assert_eq!(
+            f.apply(&mut e, &mut FilterContext::default()),
+            Outcome::Failure
+        );
+        e.set(
+            &FieldRef::top("n"),
+            Value::Array(vec!["a=1".into(), "a=2 b=3".into()]),
+        )
+        .expect("set");
+        assert_eq!(
+            f.apply(&mut e, &mut FilterContext::default()),
+            Outcome::Success
+        );
+        assert_eq!(
+            e.get(&FieldRef::top("a")),
+            Some(&Value::Array(vec!["1".into(), "2".into()]))
+        );
+        e.set(
+            &FieldRef::top("n"),
+            Value::Array(vec!["a=1".into(), Value::Integer(1)]),
+        )
+        .expect("set");
+        assert_eq!(
+            f.apply(&mut e, &mut FilterContext::default()),
+            Outcome::Failure
+        );
         assert!(e.has_tag("_kv_filter_error"));
     }
 
@@ -432,7 +659,9 @@ mod tests {
 
     #[test]
     fn huge_line_and_odd_utf8() {
-        let line: String = (0..20_000).map(|i| format!("k{i}=välue\u{0}{i}😀 ")).collect();
+        let line: String = (0..20_000)
+            .map(|i| format!("k{i}=välue\u{0}{i}😀 "))
+            .collect();
         assert!(line.len() > 300_000);
         let big = format!("{line}{}", "x".repeat(1 << 20));
         let (e, out) = kv(&[("target", Value::from("t"))], &big);
@@ -443,7 +672,10 @@ mod tests {
     #[test]
     fn pathological_pattern_ends_as_timeout_not_hang() {
         let (e, out) = kv(
-            &[("value_split_pattern", Value::from("(?:=+=+)+:")), ("timeout_millis", Value::Integer(250))],
+            &[
+                ("value_split_pattern", Value::from("(?:=+=+)+:")),
+                ("timeout_millis", Value::Integer(250)),
+            ],
             &format!("foo{}:bar baz{}bingo", "=".repeat(8), "=".repeat(48)),
         );
         // The look-ahead key pattern backtracks catastrophically on the `=` run; the
@@ -452,9 +684,15 @@ mod tests {
         assert!(e.has_tag("_kv_filter_timeout"));
         assert!(get(&e, "foo").is_none());
         let (e, out) = kv(
-            &[("value_split_pattern", Value::from("(?:=+=+)+:")), ("timeout_millis", Value::Integer(250))],
+            &[
+                ("value_split_pattern", Value::from("(?:=+=+)+:")),
+                ("timeout_millis", Value::Integer(250)),
+            ],
             "foo==:bar baz==:bingo",
         );
-        assert_eq!((out, get(&e, "foo"), get(&e, "baz")), (Outcome::Success, Some("bar"), Some("bingo")));
+        assert_eq!(
+            (out, get(&e, "foo"), get(&e, "baz")),
+            (Outcome::Success, Some("bar"), Some("bingo"))
+        );
     }
 }

@@ -42,7 +42,10 @@ pub fn translate(p: &str) -> String {
                     ('Z', false) => out.push_str("(?=\\n?\\z)"),
                     ('p' | 'P' | 'x' | 'u', _) if chars.get(i + 2) == Some(&'{') => {
                         // `\p{Class}`, `\x{hex}`: copy through the closing brace.
-                        let end = chars[i..].iter().position(|&c| c == '}').map_or(chars.len(), |e| i + e + 1);
+                        let end = chars[i..]
+                            .iter()
+                            .position(|&c| c == '}')
+                            .map_or(chars.len(), |e| i + e + 1);
                         out.extend(&chars[i..end]);
                         i = end;
                         continue;
@@ -97,7 +100,9 @@ pub fn translate(p: &str) -> String {
 
 fn is_quantifier(s: &[char]) -> bool {
     // `{n}`, `{n,}`, `{n,m}`, `{,m}`
-    let Some(end) = s.iter().position(|&c| c == '}') else { return false };
+    let Some(end) = s.iter().position(|&c| c == '}') else {
+        return false;
+    };
     let inner: String = s[1..end].iter().collect();
     if inner.is_empty() {
         return false;
@@ -159,7 +164,10 @@ pub fn expand_replacement(rep: &str, caps: &Captures, text: &str, out: &mut Stri
             }
             'k' => {
                 let rest = &rep[i + 2..];
-                if let Some(close) = rest.strip_prefix('<').and_then(|r| r.find('>').map(|e| (r, e))) {
+                if let Some(close) = rest
+                    .strip_prefix('<')
+                    .and_then(|r| r.find('>').map(|e| (r, e)))
+                {
                     let (r, e) = close;
                     let name = &r[..e];
                     if let Some(m) = caps.name(name) {
@@ -298,15 +306,29 @@ mod tests {
     #[test]
     fn gsub_with_backrefs() {
         let re = compile(r"(\w+)@(?<host>\w+)").expect("test");
-        assert_eq!(gsub(&re, "joe@example x", r"\2:\1 [\0] \k<host>").expect("test"), "example:joe [joe@example] example x");
+        assert_eq!(
+            gsub(&re, "joe@example x", r"\2:\1 [\0] \k<host>").expect("test"),
+            "example:joe [joe@example] example x"
+        );
         assert_eq!(gsub(&re, "none here!", "x").expect("test"), "none here!");
-        assert_eq!(gsub(&compile("a").expect("test"), "banana", r"\\").expect("test"), "b\\n\\n\\");
+        assert_eq!(
+            gsub(&compile("a").expect("test"), "banana", r"\\").expect("test"),
+            "b\\n\\n\\"
+        );
     }
 
     #[test]
     fn inspect_like_ruby() {
         let mut m = Map::default();
-        m.insert("k".into(), Value::Array(vec![Value::from("a\"b"), Value::Integer(1), Value::Null, Value::Float(2.0)]));
+        m.insert(
+            "k".into(),
+            Value::Array(vec![
+                Value::from("a\"b"),
+                Value::Integer(1),
+                Value::Null,
+                Value::Float(2.0),
+            ]),
+        );
         assert_eq!(to_s(&Value::Object(m)), r#"{"k"=>["a\"b", 1, nil, 2.0]}"#);
         assert_eq!(to_s(&Value::from("plain")), "plain");
         assert_eq!(capitalize("nÎcË GÛŸ"), "Nîcë gûÿ");

@@ -45,9 +45,17 @@ pub enum MatchResult {
 const RETRY_LIMIT: u32 = 10_000_000;
 
 enum Inner {
-    Regex { re: regex::Regex, pool: Mutex<Vec<regex::CaptureLocations>> },
-    Pcre2 { re: pcre2::bytes::Regex, pool: Mutex<Vec<pcre2::bytes::CaptureLocations>> },
-    Onig { re: onig::Regex },
+    Regex {
+        re: regex::Regex,
+        pool: Mutex<Vec<regex::CaptureLocations>>,
+    },
+    Pcre2 {
+        re: pcre2::bytes::Regex,
+        pool: Mutex<Vec<pcre2::bytes::CaptureLocations>>,
+    },
+    Onig {
+        re: onig::Regex,
+    },
 }
 
 /// A compiled regex with named groups `_g0.._gN`.
@@ -57,10 +65,16 @@ pub struct Engine {
     groups: Vec<Option<usize>>,
 }
 
-fn group_index<'a>(names: impl Iterator<Item = (usize, Option<&'a str>)>, n: usize) -> Vec<Option<usize>> {
+fn group_index<'a>(
+    names: impl Iterator<Item = (usize, Option<&'a str>)>,
+    n: usize,
+) -> Vec<Option<usize>> {
     let mut groups = vec![None; n];
     for (i, name) in names {
-        if let Some(idx) = name.and_then(|nm| nm.strip_prefix("_g")).and_then(|d| d.parse::<usize>().ok()) {
+        if let Some(idx) = name
+            .and_then(|nm| nm.strip_prefix("_g"))
+            .and_then(|d| d.parse::<usize>().ok())
+        {
             if idx < n {
                 groups[idx] = Some(i);
             }
@@ -88,7 +102,13 @@ impl Engine {
             if let Ok(t) = translate(expanded, Dialect::Rust) {
                 if let Ok(re) = build_rust(&t) {
                     let groups = group_index(re.capture_names().enumerate(), captures);
-                    return Ok(Engine { inner: Inner::Regex { re, pool: Mutex::new(Vec::new()) }, groups });
+                    return Ok(Engine {
+                        inner: Inner::Regex {
+                            re,
+                            pool: Mutex::new(Vec::new()),
+                        },
+                        groups,
+                    });
                 }
             }
         }
@@ -107,7 +127,13 @@ impl Engine {
                         Ok(re) => {
                             let names = re.capture_names().iter().map(|n| n.as_deref()).enumerate();
                             let groups = group_index(names, captures);
-                            return Ok(Engine { inner: Inner::Pcre2 { re, pool: Mutex::new(Vec::new()) }, groups });
+                            return Ok(Engine {
+                                inner: Inner::Pcre2 {
+                                    re,
+                                    pool: Mutex::new(Vec::new()),
+                                },
+                                groups,
+                            });
                         }
                         Err(e) => last_err = e.to_string(),
                     }
@@ -116,22 +142,31 @@ impl Engine {
             }
         }
         if allowed(EngineKind::Onig) {
-            let opts = onig::RegexOptions::REGEX_OPTION_MULTILINE | onig::RegexOptions::REGEX_OPTION_CAPTURE_GROUP;
+            let opts = onig::RegexOptions::REGEX_OPTION_MULTILINE
+                | onig::RegexOptions::REGEX_OPTION_CAPTURE_GROUP;
             match onig::Regex::with_options(expanded, opts, onig::Syntax::ruby()) {
                 Ok(re) => {
                     let mut groups = vec![None; captures];
                     re.foreach_name(|name, idxs| {
-                        if let Some(i) = name.strip_prefix("_g").and_then(|d| d.parse::<usize>().ok()) {
+                        if let Some(i) = name
+                            .strip_prefix("_g")
+                            .and_then(|d| d.parse::<usize>().ok())
+                        {
                             if i < captures {
                                 groups[i] = idxs.first().map(|g| *g as usize);
                             }
                         }
                         true
                     });
-                    return Ok(Engine { inner: Inner::Onig { re }, groups });
+                    return Ok(Engine {
+                        inner: Inner::Onig { re },
+                        groups,
+                    });
                 }
                 Err(e) => {
-                    if pref == EnginePref::Auto && last_err.starts_with("no engine") || pref != EnginePref::Auto {
+                    if pref == EnginePref::Auto && last_err.starts_with("no engine")
+                        || pref != EnginePref::Auto
+                    {
                         last_err = e.description().to_string();
                     } else {
                         last_err = format!("{last_err}; oniguruma: {}", e.description());
@@ -152,10 +187,18 @@ impl Engine {
 
     /// Matches `text`; on a match calls `each(capture_index, Some(span) | None)` for every
     /// capture, in order.
-    pub fn captures(&self, text: &str, mut each: impl FnMut(usize, Option<(usize, usize)>)) -> MatchResult {
+    pub fn captures(
+        &self,
+        text: &str,
+        mut each: impl FnMut(usize, Option<(usize, usize)>),
+    ) -> MatchResult {
         match &self.inner {
             Inner::Regex { re, pool } => {
-                let mut locs = pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or_else(|| re.capture_locations());
+                let mut locs = pool
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.pop())
+                    .unwrap_or_else(|| re.capture_locations());
                 let found = re.captures_read(&mut locs, text).is_some();
                 if found {
                     for (i, g) in self.groups.iter().enumerate() {
@@ -172,7 +215,11 @@ impl Engine {
                 }
             }
             Inner::Pcre2 { re, pool } => {
-                let mut locs = pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or_else(|| re.capture_locations());
+                let mut locs = pool
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.pop())
+                    .unwrap_or_else(|| re.capture_locations());
                 let res = match re.captures_read(&mut locs, text.as_bytes()) {
                     Ok(Some(_)) => {
                         for (i, g) in self.groups.iter().enumerate() {
@@ -243,7 +290,11 @@ mod tests {
     fn all_engines_agree_on_ruby_semantics() {
         for k in [EngineKind::Regex, EngineKind::Pcre2, EngineKind::Onig] {
             let e = Engine::compile("a(?<_g0>.*)b|(?<_g1>z)", 2, EnginePref::Only(k)).unwrap();
-            assert_eq!(spans(&e, "xa\nyb"), (MatchResult::Match, vec![Some((2, 4)), None]), "{k:?}");
+            assert_eq!(
+                spans(&e, "xa\nyb"),
+                (MatchResult::Match, vec![Some((2, 4)), None]),
+                "{k:?}"
+            );
             assert_eq!(spans(&e, "none").0, MatchResult::NoMatch);
         }
     }

@@ -45,11 +45,23 @@ const MAX_DEPTH: usize = 64;
 
 /// Expands `pattern` with `lib`. With `named_captures_only`, `%{NAME}` without a
 /// semantic is not captured (Logstash's default).
-pub fn expand(pattern: &str, lib: &PatternLibrary, named_captures_only: bool) -> Result<Expanded, ExpandError> {
-    let mut ex = Expander { lib, inline: HashMap::new(), named_only: named_captures_only, captures: Vec::new() };
+pub fn expand(
+    pattern: &str,
+    lib: &PatternLibrary,
+    named_captures_only: bool,
+) -> Result<Expanded, ExpandError> {
+    let mut ex = Expander {
+        lib,
+        inline: HashMap::new(),
+        named_only: named_captures_only,
+        captures: Vec::new(),
+    };
     let mut out = String::with_capacity(pattern.len() * 4);
     ex.expand_into(pattern, &mut out, 0, "")?;
-    Ok(Expanded { regex: out, captures: ex.captures })
+    Ok(Expanded {
+        regex: out,
+        captures: ex.captures,
+    })
 }
 
 struct Expander<'a> {
@@ -69,7 +81,11 @@ struct Reference<'p> {
 }
 
 fn is_subname_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'@' | b'[' | b']' | b'_' | b':' | b'.' | b'-' | b'\\' | b'^' | b'`')
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'@' | b'[' | b']' | b'_' | b':' | b'.' | b'-' | b'\\' | b'^' | b'`'
+        )
 }
 
 /// Parses the reference at `s` (which starts with `%{`); `None` when it is not one
@@ -119,7 +135,12 @@ fn parse_reference(s: &str) -> Option<Reference<'_>> {
     }
     // Anything else up to the closing brace is ignored, as jls-grok's `[^}]*` does.
     let close = s[i..].find('}')? + i;
-    Some(Reference { name, subname, definition, len: close + 1 })
+    Some(Reference {
+        name,
+        subname,
+        definition,
+        len: close + 1,
+    })
 }
 
 /// Finds a raw named group `(?<name>` or `(?'name'` at the start of `s`; returns the
@@ -144,7 +165,13 @@ fn raw_named_group(s: &str) -> Option<(&str, usize)> {
 }
 
 impl Expander<'_> {
-    fn expand_into(&mut self, pat: &str, out: &mut String, depth: usize, within: &str) -> Result<(), ExpandError> {
+    fn expand_into(
+        &mut self,
+        pat: &str,
+        out: &mut String,
+        depth: usize,
+        within: &str,
+    ) -> Result<(), ExpandError> {
         if depth > MAX_DEPTH {
             return Err(ExpandError::TooDeep(within.to_string()));
         }
@@ -169,7 +196,10 @@ impl Expander<'_> {
             if b == b'(' {
                 if let Some((name, len)) = raw_named_group(&pat[i..]) {
                     let idx = self.captures.len();
-                    self.captures.push(Capture { field: name.to_string(), coerce: Coerce::String });
+                    self.captures.push(Capture {
+                        field: name.to_string(),
+                        coerce: Coerce::String,
+                    });
                     out.push_str("(?<_g");
                     out.push_str(&idx.to_string());
                     out.push('>');
@@ -184,7 +214,12 @@ impl Expander<'_> {
         Ok(())
     }
 
-    fn expand_reference(&mut self, r: &Reference<'_>, out: &mut String, depth: usize) -> Result<(), ExpandError> {
+    fn expand_reference(
+        &mut self,
+        r: &Reference<'_>,
+        out: &mut String,
+        depth: usize,
+    ) -> Result<(), ExpandError> {
         if let Some(def) = r.definition {
             self.inline.insert(r.name.to_string(), def.to_string());
         }
@@ -204,9 +239,15 @@ impl Expander<'_> {
                     Some("float") => Coerce::Float,
                     _ => Coerce::String,
                 };
-                Some(Capture { field: field.to_string(), coerce })
+                Some(Capture {
+                    field: field.to_string(),
+                    coerce,
+                })
             }
-            None if !self.named_only => Some(Capture { field: r.name.to_string(), coerce: Coerce::String }),
+            None if !self.named_only => Some(Capture {
+                field: r.name.to_string(),
+                coerce: Coerce::String,
+            }),
             None => None,
         };
         match capture {
@@ -241,8 +282,17 @@ mod tests {
     #[test]
     fn expands_semantics_types_and_raw_groups() {
         let e = expand("%{INT:a:int} %{WORD} (?<[x][y]>\\d)", &lib(), true).unwrap();
-        assert_eq!(e.regex, "(?<_g0>(?:[+-]?(?:[0-9]+))) (?:\\b\\w+\\b) (?<_g1>\\d)");
-        assert_eq!(e.captures[0], Capture { field: "a".into(), coerce: Coerce::Int });
+        assert_eq!(
+            e.regex,
+            "(?<_g0>(?:[+-]?(?:[0-9]+))) (?:\\b\\w+\\b) (?<_g1>\\d)"
+        );
+        assert_eq!(
+            e.captures[0],
+            Capture {
+                field: "a".into(),
+                coerce: Coerce::Int
+            }
+        );
         assert_eq!(e.captures[1].field, "[x][y]");
         let e = expand("%{WORD}", &lib(), false).unwrap();
         assert_eq!(e.captures[0].field, "WORD");
@@ -254,8 +304,14 @@ mod tests {
         assert_eq!(e.regex, "(?<_g0>\\d+)");
         let e = expand("%{INT - ignored text}", &lib(), true).unwrap();
         assert_eq!(e.regex, "(?:(?:[+-]?(?:[0-9]+)))");
-        assert_eq!(expand("%{NOPE:x}", &lib(), true).unwrap_err(), ExpandError::Unknown("NOPE".into()));
-        assert!(matches!(expand("%{LOOP}", &lib(), true), Err(ExpandError::TooDeep(_))));
+        assert_eq!(
+            expand("%{NOPE:x}", &lib(), true).unwrap_err(),
+            ExpandError::Unknown("NOPE".into())
+        );
+        assert!(matches!(
+            expand("%{LOOP}", &lib(), true),
+            Err(ExpandError::TooDeep(_))
+        ));
         // Look-behind is not a named group.
         let e = expand("(?<![0-9])a", &lib(), true).unwrap();
         assert!(e.captures.is_empty());
@@ -270,7 +326,10 @@ mod tests {
                 PatternSet::EcsV1 => crate::grok::stock::ECS_V1,
             };
             for (_, text) in stock {
-                for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+                for line in text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                {
                     let name = line.split_whitespace().next().unwrap_or_default();
                     let r = expand(&format!("%{{{name}}}"), &l, true);
                     assert!(r.is_ok(), "{set:?} {name}: {r:?}");

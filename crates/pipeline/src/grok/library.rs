@@ -73,7 +73,8 @@ impl PatternLibrary {
             return Err(format!("pattern path {} does not exist", path.display()));
         }
         for f in files {
-            let bytes = std::fs::read(&f).map_err(|e| format!("cannot read pattern file {}: {e}", f.display()))?;
+            let bytes = std::fs::read(&f)
+                .map_err(|e| format!("cannot read pattern file {}: {e}", f.display()))?;
             self.add_text(&String::from_utf8_lossy(&bytes));
         }
         Ok(())
@@ -105,8 +106,12 @@ mod tests {
         let legacy = PatternLibrary::stock(PatternSet::Legacy);
         let ecs = PatternLibrary::stock(PatternSet::EcsV1);
         assert!(legacy.len() > 300, "{}", legacy.len());
-        assert!(ecs.get("HTTPD_COMMONLOG").is_some_and(|p| p.contains("[source][address]")));
-        assert!(legacy.get("HTTPD_COMMONLOG").is_some_and(|p| p.contains("clientip")));
+        assert!(ecs
+            .get("HTTPD_COMMONLOG")
+            .is_some_and(|p| p.contains("[source][address]")));
+        assert!(legacy
+            .get("HTTPD_COMMONLOG")
+            .is_some_and(|p| p.contains("clientip")));
     }
 
     #[test]

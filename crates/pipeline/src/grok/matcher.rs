@@ -28,9 +28,15 @@ pub enum CompileError {
 }
 
 impl Grok {
-    pub fn compile(pattern: &str, lib: &PatternLibrary, named_captures_only: bool, pref: EnginePref) -> Result<Grok, CompileError> {
+    pub fn compile(
+        pattern: &str,
+        lib: &PatternLibrary,
+        named_captures_only: bool,
+        pref: EnginePref,
+    ) -> Result<Grok, CompileError> {
         let ex = expand(pattern, lib, named_captures_only)?;
-        let engine = Engine::compile(&ex.regex, ex.captures.len(), pref).map_err(CompileError::Regex)?;
+        let engine =
+            Engine::compile(&ex.regex, ex.captures.len(), pref).map_err(CompileError::Regex)?;
         let relaxed = translate(&ex.regex, Dialect::Relaxed).ok();
         let captures = ex
             .captures
@@ -40,7 +46,12 @@ impl Grok {
                 (c, r)
             })
             .collect();
-        Ok(Grok { source: pattern.to_string(), engine, captures, relaxed })
+        Ok(Grok {
+            source: pattern.to_string(),
+            engine,
+            captures,
+            relaxed,
+        })
     }
 
     pub fn engine(&self) -> EngineKind {
@@ -49,7 +60,11 @@ impl Grok {
 
     /// Matches `text`, calling `each(index, capture, value)` for every capture (`None`
     /// when its group did not take part).
-    pub fn captures<'t>(&self, text: &'t str, mut each: impl FnMut(usize, &Capture, Option<&'t str>)) -> MatchResult {
+    pub fn captures<'t>(
+        &self,
+        text: &'t str,
+        mut each: impl FnMut(usize, &Capture, Option<&'t str>),
+    ) -> MatchResult {
         self.engine.captures(text, |i, span| {
             if let Some((c, _)) = self.captures.get(i) {
                 each(i, c, span.and_then(|(s, e)| text.get(s..e)));
@@ -80,7 +95,10 @@ struct Prefilter {
 impl FieldMatcher {
     pub fn new(patterns: Vec<Grok>) -> FieldMatcher {
         let prefilter = Self::build_prefilter(&patterns);
-        FieldMatcher { patterns, prefilter }
+        FieldMatcher {
+            patterns,
+            prefilter,
+        }
     }
 
     fn build_prefilter(patterns: &[Grok]) -> Option<Prefilter> {
@@ -110,7 +128,11 @@ impl FieldMatcher {
             .dfa_size_limit(32 << 20)
             .build()
             .ok()?;
-        Some(Prefilter { set, members, always })
+        Some(Prefilter {
+            set,
+            members,
+            always,
+        })
     }
 
     /// Which patterns may match `text`, in order (a bitmap over `patterns`).
@@ -198,7 +220,10 @@ pub fn ruby_to_f(s: &str) -> f64 {
             end = j;
         }
     }
-    std::str::from_utf8(&t[..end]).ok().and_then(|n| n.parse().ok()).unwrap_or(0.0)
+    std::str::from_utf8(&t[..end])
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Converts a captured string as the capture's type says.
@@ -231,7 +256,10 @@ mod tests {
     fn prefilter_selects_candidates_soundly() {
         let lib = PatternLibrary::stock(PatternSet::Legacy);
         let pats = ["%{IP:ip} x", "%{WORD:w} y", "(?>a+)z"];
-        let groks: Vec<Grok> = pats.iter().map(|p| Grok::compile(p, &lib, true, EnginePref::Auto).unwrap()).collect();
+        let groks: Vec<Grok> = pats
+            .iter()
+            .map(|p| Grok::compile(p, &lib, true, EnginePref::Auto).unwrap())
+            .collect();
         assert_eq!(groks[0].engine(), EngineKind::Pcre2);
         assert_eq!(groks[1].engine(), EngineKind::Regex);
         let m = FieldMatcher::new(groks);

@@ -25,7 +25,11 @@ type R<T> = Result<T, Unsupported>;
 
 /// Translates `re` into `dialect`.
 pub fn translate(re: &str, dialect: Dialect) -> R<String> {
-    let mut t = T { c: re.chars().collect(), p: 0, d: dialect };
+    let mut t = T {
+        c: re.chars().collect(),
+        p: 0,
+        d: dialect,
+    };
     let mut out = String::with_capacity(re.len() * 2);
     t.seq(&mut out)?;
     if t.p < t.c.len() {
@@ -120,7 +124,9 @@ impl T {
                         out.push_str("\\{");
                         continue;
                     };
-                    let Some(start) = atom else { return Err(Unsupported("quantifier without a target")) };
+                    let Some(start) = atom else {
+                        return Err(Unsupported("quantifier without a target"));
+                    };
                     if quantified {
                         // Ruby reads `.?*` as `(?:.?)*`.
                         out.insert_str(start, "(?:");
@@ -180,7 +186,8 @@ impl T {
             }
             hi = Some(h);
         }
-        if self.c.get(i) != Some(&'}') || (lo.is_empty() && hi.as_deref().is_none_or(str::is_empty)) {
+        if self.c.get(i) != Some(&'}') || (lo.is_empty() && hi.as_deref().is_none_or(str::is_empty))
+        {
             return None;
         }
         self.p = i + 1;
@@ -229,7 +236,14 @@ impl T {
             self.seq(out)?;
             return self.close_group(out);
         }
-        for (opener, kind) in [("?<=", 'l'), ("?<!", 'l'), ("?=", 'l'), ("?!", 'l'), ("?>", 'a'), ("?:", 'n')] {
+        for (opener, kind) in [
+            ("?<=", 'l'),
+            ("?<!", 'l'),
+            ("?=", 'l'),
+            ("?!", 'l'),
+            ("?>", 'a'),
+            ("?:", 'n'),
+        ] {
             if self.at(opener) {
                 self.p += opener.chars().count();
                 match (kind, self.d) {
@@ -240,7 +254,11 @@ impl T {
                         return self.close_group(out);
                     }
                     (_, Dialect::Rust) => {
-                        return Err(Unsupported(if kind == 'l' { "look-around" } else { "atomic group" }))
+                        return Err(Unsupported(if kind == 'l' {
+                            "look-around"
+                        } else {
+                            "atomic group"
+                        }))
                     }
                     ('a', Dialect::Relaxed) => {
                         out.push_str("(?:");
@@ -326,7 +344,9 @@ impl T {
 
     fn escape(&mut self, out: &mut String) -> R<()> {
         self.p += 1; // backslash
-        let Some(ch) = self.peek() else { return Err(Unsupported("trailing backslash")) };
+        let Some(ch) = self.peek() else {
+            return Err(Unsupported("trailing backslash"));
+        };
         self.p += 1;
         let rust = self.d != Dialect::Pcre2;
         match ch {
@@ -379,11 +399,14 @@ impl T {
                 self.p += 4;
                 out.push_str(&format!("\\x{{{hex}}}"));
             }
-            'x' | 'p' | 'P' | 't' | 'n' | 'r' | 'f' | 'v' | 'd' | 'D' | 'w' | 'W' | 's' | 'S' | 'b' | 'B' | '0' => {
+            'x' | 'p' | 'P' | 't' | 'n' | 'r' | 'f' | 'v' | 'd' | 'D' | 'w' | 'W' | 's' | 'S'
+            | 'b' | 'B' | '0' => {
                 out.push('\\');
                 out.push(ch);
             }
-            'R' | 'X' | 'N' | 'O' | 'y' | 'Y' | 'g' => return Err(Unsupported("escape not supported")),
+            'R' | 'X' | 'N' | 'O' | 'y' | 'Y' | 'g' => {
+                return Err(Unsupported("escape not supported"))
+            }
             c if c.is_ascii_alphanumeric() => return Err(Unsupported("unknown escape")),
             c => push_char(out, c, false, self.d),
         }
@@ -410,7 +433,9 @@ impl T {
         }
         let mut first = true;
         loop {
-            let Some(ch) = self.peek() else { return Err(Unsupported("unterminated class")) };
+            let Some(ch) = self.peek() else {
+                return Err(Unsupported("unterminated class"));
+            };
             if ch == ']' && !first {
                 self.p += 1;
                 break;
@@ -439,7 +464,10 @@ impl T {
                 self.class(&mut nested)?;
                 if self.d == Dialect::Pcre2 {
                     // Flatten a nested union: `[[[:alnum:]]_]` is `[[:alnum:]_]`.
-                    let inner = nested.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or("");
+                    let inner = nested
+                        .strip_prefix('[')
+                        .and_then(|s| s.strip_suffix(']'))
+                        .unwrap_or("");
                     if inner.starts_with('^') {
                         return Err(Unsupported("negated nested class"));
                     }
@@ -486,13 +514,17 @@ impl T {
     /// One class element; returns the character when it is a single character (so a
     /// range may follow).
     fn class_atom(&mut self, items: &mut String) -> R<Option<char>> {
-        let Some(ch) = self.peek() else { return Err(Unsupported("unterminated class")) };
+        let Some(ch) = self.peek() else {
+            return Err(Unsupported("unterminated class"));
+        };
         self.p += 1;
         if ch != '\\' {
             push_char(items, ch, true, self.d);
             return Ok(Some(ch));
         }
-        let Some(e) = self.peek() else { return Err(Unsupported("trailing backslash")) };
+        let Some(e) = self.peek() else {
+            return Err(Unsupported("trailing backslash"));
+        };
         self.p += 1;
         if let Some((set, neg)) = shorthand_items(e) {
             let keep = self.d == Dialect::Pcre2 && !matches!(e, 'h' | 'H');
@@ -513,15 +545,25 @@ impl T {
         match e {
             'x' => {
                 let digits: String = if self.peek() == Some('{') {
-                    let d: String = self.c[self.p + 1..].iter().take_while(|c| **c != '}').collect();
+                    let d: String = self.c[self.p + 1..]
+                        .iter()
+                        .take_while(|c| **c != '}')
+                        .collect();
                     self.p += d.chars().count() + 2;
                     d
                 } else {
-                    let d: String = self.c[self.p..].iter().take(2).take_while(|c| c.is_ascii_hexdigit()).collect();
+                    let d: String = self.c[self.p..]
+                        .iter()
+                        .take(2)
+                        .take_while(|c| c.is_ascii_hexdigit())
+                        .collect();
                     self.p += d.len();
                     d
                 };
-                let ch = u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32).ok_or(Unsupported("\\x escape"))?;
+                let ch = u32::from_str_radix(&digits, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .ok_or(Unsupported("\\x escape"))?;
                 Ok(Some(self.lit(items, ch)))
             }
             'p' | 'P' => {
@@ -572,7 +614,10 @@ mod tests {
     #[test]
     fn rust_rewrites_ruby_constructs() {
         assert_eq!(translate(r"\h+", Dialect::Rust).unwrap(), "[0-9a-fA-F]+");
-        assert_eq!(translate(r"[[[:alnum:]]_%!$@:.,+~-]+", Dialect::Rust).unwrap(), r"[[\p{L}\p{M}\p{Nd}]_%!\$@:\.,\+\~\-]+");
+        assert_eq!(
+            translate(r"[[[:alnum:]]_%!$@:.,+~-]+", Dialect::Rust).unwrap(),
+            r"[[\p{L}\p{M}\p{Nd}]_%!\$@:\.,\+\~\-]+"
+        );
         assert_eq!(translate(".?*", Dialect::Rust).unwrap(), "(?:.?)*");
         assert_eq!(translate("(a)(?m)x{", Dialect::Rust).unwrap(), "(?:a)x\\{");
         assert!(translate("(?>a)", Dialect::Rust).is_err());
@@ -582,14 +627,23 @@ mod tests {
 
     #[test]
     fn pcre2_flattens_classes() {
-        assert_eq!(translate(r"[[[:alnum:]]_\h]", Dialect::Pcre2).unwrap(), r"[\p{L}\p{M}\p{Nd}\_0-9a-fA-F]");
-        assert_eq!(translate(r"(?>a+)(?<![0-9])\d", Dialect::Pcre2).unwrap(), r"(?>a+)(?<![0-9])\d");
+        assert_eq!(
+            translate(r"[[[:alnum:]]_\h]", Dialect::Pcre2).unwrap(),
+            r"[\p{L}\p{M}\p{Nd}\_0-9a-fA-F]"
+        );
+        assert_eq!(
+            translate(r"(?>a+)(?<![0-9])\d", Dialect::Pcre2).unwrap(),
+            r"(?>a+)(?<![0-9])\d"
+        );
         assert!(translate(r"[a[^b]]", Dialect::Pcre2).is_err());
     }
 
     #[test]
     fn relaxed_drops_assertions() {
-        assert_eq!(translate(r"(?<![0-9])1(?![0-9])", Dialect::Relaxed).unwrap(), "(?:)1(?:)");
+        assert_eq!(
+            translate(r"(?<![0-9])1(?![0-9])", Dialect::Relaxed).unwrap(),
+            "(?:)1(?:)"
+        );
         assert_eq!(translate(r"(?>a)b*+", Dialect::Relaxed).unwrap(), "(?:a)b*");
     }
 }

@@ -17,11 +17,31 @@ use std::time::Duration;
 
 /// Every option of the `dead_letter_queue` input.
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("path", OptKind::Path, "the dead letter queue root (<path.data>/dead_letter_queue)").required(),
-    OptSpec::new("pipeline_id", OptKind::String, "the pipeline whose queue is read").default("main"),
-    OptSpec::new("commit_offsets", OptKind::Boolean, "save the position of delivered entries and resume there").default("true"),
-    OptSpec::new("start_timestamp", OptKind::String, "skip entries written before this ISO-8601 time"),
-    OptSpec::new("sincedb_path", OptKind::Path, "where the position is saved").default("<path.data>/plugins/inputs/dead_letter_queue/<pipeline_id>/<id>.json"),
+    OptSpec::new(
+        "path",
+        OptKind::Path,
+        "the dead letter queue root (<path.data>/dead_letter_queue)",
+    )
+    .required(),
+    OptSpec::new(
+        "pipeline_id",
+        OptKind::String,
+        "the pipeline whose queue is read",
+    )
+    .default("main"),
+    OptSpec::new(
+        "commit_offsets",
+        OptKind::Boolean,
+        "save the position of delivered entries and resume there",
+    )
+    .default("true"),
+    OptSpec::new(
+        "start_timestamp",
+        OptKind::String,
+        "skip entries written before this ISO-8601 time",
+    ),
+    OptSpec::new("sincedb_path", OptKind::Path, "where the position is saved")
+        .default("<path.data>/plugins/inputs/dead_letter_queue/<pipeline_id>/<id>.json"),
 ];
 
 /// How often the queue is polled for new entries once read to the end.
@@ -35,11 +55,18 @@ pub struct DeadLetterQueueInput {
 }
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
-    let root = args.string("path").ok_or_else(|| BuildError::option("path", "required: the dead letter queue directory"))?;
+    let root = args
+        .string("path")
+        .ok_or_else(|| BuildError::option("path", "required: the dead letter queue directory"))?;
     let pipeline_id = args.string_or("pipeline_id", "main");
     let start_timestamp = match args.string("start_timestamp") {
         None => None,
-        Some(s) => Some(Timestamp::parse_iso8601(&s).ok_or_else(|| BuildError::option("start_timestamp", format!("expected an ISO-8601 time such as 2024-01-31T12:00:00Z, got {s:?}")))?),
+        Some(s) => Some(Timestamp::parse_iso8601(&s).ok_or_else(|| {
+            BuildError::option(
+                "start_timestamp",
+                format!("expected an ISO-8601 time such as 2024-01-31T12:00:00Z, got {s:?}"),
+            )
+        })?),
     };
     Ok(Box::new(DeadLetterQueueInput {
         dir: Path::new(&root).join(&pipeline_id),
@@ -78,7 +105,13 @@ fn save_checkpoint(path: &Path, pos: Position) -> std::io::Result<()> {
     }
     let tmp = path.with_extension("json.tmp");
     let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&serde_json::to_vec(&Checkpoint::V1 { segment: pos.segment, offset: pos.offset }).map_err(std::io::Error::other)?)?;
+    f.write_all(
+        &serde_json::to_vec(&Checkpoint::V1 {
+            segment: pos.segment,
+            offset: pos.offset,
+        })
+        .map_err(std::io::Error::other)?,
+    )?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
@@ -103,8 +136,13 @@ impl AckSink for Acks {
             t.blocked = true;
             return;
         }
-        let Some(front) = t.pending.front().map(|p| p.0) else { return };
-        if let Some(slot) = token.checked_sub(front).and_then(|i| t.pending.get_mut(i as usize)) {
+        let Some(front) = t.pending.front().map(|p| p.0) else {
+            return;
+        };
+        if let Some(slot) = token
+            .checked_sub(front)
+            .and_then(|i| t.pending.get_mut(i as usize))
+        {
             slot.2 = true;
         }
         while !t.blocked && t.pending.front().is_some_and(|p| p.2) {
@@ -119,9 +157,17 @@ impl Input for DeadLetterQueueInput {
     fn run(self: Box<Self>, ctx: InputContext) -> BoxFuture<'static, anyhow::Result<()>> {
         Box::pin(async move {
             let sincedb = self.sincedb.clone().unwrap_or_else(|| {
-                ctx.build.path_data.join("plugins/inputs/dead_letter_queue").join(&ctx.build.pipeline_id).join(format!("{}.json", ctx.id))
+                ctx.build
+                    .path_data
+                    .join("plugins/inputs/dead_letter_queue")
+                    .join(&ctx.build.pipeline_id)
+                    .join(format!("{}.json", ctx.id))
             });
-            let start = if self.commit_offsets { load_checkpoint(&sincedb) } else { Position::default() };
+            let start = if self.commit_offsets {
+                load_checkpoint(&sincedb)
+            } else {
+                Position::default()
+            };
             let mut reader = DlqReader::new(&self.dir, start);
             let acks = Arc::new(Acks::default());
             let sink: Arc<dyn AckSink> = acks.clone();
@@ -135,7 +181,9 @@ impl Input for DeadLetterQueueInput {
                 if let Some(pos) = c.filter(|p| p != saved) {
                     match save_checkpoint(&sincedb, pos) {
                         Ok(()) => *saved = pos,
-                        Err(e) => tracing::warn!(path = %sincedb.display(), error = %e, "cannot save dead letter queue checkpoint"),
+                        Err(e) => {
+                            tracing::warn!(path = %sincedb.display(), error = %e, "cannot save dead letter queue checkpoint")
+                        }
                     }
                 }
             };
@@ -200,13 +248,31 @@ mod tests {
     use logstash_mesos_core::{Event, FieldRef, Value};
 
     fn write(dir: &Path, msgs: &[&str]) {
-        let w = DlqWriter::open(&dlq::queue_dir(dir, "main"), DlqSettings::default(), 1 << 20).unwrap();
-        let entries: Vec<Entry> = msgs.iter().map(|m| Entry::new(&Event::from_message(*m), "status 400", "elasticsearch", "es")).collect();
+        let w = DlqWriter::open(
+            &dlq::queue_dir(dir, "main"),
+            DlqSettings::default(),
+            1 << 20,
+        )
+        .unwrap();
+        let entries: Vec<Entry> = msgs
+            .iter()
+            .map(|m| {
+                Entry::new(
+                    &Event::from_message(*m),
+                    "status 400",
+                    "elasticsearch",
+                    "es",
+                )
+            })
+            .collect();
         w.write(&entries).unwrap();
     }
 
     async fn run_once(data: &Path, expect: usize, deliver: usize) -> Vec<String> {
-        let args = Args::new("dead_letter_queue", Default::default()).with("path", Value::from(data.join("dead_letter_queue").to_string_lossy().to_string()));
+        let args = Args::new("dead_letter_queue", Default::default()).with(
+            "path",
+            Value::from(data.join("dead_letter_queue").to_string_lossy().to_string()),
+        );
         let input = build(&args, &BuildContext::default()).unwrap();
         let (mut ctx, mut rx) = InputContext::for_test(100);
         ctx.build.path_data = data.to_path_buf();
@@ -214,9 +280,19 @@ mod tests {
         let task = tokio::spawn(input.run(ctx));
         let mut got = Vec::new();
         for i in 0..expect {
-            let e = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
-            assert_eq!(e.get(&FieldRef::parse("[@metadata][dead_letter_queue][reason]").unwrap()), Some(&Value::from("status 400")));
-            got.push(e.get(&FieldRef::top("message")).unwrap().to_logstash_string());
+            let e = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                e.get(&FieldRef::parse("[@metadata][dead_letter_queue][reason]").unwrap()),
+                Some(&Value::from("status 400"))
+            );
+            got.push(
+                e.get(&FieldRef::top("message"))
+                    .unwrap()
+                    .to_logstash_string(),
+            );
             if i >= deliver {
                 e.fail_acks();
             }
@@ -243,8 +319,17 @@ mod tests {
 
     #[test]
     fn bad_start_timestamp_is_a_config_error() {
-        let args = Args::new("dead_letter_queue", Default::default()).with("path", Value::from("/x")).with("start_timestamp", Value::from("yesterday"));
-        assert_eq!(build(&args, &BuildContext::default()).err().unwrap().option.as_deref(), Some("start_timestamp"));
+        let args = Args::new("dead_letter_queue", Default::default())
+            .with("path", Value::from("/x"))
+            .with("start_timestamp", Value::from("yesterday"));
+        assert_eq!(
+            build(&args, &BuildContext::default())
+                .err()
+                .unwrap()
+                .option
+                .as_deref(),
+            Some("start_timestamp")
+        );
     }
 
     #[test]
@@ -253,7 +338,20 @@ mod tests {
         let p = dir.path().join("c.json");
         std::fs::write(&p, b"{garbage").unwrap();
         assert_eq!(load_checkpoint(&p), Position::default());
-        save_checkpoint(&p, Position { segment: 3, offset: 9 }).unwrap();
-        assert_eq!(load_checkpoint(&p), Position { segment: 3, offset: 9 });
+        save_checkpoint(
+            &p,
+            Position {
+                segment: 3,
+                offset: 9,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            load_checkpoint(&p),
+            Position {
+                segment: 3,
+                offset: 9
+            }
+        );
     }
 }

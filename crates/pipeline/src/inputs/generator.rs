@@ -7,8 +7,17 @@ use logstash_mesos_core::{FieldRef, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new("message", OptKind::String, "the message to emit").default("Hello world!"),
-    OptSpec::new("lines", OptKind::Array, "messages emitted in turn (overrides message)"),
-    OptSpec::new("count", OptKind::Number, "how many times to emit; 0 means forever").default("0"),
+    OptSpec::new(
+        "lines",
+        OptKind::Array,
+        "messages emitted in turn (overrides message)",
+    ),
+    OptSpec::new(
+        "count",
+        OptKind::Number,
+        "how many times to emit; 0 means forever",
+    )
+    .default("0"),
     OptSpec::new("threads", OptKind::Number, "accepted for compatibility").default("1"),
 ];
 
@@ -26,17 +35,32 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     }
     let count = args.i64_or("count", 0);
     if count < 0 {
-        return Err(BuildError::option("count", "must be 0 (forever) or positive"));
+        return Err(BuildError::option(
+            "count",
+            "must be 0 (forever) or positive",
+        ));
     }
-    let ecs = args.string("ecs_compatibility").and_then(|s| Ecs::parse(&s)).unwrap_or(ctx.ecs);
-    Ok(Box::new(GeneratorInput { lines, count: count as u64, codec: crate::codecs::from_args(args, ctx, "plain")?, ecs: ecs.enabled() }))
+    let ecs = args
+        .string("ecs_compatibility")
+        .and_then(|s| Ecs::parse(&s))
+        .unwrap_or(ctx.ecs);
+    Ok(Box::new(GeneratorInput {
+        lines,
+        count: count as u64,
+        codec: crate::codecs::from_args(args, ctx, "plain")?,
+        ecs: ecs.enabled(),
+    }))
 }
 
 impl Input for GeneratorInput {
     fn run(mut self: Box<Self>, ctx: InputContext) -> BoxFuture<'static, anyhow::Result<()>> {
         Box::pin(async move {
             let host = super::hostname();
-            let seq_ref = if self.ecs { FieldRef::from_path(["event", "sequence"]) } else { FieldRef::top("sequence") };
+            let seq_ref = if self.ecs {
+                FieldRef::from_path(["event", "sequence"])
+            } else {
+                FieldRef::top("sequence")
+            };
             let mut seq: u64 = 0;
             let mut events = Vec::new();
             let mut out = Vec::with_capacity(128);
@@ -73,7 +97,10 @@ mod tests {
     #[tokio::test]
     async fn emits_count_times_each_line() {
         let args = Args::default()
-            .with("lines", Value::Array(vec![Value::from("a"), Value::from("b")]))
+            .with(
+                "lines",
+                Value::Array(vec![Value::from("a"), Value::from("b")]),
+            )
             .with("count", Value::Integer(3));
         let input = build(&args, &BuildContext::default()).unwrap();
         let (ctx, mut rx) = InputContext::for_test(100);

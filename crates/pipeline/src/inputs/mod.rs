@@ -10,7 +10,11 @@ pub fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string())
 }
@@ -19,7 +23,11 @@ pub fn hostname() -> String {
 /// `host` otherwise, never overwriting one the event already has.
 pub fn set_host(event: &mut logstash_mesos_core::Event, host: &str, ecs: bool) {
     use logstash_mesos_core::{FieldRef, Value};
-    let r = if ecs { FieldRef::from_path(["host", "hostname"]) } else { FieldRef::top("host") };
+    let r = if ecs {
+        FieldRef::from_path(["host", "hostname"])
+    } else {
+        FieldRef::top("host")
+    };
     if !event.contains(&r) && (ecs || !event.contains(&FieldRef::top("host"))) {
         let _ = event.set(&r, Value::from(host));
     }

@@ -13,8 +13,14 @@ pub struct StdinInput {
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
-    let ecs = args.string("ecs_compatibility").and_then(|s| Ecs::parse(&s)).unwrap_or(ctx.ecs);
-    Ok(Box::new(StdinInput { codec: crate::codecs::from_args(args, ctx, "line")?, ecs: ecs.enabled() }))
+    let ecs = args
+        .string("ecs_compatibility")
+        .and_then(|s| Ecs::parse(&s))
+        .unwrap_or(ctx.ecs);
+    Ok(Box::new(StdinInput {
+        codec: crate::codecs::from_args(args, ctx, "line")?,
+        ecs: ecs.enabled(),
+    }))
 }
 
 impl Input for StdinInput {

@@ -121,13 +121,29 @@ pub enum CmpOp {
 /// `compile.rs` only walks the tree.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Expr {
-    Bool { op: BoolOp, left: Box<Expr>, right: Box<Expr> },
+    Bool {
+        op: BoolOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
     Not(Box<Expr>),
-    Compare { op: CmpOp, left: Rvalue, right: Rvalue },
+    Compare {
+        op: CmpOp,
+        left: Rvalue,
+        right: Rvalue,
+    },
     /// `=~` (negated: `!~`); `right` is a regex literal, or a string/selector used as one.
-    Match { negate: bool, left: Rvalue, right: Rvalue },
+    Match {
+        negate: bool,
+        left: Rvalue,
+        right: Rvalue,
+    },
     /// `in` (negated: `not in`)
-    In { negate: bool, left: Rvalue, right: Rvalue },
+    In {
+        negate: bool,
+        left: Rvalue,
+        right: Rvalue,
+    },
     /// A bare value: truthiness.
     Value(Rvalue),
 }
@@ -148,5 +164,8 @@ pub enum RvalueKind {
     /// A regex literal's pattern, without the slashes (`\/` already unescaped to `/`).
     Regex(String),
     /// `name(args)`: a method call as the grammar allows it.
-    MethodCall { name: String, args: Vec<Rvalue> },
+    MethodCall {
+        name: String,
+        args: Vec<Rvalue>,
+    },
 }

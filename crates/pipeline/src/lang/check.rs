@@ -41,8 +41,11 @@ fn plugin(p: &Plugin, diags: &mut Vec<Diagnostic>) {
     if codecs.next().is_some() {
         for extra in codecs {
             diags.push(
-                Diagnostic::new(extra.name_span, format!("plugin \"{}\" has more than one codec", p.name))
-                    .with_help("a plugin takes a single `codec => ...`; remove the others"),
+                Diagnostic::new(
+                    extra.name_span,
+                    format!("plugin \"{}\" has more than one codec", p.name),
+                )
+                .with_help("a plugin takes a single `codec => ...`; remove the others"),
             );
         }
     }
@@ -63,7 +66,9 @@ fn value(v: &Value, diags: &mut Vec<Diagnostic>) {
                 if *count == 2 {
                     diags.push(
                         Diagnostic::new(e.key_span, format!("duplicate key \"{}\" in hash", e.key))
-                            .with_help("a key may appear once in a hash; put all its values in one entry"),
+                            .with_help(
+                                "a key may appear once in a hash; put all its values in one entry",
+                            ),
                     );
                 }
                 value(&e.value, diags);
@@ -92,7 +97,10 @@ fn expr(e: &Expr, diags: &mut Vec<Diagnostic>) {
                     if let Err(err) = regex::Regex::new(pattern) {
                         diags.push(Diagnostic::new(
                             right.span,
-                            format!("invalid regular expression {pattern:?}: {}", regex_error(&err)),
+                            format!(
+                                "invalid regular expression {pattern:?}: {}",
+                                regex_error(&err)
+                            ),
                         ));
                     }
                 }
@@ -107,7 +115,10 @@ fn rvalue(v: &Rvalue, diags: &mut Vec<Diagnostic>) {
     match &v.kind {
         RvalueKind::Selector(s) => {
             if let Err(err) = FieldRef::parse(s) {
-                diags.push(Diagnostic::new(v.span, format!("invalid field reference {s:?}: {}", err.reason)));
+                diags.push(Diagnostic::new(
+                    v.span,
+                    format!("invalid field reference {s:?}: {}", err.reason),
+                ));
             }
         }
         RvalueKind::Array(items) => items.iter().for_each(|i| rvalue(i, diags)),

@@ -24,13 +24,19 @@ pub struct FilterNode {
 /// The filter section, compiled: filters and conditionals in order.
 pub enum Step {
     Filter(Arc<FilterNode>),
-    If { branches: Vec<(Condition, Vec<Step>)>, otherwise: Vec<Step> },
+    If {
+        branches: Vec<(Condition, Vec<Step>)>,
+        otherwise: Vec<Step>,
+    },
 }
 
 /// The output section, compiled: which outputs an event goes to.
 pub enum Route {
     Output(usize),
-    If { branches: Vec<(Condition, Vec<Route>)>, otherwise: Vec<Route> },
+    If {
+        branches: Vec<(Condition, Vec<Route>)>,
+        otherwise: Vec<Route>,
+    },
 }
 
 pub struct CompiledInput {
@@ -56,9 +62,23 @@ pub struct CompiledPipeline {
 
 /// Compiles a parsed config. With `build == false` plugins are resolved and their options
 /// validated but not built (nothing is opened or started).
-pub fn compile(config: &ast::Config, registry: &Registry, ctx: &BuildContext) -> Result<CompiledPipeline, Vec<Diagnostic>> {
-    let mut c = Compiler { registry, ctx, diags: Vec::new(), counter: 0 };
-    let mut p = CompiledPipeline { inputs: Vec::new(), filters: Vec::new(), outputs: Vec::new(), routes: Vec::new() };
+pub fn compile(
+    config: &ast::Config,
+    registry: &Registry,
+    ctx: &BuildContext,
+) -> Result<CompiledPipeline, Vec<Diagnostic>> {
+    let mut c = Compiler {
+        registry,
+        ctx,
+        diags: Vec::new(),
+        counter: 0,
+    };
+    let mut p = CompiledPipeline {
+        inputs: Vec::new(),
+        filters: Vec::new(),
+        outputs: Vec::new(),
+        routes: Vec::new(),
+    };
     for section in &config.sections {
         match section.kind {
             SectionKind::Input => {
@@ -69,7 +89,10 @@ pub fn compile(config: &ast::Config, registry: &Registry, ctx: &BuildContext) ->
                                 p.inputs.push(i);
                             }
                         }
-                        Stmt::If(chain) => c.diags.push(Diagnostic::new(chain.span, "conditionals are not allowed in the input section")),
+                        Stmt::If(chain) => c.diags.push(Diagnostic::new(
+                            chain.span,
+                            "conditionals are not allowed in the input section",
+                        )),
                     }
                 }
             }
@@ -92,7 +115,12 @@ pub fn compile(config: &ast::Config, registry: &Registry, ctx: &BuildContext) ->
 
 /// Validates every plugin and option without building anything: `check`/`-t` after parsing.
 pub fn validate(config: &ast::Config, registry: &Registry, ctx: &BuildContext) -> Vec<Diagnostic> {
-    let mut c = Compiler { registry, ctx, diags: Vec::new(), counter: 0 };
+    let mut c = Compiler {
+        registry,
+        ctx,
+        diags: Vec::new(),
+        counter: 0,
+    };
     fn walk(c: &mut Compiler, kind: Kind, body: &[Stmt]) {
         for stmt in body {
             match stmt {
@@ -136,7 +164,11 @@ impl Compiler<'_> {
     }
 
     fn build_error(&mut self, args: &Args, kind: Kind, name: &str, e: BuildError) {
-        let span = e.option.as_deref().and_then(|o| args.span_of(o)).unwrap_or(args.span);
+        let span = e
+            .option
+            .as_deref()
+            .and_then(|o| args.span_of(o))
+            .unwrap_or(args.span);
         let msg = match &e.option {
             Some(o) => format!("{} {name:?}: option {o:?}: {}", kind.as_str(), e.message),
             None => format!("{} {name:?}: {}", kind.as_str(), e.message),
@@ -154,11 +186,21 @@ impl Compiler<'_> {
             add_field: args
                 .hash("add_field")
                 .into_iter()
-                .filter_map(|(k, v)| Some((FieldRef::parse(&k).ok()?, Template::compile(&v.to_logstash_string()))))
+                .filter_map(|(k, v)| {
+                    Some((
+                        FieldRef::parse(&k).ok()?,
+                        Template::compile(&v.to_logstash_string()),
+                    ))
+                })
                 .collect(),
         };
         match (entry.build)(&args, self.ctx) {
-            Ok(input) => Some(CompiledInput { name: p.name.clone(), id, input, decorator }),
+            Ok(input) => Some(CompiledInput {
+                name: p.name.clone(),
+                id,
+                input,
+                decorator,
+            }),
             Err(e) => {
                 self.build_error(&args, Kind::Input, &p.name, e);
                 None
@@ -184,8 +226,15 @@ impl Compiler<'_> {
                             branches.push((cond, steps));
                         }
                     }
-                    let otherwise = chain.else_body.as_deref().map(|b| self.filter_steps(b)).unwrap_or_default();
-                    out.push(Step::If { branches, otherwise });
+                    let otherwise = chain
+                        .else_body
+                        .as_deref()
+                        .map(|b| self.filter_steps(b))
+                        .unwrap_or_default();
+                    out.push(Step::If {
+                        branches,
+                        otherwise,
+                    });
                 }
             }
         }
@@ -207,15 +256,33 @@ impl Compiler<'_> {
                         Value::Array(a) => a,
                         one => vec![one],
                     };
-                    vals.into_iter().map(move |v| (key.clone(), Template::compile(&v.to_logstash_string())))
+                    vals.into_iter()
+                        .map(move |v| (key.clone(), Template::compile(&v.to_logstash_string())))
                 })
                 .collect(),
-            remove_field: args.strings("remove_field").iter().map(|s| Template::compile(s)).collect(),
-            add_tag: args.strings("add_tag").iter().map(|s| Template::compile(s)).collect(),
-            remove_tag: args.strings("remove_tag").iter().map(|s| Template::compile(s)).collect(),
+            remove_field: args
+                .strings("remove_field")
+                .iter()
+                .map(|s| Template::compile(s))
+                .collect(),
+            add_tag: args
+                .strings("add_tag")
+                .iter()
+                .map(|s| Template::compile(s))
+                .collect(),
+            remove_tag: args
+                .strings("remove_tag")
+                .iter()
+                .map(|s| Template::compile(s))
+                .collect(),
         };
         match (entry.build)(&args, self.ctx) {
-            Ok(filter) => Some(FilterNode { name: p.name.clone(), id, filter, common }),
+            Ok(filter) => Some(FilterNode {
+                name: p.name.clone(),
+                id,
+                filter,
+                common,
+            }),
             Err(e) => {
                 self.build_error(&args, Kind::Filter, &p.name, e);
                 None
@@ -228,12 +295,20 @@ impl Compiler<'_> {
         for stmt in body {
             match stmt {
                 Stmt::Plugin(p) => {
-                    let Some(args) = self.args(Kind::Output, p) else { continue };
-                    let Some(entry) = self.registry.output(&p.name) else { continue };
+                    let Some(args) = self.args(Kind::Output, p) else {
+                        continue;
+                    };
+                    let Some(entry) = self.registry.output(&p.name) else {
+                        continue;
+                    };
                     let id = args.string("id").unwrap_or_else(|| self.next_id(&p.name));
                     match (entry.build)(&args, self.ctx) {
                         Ok(o) => {
-                            outputs.push(CompiledOutput { name: p.name.clone(), id, output: Arc::from(o) });
+                            outputs.push(CompiledOutput {
+                                name: p.name.clone(),
+                                id,
+                                output: Arc::from(o),
+                            });
                             out.push(Route::Output(outputs.len() - 1));
                         }
                         Err(e) => self.build_error(&args, Kind::Output, &p.name, e),
@@ -248,8 +323,15 @@ impl Compiler<'_> {
                             branches.push((cond, routes));
                         }
                     }
-                    let otherwise = chain.else_body.as_deref().map(|b| self.output_routes(b, outputs)).unwrap_or_default();
-                    out.push(Route::If { branches, otherwise });
+                    let otherwise = chain
+                        .else_body
+                        .as_deref()
+                        .map(|b| self.output_routes(b, outputs))
+                        .unwrap_or_default();
+                    out.push(Route::If {
+                        branches,
+                        otherwise,
+                    });
                 }
             }
         }
@@ -260,10 +342,17 @@ impl Compiler<'_> {
     fn args(&mut self, kind: Kind, p: &ast::Plugin) -> Option<Args> {
         let Some((own, common)) = self.registry.options_of(kind, &p.name) else {
             let names = self.registry.names(kind);
-            let mut d = Diagnostic::new(p.name_span, format!("unknown {} plugin {:?}", kind.as_str(), p.name));
+            let mut d = Diagnostic::new(
+                p.name_span,
+                format!("unknown {} plugin {:?}", kind.as_str(), p.name),
+            );
             d = match suggest(names.iter().copied(), &p.name) {
                 Some(s) => d.with_help(format!("did you mean {s:?}?")),
-                None => d.with_help(format!("known {} plugins: {}", kind.as_str(), names.join(", "))),
+                None => d.with_help(format!(
+                    "known {} plugins: {}",
+                    kind.as_str(),
+                    names.join(", ")
+                )),
             };
             self.diags.push(d);
             return None;
@@ -273,7 +362,10 @@ impl Compiler<'_> {
         for (name, name_span, value) in merge_attributes(&p.attributes) {
             let Some(spec) = own.iter().chain(common).find(|o| o.name == name) else {
                 let all: Vec<&str> = own.iter().chain(common).map(|o| o.name).collect();
-                let mut d = Diagnostic::new(name_span, format!("{} {:?}: unknown option {:?}", kind.as_str(), p.name, name));
+                let mut d = Diagnostic::new(
+                    name_span,
+                    format!("{} {:?}: unknown option {:?}", kind.as_str(), p.name, name),
+                );
                 let mut help = String::new();
                 if let Some(s) = suggest(all.iter().copied(), &name) {
                     help.push_str(&format!("did you mean {s:?}? "));
@@ -291,35 +383,67 @@ impl Compiler<'_> {
         for spec in own.iter().filter(|o| o.required) {
             if !args.contains(spec.name) {
                 self.diags.push(
-                    Diagnostic::new(p.name_span, format!("{} {:?}: missing required option {:?}", kind.as_str(), p.name, spec.name))
-                        .with_help(format!("{}: {}", spec.name, spec.doc)),
+                    Diagnostic::new(
+                        p.name_span,
+                        format!(
+                            "{} {:?}: missing required option {:?}",
+                            kind.as_str(),
+                            p.name,
+                            spec.name
+                        ),
+                    )
+                    .with_help(format!("{}: {}", spec.name, spec.doc)),
                 );
             }
         }
         (self.diags.len() == before).then_some(args)
     }
 
-    fn coerce(&mut self, kind: Kind, plugin: &str, spec: &OptSpec, v: &ast::Value) -> Result<ArgValue, Diagnostic> {
+    fn coerce(
+        &mut self,
+        kind: Kind,
+        plugin: &str,
+        spec: &OptSpec,
+        v: &ast::Value,
+    ) -> Result<ArgValue, Diagnostic> {
         let wrong = |what: &str| {
             Diagnostic::new(
                 v.span,
-                format!("{} {plugin:?}: option {:?} expects {}, got {what}", kind.as_str(), spec.name, spec.kind.describe()),
+                format!(
+                    "{} {plugin:?}: option {:?} expects {}, got {what}",
+                    kind.as_str(),
+                    spec.name,
+                    spec.kind.describe()
+                ),
             )
         };
         if spec.kind == OptKind::Codec {
             let (name, attrs, name_span, span) = match &v.kind {
-                ValueKind::String(s) | ValueKind::Bareword(s) => (s.clone(), Vec::new(), v.span, v.span),
+                ValueKind::String(s) | ValueKind::Bareword(s) => {
+                    (s.clone(), Vec::new(), v.span, v.span)
+                }
                 ValueKind::Plugin(p) => (p.name.clone(), p.attributes.clone(), p.name_span, p.span),
                 _ => return Err(wrong(describe(&v.kind))),
             };
-            let plugin = ast::Plugin { name, name_span, attributes: attrs, span };
+            let plugin = ast::Plugin {
+                name,
+                name_span,
+                attributes: attrs,
+                span,
+            };
             let before = self.diags.len();
             let args = self.args(Kind::Codec, &plugin);
             return match args {
-                Some(args) => Ok(ArgValue::Codec(CodecSpec { name: plugin.name, args: Box::new(args) })),
+                Some(args) => Ok(ArgValue::Codec(CodecSpec {
+                    name: plugin.name,
+                    args: Box::new(args),
+                })),
                 None => {
                     // The codec's own errors were reported; return the last one as this option's.
-                    let d = self.diags.pop().unwrap_or_else(|| wrong("an invalid codec"));
+                    let d = self
+                        .diags
+                        .pop()
+                        .unwrap_or_else(|| wrong("an invalid codec"));
                     debug_assert!(self.diags.len() >= before.saturating_sub(1));
                     Err(d)
                 }
@@ -353,7 +477,11 @@ impl Compiler<'_> {
                         Err(_) => return Err(wrong(&format!("{s:?}"))),
                     },
                 },
-                Value::Array(a) if a.len() == 1 && matches!(a[0], Value::Integer(_) | Value::Float(_)) => a[0].clone(),
+                Value::Array(a)
+                    if a.len() == 1 && matches!(a[0], Value::Integer(_) | Value::Float(_)) =>
+                {
+                    a[0].clone()
+                }
                 other => return Err(wrong(other.type_name())),
             },
             OptKind::Boolean => match raw {
@@ -412,7 +540,10 @@ impl Compiler<'_> {
                     other => return Err(wrong(other.type_name())),
                 };
                 if let Err(e) = FieldRef::parse(&s) {
-                    return Err(Diagnostic::new(v.span, format!("{} {plugin:?}: option {:?}: {e}", kind.as_str(), spec.name)));
+                    return Err(Diagnostic::new(
+                        v.span,
+                        format!("{} {plugin:?}: option {:?}: {e}", kind.as_str(), spec.name),
+                    ));
                 }
                 Value::String(s)
             }
@@ -432,10 +563,18 @@ impl Compiler<'_> {
                     return None;
                 }
             },
-            ast::RvalueKind::Array(items) => Operand::List(items.iter().map(|i| self.operand(i)).collect::<Option<Vec<_>>>()?),
+            ast::RvalueKind::Array(items) => Operand::List(
+                items
+                    .iter()
+                    .map(|i| self.operand(i))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
             ast::RvalueKind::Regex(s) => Operand::Const(Value::String(s.clone())),
             ast::RvalueKind::MethodCall { name, .. } => {
-                self.diags.push(Diagnostic::new(r.span, format!("method calls are not supported in conditions: {name}(...)")));
+                self.diags.push(Diagnostic::new(
+                    r.span,
+                    format!("method calls are not supported in conditions: {name}(...)"),
+                ));
                 return None;
             }
         })
@@ -454,27 +593,49 @@ impl Compiler<'_> {
                 let r = self.operand(right);
                 Condition::Compare(*op, l?, r?)
             }
-            ast::Expr::Match { negate, left, right } => {
+            ast::Expr::Match {
+                negate,
+                left,
+                right,
+            } => {
                 let l = self.operand(left);
                 let pattern = match &right.kind {
                     ast::RvalueKind::Regex(s) | ast::RvalueKind::String(s) => s.clone(),
                     _ => {
-                        self.diags.push(Diagnostic::new(right.span, "the right side of =~ and !~ must be a regex or a string"));
+                        self.diags.push(Diagnostic::new(
+                            right.span,
+                            "the right side of =~ and !~ must be a regex or a string",
+                        ));
                         return None;
                     }
                 };
                 match regex::Regex::new(&pattern) {
-                    Ok(regex) => Condition::Match { negate: *negate, left: l?, regex },
+                    Ok(regex) => Condition::Match {
+                        negate: *negate,
+                        left: l?,
+                        regex,
+                    },
                     Err(err) => {
-                        self.diags.push(Diagnostic::new(right.span, format!("invalid regex /{pattern}/: {err}")));
+                        self.diags.push(Diagnostic::new(
+                            right.span,
+                            format!("invalid regex /{pattern}/: {err}"),
+                        ));
                         return None;
                     }
                 }
             }
-            ast::Expr::In { negate, left, right } => {
+            ast::Expr::In {
+                negate,
+                left,
+                right,
+            } => {
                 let l = self.operand(left);
                 let r = self.operand(right);
-                Condition::In { negate: *negate, left: l?, right: r? }
+                Condition::In {
+                    negate: *negate,
+                    left: l?,
+                    right: r?,
+                }
             }
             ast::Expr::Value(v) => Condition::Truthy(self.operand(v)?),
         })
@@ -484,7 +645,10 @@ impl Compiler<'_> {
 fn number(n: &str) -> Value {
     match n.parse::<i64>() {
         Ok(i) => Value::Integer(i),
-        Err(_) => n.parse::<f64>().map(Value::Float).unwrap_or_else(|_| Value::String(n.to_string())),
+        Err(_) => n
+            .parse::<f64>()
+            .map(Value::Float)
+            .unwrap_or_else(|_| Value::String(n.to_string())),
     }
 }
 
@@ -504,18 +668,28 @@ fn to_value(v: &ast::Value) -> Result<Value, Diagnostic> {
     Ok(match &v.kind {
         ValueKind::String(s) | ValueKind::Bareword(s) => Value::String(s.clone()),
         ValueKind::Number(n) => number(n),
-        ValueKind::Array(items) => Value::Array(items.iter().map(to_value).collect::<Result<_, _>>()?),
+        ValueKind::Array(items) => {
+            Value::Array(items.iter().map(to_value).collect::<Result<_, _>>()?)
+        }
         ValueKind::Hash(entries) => {
             let mut m = Map::default();
             for e in entries {
                 if m.contains_key(&e.key) {
-                    return Err(Diagnostic::new(e.key_span, format!("duplicate key {:?} in hash", e.key)));
+                    return Err(Diagnostic::new(
+                        e.key_span,
+                        format!("duplicate key {:?} in hash", e.key),
+                    ));
                 }
                 m.insert(e.key.clone(), to_value(&e.value)?);
             }
             Value::Object(m)
         }
-        ValueKind::Plugin(p) => return Err(Diagnostic::new(p.span, "a plugin is only allowed as a codec")),
+        ValueKind::Plugin(p) => {
+            return Err(Diagnostic::new(
+                p.span,
+                "a plugin is only allowed as a codec",
+            ))
+        }
     })
 }
 
@@ -536,12 +710,24 @@ fn merge_attributes(attrs: &[ast::Attribute]) -> Vec<(String, Span, ast::Value)>
                     }
                     ValueKind::Hash(entries)
                 }
-                (ValueKind::Array(x), ValueKind::Array(y)) => ValueKind::Array(x.iter().chain(y).cloned().collect()),
-                (ValueKind::Array(x), _) => ValueKind::Array(x.iter().cloned().chain([a.value.clone()]).collect()),
-                (_, ValueKind::Array(y)) => ValueKind::Array([existing.2.clone()].into_iter().chain(y.iter().cloned()).collect()),
+                (ValueKind::Array(x), ValueKind::Array(y)) => {
+                    ValueKind::Array(x.iter().chain(y).cloned().collect())
+                }
+                (ValueKind::Array(x), _) => {
+                    ValueKind::Array(x.iter().cloned().chain([a.value.clone()]).collect())
+                }
+                (_, ValueKind::Array(y)) => ValueKind::Array(
+                    [existing.2.clone()]
+                        .into_iter()
+                        .chain(y.iter().cloned())
+                        .collect(),
+                ),
                 _ => ValueKind::Array(vec![existing.2.clone(), a.value.clone()]),
             };
-            existing.2 = ast::Value { kind: merged_kind, span: existing.2.span };
+            existing.2 = ast::Value {
+                kind: merged_kind,
+                span: existing.2.span,
+            };
         } else {
             out.push((a.name.clone(), a.name_span, a.value.clone()));
         }

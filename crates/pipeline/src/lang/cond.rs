@@ -49,7 +49,11 @@ fn join(elements: Vec<Item>) -> Option<Expr> {
             Item::Op(op) => {
                 let right = stack.pop()?;
                 let left = stack.pop()?;
-                stack.push(Expr::Bool { op, left: Box::new(left), right: Box::new(right) });
+                stack.push(Expr::Bool {
+                    op,
+                    left: Box::new(left),
+                    right: Box::new(right),
+                });
             }
         }
     }
@@ -67,9 +71,12 @@ impl Builder<'_> {
         let kind = match v.kind {
             ValueKind::String(s) | ValueKind::Bareword(s) => RvalueKind::String(s),
             ValueKind::Number(n) => RvalueKind::Number(n),
-            ValueKind::Array(items) => {
-                RvalueKind::Array(items.into_iter().filter_map(|i| self.value_to_rvalue(i)).collect())
-            }
+            ValueKind::Array(items) => RvalueKind::Array(
+                items
+                    .into_iter()
+                    .filter_map(|i| self.value_to_rvalue(i))
+                    .collect(),
+            ),
             ValueKind::Hash(_) | ValueKind::Plugin(_) => {
                 self.diags.push(Diagnostic::new(
                     v.span,
@@ -84,7 +91,10 @@ impl Builder<'_> {
     pub(crate) fn condition(&mut self, p: Pair<'_, Rule>, depth: usize) -> Expr {
         let span = span_of(&p);
         if self.too_deep(&p, depth) {
-            return Expr::Value(Rvalue { kind: RvalueKind::Array(Vec::new()), span });
+            return Expr::Value(Rvalue {
+                kind: RvalueKind::Array(Vec::new()),
+                span,
+            });
         }
         let mut items = Vec::new();
         for c in p.into_inner() {
@@ -98,22 +108,35 @@ impl Builder<'_> {
                 _ => items.push(Item::Operand(self.expression(c, depth + 1))),
             }
         }
-        join(items).unwrap_or(Expr::Value(Rvalue { kind: RvalueKind::Array(Vec::new()), span }))
+        join(items).unwrap_or(Expr::Value(Rvalue {
+            kind: RvalueKind::Array(Vec::new()),
+            span,
+        }))
     }
 
     fn expression(&mut self, p: Pair<'_, Rule>, depth: usize) -> Expr {
         let span = span_of(&p);
         match p.as_rule() {
-            Rule::paren_condition => match p.into_inner().find(|c| c.as_rule() == Rule::condition) {
-                Some(c) => self.condition(c, depth + 1),
-                None => Expr::Value(Rvalue { kind: RvalueKind::Array(Vec::new()), span }),
-            },
+            Rule::paren_condition => {
+                match p.into_inner().find(|c| c.as_rule() == Rule::condition) {
+                    Some(c) => self.condition(c, depth + 1),
+                    None => Expr::Value(Rvalue {
+                        kind: RvalueKind::Array(Vec::new()),
+                        span,
+                    }),
+                }
+            }
             Rule::negative => {
                 let inner = p.into_inner().find(|c| c.as_rule() != Rule::bang);
                 let e = match inner {
-                    Some(c) if c.as_rule() == Rule::selector => Expr::Value(self.rvalue(c, depth + 1)),
+                    Some(c) if c.as_rule() == Rule::selector => {
+                        Expr::Value(self.rvalue(c, depth + 1))
+                    }
                     Some(c) => self.expression(c, depth + 1),
-                    None => Expr::Value(Rvalue { kind: RvalueKind::Array(Vec::new()), span }),
+                    None => Expr::Value(Rvalue {
+                        kind: RvalueKind::Array(Vec::new()),
+                        span,
+                    }),
                 };
                 Expr::Not(Box::new(e))
             }
@@ -125,7 +148,10 @@ impl Builder<'_> {
         let span = span_of(&p);
         let mut inner = p.into_inner();
         let Some(left) = inner.next() else {
-            return Expr::Value(Rvalue { kind: RvalueKind::Array(Vec::new()), span });
+            return Expr::Value(Rvalue {
+                kind: RvalueKind::Array(Vec::new()),
+                span,
+            });
         };
         let left = self.rvalue(left, depth + 1);
         let Some(tail) = inner.next() else {
@@ -133,21 +159,39 @@ impl Builder<'_> {
         };
         let tail_rule = tail.as_rule();
         let mut parts = tail.into_inner();
-        let op = parts.next().map(|o| o.as_str().to_string()).unwrap_or_default();
+        let op = parts
+            .next()
+            .map(|o| o.as_str().to_string())
+            .unwrap_or_default();
         let Some(right) = parts.next() else {
             return Expr::Value(left);
         };
         match tail_rule {
-            Rule::in_tail => Expr::In { negate: false, left, right: self.rvalue(right, depth + 1) },
-            Rule::not_in_tail => Expr::In { negate: true, left, right: self.rvalue(right, depth + 1) },
+            Rule::in_tail => Expr::In {
+                negate: false,
+                left,
+                right: self.rvalue(right, depth + 1),
+            },
+            Rule::not_in_tail => Expr::In {
+                negate: true,
+                left,
+                right: self.rvalue(right, depth + 1),
+            },
             Rule::regexp_tail => {
                 // Logstash does not substitute `${VAR}` in the pattern of `=~`.
                 let right = if right.as_rule() == Rule::string {
-                    Rvalue { kind: RvalueKind::String(self.string(&right, false)), span: span_of(&right) }
+                    Rvalue {
+                        kind: RvalueKind::String(self.string(&right, false)),
+                        span: span_of(&right),
+                    }
                 } else {
                     self.rvalue(right, depth + 1)
                 };
-                Expr::Match { negate: op == "!~", left, right }
+                Expr::Match {
+                    negate: op == "!~",
+                    left,
+                    right,
+                }
             }
             _ => {
                 let op = match op.as_str() {
@@ -158,16 +202,27 @@ impl Builder<'_> {
                     "<" => CmpOp::Lt,
                     _ => CmpOp::Gt,
                 };
-                Expr::Compare { op, left, right: self.rvalue(right, depth + 1) }
+                Expr::Compare {
+                    op,
+                    left,
+                    right: self.rvalue(right, depth + 1),
+                }
             }
         }
     }
 
     fn rvalue(&mut self, p: Pair<'_, Rule>, depth: usize) -> Rvalue {
-        let p = if p.as_rule() == Rule::rvalue { p.clone().into_inner().next().unwrap_or(p) } else { p };
+        let p = if p.as_rule() == Rule::rvalue {
+            p.clone().into_inner().next().unwrap_or(p)
+        } else {
+            p
+        };
         let span = span_of(&p);
         if self.too_deep(&p, depth) {
-            return Rvalue { kind: RvalueKind::Array(Vec::new()), span };
+            return Rvalue {
+                kind: RvalueKind::Array(Vec::new()),
+                span,
+            };
         }
         let kind = match p.as_rule() {
             Rule::string => RvalueKind::String(self.string(&p, true)),
@@ -176,8 +231,14 @@ impl Builder<'_> {
             Rule::regexp => RvalueKind::Regex(unquote(p.as_str()).replace("\\/", "/")),
             Rule::method_call => {
                 let mut inner = p.into_inner();
-                let name = inner.next().map(|n| n.as_str().to_string()).unwrap_or_default();
-                let args = inner.filter(|c| c.as_rule() == Rule::rvalue).map(|c| self.rvalue(c, depth + 1)).collect();
+                let name = inner
+                    .next()
+                    .map(|n| n.as_str().to_string())
+                    .unwrap_or_default();
+                let args = inner
+                    .filter(|c| c.as_rule() == Rule::rvalue)
+                    .map(|c| self.rvalue(c, depth + 1))
+                    .collect();
                 RvalueKind::MethodCall { name, args }
             }
             Rule::array => {

@@ -42,13 +42,21 @@ fn placeholder_at(s: &str, start: usize) -> Option<Placeholder<'_>> {
     } else {
         return None;
     };
-    Some(Placeholder { start, end: start + 2 + name_len + tail_len, name, default })
+    Some(Placeholder {
+        start,
+        end: start + 2 + name_len + tail_len,
+        name,
+        default,
+    })
 }
 
 /// Replaces every placeholder in `s`. Every undefined variable is reported, not only the
 /// first. Replacement values are inserted as they are (no escape processing, no
 /// re-substitution), as Logstash's `gsub` does.
-pub fn substitute(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<Undefined>> {
+pub fn substitute(
+    s: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Vec<Undefined>> {
     if !s.contains("${") {
         return Ok(s.to_string());
     }
@@ -104,14 +112,25 @@ mod tests {
         assert_eq!(substitute("${HOME:unused}", &env).unwrap(), "/home/ls");
         assert_eq!(substitute("${EMPTY:unused}", &env).unwrap(), "");
         assert_eq!(substitute("${a.b_c}", &env).unwrap(), "dotted");
-        assert_eq!(substitute("a${HOME}b${NOPE:c}d", &env).unwrap(), "a/home/lsbcd");
+        assert_eq!(
+            substitute("a${HOME}b${NOPE:c}d", &env).unwrap(),
+            "a/home/lsbcd"
+        );
         // The default runs to the first `}`.
         assert_eq!(substitute("${NOPE:a:b}}", &env).unwrap(), "a:b}");
     }
 
     #[test]
     fn leaves_non_placeholders_alone() {
-        for s in ["$HOME", "${}", "${1A}", "${HOME", "${HO ME}", "%{HOME}", "$${HOME}x"] {
+        for s in [
+            "$HOME",
+            "${}",
+            "${1A}",
+            "${HOME",
+            "${HO ME}",
+            "%{HOME}",
+            "$${HOME}x",
+        ] {
             let expected = s.replace("${HOME}", "/home/ls");
             assert_eq!(substitute(s, &env).unwrap(), expected, "input {s:?}");
         }
@@ -120,7 +139,10 @@ mod tests {
     #[test]
     fn reports_every_undefined_variable() {
         let err = substitute("x ${A} ${HOME} ${B}", &env).unwrap_err();
-        let found: Vec<_> = err.iter().map(|u| (u.offset, u.name.as_str(), u.placeholder.as_str())).collect();
+        let found: Vec<_> = err
+            .iter()
+            .map(|u| (u.offset, u.name.as_str(), u.placeholder.as_str()))
+            .collect();
         assert_eq!(found, vec![(2, "A", "${A}"), (15, "B", "${B}")]);
     }
 }

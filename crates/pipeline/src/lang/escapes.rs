@@ -51,7 +51,10 @@ mod tests {
 
     #[test]
     fn mixed_text() {
-        assert_eq!(unescape(r#"The computer says, \"No\""#), r#"The computer says, "No""#);
+        assert_eq!(
+            unescape(r#"The computer says, \"No\""#),
+            r#"The computer says, "No""#
+        );
         assert_eq!(unescape(r"a\\nb"), r"a\nb");
     }
 }

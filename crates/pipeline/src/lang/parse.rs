@@ -9,7 +9,8 @@
 //! ```
 
 use crate::lang::ast::{
-    self, Attribute, Config, HashEntry, IfChain, Plugin, Section, SectionKind, Span, Stmt, Value, ValueKind,
+    self, Attribute, Config, HashEntry, IfChain, Plugin, Section, SectionKind, Span, Stmt, Value,
+    ValueKind,
 };
 use crate::lang::source::{Diagnostic, Sources};
 use crate::lang::{env, escapes, syntax_error};
@@ -41,20 +42,28 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { support_escapes: false, env: Arc::new(|name| std::env::var(name).ok()) }
+        ParseOptions {
+            support_escapes: false,
+            env: Arc::new(|name| std::env::var(name).ok()),
+        }
     }
 }
 
 impl ParseOptions {
     /// Options that read `${VAR}` from `lookup` instead of the process environment.
     pub fn with_env(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
-        ParseOptions { env: Arc::new(lookup), ..ParseOptions::default() }
+        ParseOptions {
+            env: Arc::new(lookup),
+            ..ParseOptions::default()
+        }
     }
 }
 
 impl fmt::Debug for ParseOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ParseOptions").field("support_escapes", &self.support_escapes).finish_non_exhaustive()
+        f.debug_struct("ParseOptions")
+            .field("support_escapes", &self.support_escapes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,11 +71,15 @@ impl fmt::Debug for ParseOptions {
 /// Logstash); substitution errors are all reported together.
 pub fn parse(sources: &Sources, opts: &ParseOptions) -> Result<Config, Vec<Diagnostic>> {
     let text = sources.text();
-    let mut pairs = LogstashParser::parse(Rule::config, text).map_err(|e| vec![syntax_error::diagnose(text, &e)])?;
+    let mut pairs = LogstashParser::parse(Rule::config, text)
+        .map_err(|e| vec![syntax_error::diagnose(text, &e)])?;
     let Some(root) = pairs.next() else {
         return Ok(Config::default());
     };
-    let mut b = Builder { opts, diags: Vec::new() };
+    let mut b = Builder {
+        opts,
+        diags: Vec::new(),
+    };
     let mut config = Config::default();
     for p in root.into_inner() {
         if p.as_rule() == Rule::section {
@@ -82,7 +95,10 @@ pub fn parse(sources: &Sources, opts: &ParseOptions) -> Result<Config, Vec<Diagn
 
 pub(crate) fn span_of(p: &Pair<'_, Rule>) -> Span {
     let s = p.as_span();
-    Span { start: s.start(), end: s.end() }
+    Span {
+        start: s.start(),
+        end: s.end(),
+    }
 }
 
 /// Walks pest's pairs into the AST, collecting substitution errors.
@@ -129,7 +145,11 @@ impl Builder<'_> {
 
     fn branch(&mut self, p: Pair<'_, Rule>, depth: usize) -> IfChain {
         let span = span_of(&p);
-        let mut chain = IfChain { branches: Vec::new(), else_body: None, span };
+        let mut chain = IfChain {
+            branches: Vec::new(),
+            else_body: None,
+            span,
+        };
         if self.too_deep(&p, depth) {
             return chain;
         }
@@ -162,7 +182,12 @@ impl Builder<'_> {
 
     fn plugin(&mut self, p: Pair<'_, Rule>, depth: usize) -> Plugin {
         let span = span_of(&p);
-        let mut plugin = Plugin { name: String::new(), name_span: span, attributes: Vec::new(), span };
+        let mut plugin = Plugin {
+            name: String::new(),
+            name_span: span,
+            attributes: Vec::new(),
+            span,
+        };
         if self.too_deep(&p, depth) {
             return plugin;
         }
@@ -174,11 +199,17 @@ impl Builder<'_> {
                 }
                 Rule::attribute => {
                     let mut inner = c.into_inner();
-                    let (Some(name), Some(value)) = (inner.next(), inner.find(|x| x.as_rule() == Rule::value)) else {
+                    let (Some(name), Some(value)) =
+                        (inner.next(), inner.find(|x| x.as_rule() == Rule::value))
+                    else {
                         continue;
                     };
                     let name_span = span_of(&name);
-                    plugin.attributes.push(Attribute { name: name_text(name), name_span, value: self.value(value, depth + 1) });
+                    plugin.attributes.push(Attribute {
+                        name: name_text(name),
+                        name_span,
+                        value: self.value(value, depth + 1),
+                    });
                 }
                 _ => {}
             }
@@ -189,10 +220,17 @@ impl Builder<'_> {
     /// A `value` pair (or one of its alternatives) as a config value, with `${VAR}`
     /// substituted in strings (Logstash substitutes plugin settings, not hash keys).
     pub(crate) fn value(&mut self, p: Pair<'_, Rule>, depth: usize) -> Value {
-        let p = if p.as_rule() == Rule::value { p.clone().into_inner().next().unwrap_or(p) } else { p };
+        let p = if p.as_rule() == Rule::value {
+            p.clone().into_inner().next().unwrap_or(p)
+        } else {
+            p
+        };
         let span = span_of(&p);
         if self.too_deep(&p, depth) {
-            return Value { kind: ValueKind::Array(Vec::new()), span };
+            return Value {
+                kind: ValueKind::Array(Vec::new()),
+                span,
+            };
         }
         let kind = match p.as_rule() {
             Rule::plugin => ValueKind::Plugin(Box::new(self.plugin(p, depth + 1))),
@@ -200,7 +238,10 @@ impl Builder<'_> {
             Rule::number => ValueKind::Number(p.as_str().to_string()),
             Rule::string => ValueKind::String(self.string(&p, true)),
             Rule::array => ValueKind::Array(
-                p.into_inner().filter(|c| c.as_rule() == Rule::value).map(|c| self.value(c, depth + 1)).collect(),
+                p.into_inner()
+                    .filter(|c| c.as_rule() == Rule::value)
+                    .map(|c| self.value(c, depth + 1))
+                    .collect(),
             ),
             Rule::hash => ValueKind::Hash(
                 p.into_inner()
@@ -219,8 +260,16 @@ impl Builder<'_> {
         let value = inner.find(|x| x.as_rule() == Rule::value)?;
         let key_span = span_of(&key);
         let key_tok = key.into_inner().next()?;
-        let key = if key_tok.as_rule() == Rule::string { self.string(&key_tok, false) } else { key_tok.as_str().to_string() };
-        Some(HashEntry { key, key_span, value: self.value(value, depth) })
+        let key = if key_tok.as_rule() == Rule::string {
+            self.string(&key_tok, false)
+        } else {
+            key_tok.as_str().to_string()
+        };
+        Some(HashEntry {
+            key,
+            key_span,
+            value: self.value(value, depth),
+        })
     }
 
     /// A quoted string's content: quotes stripped, escapes processed when enabled, then
@@ -228,7 +277,11 @@ impl Builder<'_> {
     pub(crate) fn string(&mut self, p: &Pair<'_, Rule>, substitute: bool) -> String {
         let text = p.as_str();
         let raw = unquote(text);
-        let content = if self.opts.support_escapes { escapes::unescape(raw) } else { raw.to_string() };
+        let content = if self.opts.support_escapes {
+            escapes::unescape(raw)
+        } else {
+            raw.to_string()
+        };
         if !substitute {
             return content;
         }
@@ -239,7 +292,11 @@ impl Builder<'_> {
                 for u in undefined {
                     // With escapes on, offsets in `content` may differ from the source;
                     // find the placeholder in the raw text instead.
-                    let at = if self.opts.support_escapes { raw.find(&u.placeholder).unwrap_or(0) } else { u.offset };
+                    let at = if self.opts.support_escapes {
+                        raw.find(&u.placeholder).unwrap_or(0)
+                    } else {
+                        u.offset
+                    };
                     let start = content_start + at;
                     self.diags.push(
                         Diagnostic::new(
@@ -261,8 +318,15 @@ impl Builder<'_> {
         if depth <= MAX_DEPTH {
             return false;
         }
-        if !self.diags.iter().any(|d| d.message.starts_with("config nested too deeply")) {
-            self.diags.push(Diagnostic::new(span_of(p), format!("config nested too deeply (more than {MAX_DEPTH} levels)")));
+        if !self
+            .diags
+            .iter()
+            .any(|d| d.message.starts_with("config nested too deeply"))
+        {
+            self.diags.push(Diagnostic::new(
+                span_of(p),
+                format!("config nested too deeply (more than {MAX_DEPTH} levels)"),
+            ));
         }
         true
     }

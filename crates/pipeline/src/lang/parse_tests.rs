@@ -32,8 +32,13 @@ fn parse_err(text: &str) -> String {
 }
 
 fn sp(text: &str, needle: &str) -> Span {
-    let start = text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in text"));
-    Span { start, end: start + needle.len() }
+    let start = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in text"));
+    Span {
+        start,
+        end: start + needle.len(),
+    }
 }
 
 /// The single plugin of the single section.
@@ -70,18 +75,45 @@ fn show(e: &Expr) -> String {
             RvalueKind::Number(n) => n.clone(),
             RvalueKind::Selector(s) => s.clone(),
             RvalueKind::Regex(r) => format!("/{r}/"),
-            RvalueKind::Array(items) => format!("[{}]", items.iter().map(rv).collect::<Vec<_>>().join(",")),
+            RvalueKind::Array(items) => {
+                format!("[{}]", items.iter().map(rv).collect::<Vec<_>>().join(","))
+            }
             RvalueKind::MethodCall { name, args } => {
-                format!("{name}({})", args.iter().map(rv).collect::<Vec<_>>().join(","))
+                format!(
+                    "{name}({})",
+                    args.iter().map(rv).collect::<Vec<_>>().join(",")
+                )
             }
         }
     }
     match e {
-        Expr::Bool { op, left, right } => format!("({} {op:?} {})", show(left), show(right)).replace("And", "and").replace("Or", "or").replace("Xor", "xor").replace("Nand", "nand"),
+        Expr::Bool { op, left, right } => format!("({} {op:?} {})", show(left), show(right))
+            .replace("And", "and")
+            .replace("Or", "or")
+            .replace("Xor", "xor")
+            .replace("Nand", "nand"),
         Expr::Not(inner) => format!("!{}", show(inner)),
         Expr::Compare { op, left, right } => format!("{} {op:?} {}", rv(left), rv(right)),
-        Expr::Match { negate, left, right } => format!("{} {} {}", rv(left), if *negate { "!~" } else { "=~" }, rv(right)),
-        Expr::In { negate, left, right } => format!("{} {} {}", rv(left), if *negate { "not in" } else { "in" }, rv(right)),
+        Expr::Match {
+            negate,
+            left,
+            right,
+        } => format!(
+            "{} {} {}",
+            rv(left),
+            if *negate { "!~" } else { "=~" },
+            rv(right)
+        ),
+        Expr::In {
+            negate,
+            left,
+            right,
+        } => format!(
+            "{} {} {}",
+            rv(left),
+            if *negate { "not in" } else { "in" },
+            rv(right)
+        ),
         Expr::Value(v) => rv(v),
     }
 }
@@ -91,7 +123,15 @@ fn sections_in_order_with_spans() {
     let text = "input { stdin {} }\nfilter {}\noutput { stdout {} }\nfilter { }";
     let c = parse_str(text);
     let kinds: Vec<_> = c.sections.iter().map(|s| s.kind).collect();
-    assert_eq!(kinds, vec![SectionKind::Input, SectionKind::Filter, SectionKind::Output, SectionKind::Filter]);
+    assert_eq!(
+        kinds,
+        vec![
+            SectionKind::Input,
+            SectionKind::Filter,
+            SectionKind::Output,
+            SectionKind::Filter
+        ]
+    );
     assert_eq!(c.sections[0].span, sp(text, "input { stdin {} }"));
     assert_eq!(c.sections[3].span, sp(text, "filter { }"));
 }
@@ -109,11 +149,20 @@ fn plugin_with_attributes() {
     let p = only_plugin(&c);
     assert_eq!(p.name, "mutate");
     assert_eq!(p.name_span, sp(text, "mutate"));
-    assert_eq!(p.span, sp(text, "mutate { 'add_tag' => \"a\" \"x-y\" => 1 }"));
+    assert_eq!(
+        p.span,
+        sp(text, "mutate { 'add_tag' => \"a\" \"x-y\" => 1 }")
+    );
     assert_eq!(p.attributes.len(), 2);
     assert_eq!(p.attributes[0].name, "add_tag");
     assert_eq!(p.attributes[0].name_span, sp(text, "'add_tag'"));
-    assert_eq!(p.attributes[0].value, Value { kind: s("a"), span: sp(text, "\"a\"") });
+    assert_eq!(
+        p.attributes[0].value,
+        Value {
+            kind: s("a"),
+            span: sp(text, "\"a\"")
+        }
+    );
     assert_eq!(p.attributes[1].name, "x-y");
     assert_eq!(p.attributes[1].value.kind, ValueKind::Number("1".into()));
 }
@@ -128,20 +177,32 @@ fn scalar_values() {
     assert_eq!(attr_value("true"), ValueKind::Bareword("true".into()));
     assert_eq!(attr_value("_x1"), ValueKind::Bareword("_x1".into()));
     // Strings may span lines and hold anything but their closing quote.
-    assert_eq!(attr_value("\"a\nb # not a comment\""), s("a\nb # not a comment"));
+    assert_eq!(
+        attr_value("\"a\nb # not a comment\""),
+        s("a\nb # not a comment")
+    );
 }
 
 #[test]
 fn strings_are_literal_without_escapes() {
-    assert_eq!(attr_value(r#""The computer says, \"No\"""#), s(r#"The computer says, \"No\""#));
+    assert_eq!(
+        attr_value(r#""The computer says, \"No\"""#),
+        s(r#"The computer says, \"No\""#)
+    );
     assert_eq!(attr_value(r"'It\'s'"), s(r"It\'s"));
     assert_eq!(attr_value(r#""\d+\n""#), s(r"\d+\n"));
 }
 
 #[test]
 fn escapes_when_enabled() {
-    let o = ParseOptions { support_escapes: true, ..opts() };
-    let c = parse_with(r#"filter { p { a => "The computer says, \"No\"" b => 'It\'s\t1' } }"#, &o);
+    let o = ParseOptions {
+        support_escapes: true,
+        ..opts()
+    };
+    let c = parse_with(
+        r#"filter { p { a => "The computer says, \"No\"" b => 'It\'s\t1' } }"#,
+        &o,
+    );
     let p = only_plugin(&c);
     assert_eq!(p.attributes[0].value.kind, s("The computer says, \"No\""));
     assert_eq!(p.attributes[1].value.kind, s("It's\t1"));
@@ -151,11 +212,21 @@ fn escapes_when_enabled() {
 fn arrays_and_hashes() {
     let text = r#"filter { p { a => [ "x", 1 , [bb] , {kk => vv} ] } }"#;
     let c = parse_str(text);
-    let ValueKind::Array(items) = &only_plugin(&c).attributes[0].value.kind else { panic!("not an array") };
+    let ValueKind::Array(items) = &only_plugin(&c).attributes[0].value.kind else {
+        panic!("not an array")
+    };
     assert_eq!(items[0].kind, s("x"));
     assert_eq!(items[1].kind, ValueKind::Number("1".into()));
-    assert_eq!(items[2].kind, ValueKind::Array(vec![Value { kind: ValueKind::Bareword("bb".into()), span: sp(text, "bb") }]));
-    let ValueKind::Hash(entries) = &items[3].kind else { panic!("not a hash") };
+    assert_eq!(
+        items[2].kind,
+        ValueKind::Array(vec![Value {
+            kind: ValueKind::Bareword("bb".into()),
+            span: sp(text, "bb")
+        }])
+    );
+    let ValueKind::Hash(entries) = &items[3].kind else {
+        panic!("not a hash")
+    };
     assert_eq!(entries[0].key, "kk");
     assert_eq!(entries[0].key_span, sp(text, "kk"));
     assert_eq!(entries[0].value.kind, ValueKind::Bareword("vv".into()));
@@ -167,7 +238,9 @@ fn arrays_and_hashes() {
 fn hash_keys_of_every_kind() {
     let text = "filter { p { h => { \"q\" => 1 'sq' => 2 bare => 3 42 => 4 } } }";
     let c = parse_str(text);
-    let ValueKind::Hash(entries) = &only_plugin(&c).attributes[0].value.kind else { panic!("not a hash") };
+    let ValueKind::Hash(entries) = &only_plugin(&c).attributes[0].value.kind else {
+        panic!("not a hash")
+    };
     let keys: Vec<_> = entries.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(keys, vec!["q", "sq", "bare", "42"]);
     assert_eq!(entries[0].key_span, sp(text, "\"q\""));
@@ -177,7 +250,9 @@ fn hash_keys_of_every_kind() {
 fn plugin_as_value() {
     let text = "input { stdin { codec => json_lines { charset => \"UTF-8\" } } }";
     let c = parse_str(text);
-    let ValueKind::Plugin(codec) = &only_plugin(&c).attributes[0].value.kind else { panic!("not a plugin") };
+    let ValueKind::Plugin(codec) = &only_plugin(&c).attributes[0].value.kind else {
+        panic!("not a plugin")
+    };
     assert_eq!(codec.name, "json_lines");
     assert_eq!(codec.attributes[0].name, "charset");
     assert_eq!(codec.attributes[0].value.kind, s("UTF-8"));
@@ -189,28 +264,46 @@ fn plugin_as_value() {
 fn no_whitespace_needed_and_crlf() {
     let text = "filter{mutate{add_tag=>[\"a\",\"b\"]}}";
     let c = parse_str(text);
-    assert_eq!(only_plugin(&c).attributes[0].value.kind, ValueKind::Array(vec![
-        Value { kind: s("a"), span: sp(text, "\"a\"") },
-        Value { kind: s("b"), span: sp(text, "\"b\"") },
-    ]));
+    assert_eq!(
+        only_plugin(&c).attributes[0].value.kind,
+        ValueKind::Array(vec![
+            Value {
+                kind: s("a"),
+                span: sp(text, "\"a\"")
+            },
+            Value {
+                kind: s("b"),
+                span: sp(text, "\"b\"")
+            },
+        ])
+    );
     let c = parse_str("filter {\r\n  mutate { add_tag => \"a\" } # c\r\n}\r\n");
     assert_eq!(only_plugin(&c).name, "mutate");
 }
 
 #[test]
 fn env_substitution_in_values_not_keys() {
-    let c = parse_str(r#"output { es { hosts => ["${HOST}:9200"] m => { "${HOST}" => "${NOPE:dflt}" } } }"#);
+    let c = parse_str(
+        r#"output { es { hosts => ["${HOST}:9200"] m => { "${HOST}" => "${NOPE:dflt}" } } }"#,
+    );
     let p = only_plugin(&c);
-    let ValueKind::Array(hosts) = &p.attributes[0].value.kind else { panic!("not an array") };
+    let ValueKind::Array(hosts) = &p.attributes[0].value.kind else {
+        panic!("not an array")
+    };
     assert_eq!(hosts[0].kind, s("es.local:9200"));
-    let ValueKind::Hash(m) = &p.attributes[1].value.kind else { panic!("not a hash") };
+    let ValueKind::Hash(m) = &p.attributes[1].value.kind else {
+        panic!("not a hash")
+    };
     assert_eq!(m[0].key, "${HOST}");
     assert_eq!(m[0].value.kind, s("dflt"));
 }
 
 #[test]
 fn env_values_are_not_escape_processed() {
-    let o = ParseOptions { support_escapes: true, ..opts() };
+    let o = ParseOptions {
+        support_escapes: true,
+        ..opts()
+    };
     let c = parse_with(r#"filter { p { a => "${BACKSLASH}\t" } }"#, &o);
     assert_eq!(only_plugin(&c).attributes[0].value.kind, s("a\\\\nb\t"));
 }
@@ -218,28 +311,46 @@ fn env_values_are_not_escape_processed() {
 #[test]
 fn undefined_env_is_an_error_at_the_placeholder() {
     let err = parse_err("filter {\n  p { a => \"x${NOPE}\" b => \"${ALSO}\" }\n}");
-    assert!(err.starts_with("t.conf:2:14: cannot evaluate `${NOPE}`"), "{err}");
-    assert!(err.contains("t.conf:2:29: cannot evaluate `${ALSO}`"), "{err}");
+    assert!(
+        err.starts_with("t.conf:2:14: cannot evaluate `${NOPE}`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("t.conf:2:29: cannot evaluate `${ALSO}`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn if_else_if_else() {
     let text = "filter {\n  if [a] { p1 {} } else if [b] { p2 {} }\n  else { p3 {} }\n}";
     let c = parse_str(text);
-    let [Stmt::If(chain)] = c.sections[0].body.as_slice() else { panic!("not one if") };
+    let [Stmt::If(chain)] = c.sections[0].body.as_slice() else {
+        panic!("not one if")
+    };
     assert_eq!(chain.branches.len(), 2);
     assert_eq!(show(&chain.branches[1].condition), "[b]");
     let Branch { body, .. } = &chain.branches[0];
     assert!(matches!(body.as_slice(), [Stmt::Plugin(p)] if p.name == "p1"));
     assert!(matches!(chain.else_body.as_deref(), Some([Stmt::Plugin(p)]) if p.name == "p3"));
-    assert_eq!(chain.span, sp(text, "if [a] { p1 {} } else if [b] { p2 {} }\n  else { p3 {} }"));
+    assert_eq!(
+        chain.span,
+        sp(
+            text,
+            "if [a] { p1 {} } else if [b] { p2 {} }\n  else { p3 {} }"
+        )
+    );
 }
 
 #[test]
 fn nested_ifs() {
     let c = parse_str("filter { if [a] { if [b] { x1 {} } else { x2 {} } } }");
-    let [Stmt::If(outer)] = c.sections[0].body.as_slice() else { panic!("not one if") };
-    assert!(matches!(outer.branches[0].body.as_slice(), [Stmt::If(inner)] if inner.else_body.is_some()));
+    let [Stmt::If(outer)] = c.sections[0].body.as_slice() else {
+        panic!("not one if")
+    };
+    assert!(
+        matches!(outer.branches[0].body.as_slice(), [Stmt::If(inner)] if inner.else_body.is_some())
+    );
 }
 
 #[test]
@@ -250,7 +361,10 @@ fn comparisons() {
     assert_eq!(show(&cond("[a] > 1")), "[a] Gt 1");
     assert_eq!(show(&cond("[a] <= -1.5")), "[a] Le -1.5");
     assert_eq!(show(&cond("[a] >= [b]")), "[a] Ge [b]");
-    assert!(matches!(cond("[a] == 1"), Expr::Compare { op: CmpOp::Eq, .. }));
+    assert!(matches!(
+        cond("[a] == 1"),
+        Expr::Compare { op: CmpOp::Eq, .. }
+    ));
 }
 
 #[test]
@@ -263,17 +377,28 @@ fn regex_matches() {
 
 #[test]
 fn in_and_not_in() {
-    assert_eq!(show(&cond("[a] in [\"x\", yy, 1]")), "[a] in [\"x\",\"yy\",1]");
+    assert_eq!(
+        show(&cond("[a] in [\"x\", yy, 1]")),
+        "[a] in [\"x\",\"yy\",1]"
+    );
     assert_eq!(show(&cond("\"x\" not in [tags]")), "\"x\" not in [tags]");
-    assert_eq!(show(&cond("\"x\" not # c\n  in [tags]")), "\"x\" not in [tags]");
+    assert_eq!(
+        show(&cond("\"x\" not # c\n  in [tags]")),
+        "\"x\" not in [tags]"
+    );
     assert_eq!(show(&cond("[a] in \"${HOST}\"")), "[a] in \"es.local\"");
 }
 
 #[test]
 fn selectors() {
     assert_eq!(show(&cond("[@metadata][x]")), "[@metadata][x]");
-    assert_eq!(show(&cond("[field with spaces][y]")), "[field with spaces][y]");
-    let Expr::Value(Rvalue { span, .. }) = cond("[a][b]") else { panic!("not a value") };
+    assert_eq!(
+        show(&cond("[field with spaces][y]")),
+        "[field with spaces][y]"
+    );
+    let Expr::Value(Rvalue { span, .. }) = cond("[a][b]") else {
+        panic!("not a value")
+    };
     assert_eq!(span.end - span.start, 6);
 }
 
@@ -282,7 +407,10 @@ fn negation_and_parentheses() {
     assert_eq!(show(&cond("![a]")), "![a]");
     assert_eq!(show(&cond("!([a] == 1)")), "![a] Eq 1");
     assert_eq!(show(&cond("(([a]))")), "[a]");
-    assert_eq!(show(&cond("!(\"foo\" in [\"hello\"])")), "!\"foo\" in [\"hello\"]");
+    assert_eq!(
+        show(&cond("!(\"foo\" in [\"hello\"])")),
+        "!\"foo\" in [\"hello\"]"
+    );
 }
 
 #[test]
@@ -295,12 +423,30 @@ fn boolean_precedence_follows_logstash() {
     assert_eq!(show(&cond("[a] and [b] or [c]")), "(([a] and [b]) or [c])");
     assert_eq!(show(&cond("[a] or [b] and [c]")), "([a] or ([b] and [c]))");
     assert_eq!(show(&cond("[a] or [b] or [c]")), "([a] or ([b] or [c]))");
-    assert_eq!(show(&cond("[a] and ([b] or ![c]) nand [d] xor [e]")), "([a] and ((([b] or ![c]) nand [d]) xor [e]))");
+    assert_eq!(
+        show(&cond("[a] and ([b] or ![c]) nand [d] xor [e]")),
+        "([a] and ((([b] or ![c]) nand [d]) xor [e]))"
+    );
     // lscl.rb pops a single operator on lower precedence, which groups this as below
     // (not as `a or (b and c and d) or e`).
-    assert_eq!(show(&cond("[a] or [b] and [c] and [d] or [e]")), "([a] or ([b] and (([c] and [d]) or [e])))");
-    assert!(matches!(cond("[a] xor [b]"), Expr::Bool { op: BoolOp::Xor, .. }));
-    assert!(matches!(cond("[a] nand [b]"), Expr::Bool { op: BoolOp::Nand, .. }));
+    assert_eq!(
+        show(&cond("[a] or [b] and [c] and [d] or [e]")),
+        "([a] or ([b] and (([c] and [d]) or [e])))"
+    );
+    assert!(matches!(
+        cond("[a] xor [b]"),
+        Expr::Bool {
+            op: BoolOp::Xor,
+            ..
+        }
+    ));
+    assert!(matches!(
+        cond("[a] nand [b]"),
+        Expr::Bool {
+            op: BoolOp::Nand,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -311,7 +457,16 @@ fn treetop_oddities_are_kept() {
     assert_eq!(only_plugin(&c).name, "if");
     // An array of one quoted string in a condition reads as a field reference.
     assert_eq!(show(&cond("[a] in [\"x\"]")), "[a] in [\"x\"]");
-    assert!(matches!(cond("[a] in [\"x\"]"), Expr::In { right: Rvalue { kind: RvalueKind::Selector(_), .. }, .. }));
+    assert!(matches!(
+        cond("[a] in [\"x\"]"),
+        Expr::In {
+            right: Rvalue {
+                kind: RvalueKind::Selector(_),
+                ..
+            },
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -352,16 +507,33 @@ fn error_spans_point_at_the_offending_token() {
     let s = Sources::from_string("t.conf", text);
     let err = parse(&s, &opts()).unwrap_err();
     assert_eq!(err.len(), 1);
-    assert_eq!(err[0].span, Span { start: text.find(',').unwrap(), end: text.find(',').unwrap() + 1 });
-    assert_eq!(err[0].message, "expected one of: \"}\", whitespace, found \",\"");
+    assert_eq!(
+        err[0].span,
+        Span {
+            start: text.find(',').unwrap(),
+            end: text.find(',').unwrap() + 1
+        }
+    );
+    assert_eq!(
+        err[0].message,
+        "expected one of: \"}\", whitespace, found \",\""
+    );
 }
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    let deep = format!("filter {{ p {{ a => {}1{} }} }}", "[".repeat(5000), "]".repeat(5000));
+    let deep = format!(
+        "filter {{ p {{ a => {}1{} }} }}",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
     let s = Sources::from_string("t.conf", &deep);
     assert!(parse(&s, &opts()).is_err());
-    let cond = format!("filter {{ if {}[a]{} {{ }} }}", "(".repeat(5000), ")".repeat(5000));
+    let cond = format!(
+        "filter {{ if {}[a]{} {{ }} }}",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     let s = Sources::from_string("t.conf", &cond);
     assert!(parse(&s, &opts()).is_err());
 }

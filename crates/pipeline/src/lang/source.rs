@@ -42,7 +42,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { span, message: message.into(), help: None }
+        Diagnostic {
+            span,
+            message: message.into(),
+            help: None,
+        }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -64,7 +68,11 @@ impl Sources {
     pub fn push(&mut self, name: &str, text: &str) {
         let start = self.text.len();
         self.text.push_str(text);
-        self.files.push(File { name: name.to_string(), start, len: text.len() });
+        self.files.push(File {
+            name: name.to_string(),
+            start,
+            len: text.len(),
+        });
         self.text.push('\n');
     }
 
@@ -85,7 +93,11 @@ impl Sources {
             .rev()
             .find(|f| f.start <= offset)
             .cloned()
-            .unwrap_or(File { name: "config".into(), start: 0, len: self.text.len() });
+            .unwrap_or(File {
+                name: "config".into(),
+                start: 0,
+                len: self.text.len(),
+            });
         let end = (file.start + file.len).min(self.text.len());
         let local_off = offset.min(end).saturating_sub(file.start);
         let text = self.text.get(file.start..end).unwrap_or("");
@@ -97,9 +109,19 @@ impl Sources {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
         let column = before[line_start..].chars().count() + 1;
-        let line_end = text[line_start..].find('\n').map(|p| line_start + p).unwrap_or(text.len());
-        let line_text = text[line_start..line_end].trim_end_matches('\r').to_string();
-        Location { file: file.name, line, column, line_text }
+        let line_end = text[line_start..]
+            .find('\n')
+            .map(|p| line_start + p)
+            .unwrap_or(text.len());
+        let line_text = text[line_start..line_end]
+            .trim_end_matches('\r')
+            .to_string();
+        Location {
+            file: file.name,
+            line,
+            column,
+            line_text,
+        }
     }
 
     /// `file:line:col: message`, the offending line, a caret under the column, and the
@@ -109,7 +131,12 @@ impl Sources {
         let mut out = format!("{}:{}:{}: {}\n", loc.file, loc.line, loc.column, d.message);
         let gutter = loc.line.to_string();
         let _ = writeln!(out, "{gutter} | {}", loc.line_text.replace('\t', " "));
-        let _ = writeln!(out, "{} | {}^", " ".repeat(gutter.len()), " ".repeat(loc.column.saturating_sub(1)));
+        let _ = writeln!(
+            out,
+            "{} | {}^",
+            " ".repeat(gutter.len()),
+            " ".repeat(loc.column.saturating_sub(1))
+        );
         if let Some(h) = &d.help {
             let _ = writeln!(out, "{} = {}", " ".repeat(gutter.len()), h);
         }
@@ -118,7 +145,10 @@ impl Sources {
 
     /// Renders several diagnostics, each separated by a blank line.
     pub fn render_all(&self, ds: &[Diagnostic]) -> String {
-        ds.iter().map(|d| self.render(d)).collect::<Vec<_>>().join("\n")
+        ds.iter()
+            .map(|d| self.render(d))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -135,7 +165,16 @@ mod tests {
         let loc = s.locate(off);
         assert_eq!((loc.file.as_str(), loc.line, loc.column), ("b.conf", 2, 3));
         assert_eq!(loc.line_text, "  bad");
-        let r = s.render(&Diagnostic::new(Span { start: off, end: off + 3 }, "oops").with_help("expected x"));
+        let r = s.render(
+            &Diagnostic::new(
+                Span {
+                    start: off,
+                    end: off + 3,
+                },
+                "oops",
+            )
+            .with_help("expected x"),
+        );
         assert_eq!(r, "b.conf:2:3: oops\n2 |   bad\n  |   ^\n  = expected x\n");
     }
 }

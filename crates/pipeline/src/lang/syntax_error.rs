@@ -12,7 +12,9 @@ use pest::error::{Error, ErrorVariant, InputLocation};
 fn describe(rule: Rule) -> &'static [(u8, &'static str)] {
     match rule {
         // pest names a rule instead of its parts when several parts failed at its start.
-        Rule::config | Rule::section | Rule::section_kind => &[(1, "\"input\""), (2, "\"filter\""), (3, "\"output\"")],
+        Rule::config | Rule::section | Rule::section_kind => {
+            &[(1, "\"input\""), (2, "\"filter\""), (3, "\"output\"")]
+        }
         Rule::plugin_name => &[(10, "a plugin name")],
         Rule::kw_if | Rule::branch | Rule::if_branch => &[(11, "\"if\"")],
         Rule::kw_else | Rule::else_if_branch | Rule::else_branch => &[(12, "\"else\"")],
@@ -20,7 +22,9 @@ fn describe(rule: Rule) -> &'static [(u8, &'static str)] {
         Rule::hash_key | Rule::hashentry => &[(14, "a hash key")],
         Rule::arrow => &[(20, "\"=>\"")],
         Rule::value => &[(30, "a value")],
-        Rule::condition | Rule::paren_condition | Rule::negative | Rule::binary => &[(31, "a condition")],
+        Rule::condition | Rule::paren_condition | Rule::negative | Rule::binary => {
+            &[(31, "a condition")]
+        }
         Rule::rvalue => &[(32, "a value")],
         Rule::string => &[(33, "a string")],
         Rule::regexp => &[(34, "a regular expression /.../")],
@@ -35,7 +39,12 @@ fn describe(rule: Rule) -> &'static [(u8, &'static str)] {
         Rule::regexp_op | Rule::regexp_tail => &[(51, "=~ or !~")],
         Rule::in_op | Rule::in_tail => &[(52, "\"in\"")],
         Rule::not_in_op | Rule::not_in_tail => &[(53, "\"not in\"")],
-        Rule::bool_op => &[(54, "\"and\""), (55, "\"or\""), (56, "\"xor\""), (57, "\"nand\"")],
+        Rule::bool_op => &[
+            (54, "\"and\""),
+            (55, "\"or\""),
+            (56, "\"xor\""),
+            (57, "\"nand\""),
+        ],
         Rule::lbrace | Rule::block => &[(60, "\"{\"")],
         Rule::rbrace => &[(61, "\"}\"")],
         Rule::lbracket => &[(62, "\"[\"")],
@@ -59,7 +68,9 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     if rest.trim().is_empty() {
         return ("end of input".into(), 0);
     }
-    let word_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(rest.len());
+    let word_len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len());
     if word_len > 0 {
         let word = &rest[..word_len];
         let shown: String = word.chars().take(30).collect();
@@ -72,8 +83,14 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
         ' ' => ("a space".into(), 1),
         '"' | '\'' => ("a quoted string".into(), 1),
         _ => {
-            let op_len = rest.find(|c: char| !"=<>!~".contains(c)).unwrap_or(rest.len());
-            let len = if op_len > 1 { op_len.min(2) } else { c.len_utf8() };
+            let op_len = rest
+                .find(|c: char| !"=<>!~".contains(c))
+                .unwrap_or(rest.len());
+            let len = if op_len > 1 {
+                op_len.min(2)
+            } else {
+                c.len_utf8()
+            };
             (format!("\"{}\"", &rest[..len]), len)
         }
     }
@@ -103,15 +120,21 @@ fn hint(text: &str, pos: usize, found: &str, expected: &[&str]) -> Option<String
     if found == "\"not\"" {
         return Some("write \"not in\" with a space after \"not\"".into());
     }
-    if expected.contains(&"\",\"") && expected.contains(&"\"]\"") && (found == "a quoted string" || found.starts_with("\"")) {
+    if expected.contains(&"\",\"")
+        && expected.contains(&"\"]\"")
+        && (found == "a quoted string" || found.starts_with("\""))
+    {
         return Some("array elements are separated by commas".into());
     }
     if found == "\"]\"" && before.ends_with(',') {
         return Some("an array cannot end with a comma".into());
     }
-    let one_letter = found.len() == 3 && found.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic);
+    let one_letter =
+        found.len() == 3 && found.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic);
     if one_letter && (expected.contains(&"a hash key") || expected.contains(&"a value")) {
-        return Some(format!("a bareword needs at least two characters; quote it: {found}"));
+        return Some(format!(
+            "a bareword needs at least two characters; quote it: {found}"
+        ));
     }
     if expected.contains(&"\"input\"") && found != "end of input" {
         return Some("a config holds only input, filter and output sections".into());
@@ -126,14 +149,22 @@ fn hint(text: &str, pos: usize, found: &str, expected: &[&str]) -> Option<String
 /// diagnostic then points at the culprit and says what is wrong with it.
 fn culprit(text: &str, pos: usize) -> Option<Diagnostic> {
     let (start, word, before_word) = previous_word(text, pos);
-    let span = Span { start, end: start + word.len() };
+    let span = Span {
+        start,
+        end: start + word.len(),
+    };
     if word == "elsif" {
-        return Some(Diagnostic::new(span, "\"elsif\" is not a keyword").with_help("write \"else if\""));
+        return Some(
+            Diagnostic::new(span, "\"elsif\" is not a keyword").with_help("write \"else if\""),
+        );
     }
     if word.len() == 1 && word.as_bytes()[0].is_ascii_alphabetic() && before_word.ends_with("=>") {
         return Some(
-            Diagnostic::new(span, format!("\"{word}\" is not a value: a bareword needs at least two characters"))
-                .with_help(format!("quote it: \"{word}\"")),
+            Diagnostic::new(
+                span,
+                format!("\"{word}\" is not a value: a bareword needs at least two characters"),
+            )
+            .with_help(format!("quote it: \"{word}\"")),
         );
     }
     None
@@ -149,20 +180,33 @@ pub(crate) fn diagnose(text: &str, err: &Error<Rule>) -> Diagnostic {
         return d;
     }
     let (found, len) = found_at(text, pos);
-    let span = Span { start: pos, end: pos + len };
+    let span = Span {
+        start: pos,
+        end: pos + len,
+    };
     let positives = match &err.variant {
         ErrorVariant::ParsingError { positives, .. } => positives.clone(),
         ErrorVariant::CustomError { message } => {
             // pest's own limits ("stack limit reached"): only pathological nesting gets here.
-            return Diagnostic::new(span, format!("config nested too deeply to parse ({message})"));
+            return Diagnostic::new(
+                span,
+                format!("config nested too deeply to parse ({message})"),
+            );
         }
     };
-    let mut items: Vec<(u8, &str)> = positives.iter().flat_map(|r| describe(*r).iter().copied()).collect();
+    let mut items: Vec<(u8, &str)> = positives
+        .iter()
+        .flat_map(|r| describe(*r).iter().copied())
+        .collect();
     items.sort();
     items.dedup();
     // After a quoted string, "{" would make the string a plugin name (`"json" { }`): legal,
     // but never what someone meant, so it only clutters the list.
-    let after_quote = text.get(..pos).unwrap_or("").trim_end().ends_with(['"', '\'']);
+    let after_quote = text
+        .get(..pos)
+        .unwrap_or("")
+        .trim_end()
+        .ends_with(['"', '\'']);
     let in_condition = items.iter().any(|(order, _)| (50..=57).contains(order));
     if after_quote && !in_condition && items.len() > 1 {
         items.retain(|(_, s)| *s != "\"{\"");

@@ -10,14 +10,44 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("path", OptKind::String, "the file to write; sprintf, e.g. /var/log/%{type}-%{+YYYY-MM-dd}.log").required(),
-    OptSpec::new("write_behavior", OptKind::Enum(&["append", "overwrite"]), "append to or overwrite the file").default("append"),
-    OptSpec::new("create_if_deleted", OptKind::Boolean, "re-create the file when it was deleted").default("true"),
-    OptSpec::new("flush_interval", OptKind::Number, "accepted for compatibility; every batch is flushed").default("2"),
-    OptSpec::new("gzip", OptKind::Boolean, "not supported: rejected when true").default("false"),
+    OptSpec::new(
+        "path",
+        OptKind::String,
+        "the file to write; sprintf, e.g. /var/log/%{type}-%{+YYYY-MM-dd}.log",
+    )
+    .required(),
+    OptSpec::new(
+        "write_behavior",
+        OptKind::Enum(&["append", "overwrite"]),
+        "append to or overwrite the file",
+    )
+    .default("append"),
+    OptSpec::new(
+        "create_if_deleted",
+        OptKind::Boolean,
+        "re-create the file when it was deleted",
+    )
+    .default("true"),
+    OptSpec::new(
+        "flush_interval",
+        OptKind::Number,
+        "accepted for compatibility; every batch is flushed",
+    )
+    .default("2"),
+    OptSpec::new(
+        "gzip",
+        OptKind::Boolean,
+        "not supported: rejected when true",
+    )
+    .default("false"),
     OptSpec::new("dir_mode", OptKind::Number, "accepted for compatibility").default("-1"),
     OptSpec::new("file_mode", OptKind::Number, "accepted for compatibility").default("-1"),
-    OptSpec::new("filename_failure", OptKind::String, "file name used when the path renders outside the static prefix").default("_filepath_failures"),
+    OptSpec::new(
+        "filename_failure",
+        OptKind::String,
+        "file name used when the path renders outside the static prefix",
+    )
+    .default("_filepath_failures"),
 ];
 
 pub struct FileOutput {
@@ -32,14 +62,19 @@ struct State {
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Output>> {
-    let path = args.string("path").ok_or_else(|| BuildError::option("path", "is required"))?;
+    let path = args
+        .string("path")
+        .ok_or_else(|| BuildError::option("path", "is required"))?;
     if args.bool_or("gzip", false) {
         return Err(BuildError::option("gzip", "gzip output is not supported"));
     }
     Ok(Box::new(FileOutput {
         path: Template::compile(&path),
         overwrite: args.string("write_behavior").as_deref() == Some("overwrite"),
-        state: Mutex::new(State { codec: crate::codecs::from_args(args, ctx, "json_lines")?, files: HashMap::new() }),
+        state: Mutex::new(State {
+            codec: crate::codecs::from_args(args, ctx, "json_lines")?,
+            files: HashMap::new(),
+        }),
     }))
 }
 
@@ -68,7 +103,11 @@ impl FileOutput {
                     std::fs::create_dir_all(dir)?;
                 }
                 let f = if self.overwrite {
-                    OpenOptions::new().write(true).create(true).truncate(true).open(&p)?
+                    OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .open(&p)?
                 } else {
                     OpenOptions::new().append(true).create(true).open(&p)?
                 };
@@ -111,7 +150,11 @@ mod tests {
     async fn writes_to_sprintf_paths() {
         let dir = tempfile::tempdir().unwrap();
         let path = format!("{}/out-%{{kind}}.log", dir.path().display());
-        let out = build(&Args::default().with("path", Value::from(path)), &BuildContext::default()).unwrap();
+        let out = build(
+            &Args::default().with("path", Value::from(path)),
+            &BuildContext::default(),
+        )
+        .unwrap();
         let mut a = Event::from_message("one");
         a.set(&FieldRef::top("kind"), Value::from("a")).unwrap();
         let mut b = Event::from_message("two");

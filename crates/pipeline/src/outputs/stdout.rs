@@ -13,7 +13,9 @@ pub struct StdoutOutput {
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Output>> {
-    Ok(Box::new(StdoutOutput { codec: Mutex::new(crate::codecs::from_args(args, ctx, "rubydebug")?) }))
+    Ok(Box::new(StdoutOutput {
+        codec: Mutex::new(crate::codecs::from_args(args, ctx, "rubydebug")?),
+    }))
 }
 
 impl Output for StdoutOutput {

@@ -38,7 +38,13 @@ impl Osmem {
     /// notice) when osmem-server is not installed, except under CI where that fails.
     pub fn start_at(addr: &str) -> Option<Osmem> {
         let spawned = Command::new(binary())
-            .args(["-addr", addr, "-no-stdin-watch", "-parent-pid", &std::process::id().to_string()])
+            .args([
+                "-addr",
+                addr,
+                "-no-stdin-watch",
+                "-parent-pid",
+                &std::process::id().to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -56,8 +62,11 @@ impl Osmem {
         };
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read osmem-server ready line");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("osmem-server said {line:?}: {e}"));
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read osmem-server ready line");
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("osmem-server said {line:?}: {e}"));
         let url = v["url"].as_str().expect("url in ready line").to_string();
         Some(Osmem { child, url })
     }
@@ -73,17 +82,34 @@ impl Osmem {
     /// Documents in indices matching `pattern`, after a refresh.
     pub async fn count(&self, pattern: &str) -> u64 {
         let c = self.client();
-        let _ = c.indices().refresh(IndicesRefreshParts::Index(&[pattern])).send().await;
-        let r = c.count(CountParts::Index(&[pattern])).send().await.expect("count request");
+        let _ = c
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[pattern]))
+            .send()
+            .await;
+        let r = c
+            .count(CountParts::Index(&[pattern]))
+            .send()
+            .await
+            .expect("count request");
         let v: serde_json::Value = r.json().await.expect("count json");
-        v["count"].as_u64().unwrap_or_else(|| panic!("no count in {v}"))
+        v["count"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no count in {v}"))
     }
 
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         let c = self.client();
         let r = c
             .transport()
-            .send(elasticsearch::http::Method::Get, path, Default::default(), None::<&()>, None::<()>, None)
+            .send(
+                elasticsearch::http::Method::Get,
+                path,
+                Default::default(),
+                None::<&()>,
+                None::<()>,
+                None,
+            )
             .await
             .expect("get");
         r.json().await.expect("json")
@@ -92,7 +118,11 @@ impl Osmem {
 
 /// A free local port (bound, then released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Counts what sources hear about their events.
@@ -150,22 +180,33 @@ impl Drop for FaultProxy {
 
 impl FaultProxy {
     pub async fn start(upstream: &str) -> FaultProxy {
-        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let faults: Arc<Mutex<VecDeque<Fault>>> = Arc::default();
         let down: Arc<AtomicBool> = Arc::default();
         let bulk_requests: Arc<AtomicUsize> = Arc::default();
         let injected: Arc<AtomicUsize> = Arc::default();
-        let (f, d, b, i) = (faults.clone(), down.clone(), bulk_requests.clone(), injected.clone());
+        let (f, d, b, i) = (
+            faults.clone(),
+            down.clone(),
+            bulk_requests.clone(),
+            injected.clone(),
+        );
         let task = tokio::spawn(async move {
             loop {
-                let Ok((sock, _)) = listener.accept().await else { return };
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
                 if d.load(Ordering::Relaxed) {
                     drop(sock);
                     continue;
                 }
-                let (up, f, d, b, i) = (upstream.clone(), f.clone(), d.clone(), b.clone(), i.clone());
+                let (up, f, d, b, i) =
+                    (upstream.clone(), f.clone(), d.clone(), b.clone(), i.clone());
                 tokio::spawn(async move {
                     if let Err(e) = serve(sock, &up, &f, &d, &b, &i).await {
                         eprintln!("fault proxy: connection ended: {e}");
@@ -173,7 +214,14 @@ impl FaultProxy {
                 });
             }
         });
-        FaultProxy { url, faults, down, bulk_requests, injected, task }
+        FaultProxy {
+            url,
+            faults,
+            down,
+            bulk_requests,
+            injected,
+            task,
+        }
     }
 
     pub fn push(&self, fault: Fault) {
@@ -182,13 +230,20 @@ impl FaultProxy {
 }
 
 /// Reads one HTTP/1.1 message head and its Content-Length body.
-async fn read_message(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Option<(String, Vec<u8>)>> {
+async fn read_message(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<(String, Vec<u8>)>> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_string();
             let len = head
                 .lines()
-                .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse::<usize>().unwrap_or(0)))
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .map(|(_, v)| v.trim().parse::<usize>().unwrap_or(0))
+                })
                 .unwrap_or(0);
             while buf.len() < end + 4 + len {
                 let mut tmp = [0u8; 65536];
@@ -217,7 +272,11 @@ async fn forward(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<(St
     let mut req = String::new();
     for (n, line) in head.split("\r\n").enumerate() {
         // Plain responses (the proxy rewrites some); one request per upstream connection.
-        if n > 0 && line.split_once(':').is_some_and(|(k, _)| k.eq_ignore_ascii_case("connection") || k.eq_ignore_ascii_case("accept-encoding")) {
+        if n > 0
+            && line.split_once(':').is_some_and(|(k, _)| {
+                k.eq_ignore_ascii_case("connection") || k.eq_ignore_ascii_case("accept-encoding")
+            })
+        {
             continue;
         }
         req.push_str(line);
@@ -237,7 +296,10 @@ async fn forward(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<(St
             }
             buf.extend_from_slice(&tmp[..n]);
         }
-        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(buf.len());
+        let end = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(buf.len());
         return Ok((String::from_utf8_lossy(&buf[..end]).to_string(), Vec::new()));
     }
     match read_message(&mut up, &mut buf).await? {
@@ -248,9 +310,19 @@ async fn forward(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<(St
 
 fn response(status: u16, head_from: Option<&str>, body: &[u8]) -> Vec<u8> {
     let ctype = head_from
-        .and_then(|h| h.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.trim().to_string())))
+        .and_then(|h| {
+            h.lines().find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+        })
         .unwrap_or_else(|| "application/json".into());
-    let mut out = format!("HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut out = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     out.extend_from_slice(body);
     out
 }
@@ -268,7 +340,10 @@ async fn serve(
         if down.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let is_bulk = head.split_whitespace().nth(1).is_some_and(|p| p.contains("_bulk"));
+        let is_bulk = head
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|p| p.contains("_bulk"));
         let fault = if is_bulk {
             bulks.fetch_add(1, Ordering::Relaxed);
             faults.lock().expect("faults").pop_front()
@@ -290,14 +365,20 @@ async fn serve(
             Some(Fault::Slow(d)) => {
                 let (h, b) = forward(upstream, &head, &body).await?;
                 tokio::time::sleep(d).await;
-                sock.write_all(&response(status_of(&h), Some(&h), &b)).await?;
+                sock.write_all(&response(status_of(&h), Some(&h), &b))
+                    .await?;
             }
             Some(Fault::ItemRejected(which)) => {
                 let (h, b) = forward(upstream, &head, &body).await?;
-                let mut v: serde_json::Value = serde_json::from_slice(&b).map_err(std::io::Error::other)?;
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&b).map_err(std::io::Error::other)?;
                 if let Some(items) = v["items"].as_array_mut() {
                     for &k in &which {
-                        if let Some(obj) = items.get_mut(k).and_then(|i| i.as_object_mut()).and_then(|o| o.values_mut().next()) {
+                        if let Some(obj) = items
+                            .get_mut(k)
+                            .and_then(|i| i.as_object_mut())
+                            .and_then(|o| o.values_mut().next())
+                        {
                             obj["status"] = 429.into();
                             obj["error"] = serde_json::json!({"type":"es_rejected_execution_exception","reason":"injected rejection"});
                         }
@@ -305,15 +386,20 @@ async fn serve(
                 }
                 v["errors"] = true.into();
                 let b = serde_json::to_vec(&v).map_err(std::io::Error::other)?;
-                sock.write_all(&response(status_of(&h), Some(&h), &b)).await?;
+                sock.write_all(&response(status_of(&h), Some(&h), &b))
+                    .await?;
             }
             None if head.starts_with("HEAD ") => {
                 let (h, _) = forward(upstream, &head, &body).await?;
-                sock.write_all(format!("HTTP/1.1 {} X\r\nContent-Length: 0\r\n\r\n", status_of(&h)).as_bytes()).await?;
+                sock.write_all(
+                    format!("HTTP/1.1 {} X\r\nContent-Length: 0\r\n\r\n", status_of(&h)).as_bytes(),
+                )
+                .await?;
             }
             None => {
                 let (h, b) = forward(upstream, &head, &body).await?;
-                sock.write_all(&response(status_of(&h), Some(&h), &b)).await?;
+                sock.write_all(&response(status_of(&h), Some(&h), &b))
+                    .await?;
             }
         }
     }
@@ -321,13 +407,21 @@ async fn serve(
 }
 
 fn status_of(head: &str) -> u16 {
-    head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(502)
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(502)
 }
 
 /// Resident memory of this process in KiB.
 pub fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }

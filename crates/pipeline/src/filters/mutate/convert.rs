@@ -19,7 +19,14 @@ pub enum Conversion {
 }
 
 impl Conversion {
-    pub const NAMES: &'static [&'static str] = &["string", "integer", "float", "boolean", "integer_eu", "float_eu"];
+    pub const NAMES: &'static [&'static str] = &[
+        "string",
+        "integer",
+        "float",
+        "boolean",
+        "integer_eu",
+        "float_eu",
+    ];
 
     pub fn parse(s: &str) -> Option<Conversion> {
         Some(match s {
@@ -85,13 +92,16 @@ fn to_integer(v: &Value) -> Result<Value, String> {
             let s = clean(raw);
             if is_hex(&s) {
                 if !s.contains('.') {
-                    return parse_hex_int(&s).ok_or_else(|| format!("invalid value for Integer(): {raw:?}"));
+                    return parse_hex_int(&s)
+                        .ok_or_else(|| format!("invalid value for Integer(): {raw:?}"));
                 }
-                let f = parse_hex_float(&s).ok_or_else(|| format!("invalid value for Float(): {raw:?}"))?;
+                let f = parse_hex_float(&s)
+                    .ok_or_else(|| format!("invalid value for Float(): {raw:?}"))?;
                 return float_to_int(f);
             }
             if s.contains('e') {
-                return decimal_to_int(&s).ok_or_else(|| format!("invalid value for BigDecimal(): {raw:?}"));
+                return decimal_to_int(&s)
+                    .ok_or_else(|| format!("invalid value for BigDecimal(): {raw:?}"));
             }
             ruby_to_i(&s)
         }
@@ -155,7 +165,11 @@ fn decimal_to_int(s: &str) -> Option<Value> {
     if int_part.is_empty() && frac_part.is_empty() {
         return None;
     }
-    if !int_part.chars().chain(frac_part.chars()).all(|c| c.is_ascii_digit()) {
+    if !int_part
+        .chars()
+        .chain(frac_part.chars())
+        .all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     let digits = format!("{int_part}{frac_part}");
@@ -180,7 +194,11 @@ fn assemble(neg: bool, digits: &str) -> Option<Value> {
     if trimmed.is_empty() {
         return Some(Value::Integer(0));
     }
-    let signed = if neg { format!("-{trimmed}") } else { trimmed.to_string() };
+    let signed = if neg {
+        format!("-{trimmed}")
+    } else {
+        trimmed.to_string()
+    };
     signed.parse::<i64>().ok().map(Value::Integer)
 }
 
@@ -236,9 +254,13 @@ fn to_float(v: &Value) -> Result<Value, String> {
         Value::String(raw) => {
             let s = clean(raw);
             if is_hex(&s) {
-                return parse_hex_float(&s).map(Value::Float).ok_or_else(|| format!("invalid value for Float(): {raw:?}"));
+                return parse_hex_float(&s)
+                    .map(Value::Float)
+                    .ok_or_else(|| format!("invalid value for Float(): {raw:?}"));
             }
-            ruby_float(&s).map(Value::Float).ok_or_else(|| format!("invalid value for Float(): {raw:?}"))
+            ruby_float(&s)
+                .map(Value::Float)
+                .ok_or_else(|| format!("invalid value for Float(): {raw:?}"))
         }
         other => Err(format!("can't convert {} into Float", other.type_name())),
     }
@@ -254,7 +276,10 @@ fn ruby_float(s: &str) -> Option<f64> {
     }
     let digits = |i: &mut usize| -> bool {
         let start = *i;
-        while *i < b.len() && (b[*i].is_ascii_digit() || (b[*i] == b'_' && *i > start && b.get(*i + 1).is_some_and(u8::is_ascii_digit))) {
+        while *i < b.len()
+            && (b[*i].is_ascii_digit()
+                || (b[*i] == b'_' && *i > start && b.get(*i + 1).is_some_and(u8::is_ascii_digit)))
+        {
             *i += 1;
         }
         *i > start
@@ -329,13 +354,24 @@ mod tests {
         assert_eq!(int("-0x1.edcdp6"), Ok(Value::Integer(-123)));
         assert_eq!(int("1.234500e+02"), Ok(Value::Integer(123)));
         assert_eq!(int("-1.234500e+02"), Ok(Value::Integer(-123)));
-        assert_eq!(int("9.007199254740993e+15"), Ok(Value::Integer(9_007_199_254_740_993)));
+        assert_eq!(
+            int("9.007199254740993e+15"),
+            Ok(Value::Integer(9_007_199_254_740_993))
+        );
         assert_eq!(int("abc"), Ok(Value::Integer(0)), "Ruby's to_i");
         assert!(int("9223372036854775808").is_err());
         assert!(int("1xe5").is_err());
-        assert_eq!(Conversion::Integer.convert(&Value::Float(-123.45)), Ok(Value::Integer(-123)));
-        assert!(Conversion::Integer.convert(&Value::Float(f64::NAN)).is_err());
-        assert_eq!(Conversion::IntegerEu.convert(&Value::from("1.234.567,8")), Ok(Value::Integer(1_234_567)));
+        assert_eq!(
+            Conversion::Integer.convert(&Value::Float(-123.45)),
+            Ok(Value::Integer(-123))
+        );
+        assert!(Conversion::Integer
+            .convert(&Value::Float(f64::NAN))
+            .is_err());
+        assert_eq!(
+            Conversion::IntegerEu.convert(&Value::from("1.234.567,8")),
+            Ok(Value::Integer(1_234_567))
+        );
     }
 
     #[test]
@@ -343,14 +379,25 @@ mod tests {
         assert_eq!(float("3,141.5926"), Ok(Value::Float(3141.5926)));
         assert_eq!(float("0x1.edcdp6"), Ok(Value::Float(123.4501953125)));
         assert_eq!(float("-0x1.edcdp6"), Ok(Value::Float(-123.4501953125)));
-        assert_eq!(float("9007199254740993"), Ok(Value::Float(9_007_199_254_740_992.0)));
-        assert_eq!(float("680564693277057720000000000000000000000.0"), Ok(Value::Float(6.805646932770577e38)));
+        assert_eq!(
+            float("9007199254740993"),
+            Ok(Value::Float(9_007_199_254_740_992.0))
+        );
+        assert_eq!(
+            float("680564693277057720000000000000000000000.0"),
+            Ok(Value::Float(6.805646932770577e38))
+        );
         assert_eq!(float("1_000.5"), Ok(Value::Float(1000.5)));
         for bad in ["abc", "", "1.", "1e", "1__0", "12abc"] {
             assert!(float(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(Conversion::FloatEu.convert(&Value::from("3.141,5926")), Ok(Value::Float(3141.5926)));
-        assert!(Conversion::Float.convert(&Value::Object(Default::default())).is_err());
+        assert_eq!(
+            Conversion::FloatEu.convert(&Value::from("3.141,5926")),
+            Ok(Value::Float(3141.5926))
+        );
+        assert!(Conversion::Float
+            .convert(&Value::Object(Default::default()))
+            .is_err());
     }
 
     #[test]
@@ -361,7 +408,10 @@ mod tests {
         assert_eq!(b(Value::Float(1.0)), Value::Bool(true));
         assert_eq!(b(Value::Float(0.01)), Value::Float(0.01));
         assert_eq!(b(Value::Integer(-1)), Value::Integer(-1));
-        assert_eq!(b(Value::from("none of the above")), Value::from("none of the above"));
+        assert_eq!(
+            b(Value::from("none of the above")),
+            Value::from("none of the above")
+        );
         let s = |v: Value| Conversion::String.convert(&v).expect("test");
         assert_eq!(s(Value::Float(16_777_217.0)), Value::from("16777217.0"));
         assert_eq!(s(Value::Bool(false)), Value::from("false"));

@@ -17,21 +17,70 @@ use fancy_regex::Regex;
 use logstash_mesos_core::{Event, FieldRef, Template, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("coerce", OptKind::Hash, "field => default: sets the default (sprintf) when the field exists but is null"),
-    OptSpec::new("rename", OptKind::Hash, "old => new: renames fields (both sides sprintf)"),
-    OptSpec::new("update", OptKind::Hash, "field => value: replaces the value (sprintf) only if the field exists"),
-    OptSpec::new("replace", OptKind::Hash, "field => value: sets the field to the value (sprintf)"),
-    OptSpec::new("convert", OptKind::Hash, "field => type: integer, float, integer_eu, float_eu, string or boolean"),
-    OptSpec::new("gsub", OptKind::Array, "[field, regex, replacement, ...]: regex replacement in strings"),
+    OptSpec::new(
+        "coerce",
+        OptKind::Hash,
+        "field => default: sets the default (sprintf) when the field exists but is null",
+    ),
+    OptSpec::new(
+        "rename",
+        OptKind::Hash,
+        "old => new: renames fields (both sides sprintf)",
+    ),
+    OptSpec::new(
+        "update",
+        OptKind::Hash,
+        "field => value: replaces the value (sprintf) only if the field exists",
+    ),
+    OptSpec::new(
+        "replace",
+        OptKind::Hash,
+        "field => value: sets the field to the value (sprintf)",
+    ),
+    OptSpec::new(
+        "convert",
+        OptKind::Hash,
+        "field => type: integer, float, integer_eu, float_eu, string or boolean",
+    ),
+    OptSpec::new(
+        "gsub",
+        OptKind::Array,
+        "[field, regex, replacement, ...]: regex replacement in strings",
+    ),
     OptSpec::new("uppercase", OptKind::Array, "fields to upper-case"),
     OptSpec::new("capitalize", OptKind::Array, "fields to capitalize"),
     OptSpec::new("lowercase", OptKind::Array, "fields to lower-case"),
-    OptSpec::new("strip", OptKind::Array, "fields to strip of leading and trailing whitespace"),
-    OptSpec::new("split", OptKind::Hash, "field => separator: splits a string into an array"),
-    OptSpec::new("join", OptKind::Hash, "field => separator: joins an array into a string"),
-    OptSpec::new("merge", OptKind::Hash, "dest => added: appends the added field's values to dest"),
-    OptSpec::new("copy", OptKind::Hash, "source => dest: copies a field, overwriting dest"),
-    OptSpec::new("tag_on_failure", OptKind::String, "tag added when an operation fails").default("_mutate_error"),
+    OptSpec::new(
+        "strip",
+        OptKind::Array,
+        "fields to strip of leading and trailing whitespace",
+    ),
+    OptSpec::new(
+        "split",
+        OptKind::Hash,
+        "field => separator: splits a string into an array",
+    ),
+    OptSpec::new(
+        "join",
+        OptKind::Hash,
+        "field => separator: joins an array into a string",
+    ),
+    OptSpec::new(
+        "merge",
+        OptKind::Hash,
+        "dest => added: appends the added field's values to dest",
+    ),
+    OptSpec::new(
+        "copy",
+        OptKind::Hash,
+        "source => dest: copies a field, overwriting dest",
+    ),
+    OptSpec::new(
+        "tag_on_failure",
+        OptKind::String,
+        "tag added when an operation fails",
+    )
+    .default("_mutate_error"),
 ];
 
 /// A `gsub` needle: compiled once, or (when it contains `%{`) rendered and compiled per
@@ -75,10 +124,14 @@ pub(crate) fn pairs(args: &Args, name: &str) -> BuildResult<Vec<(String, Value)>
     match args.value(name) {
         None => Ok(Vec::new()),
         Some(Value::Object(m)) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        Some(Value::Array(a)) if a.len() % 2 == 0 => {
-            Ok(a.chunks(2).map(|c| (c[0].to_logstash_string(), c[1].clone())).collect())
-        }
-        Some(other) => Err(BuildError::option(name, format!("expected a hash, got {}", other.type_name()))),
+        Some(Value::Array(a)) if a.len() % 2 == 0 => Ok(a
+            .chunks(2)
+            .map(|c| (c[0].to_logstash_string(), c[1].clone()))
+            .collect()),
+        Some(other) => Err(BuildError::option(
+            name,
+            format!("expected a hash, got {}", other.type_name()),
+        )),
     }
 }
 
@@ -87,18 +140,29 @@ fn field(option: &str, name: &str) -> BuildResult<FieldRef> {
 }
 
 fn fields(args: &Args, option: &str) -> BuildResult<Vec<FieldRef>> {
-    args.strings(option).iter().map(|f| field(option, f)).collect()
+    args.strings(option)
+        .iter()
+        .map(|f| field(option, f))
+        .collect()
 }
 
 fn field_templates(args: &Args, option: &str) -> BuildResult<Vec<(FieldRef, Template)>> {
     pairs(args, option)?
         .into_iter()
-        .map(|(k, v)| Ok((field(option, &k)?, Template::compile(&v.to_logstash_string()))))
+        .map(|(k, v)| {
+            Ok((
+                field(option, &k)?,
+                Template::compile(&v.to_logstash_string()),
+            ))
+        })
         .collect()
 }
 
 fn field_strings(args: &Args, option: &str) -> BuildResult<Vec<(FieldRef, String)>> {
-    pairs(args, option)?.into_iter().map(|(k, v)| Ok((field(option, &k)?, v.to_logstash_string()))).collect()
+    pairs(args, option)?
+        .into_iter()
+        .map(|(k, v)| Ok((field(option, &k)?, v.to_logstash_string())))
+        .collect()
 }
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
@@ -108,7 +172,10 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         let c = Conversion::parse(&ty).ok_or_else(|| {
             BuildError::option(
                 "convert",
-                format!("invalid conversion type {ty:?} for {k:?}, expected one of {}", Conversion::NAMES.join(", ")),
+                format!(
+                    "invalid conversion type {ty:?} for {k:?}, expected one of {}",
+                    Conversion::NAMES.join(", ")
+                ),
             )
         })?;
         convert.push((field("convert", &k)?, c));
@@ -122,7 +189,10 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     if raw_gsub.len() % 3 != 0 {
         return Err(BuildError::option(
             "gsub",
-            format!("expected [field, regex, replacement] triples, got {} elements", raw_gsub.len()),
+            format!(
+                "expected [field, regex, replacement] triples, got {} elements",
+                raw_gsub.len()
+            ),
         ));
     }
     let mut gsub = Vec::new();
@@ -143,7 +213,10 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     let mut merge = Vec::new();
     for (k, v) in pairs(args, "merge")? {
         let added = match v {
-            Value::Array(a) => a.iter().map(|x| field("merge", &x.to_logstash_string())).collect::<BuildResult<_>>()?,
+            Value::Array(a) => a
+                .iter()
+                .map(|x| field("merge", &x.to_logstash_string()))
+                .collect::<BuildResult<_>>()?,
             one => vec![field("merge", &one.to_logstash_string())?],
         };
         merge.push((field("merge", &k)?, added));
@@ -156,10 +229,19 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
 
     let rename = pairs(args, "rename")?
         .into_iter()
-        .map(|(k, v)| (Template::compile(&k), Template::compile(&v.to_logstash_string())))
+        .map(|(k, v)| {
+            (
+                Template::compile(&k),
+                Template::compile(&v.to_logstash_string()),
+            )
+        })
         .collect();
 
-    let add_field_keys = pairs(args, "add_field").unwrap_or_default().iter().map(|(k, _)| Template::compile(k)).collect();
+    let add_field_keys = pairs(args, "add_field")
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, _)| Template::compile(k))
+        .collect();
 
     Ok(Box::new(Mutate {
         coerce: field_templates(args, "coerce")?,
@@ -224,7 +306,13 @@ impl Mutate {
                 None | Some(Value::Null) | Some(Value::Object(_)) => continue,
                 Some(Value::Array(a)) => Value::Array(
                     a.iter()
-                        .map(|v| if v.is_null() { Ok(Value::Null) } else { conv.convert(v) })
+                        .map(|v| {
+                            if v.is_null() {
+                                Ok(Value::Null)
+                            } else {
+                                conv.convert(v)
+                            }
+                        })
                         .collect::<Result<_, _>>()?,
                 ),
                 Some(v) => conv.convert(v)?,
@@ -244,7 +332,10 @@ impl Mutate {
                     a.iter()
                         .map(|v| match v {
                             Value::String(s) => Ok(Value::String(ruby_strip(s).to_string())),
-                            other => Err(format!("undefined method `strip' for {}", other.type_name())),
+                            other => Err(format!(
+                                "undefined method `strip' for {}",
+                                other.type_name()
+                            )),
                         })
                         .collect::<Result<_, _>>()?,
                 ),
@@ -297,7 +388,8 @@ impl Mutate {
             }
         };
         let rep = g.replacement.render(e);
-        let sub = |s: &str| rubyre::gsub(re, s, &rep).map_err(|x| format!("gsub on {}: {x}", g.field));
+        let sub =
+            |s: &str| rubyre::gsub(re, s, &rep).map_err(|x| format!("gsub on {}: {x}", g.field));
         let result = match e.get(&g.field) {
             Some(Value::String(s)) => Value::String(sub(s)?),
             Some(Value::Array(a)) => Value::Array(

@@ -22,7 +22,11 @@ pub struct Found {
 impl Globs {
     /// Every regular file matching a `path` glob and no `exclude` pattern, in path order.
     pub fn discover(&self) -> Vec<Found> {
-        let opts = MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: false };
+        let opts = MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
         let mut found: Vec<Found> = Vec::new();
         for g in &self.paths {
             let entries = match glob::glob_with(g, opts) {
@@ -64,13 +68,21 @@ mod tests {
         }
         std::fs::create_dir(dir.path().join("sub.log")).expect("mkdir");
         let globs = Globs {
-            paths: vec![format!("{}/*.log*", dir.path().display()), format!("{}/a.log", dir.path().display())],
+            paths: vec![
+                format!("{}/*.log*", dir.path().display()),
+                format!("{}/a.log", dir.path().display()),
+            ],
             exclude: vec![Pattern::new("*.gz").expect("pattern")],
         };
         let names: Vec<String> = globs
             .discover()
             .iter()
-            .map(|f| f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .map(|f| {
+                f.path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
             .collect();
         assert_eq!(names, vec!["a.log", "b.log"]);
     }

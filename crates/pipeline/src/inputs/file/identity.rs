@@ -19,7 +19,10 @@ pub struct FileId {
 
 impl FileId {
     pub fn of(meta: &Metadata) -> FileId {
-        FileId { dev: meta.dev(), ino: meta.ino() }
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
     }
 }
 
@@ -50,11 +53,17 @@ impl Fingerprint {
             let n = file.read_at(&mut buf[done..], done as u64)?;
             if n == 0 {
                 // Shorter than the fingerprint: a different (truncated) file.
-                return Ok(Fingerprint { len: done as u64, hash: xxhash_rust::xxh3::xxh3_64(&buf[..done]) });
+                return Ok(Fingerprint {
+                    len: done as u64,
+                    hash: xxhash_rust::xxh3::xxh3_64(&buf[..done]),
+                });
             }
             done += n;
         }
-        Ok(Fingerprint { len, hash: xxhash_rust::xxh3::xxh3_64(&buf) })
+        Ok(Fingerprint {
+            len,
+            hash: xxhash_rust::xxh3::xxh3_64(&buf),
+        })
     }
 
     /// Whether `file` (of `size` bytes) still starts with the fingerprinted bytes.
@@ -95,12 +104,24 @@ mod tests {
         let f = File::open(&p).expect("open");
         let fp = Fingerprint::take(&f, 11).expect("fp");
         assert_eq!(fp.len, 11);
-        let mut w = std::fs::OpenOptions::new().append(true).open(&p).expect("open");
+        let mut w = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .expect("open");
         w.write_all(b"more\n").expect("append");
-        assert!(fp.matches(&f, 16).expect("match"), "appending keeps the fingerprint");
+        assert!(
+            fp.matches(&f, 16).expect("match"),
+            "appending keeps the fingerprint"
+        );
         std::fs::write(&p, b"other line\nxxxxx").expect("rewrite");
-        assert!(!fp.matches(&f, 16).expect("match"), "rewritten content differs");
-        assert!(!fp.matches(&f, 5).expect("match"), "shorter than the fingerprint");
+        assert!(
+            !fp.matches(&f, 16).expect("match"),
+            "rewritten content differs"
+        );
+        assert!(
+            !fp.matches(&f, 5).expect("match"),
+            "shorter than the fingerprint"
+        );
     }
 
     #[test]

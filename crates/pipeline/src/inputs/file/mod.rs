@@ -25,41 +25,124 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("path", OptKind::Array, "absolute paths or globs of the files to read").required(),
-    OptSpec::new("exclude", OptKind::Array, "glob patterns matched against file names to skip"),
-    OptSpec::new("start_position", OptKind::Enum(&["beginning", "end"]), "where to start reading files seen for the first time")
-        .default("end"),
-    OptSpec::new("sincedb_path", OptKind::String, "where read positions are stored (/dev/null: nowhere)"),
-    OptSpec::new("sincedb_write_interval", OptKind::Any, "how often read positions are written (seconds or \"15 s\")").default("15"),
-    OptSpec::new("sincedb_clean_after", OptKind::Any, "forget positions of files inactive this long (days or \"2 weeks\")").default("14"),
-    OptSpec::new("stat_interval", OptKind::Any, "how often files are checked for new data (seconds or \"500 ms\")").default("1"),
-    OptSpec::new("discover_interval", OptKind::Number, "how many stat_intervals between searches for new files").default("15"),
-    OptSpec::new("close_older", OptKind::Any, "close files not read for this long (seconds or \"1 hour\")").default("3600"),
-    OptSpec::new("ignore_older", OptKind::Any, "files last modified longer ago than this are read from their end"),
+    OptSpec::new(
+        "path",
+        OptKind::Array,
+        "absolute paths or globs of the files to read",
+    )
+    .required(),
+    OptSpec::new(
+        "exclude",
+        OptKind::Array,
+        "glob patterns matched against file names to skip",
+    ),
+    OptSpec::new(
+        "start_position",
+        OptKind::Enum(&["beginning", "end"]),
+        "where to start reading files seen for the first time",
+    )
+    .default("end"),
+    OptSpec::new(
+        "sincedb_path",
+        OptKind::String,
+        "where read positions are stored (/dev/null: nowhere)",
+    ),
+    OptSpec::new(
+        "sincedb_write_interval",
+        OptKind::Any,
+        "how often read positions are written (seconds or \"15 s\")",
+    )
+    .default("15"),
+    OptSpec::new(
+        "sincedb_clean_after",
+        OptKind::Any,
+        "forget positions of files inactive this long (days or \"2 weeks\")",
+    )
+    .default("14"),
+    OptSpec::new(
+        "stat_interval",
+        OptKind::Any,
+        "how often files are checked for new data (seconds or \"500 ms\")",
+    )
+    .default("1"),
+    OptSpec::new(
+        "discover_interval",
+        OptKind::Number,
+        "how many stat_intervals between searches for new files",
+    )
+    .default("15"),
+    OptSpec::new(
+        "close_older",
+        OptKind::Any,
+        "close files not read for this long (seconds or \"1 hour\")",
+    )
+    .default("3600"),
+    OptSpec::new(
+        "ignore_older",
+        OptKind::Any,
+        "files last modified longer ago than this are read from their end",
+    ),
     OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\\n"),
-    OptSpec::new("max_open_files", OptKind::Number, "the most files open at once").default("4095"),
-    OptSpec::new("file_chunk_size", OptKind::Number, "bytes read from a file at a time").default("32768"),
-    OptSpec::new("file_chunk_count", OptKind::Number, "accepted for compatibility"),
-    OptSpec::new("mode", OptKind::Enum(&["tail", "read"]), "tail (follow files); read is not supported yet").default("tail"),
-    OptSpec::new("file_sort_by", OptKind::Enum(&["last_modified", "path"]), "accepted for compatibility (files are read in path order)"),
-    OptSpec::new("file_sort_direction", OptKind::Enum(&["asc", "desc"]), "accepted for compatibility"),
+    OptSpec::new(
+        "max_open_files",
+        OptKind::Number,
+        "the most files open at once",
+    )
+    .default("4095"),
+    OptSpec::new(
+        "file_chunk_size",
+        OptKind::Number,
+        "bytes read from a file at a time",
+    )
+    .default("32768"),
+    OptSpec::new(
+        "file_chunk_count",
+        OptKind::Number,
+        "accepted for compatibility",
+    ),
+    OptSpec::new(
+        "mode",
+        OptKind::Enum(&["tail", "read"]),
+        "tail (follow files); read is not supported yet",
+    )
+    .default("tail"),
+    OptSpec::new(
+        "file_sort_by",
+        OptKind::Enum(&["last_modified", "path"]),
+        "accepted for compatibility (files are read in path order)",
+    ),
+    OptSpec::new(
+        "file_sort_direction",
+        OptKind::Enum(&["asc", "desc"]),
+        "accepted for compatibility",
+    ),
 ];
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     let paths = args.strings("path");
     if paths.is_empty() {
-        return Err(BuildError::option("path", "expected at least one absolute path or glob"));
+        return Err(BuildError::option(
+            "path",
+            "expected at least one absolute path or glob",
+        ));
     }
     if let Some(rel) = paths.iter().find(|p| !Path::new(p).is_absolute()) {
-        return Err(BuildError::option("path", format!("file paths must be absolute, relative path specified: {rel:?}")));
+        return Err(BuildError::option(
+            "path",
+            format!("file paths must be absolute, relative path specified: {rel:?}"),
+        ));
     }
     for p in &paths {
-        glob::Pattern::new(p).map_err(|e| BuildError::option("path", format!("invalid glob {p:?}: {e}")))?;
+        glob::Pattern::new(p)
+            .map_err(|e| BuildError::option("path", format!("invalid glob {p:?}: {e}")))?;
     }
     let exclude = args
         .strings("exclude")
         .iter()
-        .map(|p| glob::Pattern::new(p).map_err(|e| BuildError::option("exclude", format!("invalid pattern {p:?}: {e}"))))
+        .map(|p| {
+            glob::Pattern::new(p)
+                .map_err(|e| BuildError::option("exclude", format!("invalid pattern {p:?}: {e}")))
+        })
         .collect::<BuildResult<Vec<_>>>()?;
     if args.string("mode").as_deref() == Some("read") {
         return Err(BuildError::option("mode", "only \"tail\" is supported"));
@@ -71,18 +154,26 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
         return Err(BuildError::option("delimiter", "must not be empty"));
     }
     let ecs = match args.string("ecs_compatibility") {
-        Some(s) => Ecs::parse(&s).ok_or_else(|| BuildError::option("ecs_compatibility", "expected disabled, v1 or v8"))?,
+        Some(s) => Ecs::parse(&s).ok_or_else(|| {
+            BuildError::option("ecs_compatibility", "expected disabled, v1 or v8")
+        })?,
         None => ctx.ecs,
     };
     let sincedb_path = match args.string("sincedb_path") {
         Some(p) => PathBuf::from(p),
-        None => ctx
-            .path_data
-            .join("plugins/inputs/file")
-            .join(format!(".sincedb_{:032x}", xxhash_rust::xxh3::xxh3_128(paths.join(",").as_bytes()))),
+        None => ctx.path_data.join("plugins/inputs/file").join(format!(
+            ".sincedb_{:032x}",
+            xxhash_rust::xxh3::xxh3_128(paths.join(",").as_bytes())
+        )),
     };
     if sincedb_path.is_dir() {
-        return Err(BuildError::option("sincedb_path", format!("must point to a file, received a directory: {}", sincedb_path.display())));
+        return Err(BuildError::option(
+            "sincedb_path",
+            format!(
+                "must point to a file, received a directory: {}",
+                sincedb_path.display()
+            ),
+        ));
     }
     let settings = Settings {
         globs: Globs { paths, exclude },
@@ -90,7 +181,11 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
         stat_interval,
         discover_interval: stat_interval * discover_every as u32,
         close_older: Some(duration(args, "close_older", 3600.0)?),
-        ignore_older: if args.contains("ignore_older") { Some(duration(args, "ignore_older", 0.0)?) } else { None },
+        ignore_older: if args.contains("ignore_older") {
+            Some(duration(args, "ignore_older", 0.0)?)
+        } else {
+            None
+        },
         delimiter,
         max_open_files: positive(args, "max_open_files", 4095)? as usize,
         chunk_size: positive(args, "file_chunk_size", 32768)? as usize,
@@ -99,11 +194,17 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
         host: crate::inputs::hostname(),
         ecs: ecs.enabled(),
         // Only codecs that make exactly one event per line can say where it started.
-        line_offsets: args.codec("codec").is_none_or(|c| c.name == "plain" || c.name == "line"),
+        line_offsets: args
+            .codec("codec")
+            .is_none_or(|c| c.name == "plain" || c.name == "line"),
     };
     // Plain by default, as Logstash; each line is decoded as one complete record.
     let codec = crate::codecs::from_args(args, ctx, "plain")?;
-    Ok(Box::new(FileInput { settings: Arc::new(settings), sincedb_path, codec }))
+    Ok(Box::new(FileInput {
+        settings: Arc::new(settings),
+        sincedb_path,
+        codec,
+    }))
 }
 
 fn positive(args: &Args, name: &str, default: i64) -> BuildResult<u64> {
@@ -117,8 +218,12 @@ fn positive(args: &Args, name: &str, default: i64) -> BuildResult<u64> {
 fn duration(args: &Args, name: &str, default_secs: f64) -> BuildResult<Duration> {
     match args.value(name) {
         None => Ok(Duration::from_secs_f64(default_secs)),
-        Some(v) => parse_duration(&v.to_logstash_string(), 1.0)
-            .ok_or_else(|| BuildError::option(name, "expected seconds or a duration such as \"500 ms\", \"5 min\", \"1 hour\"")),
+        Some(v) => parse_duration(&v.to_logstash_string(), 1.0).ok_or_else(|| {
+            BuildError::option(
+                name,
+                "expected seconds or a duration such as \"500 ms\", \"5 min\", \"1 hour\"",
+            )
+        }),
     }
 }
 
@@ -126,8 +231,9 @@ fn duration(args: &Args, name: &str, default_secs: f64) -> BuildResult<Duration>
 fn days(args: &Args, name: &str, default_days: f64) -> BuildResult<Duration> {
     match args.value(name) {
         None => Ok(Duration::from_secs_f64(default_days * 86400.0)),
-        Some(v) => parse_duration(&v.to_logstash_string(), 86400.0)
-            .ok_or_else(|| BuildError::option(name, "expected days or a duration such as \"2 weeks\"")),
+        Some(v) => parse_duration(&v.to_logstash_string(), 86400.0).ok_or_else(|| {
+            BuildError::option(name, "expected days or a duration such as \"2 weeks\"")
+        }),
     }
 }
 
@@ -135,7 +241,9 @@ fn days(args: &Args, name: &str, default_days: f64) -> BuildResult<Duration> {
 /// `<number> <unit>` with us/ms/s/m/h/d/w and their long forms.
 pub fn parse_duration(s: &str, bare_unit: f64) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim().to_ascii_lowercase().as_str() {
@@ -150,7 +258,9 @@ pub fn parse_duration(s: &str, bare_unit: f64) -> Option<Duration> {
         _ => return None,
     };
     let total = n * secs;
-    (0.0..1e12).contains(&total).then(|| Duration::from_secs_f64(total))
+    (0.0..1e12)
+        .contains(&total)
+        .then(|| Duration::from_secs_f64(total))
 }
 
 /// The built input.
@@ -166,7 +276,11 @@ const MAX_EVENTS_PER_POLL: usize = 1024;
 impl Input for FileInput {
     fn run(self: Box<Self>, ctx: InputContext) -> BoxFuture<'static, anyhow::Result<()>> {
         Box::pin(async move {
-            let FileInput { settings, sincedb_path, codec } = *self;
+            let FileInput {
+                settings,
+                sincedb_path,
+                codec,
+            } = *self;
             let stat_interval = settings.stat_interval;
             let mut watcher = tokio::task::spawn_blocking(move || {
                 let db = SinceDb::open(&sincedb_path);

@@ -62,7 +62,12 @@ pub struct LineAcks {
 
 impl LineAcks {
     pub fn new(start: u64) -> Arc<LineAcks> {
-        Arc::new(LineAcks { state: Mutex::new(AckState { pending: VecDeque::new(), committed: start }) })
+        Arc::new(LineAcks {
+            state: Mutex::new(AckState {
+                pending: VecDeque::new(),
+                committed: start,
+            }),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, AckState> {
@@ -90,7 +95,11 @@ impl AckSink for LineAcks {
     fn finished(&self, token: u64, delivered: bool) {
         let mut s = self.lock();
         if let Ok(i) = s.pending.binary_search_by_key(&token, |(t, _)| *t) {
-            s.pending[i].1 = if delivered { Status::Delivered } else { Status::Failed };
+            s.pending[i].1 = if delivered {
+                Status::Delivered
+            } else {
+                Status::Failed
+            };
         }
         // A failed line blocks the checkpoint until restart, which replays it.
         while let Some(&(end, Status::Delivered)) = s.pending.front() {
@@ -140,7 +149,10 @@ pub struct Watcher {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Watcher {
@@ -164,7 +176,9 @@ impl Watcher {
     /// One polling round. Appends at most about `max_events` events to `out` and returns
     /// true when it stopped early because of that budget (more data is waiting).
     pub fn poll(&mut self, out: &mut Vec<Event>, max_events: usize) -> bool {
-        let due = self.last_discover.is_none_or(|t| t.elapsed() >= self.settings.discover_interval);
+        let due = self
+            .last_discover
+            .is_none_or(|t| t.elapsed() >= self.settings.discover_interval);
         if due || self.rediscover {
             self.discover();
         }
@@ -183,7 +197,8 @@ impl Watcher {
             }
             more |= self.service(id, out, max_events);
         }
-        self.files.retain(|_, t| !(t.finished && t.acks.outstanding() == 0));
+        self.files
+            .retain(|_, t| !(t.finished && t.acks.outstanding() == 0));
         if self.last_db_write.elapsed() >= self.settings.sincedb_write_interval {
             self.checkpoint();
         }
@@ -203,7 +218,8 @@ impl Watcher {
                 last_active: now,
             });
         }
-        self.db.clean(now - self.settings.sincedb_clean_after.as_secs() as i64);
+        self.db
+            .clean(now - self.settings.sincedb_clean_after.as_secs() as i64);
         if let Err(e) = self.db.save() {
             tracing::warn!(error = %e, "cannot write sincedb");
         }
@@ -245,17 +261,28 @@ impl Watcher {
                 Ok(t) => {
                     self.files.insert(id, t);
                 }
-                Err(e) => tracing::warn!(path = %found.path.display(), error = %e, "cannot open file"),
+                Err(e) => {
+                    tracing::warn!(path = %found.path.display(), error = %e, "cannot open file")
+                }
             }
         }
     }
 
     /// Opens a newly found file and decides where reading starts.
-    fn start(&self, path: PathBuf, id: FileId, meta: &std::fs::Metadata, first: bool) -> std::io::Result<Tracked> {
+    fn start(
+        &self,
+        path: PathBuf,
+        id: FileId,
+        meta: &std::fs::Metadata,
+        first: bool,
+    ) -> std::io::Result<Tracked> {
         let file = File::open(&path)?;
         let size = file.metadata()?.len();
         let ignored = self.settings.ignore_older.is_some_and(|limit| {
-            meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age > limit)
+            meta.modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > limit)
         });
         let (pos, fingerprint, generation) = match self.db.get(id) {
             Some(e) if e.fingerprint.matches(&file, size)? => {
@@ -269,7 +296,9 @@ impl Watcher {
             }
             // Our inode, other content: rewritten while we were away; read it all.
             Some(e) => (0, Fingerprint::take(&file, size)?, e.generation + 1),
-            None if ignored || (first && self.settings.start_at_end) => (size, Fingerprint::take(&file, size)?, 0),
+            None if ignored || (first && self.settings.start_at_end) => {
+                (size, Fingerprint::take(&file, size)?, 0)
+            }
             None => (0, Fingerprint::take(&file, size)?, 0),
         };
         tracing::debug!(path = %path.display(), position = pos, "watching file");
@@ -294,7 +323,9 @@ impl Watcher {
     /// Checks one file for rotation/truncation and reads its new lines.
     fn service(&mut self, id: FileId, out: &mut Vec<Event>, max_events: usize) -> bool {
         let settings = self.settings.clone();
-        let Some(t) = self.files.get_mut(&id) else { return false };
+        let Some(t) = self.files.get_mut(&id) else {
+            return false;
+        };
         if t.finished {
             return false;
         }
@@ -305,7 +336,9 @@ impl Watcher {
                         // Closed by close_older and written to again.
                         match File::open(&t.path) {
                             Ok(f) => t.file = Some(f),
-                            Err(e) => tracing::warn!(path = %t.path.display(), error = %e, "cannot reopen file"),
+                            Err(e) => {
+                                tracing::warn!(path = %t.path.display(), error = %e, "cannot reopen file")
+                            }
                         }
                     }
                 }
@@ -370,13 +403,21 @@ impl Watcher {
 }
 
 /// Reads complete lines from `t` until EOF or the event budget is used.
-fn read_lines(settings: &Settings, t: &mut Tracked, buf: &mut [u8], out: &mut Vec<Event>, max_events: usize) -> bool {
+fn read_lines(
+    settings: &Settings,
+    t: &mut Tracked,
+    buf: &mut [u8],
+    out: &mut Vec<Event>,
+    max_events: usize,
+) -> bool {
     let delim = settings.delimiter.as_slice();
     loop {
         if out.len() >= max_events {
             return true;
         }
-        let Some(file) = t.file.as_ref() else { return false };
+        let Some(file) = t.file.as_ref() else {
+            return false;
+        };
         let n = match file.read_at(buf, t.read_pos) {
             Ok(0) => return false,
             Ok(n) => n,
@@ -405,14 +446,24 @@ fn read_lines(settings: &Settings, t: &mut Tracked, buf: &mut [u8], out: &mut Ve
     }
 }
 
-fn emit_line(settings: &Settings, t: &mut Tracked, line: &[u8], start: u64, end: u64, out: &mut Vec<Event>) {
+fn emit_line(
+    settings: &Settings,
+    t: &mut Tracked,
+    line: &[u8],
+    start: u64,
+    end: u64,
+    out: &mut Vec<Event>,
+) {
     t.acks.register(end);
     let ack = Ack::new(t.acks.clone(), end);
     let first = out.len();
     t.codec.decode_acked(line, Acks::One(ack), out);
     if settings.ecs && settings.line_offsets {
         for e in &mut out[first..] {
-            let _ = e.set(&FieldRef::from_path(["log", "offset"]), Value::Integer(start as i64));
+            let _ = e.set(
+                &FieldRef::from_path(["log", "offset"]),
+                Value::Integer(start as i64),
+            );
         }
     }
     decorate_all(settings, t, &mut out[first..]);
@@ -421,7 +472,10 @@ fn emit_line(settings: &Settings, t: &mut Tracked, line: &[u8], start: u64, end:
 /// Adds the source fields (only where absent, as Logstash does) and the deterministic id.
 fn decorate_all(settings: &Settings, t: &Tracked, events: &mut [Event]) {
     let (host_field, path_field) = if settings.ecs {
-        (FieldRef::from_path(["host", "name"]), FieldRef::from_path(["log", "file", "path"]))
+        (
+            FieldRef::from_path(["host", "name"]),
+            FieldRef::from_path(["log", "file", "path"]),
+        )
     } else {
         (FieldRef::top("host"), FieldRef::top("path"))
     };

@@ -51,12 +51,20 @@ impl SinceDb {
     /// reported and ignored.
     pub fn open(path: &Path) -> SinceDb {
         if path == Path::new("/dev/null") {
-            return SinceDb { path: None, entries: HashMap::new() };
+            return SinceDb {
+                path: None,
+                entries: HashMap::new(),
+            };
         }
-        let mut db = SinceDb { path: Some(path.to_path_buf()), entries: HashMap::new() };
+        let mut db = SinceDb {
+            path: Some(path.to_path_buf()),
+            entries: HashMap::new(),
+        };
         match std::fs::read(path) {
             Ok(bytes) => match serde_json::from_slice::<OnDisk>(&bytes) {
-                Ok(OnDisk::V1 { entries }) => db.entries = entries.into_iter().map(|e| (e.id, e)).collect(),
+                Ok(OnDisk::V1 { entries }) => {
+                    db.entries = entries.into_iter().map(|e| (e.id, e)).collect()
+                }
                 Err(e) => tracing::warn!(
                     sincedb = %path.display(),
                     error = %e,
@@ -64,7 +72,9 @@ impl SinceDb {
                 ),
             },
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(sincedb = %path.display(), error = %e, "cannot read sincedb; starting without it"),
+            Err(e) => {
+                tracing::warn!(sincedb = %path.display(), error = %e, "cannot read sincedb; starting without it")
+            }
         }
         db
     }
@@ -84,14 +94,24 @@ impl SinceDb {
 
     /// Writes the db atomically.
     pub fn save(&self) -> io::Result<()> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let mut entries: Vec<&Entry> = self.entries.values().collect();
         entries.sort_by_key(|e| e.id);
-        let doc = OnDisk::V1 { entries: entries.into_iter().cloned().collect() };
+        let doc = OnDisk::V1 {
+            entries: entries.into_iter().cloned().collect(),
+        };
         let bytes = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "sincedb".into());
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "sincedb".into());
         let tmp = dir.join(format!(".{file_name}.tmp"));
         {
             let mut f = std::fs::File::create(&tmp)?;
@@ -143,14 +163,20 @@ mod tests {
         std::fs::write(&p, b"{\"version\":\"1\",\"entries\":[{\"id\":").expect("write");
         assert!(SinceDb::open(&p).entries.is_empty());
         std::fs::write(&p, b"1234 5 6 789\n").expect("write");
-        assert!(SinceDb::open(&p).entries.is_empty(), "logstash's text format is not ours");
+        assert!(
+            SinceDb::open(&p).entries.is_empty(),
+            "logstash's text format is not ours"
+        );
     }
 
     #[test]
     fn dev_null_disables_persistence_and_clean_drops_old_entries() {
         let mut db = SinceDb::open(Path::new("/dev/null"));
         db.put(entry(1, 1));
-        db.put(Entry { last_active: 500, ..entry(2, 2) });
+        db.put(Entry {
+            last_active: 500,
+            ..entry(2, 2)
+        });
         db.save().expect("no-op");
         db.clean(200);
         assert_eq!(db.entries.len(), 1);

@@ -22,7 +22,11 @@ impl Running {
             match tokio::time::timeout(WAIT, self.rx.recv()).await {
                 Ok(Some(e)) => got.push(e),
                 Ok(None) => panic!("input ended after {} of {n} events", got.len()),
-                Err(_) => panic!("timed out after {} of {n} events: {:?}", got.len(), messages(&got)),
+                Err(_) => panic!(
+                    "timed out after {} of {n} events: {:?}",
+                    got.len(),
+                    messages(&got)
+                ),
             }
         }
         got
@@ -30,21 +34,27 @@ impl Running {
 
     /// Asserts nothing more arrives for a while.
     async fn quiet(&mut self) {
-        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(300), self.rx.recv()).await {
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(300), self.rx.recv()).await
+        {
             panic!("unexpected event {:?}", message(&e));
         }
     }
 
     async fn stop(self) -> Receiver<Event> {
         self.ctx.shutdown.cancel();
-        let r = tokio::time::timeout(WAIT, self.handle).await.expect("input stops promptly").expect("no panic");
+        let r = tokio::time::timeout(WAIT, self.handle)
+            .await
+            .expect("input stops promptly")
+            .expect("no panic");
         r.expect("input ran without error");
         self.rx
     }
 }
 
 fn message(e: &Event) -> String {
-    e.get_top("message").map(Value::to_logstash_string).unwrap_or_default()
+    e.get_top("message")
+        .map(Value::to_logstash_string)
+        .unwrap_or_default()
 }
 
 fn messages(events: &[Event]) -> Vec<String> {
@@ -58,13 +68,19 @@ fn get(e: &Event, path: &str) -> Option<String> {
 
 /// Options with fast intervals; `path` globs are relative to `dir`.
 fn args(dir: &Path, globs: &[&str]) -> Args {
-    let paths: Vec<Value> = globs.iter().map(|g| Value::from(format!("{}/{g}", dir.display()))).collect();
+    let paths: Vec<Value> = globs
+        .iter()
+        .map(|g| Value::from(format!("{}/{g}", dir.display())))
+        .collect();
     Args::default()
         .with("path", Value::Array(paths))
         .with("stat_interval", Value::from("10 ms"))
         .with("discover_interval", Value::Integer(2))
         .with("sincedb_write_interval", Value::from("20 ms"))
-        .with("sincedb_path", Value::from(dir.join("state/.sincedb").display().to_string()))
+        .with(
+            "sincedb_path",
+            Value::from(dir.join("state/.sincedb").display().to_string()),
+        )
 }
 
 fn beginning(a: Args) -> Args {
@@ -79,7 +95,11 @@ fn start(args: &Args) -> Running {
 }
 
 fn append(path: &Path, data: &[u8]) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open for append");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open for append");
     f.write_all(data).expect("append");
 }
 
@@ -92,10 +112,17 @@ async fn reads_existing_lines_then_appended_ones() {
     let got = run.recv(2).await;
     assert_eq!(messages(&got), vec!["first", "second"]);
     let e = &got[0];
-    assert_eq!(get(e, "[log][file][path]").as_deref(), Some(log.to_string_lossy().as_ref()));
+    assert_eq!(
+        get(e, "[log][file][path]").as_deref(),
+        Some(log.to_string_lossy().as_ref())
+    );
     assert!(get(e, "[host][name]").is_some_and(|h| !h.is_empty()));
     assert_eq!(get(e, "[log][offset]").as_deref(), Some("0"));
-    assert_eq!(get(e, "[event][original]").as_deref(), Some("first"), "the plain codec's ECS field");
+    assert_eq!(
+        get(e, "[event][original]").as_deref(),
+        Some("first"),
+        "the plain codec's ECS field"
+    );
     assert_eq!(get(&got[1], "[log][offset]").as_deref(), Some("6"));
     let id = get(e, "[@metadata][_id]").expect("_id");
     assert_eq!(id.len(), 32);
@@ -105,7 +132,11 @@ async fn reads_existing_lines_then_appended_ones() {
     assert_eq!(messages(&run.recv(1).await), vec!["third"]);
     run.quiet().await;
     append(&log, b"ial\r\n");
-    assert_eq!(messages(&run.recv(1).await), vec!["partial\r"], "a trailing \\r is kept, as Logstash does");
+    assert_eq!(
+        messages(&run.recv(1).await),
+        vec!["partial\r"],
+        "a trailing \\r is kept, as Logstash does"
+    );
     run.stop().await;
 }
 
@@ -132,7 +163,10 @@ async fn rename_rotation_reads_old_file_to_its_end_and_new_file_from_start() {
     let mut run = start(&beginning(args(dir.path(), &["app.log"])));
     assert_eq!(messages(&run.recv(1).await), vec!["before"]);
     // The writer still holds the renamed file and writes a last line into it.
-    let mut writer = std::fs::OpenOptions::new().append(true).open(&log).expect("open");
+    let mut writer = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
     let rotated = dir.path().join("app.log.1");
     std::fs::rename(&log, &rotated).expect("rename");
     writer.write_all(b"late line\n").expect("write");
@@ -154,15 +188,27 @@ async fn copytruncate_restarts_from_zero() {
     let mut run = start(&beginning(args(dir.path(), &["app.log"])));
     let first = run.recv(2).await;
     // Shorter than what was read: a plain truncation.
-    std::fs::OpenOptions::new().write(true).open(&log).expect("open").set_len(0).expect("truncate");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .expect("open")
+        .set_len(0)
+        .expect("truncate");
     append(&log, b"after\n");
     let got = run.recv(1).await;
     assert_eq!(messages(&got), vec!["after"]);
-    assert_ne!(get(&got[0], "[@metadata][_id]"), get(&first[0], "[@metadata][_id]"), "new content gets new ids");
+    assert_ne!(
+        get(&got[0], "[@metadata][_id]"),
+        get(&first[0], "[@metadata][_id]"),
+        "new content gets new ids"
+    );
     // Truncated and rewritten past the old position before we looked: the changed
     // first bytes give it away.
     std::fs::write(&log, b"rewritten content that is longer\n").expect("rewrite");
-    assert_eq!(messages(&run.recv(1).await), vec!["rewritten content that is longer"]);
+    assert_eq!(
+        messages(&run.recv(1).await),
+        vec!["rewritten content that is longer"]
+    );
     run.stop().await;
 }
 
@@ -191,7 +237,10 @@ async fn restart_resumes_after_delivered_lines_only() {
     let mut run = start(&a);
     let again = run.recv(2).await;
     assert_eq!(messages(&again), vec!["d", "e"]);
-    assert_eq!(get(&again[0], "[@metadata][_id]"), get(&held[0], "[@metadata][_id]"));
+    assert_eq!(
+        get(&again[0], "[@metadata][_id]"),
+        get(&held[0], "[@metadata][_id]")
+    );
     drop(held);
     drop(again);
     run.stop().await;
@@ -257,13 +306,20 @@ async fn ecs_disabled_uses_host_and_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("app.log");
     std::fs::write(&log, b"m\n").expect("write");
-    let a = beginning(args(dir.path(), &["app.log"])).with("ecs_compatibility", Value::from("disabled"));
+    let a = beginning(args(dir.path(), &["app.log"]))
+        .with("ecs_compatibility", Value::from("disabled"));
     let mut run = start(&a);
     let got = run.recv(1).await;
-    assert_eq!(get(&got[0], "path").as_deref(), Some(log.to_string_lossy().as_ref()));
+    assert_eq!(
+        get(&got[0], "path").as_deref(),
+        Some(log.to_string_lossy().as_ref())
+    );
     assert!(get(&got[0], "host").is_some());
     assert!(get(&got[0], "[log][offset]").is_none());
-    assert_eq!(get(&got[0], "[@metadata][path]").as_deref(), Some(log.to_string_lossy().as_ref()));
+    assert_eq!(
+        get(&got[0], "[@metadata][path]").as_deref(),
+        Some(log.to_string_lossy().as_ref())
+    );
     run.stop().await;
 }
 
@@ -272,14 +328,26 @@ async fn multiline_codec_merges_lines_and_their_acks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("app.log");
     std::fs::write(&log, b"E boom\n  at a\n  at b\nnext\n").expect("write");
-    let codec_args = Args::default().with("pattern", Value::from("^\\s")).with("what", Value::from("previous"));
+    let codec_args = Args::default()
+        .with("pattern", Value::from("^\\s"))
+        .with("what", Value::from("previous"));
     let mut a = beginning(args(dir.path(), &["app.log"]));
-    a.insert("codec", ArgValue::Codec(CodecSpec { name: "multiline".into(), args: Box::new(codec_args) }), Default::default());
+    a.insert(
+        "codec",
+        ArgValue::Codec(CodecSpec {
+            name: "multiline".into(),
+            args: Box::new(codec_args),
+        }),
+        Default::default(),
+    );
     let mut run = start(&a);
     let got = run.recv(1).await;
     assert_eq!(messages(&got), vec!["E boom\n  at a\n  at b"]);
     assert!(got[0].has_tag("multiline"));
-    assert_eq!(get(&got[0], "[log][file][path]").as_deref(), Some(log.to_string_lossy().as_ref()));
+    assert_eq!(
+        get(&got[0], "[log][file][path]").as_deref(),
+        Some(log.to_string_lossy().as_ref())
+    );
     drop(got);
     run.quiet().await;
     // "next" is held by the codec: not delivered, so it is read again after a restart.
@@ -292,15 +360,29 @@ async fn multiline_codec_merges_lines_and_their_acks() {
 
 #[test]
 fn config_errors() {
-    let err = |a: Args| build(&a, &BuildContext::default()).err().expect("config error");
+    let err = |a: Args| {
+        build(&a, &BuildContext::default())
+            .err()
+            .expect("config error")
+    };
     let e = err(Args::default().with("path", Value::from("logs/*.log")));
     assert_eq!(e.option.as_deref(), Some("path"));
     assert!(e.message.contains("absolute"), "{}", e.message);
-    let e = err(Args::default().with("path", Value::from("/tmp/x.log")).with("stat_interval", Value::from("soon")));
+    let e = err(Args::default()
+        .with("path", Value::from("/tmp/x.log"))
+        .with("stat_interval", Value::from("soon")));
     assert_eq!(e.option.as_deref(), Some("stat_interval"));
-    let e = err(Args::default().with("path", Value::from("/tmp/x.log")).with("mode", Value::from("read")));
+    let e = err(Args::default()
+        .with("path", Value::from("/tmp/x.log"))
+        .with("mode", Value::from("read")));
     assert_eq!(e.option.as_deref(), Some("mode"));
-    assert_eq!(parse_duration("500 ms", 1.0), Some(Duration::from_millis(500)));
+    assert_eq!(
+        parse_duration("500 ms", 1.0),
+        Some(Duration::from_millis(500))
+    );
     assert_eq!(parse_duration("2", 1.0), Some(Duration::from_secs(2)));
-    assert_eq!(parse_duration("1 hour", 1.0), Some(Duration::from_secs(3600)));
+    assert_eq!(
+        parse_duration("1 hour", 1.0),
+        Some(Duration::from_secs(3600))
+    );
 }

@@ -55,7 +55,11 @@ pub enum SendError {
     #[error("{host}: {msg}")]
     Transport { host: String, msg: String },
     #[error("{host}: http status {status}: {body}")]
-    Status { host: String, status: u16, body: String },
+    Status {
+        host: String,
+        status: u16,
+        body: String,
+    },
 }
 
 /// One host.
@@ -80,7 +84,9 @@ impl Pool {
         let mut hosts = Vec::with_capacity(urls.len());
         for url in urls {
             let display = url.to_string();
-            let mut b = TransportBuilder::new(SingleNodeConnectionPool::new(url)).timeout(s.timeout).disable_proxy();
+            let mut b = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+                .timeout(s.timeout)
+                .disable_proxy();
             if let Some(c) = &s.credentials {
                 b = b.auth(c.0.clone());
             }
@@ -89,8 +95,14 @@ impl Pool {
             } else if !s.ca_files.is_empty() {
                 let mut chain: Option<Certificate> = None;
                 for p in &s.ca_files {
-                    let pem = std::fs::read(p).map_err(|e| ClientError::Ca { path: p.display().to_string(), msg: e.to_string() })?;
-                    let c = Certificate::from_pem(&pem).map_err(|e| ClientError::Ca { path: p.display().to_string(), msg: e.to_string() })?;
+                    let pem = std::fs::read(p).map_err(|e| ClientError::Ca {
+                        path: p.display().to_string(),
+                        msg: e.to_string(),
+                    })?;
+                    let c = Certificate::from_pem(&pem).map_err(|e| ClientError::Ca {
+                        path: p.display().to_string(),
+                        msg: e.to_string(),
+                    })?;
                     match &mut chain {
                         Some(ch) => ch.append(c),
                         None => chain = Some(c),
@@ -102,7 +114,11 @@ impl Pool {
             }
             let transport = b.build().map_err(|e| ClientError::Build(e.to_string()))?;
             // Optimistic: a host is up until a request to it fails.
-            hosts.push(Host { display, client: Elasticsearch::new(transport), up: Arc::new(AtomicBool::new(true)) });
+            hosts.push(Host {
+                display,
+                client: Elasticsearch::new(transport),
+                up: Arc::new(AtomicBool::new(true)),
+            });
         }
         Ok(Pool {
             hosts,
@@ -137,7 +153,10 @@ impl Pool {
         if !self.compression {
             return body;
         }
-        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 4),
+            flate2::Compression::fast(),
+        );
         // Writing into a Vec cannot fail.
         let _ = enc.write_all(&body);
         enc.finish().map(Bytes::from).unwrap_or(body)
@@ -147,17 +166,34 @@ impl Pool {
     pub async fn bulk(self: &Arc<Self>, body: Bytes) -> Result<Bytes, SendError> {
         let host = self.pick();
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-ndjson"),
+        );
         if self.compression {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
         let query = [("filter_path", super::response::FILTER_PATH)];
-        let res = host.client.transport().send(Method::Post, "_bulk", headers, Some(&query), Some(body), Some(self.timeout)).await;
+        let res = host
+            .client
+            .transport()
+            .send(
+                Method::Post,
+                "_bulk",
+                headers,
+                Some(&query),
+                Some(body),
+                Some(self.timeout),
+            )
+            .await;
         let res = match res {
             Ok(r) => r,
             Err(e) => {
                 self.mark_down(host);
-                return Err(SendError::Transport { host: host.display.clone(), msg: e.to_string() });
+                return Err(SendError::Transport {
+                    host: host.display.clone(),
+                    msg: e.to_string(),
+                });
             }
         };
         let status = res.status_code().as_u16();
@@ -168,13 +204,20 @@ impl Pool {
             Ok(b) => b,
             Err(e) => {
                 self.mark_down(host);
-                return Err(SendError::Transport { host: host.display.clone(), msg: format!("reading response: {e}") });
+                return Err(SendError::Transport {
+                    host: host.display.clone(),
+                    msg: format!("reading response: {e}"),
+                });
             }
         };
         if !(200..300).contains(&status) {
             // The host answered: it is up, just busy or unhappy.
             let body = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned();
-            return Err(SendError::Status { host: host.display.clone(), status, body });
+            return Err(SendError::Status {
+                host: host.display.clone(),
+                status,
+                body,
+            });
         }
         Ok(bytes)
     }
@@ -213,7 +256,14 @@ impl Pool {
         let t = self.timeout.min(Duration::from_secs(10));
         h.client
             .transport()
-            .send(Method::Get, "", HeaderMap::new(), None::<&()>, None::<()>, Some(t))
+            .send(
+                Method::Get,
+                "",
+                HeaderMap::new(),
+                None::<&()>,
+                None::<()>,
+                Some(t),
+            )
             .await
             .map(|r| r.status_code().as_u16() < 500)
             .unwrap_or(false)
@@ -221,13 +271,30 @@ impl Pool {
 
     /// Installs an index template (`PUT _index_template/<name>`) unless it exists and
     /// `overwrite` is false. Tries the hosts in turn.
-    pub async fn install_template(&self, name: &str, body: &Bytes, overwrite: bool) -> Result<(), String> {
+    pub async fn install_template(
+        &self,
+        name: &str,
+        body: &Bytes,
+        overwrite: bool,
+    ) -> Result<(), String> {
         let path = format!("_index_template/{name}");
         let mut last = String::from("no host");
         for h in &self.hosts {
             let t = transport_err(&h.display);
             if !overwrite {
-                match h.client.transport().send(Method::Head, &path, HeaderMap::new(), None::<&()>, None::<()>, Some(self.timeout)).await {
+                match h
+                    .client
+                    .transport()
+                    .send(
+                        Method::Head,
+                        &path,
+                        HeaderMap::new(),
+                        None::<&()>,
+                        None::<()>,
+                        Some(self.timeout),
+                    )
+                    .await
+                {
                     Ok(r) if r.status_code().as_u16() == 200 => return Ok(()),
                     Ok(_) => {}
                     Err(e) => {
@@ -238,13 +305,29 @@ impl Pool {
             }
             let mut headers = HeaderMap::new();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            match h.client.transport().send(Method::Put, &path, headers, None::<&()>, Some(body.clone()), Some(self.timeout)).await {
+            match h
+                .client
+                .transport()
+                .send(
+                    Method::Put,
+                    &path,
+                    headers,
+                    None::<&()>,
+                    Some(body.clone()),
+                    Some(self.timeout),
+                )
+                .await
+            {
                 Ok(r) if r.status_code().is_success() => return Ok(()),
                 Ok(r) => {
                     let status = r.status_code().as_u16();
                     let b = r.bytes().await.unwrap_or_default();
                     // A rejected template will not get better by retrying.
-                    return Err(format!("{}: http status {status}: {}", h.display, String::from_utf8_lossy(&b[..b.len().min(512)])));
+                    return Err(format!(
+                        "{}: http status {status}: {}",
+                        h.display,
+                        String::from_utf8_lossy(&b[..b.len().min(512)])
+                    ));
                 }
                 Err(e) => last = t(e.to_string()),
             }
@@ -265,16 +348,27 @@ pub fn parse_host(raw: &str, ssl: bool) -> Result<(Url, Option<(String, String)>
     if raw.is_empty() {
         return Err("empty host".into());
     }
-    let with_scheme = if raw.contains("://") { raw.to_string() } else { format!("{}://{raw}", if ssl { "https" } else { "http" }) };
-    let mut url = Url::parse(&with_scheme).map_err(|e| format!("invalid URL {:?}: {e}", redact(raw)))?;
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("{}://{raw}", if ssl { "https" } else { "http" })
+    };
+    let mut url =
+        Url::parse(&with_scheme).map_err(|e| format!("invalid URL {:?}: {e}", redact(raw)))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("invalid URL {:?}: scheme must be http or https", redact(raw)));
+        return Err(format!(
+            "invalid URL {:?}: scheme must be http or https",
+            redact(raw)
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("invalid URL {:?}: no host", redact(raw)));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("invalid URL {:?}: no query or fragment allowed", redact(raw)));
+        return Err(format!(
+            "invalid URL {:?}: no query or fragment allowed",
+            redact(raw)
+        ));
     }
     if !has_explicit_port(raw) {
         let _ = url.set_port(Some(9200));
@@ -311,7 +405,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 3 <= b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 3;
                 continue;
@@ -327,9 +424,15 @@ fn percent_decode(s: &str) -> String {
 pub fn redact(raw: &str) -> String {
     let (scheme, rest) = raw.split_once("://").map_or(("", raw), |(s, r)| (s, r));
     let auth_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..auth_end].rfind('@') else { return raw.to_string() };
+    let Some(at) = rest[..auth_end].rfind('@') else {
+        return raw.to_string();
+    };
     let user = rest[..at].split(':').next().unwrap_or("");
-    let pre = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+    let pre = if scheme.is_empty() {
+        String::new()
+    } else {
+        format!("{scheme}://")
+    };
     format!("{pre}{user}:xxxxxx@{}", &rest[at + 1..])
 }
 
@@ -342,10 +445,25 @@ mod tests {
         let (u, c) = parse_host("localhost", false).unwrap();
         assert_eq!(u.as_str(), "http://localhost:9200/");
         assert!(c.is_none());
-        assert_eq!(parse_host("es1:9201", false).unwrap().0.as_str(), "http://es1:9201/");
-        assert_eq!(parse_host("es1", true).unwrap().0.as_str(), "https://es1:9200/");
-        assert_eq!(parse_host("https://es1:443/prefix", false).unwrap().0.as_str(), "https://es1/prefix/");
-        assert_eq!(parse_host("http://[::1]:9300", false).unwrap().0.as_str(), "http://[::1]:9300/");
+        assert_eq!(
+            parse_host("es1:9201", false).unwrap().0.as_str(),
+            "http://es1:9201/"
+        );
+        assert_eq!(
+            parse_host("es1", true).unwrap().0.as_str(),
+            "https://es1:9200/"
+        );
+        assert_eq!(
+            parse_host("https://es1:443/prefix", false)
+                .unwrap()
+                .0
+                .as_str(),
+            "https://es1/prefix/"
+        );
+        assert_eq!(
+            parse_host("http://[::1]:9300", false).unwrap().0.as_str(),
+            "http://[::1]:9300/"
+        );
         let (u, c) = parse_host("http://bob:s%40cret@es1:9200/p/", false).unwrap();
         assert_eq!(u.as_str(), "http://es1:9200/p/");
         assert_eq!(c, Some(("bob".into(), "s@cret".into())));
@@ -355,7 +473,14 @@ mod tests {
 
     #[test]
     fn malformed_hosts_and_no_secret_in_errors() {
-        for bad in ["http://", "ftp://es1", "http://es1:99999", "http://es 1", "", "http://es1/?q=1"] {
+        for bad in [
+            "http://",
+            "ftp://es1",
+            "http://es1:99999",
+            "http://es 1",
+            "",
+            "http://es1/?q=1",
+        ] {
             assert!(parse_host(bad, false).is_err(), "{bad:?}");
         }
         let e = parse_host("http://bob:hunter2@es 1:9200", false).unwrap_err();

@@ -140,30 +140,47 @@ impl Encoder {
     pub fn encode_batch(&self, events: &[Event], target_bytes: usize) -> Encoded {
         let meta_id = metadata_id();
         let mut out = Encoded::default();
-        let mut buf: Vec<u8> = Vec::with_capacity(events.len().saturating_mul(256).min(target_bytes + 4096));
+        let mut buf: Vec<u8> =
+            Vec::with_capacity(events.len().saturating_mul(256).min(target_bytes + 4096));
         let mut items = Vec::new();
         let mut scratch = Scratch::default();
         for (i, event) in events.iter().enumerate() {
             let start = buf.len();
             match self.encode_one(event, &meta_id, &mut scratch, &mut buf) {
-                Ok(action) => items.push(Item { event: i, action, range: start..buf.len() }),
+                Ok(action) => items.push(Item {
+                    event: i,
+                    action,
+                    range: start..buf.len(),
+                }),
                 Err(e) => {
                     buf.truncate(start);
                     out.rejected.push((i, e));
                 }
             }
             if buf.len() >= target_bytes {
-                out.chunks.push(Chunk { bytes: Bytes::from(std::mem::take(&mut buf)), items: std::mem::take(&mut items) });
+                out.chunks.push(Chunk {
+                    bytes: Bytes::from(std::mem::take(&mut buf)),
+                    items: std::mem::take(&mut items),
+                });
             }
         }
         if !items.is_empty() {
-            out.chunks.push(Chunk { bytes: Bytes::from(buf), items });
+            out.chunks.push(Chunk {
+                bytes: Bytes::from(buf),
+                items,
+            });
         }
         out
     }
 
     /// Appends one event's lines to `out`.
-    pub fn encode_one(&self, event: &Event, meta_id: &FieldRef, s: &mut Scratch, out: &mut Vec<u8>) -> Result<Action, EncodeError> {
+    pub fn encode_one(
+        &self,
+        event: &Event,
+        meta_id: &FieldRef,
+        s: &mut Scratch,
+        out: &mut Vec<u8>,
+    ) -> Result<Action, EncodeError> {
         let action = match &self.action {
             ActionSpec::Fixed(a) => *a,
             ActionSpec::Template(t) => {
@@ -176,7 +193,9 @@ impl Encoder {
             Some(ds) => {
                 let pick = |field: &str, default: &str| -> String {
                     if ds.auto_routing {
-                        if let Some(Value::String(v)) = event.get(&FieldRef::from_path(["data_stream", field])) {
+                        if let Some(Value::String(v)) =
+                            event.get(&FieldRef::from_path(["data_stream", field]))
+                        {
                             if !v.is_empty() {
                                 return v.clone();
                             }
@@ -203,7 +222,11 @@ impl Encoder {
             return Err(EncodeError::MissingId(action.as_str()));
         }
         let routing = self.routing.as_ref().map(|t| t.render(event));
-        let pipeline = self.pipeline.as_ref().map(|t| t.render(event)).filter(|p| !p.is_empty());
+        let pipeline = self
+            .pipeline
+            .as_ref()
+            .map(|t| t.render(event))
+            .filter(|p| !p.is_empty());
         let meta = Meta {
             _index: &s.index,
             _id: id.as_deref(),
@@ -266,34 +289,56 @@ mod tests {
     }
 
     fn lines(c: &Chunk) -> Vec<serde_json::Value> {
-        c.bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
+        c.bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
     }
 
     #[test]
     fn index_with_date_math_and_metadata_id() {
         let mut e = event("hello");
-        e.set(&FieldRef::parse("[@metadata][_id]").unwrap(), Value::from("file:1:42")).unwrap();
-        let out = enc("logstash-%{+yyyy.MM.dd}").encode_batch(&[e, event("two")], TARGET_BULK_BYTES);
+        e.set(
+            &FieldRef::parse("[@metadata][_id]").unwrap(),
+            Value::from("file:1:42"),
+        )
+        .unwrap();
+        let out =
+            enc("logstash-%{+yyyy.MM.dd}").encode_batch(&[e, event("two")], TARGET_BULK_BYTES);
         assert_eq!(out.chunks.len(), 1);
         let l = lines(&out.chunks[0]);
-        assert_eq!(l[0], serde_json::json!({"index":{"_index":"logstash-2024.03.05","_id":"file:1:42"}}));
+        assert_eq!(
+            l[0],
+            serde_json::json!({"index":{"_index":"logstash-2024.03.05","_id":"file:1:42"}})
+        );
         assert_eq!(l[1]["message"], "hello");
         assert!(l[1].get("@metadata").is_none());
-        assert_eq!(l[2], serde_json::json!({"index":{"_index":"logstash-2024.03.05"}}));
+        assert_eq!(
+            l[2],
+            serde_json::json!({"index":{"_index":"logstash-2024.03.05"}})
+        );
         assert_eq!(out.chunks[0].items.len(), 2);
     }
 
     #[test]
     fn document_id_option_wins_over_metadata_id() {
         let mut e = event("x");
-        e.set(&FieldRef::parse("[@metadata][_id]").unwrap(), Value::from("meta")).unwrap();
+        e.set(
+            &FieldRef::parse("[@metadata][_id]").unwrap(),
+            Value::from("meta"),
+        )
+        .unwrap();
         e.set(&FieldRef::top("uid"), Value::from("u1")).unwrap();
         let mut en = enc("i");
         en.document_id = Some(Template::compile("%{uid}"));
         en.routing = Some(Template::compile("r-%{uid}"));
         en.pipeline = Some(Template::compile("p"));
         let l = lines(&en.encode_batch(&[e], TARGET_BULK_BYTES).chunks[0]);
-        assert_eq!(l[0], serde_json::json!({"index":{"_index":"i","_id":"u1","routing":"r-u1","pipeline":"p"}}));
+        assert_eq!(
+            l[0],
+            serde_json::json!({"index":{"_index":"i","_id":"u1","routing":"r-u1","pipeline":"p"}})
+        );
     }
 
     #[test]
@@ -302,21 +347,29 @@ mod tests {
         e.set(&FieldRef::top("uid"), Value::from("7")).unwrap();
         e.set(&FieldRef::top("act"), Value::from("update")).unwrap();
         let mut del = e.clone();
-        del.set(&FieldRef::top("act"), Value::from("delete")).unwrap();
+        del.set(&FieldRef::top("act"), Value::from("delete"))
+            .unwrap();
         let mut bad = e.clone();
-        bad.set(&FieldRef::top("act"), Value::from("explode")).unwrap();
+        bad.set(&FieldRef::top("act"), Value::from("explode"))
+            .unwrap();
         let mut en = enc("i");
         en.document_id = Some(Template::compile("%{uid}"));
         en.action = ActionSpec::Template(Template::compile("%{act}"));
         en.doc_as_upsert = true;
         let out = en.encode_batch(&[e, del, bad], TARGET_BULK_BYTES);
         let l = lines(&out.chunks[0]);
-        assert_eq!(l[0], serde_json::json!({"update":{"_index":"i","_id":"7","retry_on_conflict":1}}));
+        assert_eq!(
+            l[0],
+            serde_json::json!({"update":{"_index":"i","_id":"7","retry_on_conflict":1}})
+        );
         assert_eq!(l[1]["doc"]["message"], "x");
         assert_eq!(l[1]["doc_as_upsert"], true);
         assert_eq!(l[2], serde_json::json!({"delete":{"_index":"i","_id":"7"}}));
         assert_eq!(l.len(), 3);
-        assert_eq!(out.rejected, vec![(2, EncodeError::BadAction("explode".into()))]);
+        assert_eq!(
+            out.rejected,
+            vec![(2, EncodeError::BadAction("explode".into()))]
+        );
         // update without an id is rejected, not sent.
         let mut en2 = enc("i");
         en2.action = ActionSpec::Fixed(Action::Update);
@@ -329,17 +382,34 @@ mod tests {
     fn data_stream_name_and_auto_routing() {
         let mut en = enc("ignored");
         en.action = ActionSpec::Fixed(Action::Create);
-        en.data_stream = Some(DataStream { type_: "logs".into(), dataset: "generic".into(), namespace: "default".into(), auto_routing: true });
+        en.data_stream = Some(DataStream {
+            type_: "logs".into(),
+            dataset: "generic".into(),
+            namespace: "default".into(),
+            auto_routing: true,
+        });
         let mut e = event("x");
-        e.set(&FieldRef::parse("[data_stream][dataset]").unwrap(), Value::from("nginx")).unwrap();
+        e.set(
+            &FieldRef::parse("[data_stream][dataset]").unwrap(),
+            Value::from("nginx"),
+        )
+        .unwrap();
         let l = lines(&en.encode_batch(&[event("y"), e], TARGET_BULK_BYTES).chunks[0]);
-        assert_eq!(l[0], serde_json::json!({"create":{"_index":"logs-generic-default"}}));
-        assert_eq!(l[2], serde_json::json!({"create":{"_index":"logs-nginx-default"}}));
+        assert_eq!(
+            l[0],
+            serde_json::json!({"create":{"_index":"logs-generic-default"}})
+        );
+        assert_eq!(
+            l[2],
+            serde_json::json!({"create":{"_index":"logs-nginx-default"}})
+        );
     }
 
     #[test]
     fn splits_above_target_and_rebuilds_subsets() {
-        let events: Vec<Event> = (0..10).map(|i| event(&format!("event number {i}"))).collect();
+        let events: Vec<Event> = (0..10)
+            .map(|i| event(&format!("event number {i}")))
+            .collect();
         let out = enc("i").encode_batch(&events, 300);
         assert!(out.chunks.len() > 1);
         let total: usize = out.chunks.iter().map(|c| c.items.len()).sum();
@@ -352,6 +422,8 @@ mod tests {
         let c = &out.chunks[0];
         let sub = c.body_for(&[1]);
         assert_eq!(&sub[..], &c.bytes[c.items[1].range.clone()]);
-        assert!(std::str::from_utf8(&sub).unwrap().contains(&format!("event number {}", c.items[1].event)));
+        assert!(std::str::from_utf8(&sub)
+            .unwrap()
+            .contains(&format!("event number {}", c.items[1].event)));
     }
 }

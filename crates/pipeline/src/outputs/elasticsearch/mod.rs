@@ -101,10 +101,15 @@ pub struct ElasticsearchOutput {
 fn seconds(args: &Args, name: &str, default: f64) -> BuildResult<Duration> {
     let v = match args.value(name) {
         None => default,
-        Some(_) => args.f64(name).ok_or_else(|| BuildError::option(name, "expected a number of seconds"))?,
+        Some(_) => args
+            .f64(name)
+            .ok_or_else(|| BuildError::option(name, "expected a number of seconds"))?,
     };
     if !(v.is_finite() && v > 0.0) {
-        return Err(BuildError::option(name, "expected a positive number of seconds"));
+        return Err(BuildError::option(
+            name,
+            "expected a positive number of seconds",
+        ));
     }
     Ok(Duration::from_secs_f64(v))
 }
@@ -126,18 +131,35 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
     };
 
     // Hosts and credentials.
-    let ssl = args.value("ssl_enabled").map(|_| args.bool_or("ssl_enabled", false));
-    let raw_hosts = if args.contains("hosts") { args.strings("hosts") } else { vec!["http://127.0.0.1:9200".to_string()] };
+    let ssl = args
+        .value("ssl_enabled")
+        .map(|_| args.bool_or("ssl_enabled", false));
+    let raw_hosts = if args.contains("hosts") {
+        args.strings("hosts")
+    } else {
+        vec!["http://127.0.0.1:9200".to_string()]
+    };
     if raw_hosts.is_empty() {
         return Err(BuildError::option("hosts", "expected at least one host"));
     }
     let mut urls = Vec::new();
     let mut url_creds = None;
     for (i, raw) in raw_hosts.iter().enumerate() {
-        let (url, creds) = client::parse_host(raw, ssl == Some(true)).map_err(|e| BuildError::option("hosts", format!("host {}: {e}", i + 1)))?;
+        let (url, creds) = client::parse_host(raw, ssl == Some(true))
+            .map_err(|e| BuildError::option("hosts", format!("host {}: {e}", i + 1)))?;
         match (ssl, url.scheme()) {
-            (Some(true), "http") => return Err(BuildError::option("ssl_enabled", format!("ssl_enabled is true but host {} uses http://", i + 1))),
-            (Some(false), "https") => return Err(BuildError::option("ssl_enabled", format!("ssl_enabled is false but host {} uses https://", i + 1))),
+            (Some(true), "http") => {
+                return Err(BuildError::option(
+                    "ssl_enabled",
+                    format!("ssl_enabled is true but host {} uses http://", i + 1),
+                ))
+            }
+            (Some(false), "https") => {
+                return Err(BuildError::option(
+                    "ssl_enabled",
+                    format!("ssl_enabled is false but host {} uses https://", i + 1),
+                ))
+            }
             _ => {}
         }
         if creds.is_some() {
@@ -149,11 +171,18 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
     let password = args.string("password");
     let api_key = args.string("api_key");
     let credentials = match (user, password, api_key, url_creds) {
-        (Some(_), _, Some(_), _) => return Err(BuildError::option("api_key", "use either user/password or api_key, not both")),
+        (Some(_), _, Some(_), _) => {
+            return Err(BuildError::option(
+                "api_key",
+                "use either user/password or api_key, not both",
+            ))
+        }
         (Some(u), p, None, _) => Some(Credentials::Basic(u, p.unwrap_or_default())),
         (None, Some(_), _, _) => return Err(BuildError::option("password", "password needs user")),
         (None, None, Some(k), _) => match k.split_once(':') {
-            Some((i, key)) if !i.is_empty() && !key.is_empty() => Some(Credentials::ApiKey(i.to_string(), key.to_string())),
+            Some((i, key)) if !i.is_empty() && !key.is_empty() => {
+                Some(Credentials::ApiKey(i.to_string(), key.to_string()))
+            }
             _ => return Err(BuildError::option("api_key", "expected id:api_key")),
         },
         (None, None, None, Some((u, p))) => Some(Credentials::Basic(u, p)),
@@ -162,13 +191,19 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
     let timeout = seconds(args, "timeout", 60.0)?;
     let settings = ClientSettings {
         credentials: credentials.map(Secret),
-        ca_files: args.strings("ssl_certificate_authorities").into_iter().map(PathBuf::from).collect(),
+        ca_files: args
+            .strings("ssl_certificate_authorities")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
         verify_none: args.string("ssl_verification_mode").as_deref() == Some("none"),
         compression: args.bool_or("http_compression", false),
         timeout,
     };
     let pool = Pool::new(urls, &settings).map_err(|e| match e {
-        client::ClientError::Ca { .. } => BuildError::option("ssl_certificate_authorities", e.to_string()),
+        client::ClientError::Ca { .. } => {
+            BuildError::option("ssl_certificate_authorities", e.to_string())
+        }
         client::ClientError::Build(_) => BuildError::option("hosts", e.to_string()),
     })?;
 
@@ -178,22 +213,46 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
         None if data_stream => ActionSpec::Fixed(Action::Create),
         None => ActionSpec::Fixed(Action::Index),
         Some(a) if a.contains("%{") => ActionSpec::Template(Template::compile(&a)),
-        Some(a) => ActionSpec::Fixed(Action::parse(&a).ok_or_else(|| BuildError::option("action", format!("expected index, create, update or delete, got {a:?}")))?),
+        Some(a) => ActionSpec::Fixed(Action::parse(&a).ok_or_else(|| {
+            BuildError::option(
+                "action",
+                format!("expected index, create, update or delete, got {a:?}"),
+            )
+        })?),
     };
-    let index_src = args.string("index").unwrap_or_else(|| if ecs { "ecs-logstash-%{+yyyy.MM.dd}" } else { "logstash-%{+yyyy.MM.dd}" }.to_string());
+    let index_src = args.string("index").unwrap_or_else(|| {
+        if ecs {
+            "ecs-logstash-%{+yyyy.MM.dd}"
+        } else {
+            "logstash-%{+yyyy.MM.dd}"
+        }
+        .to_string()
+    });
     let ds = if data_stream {
         for bad in ["index", "document_id", "routing", "doc_as_upsert"] {
             if args.contains(bad) {
-                return Err(BuildError::option(bad, "not supported with data_stream => true"));
+                return Err(BuildError::option(
+                    bad,
+                    "not supported with data_stream => true",
+                ));
             }
         }
         if !matches!(action, ActionSpec::Fixed(Action::Create)) {
-            return Err(BuildError::option("action", "data streams only accept action create"));
+            return Err(BuildError::option(
+                "action",
+                "data streams only accept action create",
+            ));
         }
         let part = |name: &str, default: &str| -> BuildResult<String> {
             let v = args.string_or(name, default);
-            if v.is_empty() || v.contains(['-', ' ', '*', ',', '/', '\\', '?', '"', '<', '>', '|', '#']) || v != v.to_lowercase() {
-                return Err(BuildError::option(name, format!("{v:?} is not a valid data stream part (lowercase, no '-')")));
+            if v.is_empty()
+                || v.contains(['-', ' ', '*', ',', '/', '\\', '?', '"', '<', '>', '|', '#'])
+                || v != v.to_lowercase()
+            {
+                return Err(BuildError::option(
+                    name,
+                    format!("{v:?} is not a valid data stream part (lowercase, no '-')"),
+                ));
             }
             Ok(v)
         };
@@ -219,24 +278,35 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
     let retry_initial = seconds(args, "retry_initial_interval", 2.0)?;
     let retry_max = seconds(args, "retry_max_interval", 64.0)?;
     if retry_max < retry_initial {
-        return Err(BuildError::option("retry_max_interval", "must not be less than retry_initial_interval"));
+        return Err(BuildError::option(
+            "retry_max_interval",
+            "must not be less than retry_initial_interval",
+        ));
     }
     let mut dlq_codes = Vec::new();
     for c in args.strings("dlq_custom_codes") {
         match c.trim().parse::<u16>() {
             Ok(n) if (100..600).contains(&n) && !(200..300).contains(&n) => dlq_codes.push(n),
-            _ => return Err(BuildError::option("dlq_custom_codes", format!("expected HTTP error status codes, got {c:?}"))),
+            _ => {
+                return Err(BuildError::option(
+                    "dlq_custom_codes",
+                    format!("expected HTTP error status codes, got {c:?}"),
+                ))
+            }
         }
     }
 
     let template = if args.bool_or("manage_template", true) && !data_stream {
         let pattern = template::pattern_for(&index_src);
         let body = match args.string("template") {
-            Some(p) => template::load(std::path::Path::new(&p), &pattern).map_err(|e| BuildError::option("template", e))?,
+            Some(p) => template::load(std::path::Path::new(&p), &pattern)
+                .map_err(|e| BuildError::option("template", e))?,
             None => template::default_body(&pattern),
         };
         Some(Arc::new(TemplateJob {
-            name: args.string("template_name").unwrap_or_else(|| template::default_name(ecs).to_string()),
+            name: args
+                .string("template_name")
+                .unwrap_or_else(|| template::default_name(ecs).to_string()),
             body: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
             overwrite: args.bool_or("template_overwrite", false),
         }))
@@ -245,7 +315,11 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
     };
 
     for h in &pool.hosts {
-        ctx.health.register(HealthEntry { plugin: id.clone(), target: h.display.clone(), up: h.up.clone() });
+        ctx.health.register(HealthEntry {
+            plugin: id.clone(),
+            target: h.display.clone(),
+            up: h.up.clone(),
+        });
     }
     Ok(ElasticsearchOutput {
         id,
@@ -281,10 +355,19 @@ impl ElasticsearchOutput {
             tokio::spawn(async move {
                 let mut wait = initial;
                 loop {
-                    match pool.install_template(&job.name, &job.body, job.overwrite).await {
-                        Ok(()) => return tracing::info!(template = %job.name, "index template in place"),
-                        Err(e) if e.contains("http status 4") => return tracing::error!(template = %job.name, error = %e, "index template rejected"),
-                        Err(e) => tracing::warn!(template = %job.name, error = %e, "cannot install index template yet"),
+                    match pool
+                        .install_template(&job.name, &job.body, job.overwrite)
+                        .await
+                    {
+                        Ok(()) => {
+                            return tracing::info!(template = %job.name, "index template in place")
+                        }
+                        Err(e) if e.contains("http status 4") => {
+                            return tracing::error!(template = %job.name, error = %e, "index template rejected")
+                        }
+                        Err(e) => {
+                            tracing::warn!(template = %job.name, error = %e, "cannot install index template yet")
+                        }
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
@@ -311,7 +394,12 @@ impl ElasticsearchOutput {
 
     /// Sends one chunk until every item is delivered, dead-lettered (pushed to `dead`) or
     /// shutdown comes.
-    async fn send_chunk(&self, chunk: &Chunk, slots: &mut [Option<Event>], dead: &mut Vec<(usize, String)>) -> Result<(), GaveUp> {
+    async fn send_chunk(
+        &self,
+        chunk: &Chunk,
+        slots: &mut [Option<Event>],
+        dead: &mut Vec<(usize, String)>,
+    ) -> Result<(), GaveUp> {
         let mut pending: Vec<usize> = (0..chunk.items.len()).collect();
         let mut wait = self.retry_initial;
         let mut body: Option<Bytes> = None;
@@ -352,7 +440,8 @@ impl ElasticsearchOutput {
                         }
                         Verdict::Conflict(reason) => {
                             self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
-                            if chunk.items[pos].action != Action::Create && !self.silenced(&reason) {
+                            if chunk.items[pos].action != Action::Create && !self.silenced(&reason)
+                            {
                                 tracing::warn!(plugin = %self.id, %reason, "version conflict, event not retried");
                             }
                             slots[ev] = None;
@@ -380,12 +469,18 @@ impl ElasticsearchOutput {
     }
 
     fn silenced(&self, reason: &str) -> bool {
-        self.silence.iter().any(|t| reason.contains(&format!("\"type\":\"{t}\"")))
+        self.silence
+            .iter()
+            .any(|t| reason.contains(&format!("\"type\":\"{t}\"")))
     }
 
     /// Writes dead events to the queue, then releases them. Keeps trying (a full disk
     /// must not lose events) until shutdown.
-    async fn dead_letter(&self, slots: &mut [Option<Event>], dead: Vec<(usize, String)>) -> Result<(), GaveUp> {
+    async fn dead_letter(
+        &self,
+        slots: &mut [Option<Event>],
+        dead: Vec<(usize, String)>,
+    ) -> Result<(), GaveUp> {
         if dead.is_empty() {
             return Ok(());
         }
@@ -399,26 +494,37 @@ impl ElasticsearchOutput {
         }
         let entries: Vec<Entry> = dead
             .iter()
-            .filter_map(|(ev, reason)| slots[*ev].as_ref().map(|e| Entry::new(e, reason, "elasticsearch", &self.id)))
+            .filter_map(|(ev, reason)| {
+                slots[*ev]
+                    .as_ref()
+                    .map(|e| Entry::new(e, reason, "elasticsearch", &self.id))
+            })
             .collect();
         let mut wait = self.retry_initial;
         loop {
             let writer = match self.dlq.get() {
                 Some(w) => Ok(w.clone()),
-                None => DlqWriter::shared(&self.dlq_dir, &self.dlq_settings).map(|w| self.dlq.get_or_init(|| w).clone()),
+                None => DlqWriter::shared(&self.dlq_dir, &self.dlq_settings)
+                    .map(|w| self.dlq.get_or_init(|| w).clone()),
             };
             let res = match writer {
                 Ok(w) => {
                     let entries = entries.clone();
-                    tokio::task::spawn_blocking(move || w.write(&entries)).await.unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+                    tokio::task::spawn_blocking(move || w.write(&entries))
+                        .await
+                        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
                 }
                 Err(e) => Err(e),
             };
             match res {
                 Ok(out) => {
-                    self.stats.dead_lettered.fetch_add(out.written as u64, Ordering::Relaxed);
+                    self.stats
+                        .dead_lettered
+                        .fetch_add(out.written as u64, Ordering::Relaxed);
                     if out.dropped > 0 {
-                        self.stats.dlq_dropped.fetch_add(out.dropped as u64, Ordering::Relaxed);
+                        self.stats
+                            .dlq_dropped
+                            .fetch_add(out.dropped as u64, Ordering::Relaxed);
                         tracing::warn!(plugin = %self.id, dropped = out.dropped, "dead letter queue full (dead_letter_queue.max_bytes): events dropped");
                     }
                     for (ev, reason) in dead {
@@ -429,7 +535,9 @@ impl ElasticsearchOutput {
                     }
                     return Ok(());
                 }
-                Err(e) => tracing::error!(plugin = %self.id, dir = %self.dlq_dir.display(), error = %e, "cannot write to the dead letter queue, retrying"),
+                Err(e) => {
+                    tracing::error!(plugin = %self.id, dir = %self.dlq_dir.display(), error = %e, "cannot write to the dead letter queue, retrying")
+                }
             }
             self.backoff(&mut wait).await?;
         }
@@ -442,14 +550,22 @@ impl ElasticsearchOutput {
         self.start();
         let encoded = self.encoder.encode_batch(&batch, TARGET_BULK_BYTES);
         let mut slots: Vec<Option<Event>> = batch.into_iter().map(Some).collect();
-        let mut dead: Vec<(usize, String)> = encoded.rejected.into_iter().map(|(i, e)| (i, e.to_string())).collect();
+        let mut dead: Vec<(usize, String)> = encoded
+            .rejected
+            .into_iter()
+            .map(|(i, e)| (i, e.to_string()))
+            .collect();
         let mut gave_up = false;
         for chunk in &encoded.chunks {
             if self.send_chunk(chunk, &mut slots, &mut dead).await.is_err() {
                 gave_up = true;
                 break;
             }
-            if self.dead_letter(&mut slots, std::mem::take(&mut dead)).await.is_err() {
+            if self
+                .dead_letter(&mut slots, std::mem::take(&mut dead))
+                .await
+                .is_err()
+            {
                 gave_up = true;
                 break;
             }
@@ -462,7 +578,9 @@ impl ElasticsearchOutput {
         if !left.is_empty() {
             debug_assert!(gave_up, "events left undelivered without a shutdown");
             tracing::warn!(plugin = %self.id, events = left.len(), "shutting down with undelivered events: their sources will resend them");
-            self.stats.abandoned.fetch_add(left.len() as u64, Ordering::Relaxed);
+            self.stats
+                .abandoned
+                .fetch_add(left.len() as u64, Ordering::Relaxed);
             for e in &left {
                 e.fail_acks();
             }

@@ -70,15 +70,24 @@ pub enum ResponseError {
 }
 
 /// Classifies every item of a 2xx bulk response; `sent` are the actions in request order.
-pub fn classify_bulk(body: &[u8], sent: &[Action], dlq_custom_codes: &[u16]) -> Result<Vec<Verdict>, ResponseError> {
-    let head: Head = serde_json::from_slice(body).map_err(|e| ResponseError::Json(e.to_string()))?;
+pub fn classify_bulk(
+    body: &[u8],
+    sent: &[Action],
+    dlq_custom_codes: &[u16],
+) -> Result<Vec<Verdict>, ResponseError> {
+    let head: Head =
+        serde_json::from_slice(body).map_err(|e| ResponseError::Json(e.to_string()))?;
     if !head.errors {
         // The common case: no item needs reading.
         return Ok(vec![Verdict::Delivered; sent.len()]);
     }
-    let full: Full = serde_json::from_slice(body).map_err(|e| ResponseError::Json(e.to_string()))?;
+    let full: Full =
+        serde_json::from_slice(body).map_err(|e| ResponseError::Json(e.to_string()))?;
     if full.items.len() != sent.len() {
-        return Err(ResponseError::Count { got: full.items.len(), sent: sent.len() });
+        return Err(ResponseError::Count {
+            got: full.items.len(),
+            sent: sent.len(),
+        });
     }
     Ok(full
         .items
@@ -92,10 +101,18 @@ pub fn classify_bulk(body: &[u8], sent: &[Action], dlq_custom_codes: &[u16]) -> 
 }
 
 /// Classifies one item by its status and error.
-pub fn classify_item(action: Action, status: u16, error: Option<&serde_json::Value>, dlq_custom_codes: &[u16]) -> Verdict {
+pub fn classify_item(
+    action: Action,
+    status: u16,
+    error: Option<&serde_json::Value>,
+    dlq_custom_codes: &[u16],
+) -> Verdict {
     let reason = || {
         let err = error.map(|e| e.to_string()).unwrap_or_else(|| "{}".into());
-        format!("could not index event to elasticsearch: status {status}, action {}, error {err}", action.as_str())
+        format!(
+            "could not index event to elasticsearch: status {status}, action {}, error {err}",
+            action.as_str()
+        )
     };
     match status {
         200..=299 => Verdict::Delivered,
@@ -114,7 +131,9 @@ mod tests {
     use std::path::PathBuf;
 
     fn testdata(name: &str) -> Vec<u8> {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/es").join(name);
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/es")
+            .join(name);
         std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 
@@ -140,19 +159,32 @@ mod tests {
         assert_eq!(sent.len(), 8);
         let v = classify_bulk(&testdata("bulk_mixed.response.json"), &sent, &[]).unwrap();
         assert_eq!(v[0], Verdict::Delivered);
-        assert!(matches!(&v[1], Verdict::Conflict(r) if r.contains("version_conflict_engine_exception")));
-        assert!(matches!(&v[2], Verdict::DeadLetter(r) if r.contains("status 400") && r.contains("mapper_parsing_exception")));
-        assert!(matches!(&v[3], Verdict::DeadLetter(r) if r.contains("invalid_index_name_exception")));
+        assert!(
+            matches!(&v[1], Verdict::Conflict(r) if r.contains("version_conflict_engine_exception"))
+        );
+        assert!(
+            matches!(&v[2], Verdict::DeadLetter(r) if r.contains("status 400") && r.contains("mapper_parsing_exception"))
+        );
+        assert!(
+            matches!(&v[3], Verdict::DeadLetter(r) if r.contains("invalid_index_name_exception"))
+        );
         assert_eq!(v[4], Verdict::Delivered);
         assert_eq!(v[5], Verdict::Delivered);
         // delete of a missing document: nothing to do.
         assert_eq!(v[6], Verdict::Delivered);
-        assert!(matches!(&v[7], Verdict::DeadLetter(r) if r.contains("document_missing_exception")));
+        assert!(
+            matches!(&v[7], Verdict::DeadLetter(r) if r.contains("document_missing_exception"))
+        );
     }
 
     #[test]
     fn recorded_ok_response_needs_no_items() {
-        let v = classify_bulk(&testdata("bulk_ok.response.json"), &[Action::Index, Action::Create], &[]).unwrap();
+        let v = classify_bulk(
+            &testdata("bulk_ok.response.json"),
+            &[Action::Index, Action::Create],
+            &[],
+        )
+        .unwrap();
         assert_eq!(v, vec![Verdict::Delivered, Verdict::Delivered]);
     }
 
@@ -171,9 +203,15 @@ mod tests {
 
     #[test]
     fn malformed_or_mismatched_responses_retry_everything() {
-        assert!(matches!(classify_bulk(b"<html>", &[Action::Index], &[]), Err(ResponseError::Json(_))));
+        assert!(matches!(
+            classify_bulk(b"<html>", &[Action::Index], &[]),
+            Err(ResponseError::Json(_))
+        ));
         let body = testdata("bulk_item_429.response.json");
-        assert_eq!(classify_bulk(&body, &[Action::Index], &[]), Err(ResponseError::Count { got: 4, sent: 1 }));
+        assert_eq!(
+            classify_bulk(&body, &[Action::Index], &[]),
+            Err(ResponseError::Count { got: 4, sent: 1 })
+        );
     }
 
     #[test]

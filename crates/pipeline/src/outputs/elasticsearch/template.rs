@@ -52,7 +52,8 @@ pub fn default_body(pattern: &str) -> serde_json::Value {
 /// `index_patterns` defaults to `pattern`.
 pub fn load(path: &Path, pattern: &str) -> Result<serde_json::Value, String> {
     let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_slice(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
     let serde_json::Value::Object(mut m) = v else {
         return Err(format!("{} must hold a JSON object", path.display()));
     };
@@ -76,7 +77,8 @@ pub fn load(path: &Path, pattern: &str) -> Result<serde_json::Value, String> {
         }
     }
     m.remove("order");
-    m.entry("index_patterns").or_insert(serde_json::json!([pattern]));
+    m.entry("index_patterns")
+        .or_insert(serde_json::json!([pattern]));
     Ok(serde_json::Value::Object(m))
 }
 
@@ -100,7 +102,10 @@ mod tests {
         let v = load(&p, "ignored-*").unwrap();
         assert_eq!(v["index_patterns"], serde_json::json!(["web-*"]));
         assert_eq!(v["template"]["settings"]["number_of_shards"], 2);
-        assert_eq!(v["template"]["mappings"]["properties"]["a"]["type"], "keyword");
+        assert_eq!(
+            v["template"]["mappings"]["properties"]["a"]["type"],
+            "keyword"
+        );
         assert!(v.get("order").is_none());
         std::fs::write(&p, "nope").unwrap();
         assert!(load(&p, "x").unwrap_err().contains("not JSON"));

@@ -17,8 +17,18 @@ fn defaults_build_without_network() {
     let ctx = BuildContext::default();
     let o = build_output(&args(), &ctx).unwrap();
     assert_eq!(o.encoder.index.source(), "ecs-logstash-%{+yyyy.MM.dd}");
-    assert_eq!(ctx.health.snapshot(), vec![("elasticsearch".to_string(), "http://127.0.0.1:9200/".to_string(), true)]);
-    let ctx = BuildContext { ecs: crate::plugin::Ecs::Disabled, ..BuildContext::default() };
+    assert_eq!(
+        ctx.health.snapshot(),
+        vec![(
+            "elasticsearch".to_string(),
+            "http://127.0.0.1:9200/".to_string(),
+            true
+        )]
+    );
+    let ctx = BuildContext {
+        ecs: crate::plugin::Ecs::Disabled,
+        ..BuildContext::default()
+    };
     let o = build_output(&args(), &ctx).unwrap();
     assert_eq!(o.encoder.index.source(), "logstash-%{+yyyy.MM.dd}");
     assert_eq!(o.template.as_ref().unwrap().name, "logstash");
@@ -26,7 +36,13 @@ fn defaults_build_without_network() {
 
 #[test]
 fn malformed_url_is_a_config_error_without_secrets() {
-    let e = err(args().with("hosts", Value::Array(vec![Value::from("http://ok:9200"), Value::from("http://bob:hunter2@bad host:9200")])));
+    let e = err(args().with(
+        "hosts",
+        Value::Array(vec![
+            Value::from("http://ok:9200"),
+            Value::from("http://bob:hunter2@bad host:9200"),
+        ]),
+    ));
     assert_eq!(e.option.as_deref(), Some("hosts"));
     assert!(e.message.contains("host 2"), "{}", e.message);
     assert!(!e.message.contains("hunter2"), "{}", e.message);
@@ -34,24 +50,97 @@ fn malformed_url_is_a_config_error_without_secrets() {
 
 #[test]
 fn option_errors_name_the_option() {
-    assert_eq!(err(args().with("action", Value::from("upsert"))).option.as_deref(), Some("action"));
-    assert_eq!(err(args().with("api_key", Value::from("nocolon"))).option.as_deref(), Some("api_key"));
-    assert_eq!(err(args().with("user", Value::from("u")).with("api_key", Value::from("a:b"))).option.as_deref(), Some("api_key"));
-    assert_eq!(err(args().with("timeout", Value::from("soon"))).option.as_deref(), Some("timeout"));
-    assert_eq!(err(args().with("retry_initial_interval", Value::Integer(10)).with("retry_max_interval", Value::Integer(5))).option.as_deref(), Some("retry_max_interval"));
-    assert_eq!(err(args().with("dlq_custom_codes", Value::Array(vec![Value::from("200")]))).option.as_deref(), Some("dlq_custom_codes"));
-    assert_eq!(err(args().with("data_stream", Value::Bool(true)).with("index", Value::from("x"))).option.as_deref(), Some("index"));
-    assert_eq!(err(args().with("data_stream", Value::Bool(true)).with("data_stream_dataset", Value::from("a-b"))).option.as_deref(), Some("data_stream_dataset"));
-    assert_eq!(err(args().with("ssl_enabled", Value::Bool(true)).with("hosts", Value::from("http://x:9200"))).option.as_deref(), Some("ssl_enabled"));
-    assert_eq!(err(args().with("ssl_certificate_authorities", Value::from("/nonexistent/ca.pem"))).option.as_deref(), Some("ssl_certificate_authorities"));
-    let e = err(args().with("user", Value::from("u")).with("password", Value::from("s3cr3t")).with("hosts", Value::from("ftp://x")));
+    assert_eq!(
+        err(args().with("action", Value::from("upsert")))
+            .option
+            .as_deref(),
+        Some("action")
+    );
+    assert_eq!(
+        err(args().with("api_key", Value::from("nocolon")))
+            .option
+            .as_deref(),
+        Some("api_key")
+    );
+    assert_eq!(
+        err(args()
+            .with("user", Value::from("u"))
+            .with("api_key", Value::from("a:b")))
+        .option
+        .as_deref(),
+        Some("api_key")
+    );
+    assert_eq!(
+        err(args().with("timeout", Value::from("soon")))
+            .option
+            .as_deref(),
+        Some("timeout")
+    );
+    assert_eq!(
+        err(args()
+            .with("retry_initial_interval", Value::Integer(10))
+            .with("retry_max_interval", Value::Integer(5)))
+        .option
+        .as_deref(),
+        Some("retry_max_interval")
+    );
+    assert_eq!(
+        err(args().with("dlq_custom_codes", Value::Array(vec![Value::from("200")])))
+            .option
+            .as_deref(),
+        Some("dlq_custom_codes")
+    );
+    assert_eq!(
+        err(args()
+            .with("data_stream", Value::Bool(true))
+            .with("index", Value::from("x")))
+        .option
+        .as_deref(),
+        Some("index")
+    );
+    assert_eq!(
+        err(args()
+            .with("data_stream", Value::Bool(true))
+            .with("data_stream_dataset", Value::from("a-b")))
+        .option
+        .as_deref(),
+        Some("data_stream_dataset")
+    );
+    assert_eq!(
+        err(args()
+            .with("ssl_enabled", Value::Bool(true))
+            .with("hosts", Value::from("http://x:9200")))
+        .option
+        .as_deref(),
+        Some("ssl_enabled")
+    );
+    assert_eq!(
+        err(args().with(
+            "ssl_certificate_authorities",
+            Value::from("/nonexistent/ca.pem")
+        ))
+        .option
+        .as_deref(),
+        Some("ssl_certificate_authorities")
+    );
+    let e = err(args()
+        .with("user", Value::from("u"))
+        .with("password", Value::from("s3cr3t"))
+        .with("hosts", Value::from("ftp://x")));
     assert!(!e.to_string().contains("s3cr3t"));
 }
 
 #[test]
 fn data_stream_defaults_to_create() {
-    let o = build_output(&args().with("data_stream", Value::Bool(true)), &BuildContext::default()).unwrap();
-    assert!(matches!(o.encoder.action, ActionSpec::Fixed(Action::Create)));
+    let o = build_output(
+        &args().with("data_stream", Value::Bool(true)),
+        &BuildContext::default(),
+    )
+    .unwrap();
+    assert!(matches!(
+        o.encoder.action,
+        ActionSpec::Fixed(Action::Create)
+    ));
     assert!(o.template.is_none());
     assert_eq!(o.encoder.data_stream.as_ref().unwrap().dataset, "generic");
 }
