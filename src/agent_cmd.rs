@@ -245,7 +245,9 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
             let args = args.clone();
             async move { crate::reload::wait_for_change(&args, &text, interval).await }
         };
-        return Ok(supervise(first, &ctx, &settings, stop, next).await);
+        return Ok(supervise(first, &ctx, &settings, stop, next)
+            .await
+            .exit_code());
     }
 
     let Some(base) = a.scheduler.clone() else {
@@ -258,22 +260,33 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
         .build()?;
     let version = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     tokio::spawn(report_loop(http.clone(), base.clone(), version.clone()));
-    let (v, s, c) = tokio::select! {
-        first = next_from_scheduler(&http, &base, 0) => first,
-        _ = stop.cancelled() => return Ok(0),
-    };
-    version.store(v, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(version = v, "running the scheduler's config set");
-    let next = |_text: String| {
-        let http = http.clone();
-        let base = base.clone();
-        let version = version.clone();
-        async move {
-            let since = version.load(std::sync::atomic::Ordering::Relaxed);
-            let (v, s, c) = next_from_scheduler(&http, &base, since).await;
-            version.store(v, std::sync::atomic::Ordering::Relaxed);
-            (s, c)
+    let mut since = 0;
+    // An agent outlives its pipelines: when one ends (finite inputs) or is invalid on this
+    // node, it waits for the scheduler's next config set.
+    loop {
+        let (v, s, c) = tokio::select! {
+            next = next_from_scheduler(&http, &base, since) => next,
+            _ = stop.cancelled() => return Ok(0),
+        };
+        version.store(v, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(version = v, "running the scheduler's config set");
+        let next = |_text: String| {
+            let http = http.clone();
+            let base = base.clone();
+            let version = version.clone();
+            async move {
+                let since = version.load(std::sync::atomic::Ordering::Relaxed);
+                let (v, s, c) = next_from_scheduler(&http, &base, since).await;
+                version.store(v, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(version = v, "running the scheduler's config set");
+                (s, c)
+            }
+        };
+        match supervise((s, c), &ctx, &settings, stop.clone(), next).await {
+            crate::pipeline::Ended::Stopped => return Ok(0),
+            crate::pipeline::Ended::InputsDone | crate::pipeline::Ended::InvalidConfig => {
+                since = version.load(std::sync::atomic::Ordering::Relaxed);
+            }
         }
-    };
-    Ok(supervise((s, c), &ctx, &settings, stop, next).await)
+    }
 }

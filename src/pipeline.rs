@@ -37,9 +37,11 @@ pub(crate) fn build_context(args: &RunArgs) -> Result<BuildContext, String> {
     let storage_policy = match args.dlq_storage_policy.as_str() {
         "drop_newer" => DlqStoragePolicy::DropNewer,
         "drop_older" => DlqStoragePolicy::DropOlder,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "--dead_letter_queue.storage_policy: expected drop_newer or drop_older, got {other:?}"
-        )),
+        ))
+        }
     };
     Ok(BuildContext {
         dead_letter_queue: DlqSettings {
@@ -176,8 +178,30 @@ pub fn run(args: RunArgs) -> i32 {
                 }
             }
         };
-        supervise((sources, ast), &ctx, &settings, stop, next).await
+        supervise((sources, ast), &ctx, &settings, stop, next)
+            .await
+            .exit_code()
     })
+}
+
+/// Why [`supervise`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Every input reached its end and everything was delivered.
+    InputsDone,
+    /// A signal asked for shutdown; what was read has been delivered.
+    Stopped,
+    /// The config could not be built (errors printed).
+    InvalidConfig,
+}
+
+impl Ended {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Ended::InputsDone | Ended::Stopped => 0,
+            Ended::InvalidConfig => 1,
+        }
+    }
 }
 
 pub(crate) fn run_settings(ctx: &BuildContext, args: &RunArgs) -> RunSettings {
@@ -215,7 +239,7 @@ pub async fn supervise<F, Fut>(
     settings: &RunSettings,
     stop: tokio_util::sync::CancellationToken,
     mut next: F,
-) -> i32
+) -> Ended
 where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = (Sources, Config)>,
@@ -226,7 +250,7 @@ where
             Ok(p) => p,
             Err(diags) => {
                 eprint!("{}", current.0.render_all(&diags));
-                return 1;
+                return Ended::InvalidConfig;
             }
         };
         let running = RunningPipeline::start(compiled, ctx, settings);
@@ -235,7 +259,7 @@ where
         let change = next(current.0.text().to_string());
         let replacement = tokio::select! {
             // Every input ended (EOF) and everything was delivered.
-            _ = &mut done => return 0,
+            _ = &mut done => return Ended::InputsDone,
             _ = stop.cancelled() => None,
             n = change => Some(n),
         };
@@ -246,7 +270,7 @@ where
                 tracing::info!("configuration changed: pipeline reloaded");
                 current = n;
             }
-            None => return 0,
+            None => return Ended::Stopped,
         }
     }
 }
