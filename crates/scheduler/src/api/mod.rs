@@ -3,6 +3,7 @@
 //! * `GET /v1/configs`, `GET/PUT/DELETE /v1/configs/{name}`, `POST /v1/configs/{name}/validate`
 //! * `GET /v1/pipeline?since=N&timeout=S`: agents long-poll the config set
 //! * `POST /v1/agents/status` (agents report), `GET /v1/agents`
+//! * `DELETE /v1/framework`: uninstall (TEARDOWN: the master kills every agent)
 //! * `GET /v1/health`, `GET /metrics`, `GET /v1/openapi.json`
 //! * `GET /v1/artifacts/logstash-mesos`: this binary, for command tasks
 //! * `GET /`: the embedded UI
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pipeline", get(pipeline))
         .route("/v1/agents", get(agents))
         .route("/v1/agents/status", post(agent_status))
+        .route("/v1/framework", axum::routing::delete(uninstall))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
@@ -228,9 +230,21 @@ async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({"agents": out}))
 }
 
+/// Tears the framework down; the agents die with it. Irreversible for this
+/// framework id, hence a DELETE on the framework resource rather than a flag.
+async fn uninstall(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if s.shared.uninstalled.load(Ordering::Relaxed) {
+        return Err(crate::control::UninstallError::AlreadyUninstalled.into());
+    }
+    let report = s.shared.control.uninstall(Duration::from_secs(30)).await?;
+    Ok(Json(json!({"uninstalled": true, "report": report})))
+}
+
 async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let uninstalled = s.shared.uninstalled.load(Ordering::Relaxed);
     Json(json!({
-        "status": "ok",
+        "status": if uninstalled { "uninstalled" } else { "ok" },
+        "uninstalled": uninstalled,
         "connected": s.shared.connected.load(Ordering::Relaxed),
         "framework_id": s.shared.framework_id(),
         "config_version": s.configs.current().version,
