@@ -222,7 +222,9 @@ impl Driver {
         };
         if let Err(e) = self.client.send(&Call::teardown(&fid)).await {
             tracing::warn!(error = %e, "TEARDOWN failed");
-            let retry = e.needs_resubscribe().then(|| StreamEnd::Retry(e.to_string()));
+            let retry = e
+                .needs_resubscribe()
+                .then(|| StreamEnd::Retry(e.to_string()));
             let _ = reply.send(Err(UninstallError::Master(e.to_string())));
             return Ok(retry);
         }

@@ -182,9 +182,7 @@ pub async fn run_with(
     }
 }
 
-fn server_ended(
-    r: Result<std::io::Result<()>, tokio::task::JoinError>,
-) -> anyhow::Result<()> {
+fn server_ended(r: Result<std::io::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
     match r {
         Ok(Ok(())) => anyhow::bail!("API server stopped"),
         Ok(Err(e)) => Err(e).context("API server failed"),

@@ -655,7 +655,10 @@ async fn delete_framework_tears_down_and_forgets_the_id() {
     assert!(health["framework_id"].is_null());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sim.calls_of(CallType::Subscribe).len(), 1);
-    assert!(!handle.is_finished(), "the API must stay up after uninstall");
+    assert!(
+        !handle.is_finished(),
+        "the API must stay up after uninstall"
+    );
     let again = http
         .delete(format!("{base}/v1/framework"))
         .send()

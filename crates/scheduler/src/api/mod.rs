@@ -213,6 +213,8 @@ async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
             "message": n.message,
             "failures": n.failures,
             "up_to_date": n.up_to_date,
+            // The config set the agent runs: equal to /v1/health's once it swapped.
+            "config_version": rep.map(|(r, _)| r.config_version),
             "report": rep.map(|(r, _)| r),
             "report_age_seconds": rep.map(|(_, at)| at.elapsed().as_secs_f64()),
         }));
@@ -224,7 +226,7 @@ async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
             .any(|n| &n.hostname == node || (n.agent_id.is_some() && n.agent_id == r.agent_id));
         if !matched {
             out.push(json!({"node": node, "agent_id": r.agent_id, "task_id": r.task_id, "task_state": null,
-                "report": r, "report_age_seconds": at.elapsed().as_secs_f64()}));
+                "config_version": r.config_version, "report": r, "report_age_seconds": at.elapsed().as_secs_f64()}));
         }
     }
     Json(json!({"agents": out}))
