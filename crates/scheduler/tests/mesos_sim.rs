@@ -628,13 +628,12 @@ async fn delete_framework_tears_down_and_forgets_the_id() {
     );
     assert!(sim.live_tasks().is_empty(), "{:?}", sim.live_tasks());
     assert_eq!(killed.lock().expect("lock").len(), 2);
-    assert_eq!(
-        sim.removed_frameworks()
-            .iter()
-            .map(|f| f.value.clone())
-            .collect::<Vec<_>>(),
-        [fid.clone()]
-    );
+    let removed: Vec<String> = sim
+        .removed_frameworks()
+        .iter()
+        .map(|f| f.value.clone())
+        .collect();
+    assert_eq!(removed, vec![fid.clone()]);
     // The id is gone from the state file; the configs part stays.
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state_file).expect("state")).expect("json");
