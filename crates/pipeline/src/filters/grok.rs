@@ -3,10 +3,13 @@
 
 use crate::grok::engine::{EngineKind, EnginePref, MatchResult};
 use crate::grok::library::{PatternLibrary, PatternSet};
+use crate::grok::expand::Coerce;
 use crate::grok::matcher::{coerce, FieldMatcher, Grok};
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Ecs, Filter, FilterContext, Outcome};
-use logstash_mesos_core::{Event, FieldRef, Value};
+use logstash_mesos_core::value::map_with_capacity;
+use logstash_mesos_core::{Event, FieldRef, Map, Value};
+use std::cell::Cell;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -99,14 +102,60 @@ pub static OPTIONS: &[OptSpec] = &[
 /// A built grok filter.
 pub struct GrokFilter {
     matches: Vec<(FieldRef, FieldMatcher)>,
+    /// `slots[field][pattern][capture]`: where each capture is written.
+    slots: Vec<Vec<Vec<Slot>>>,
     break_on_match: bool,
     keep_empty_captures: bool,
-    overwrite: Vec<String>,
-    target: Option<FieldRef>,
     tag_on_failure: Vec<String>,
     tag_on_timeout: String,
     /// Set when `timeout_scope => event`: the wall-clock budget shared by the patterns.
     event_budget: Option<Duration>,
+}
+
+/// Where one capture is written, resolved at build time: events are addressed with a
+/// prepared path instead of a `FieldRef` built and walked twice per capture.
+struct Slot {
+    /// The key path below `fields` (or below `@metadata` when `meta`), `target` included.
+    path: Box<[String]>,
+    meta: bool,
+    /// Named in `overwrite`: replaces instead of turning into an array.
+    overwrite: bool,
+    /// The whole reference, for the rare placement through an existing array.
+    full: FieldRef,
+}
+
+impl Slot {
+    fn new(field: &FieldRef, name: &str, target: Option<&FieldRef>, overwrite: &[String]) -> Slot {
+        let full = match target {
+            Some(t) => field.under(t),
+            None => field.clone(),
+        };
+        let meta = full.is_metadata();
+        let path = if meta { &full.path()[1..] } else { full.path() };
+        Slot {
+            path: path.into(),
+            meta,
+            overwrite: overwrite.iter().any(|o| o == name),
+            full,
+        }
+    }
+}
+
+/// Per-thread buffers reused across events so matching allocates only what it keeps.
+#[derive(Default)]
+struct Scratch {
+    /// `(pattern, capture, value)` of the captures to write, in match order.
+    found: Vec<(u32, u32, Value)>,
+    cands: Vec<bool>,
+}
+
+thread_local! {
+    static SCRATCH: Cell<Scratch> = const {
+        Cell::new(Scratch {
+            found: Vec::new(),
+            cands: Vec::new(),
+        })
+    };
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
@@ -196,24 +245,36 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
     if !args.contains("tag_on_failure") {
         tag_on_failure = vec!["_grokparsefailure".to_string()];
     }
+    let overwrite = args.strings("overwrite");
+    let target = args.field("target")?;
+    let slots = matches
+        .iter()
+        .map(|(_, groks)| {
+            groks
+                .iter()
+                .map(|g| {
+                    (0..g.capture_count())
+                        .filter_map(|i| g.capture(i))
+                        .map(|(c, r)| Slot::new(r, &c.field, target.as_ref(), &overwrite))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
     Ok(GrokFilter {
         matches: matches
             .into_iter()
             .map(|(f, g)| (f, FieldMatcher::new(g)))
             .collect(),
+        slots,
         break_on_match: args.bool_or("break_on_match", true),
         keep_empty_captures: args.bool_or("keep_empty_captures", false),
-        overwrite: args.strings("overwrite"),
-        target: args.field("target")?,
         tag_on_failure,
         tag_on_timeout: args.string_or("tag_on_timeout", "_groktimeout"),
         event_budget: (scope == "event" && timeout > 0)
             .then(|| Duration::from_millis(timeout as u64)),
     })
 }
-
-/// Captures of one successful match, owned so the event can be changed afterwards.
-type Found = Vec<(usize, usize, Option<Value>)>;
 
 impl GrokFilter {
     /// Which engine runs each pattern: `(field, pattern, engine)`.
@@ -227,21 +288,23 @@ impl GrokFilter {
         out
     }
 
-    /// Runs the patterns of one field over one input string. Returns whether one matched.
+    /// Runs the patterns of one field over one input string, appending the captures to
+    /// write to `s.found`. Returns whether one matched.
     fn match_text(
         &self,
         fi: usize,
         text: &str,
         start: Option<Instant>,
-        found: &mut Found,
+        s: &mut Scratch,
         timed_out: &mut bool,
     ) -> bool {
         let m = &self.matches[fi].1;
-        let mut cands = Vec::with_capacity(m.patterns.len());
-        m.candidates(text, &mut cands);
+        m.candidates(text, &mut s.cands);
+        let keep_empty = self.keep_empty_captures;
+        let found = &mut s.found;
         let mut matched = false;
         for (pi, g) in m.patterns.iter().enumerate() {
-            if !cands[pi] {
+            if !s.cands.get(pi).copied().unwrap_or(true) {
                 continue;
             }
             if let (Some(s), Some(b)) = (start, self.event_budget) {
@@ -252,7 +315,14 @@ impl GrokFilter {
             }
             let before = found.len();
             let r = g.captures(text, |ci, c, v| {
-                found.push((pi, ci, v.map(|s| coerce(c.coerce, s))))
+                // Empty and absent captures are dropped here, before any allocation.
+                let v = match v {
+                    Some("") if c.coerce == Coerce::String && !keep_empty => return,
+                    Some(s) => coerce(c.coerce, s),
+                    None if keep_empty => Value::Null,
+                    None => return,
+                };
+                found.push((pi as u32, ci as u32, v));
             });
             match r {
                 MatchResult::Match => {
@@ -272,34 +342,80 @@ impl GrokFilter {
         matched
     }
 
-    fn handle(&self, event: &mut Event, field: &FieldRef, name: &str, value: Option<Value>) {
-        let value = match value {
-            Some(Value::String(s)) if s.is_empty() && !self.keep_empty_captures => return,
-            Some(v) => v,
-            None if self.keep_empty_captures => Value::Null,
-            None => return,
+    /// Writes one capture: a new field is set; an existing string becomes an array of
+    /// both, an array gets the value appended, other values stay (Logstash's rules);
+    /// `overwrite` fields are replaced.
+    fn place(event: &mut Event, slot: &Slot, value: Value) {
+        let root = if slot.meta {
+            event.metadata_mut()
+        } else {
+            event.fields_mut()
         };
-        let target = match &self.target {
-            Some(t) => field.under(t),
-            None => field.clone(),
-        };
-        if self.overwrite.iter().any(|o| o == name) {
-            let _ = event.set(&target, value);
-            return;
-        }
-        match event.get_mut(&target) {
-            None | Some(Value::Null) => {
-                let _ = event.set(&target, value);
+        if let Err(value) = place_in(root, &slot.path, value, slot.overwrite) {
+            // Through an existing array: numeric keys index it, as `get_mut` does.
+            match event.get_mut(&slot.full) {
+                Some(Value::Array(a)) => a.push(value),
+                Some(v @ Value::String(_)) => {
+                    let old = std::mem::take(v);
+                    *v = Value::Array(vec![old, value]);
+                }
+                // `set` cannot go through an array: nothing is written.
+                _ => {}
             }
-            Some(Value::Array(a)) => a.push(value),
-            Some(v @ Value::String(_)) => {
-                let old = std::mem::take(v);
-                *v = Value::Array(vec![old, value]);
-            }
-            // Logstash leaves other existing values alone.
-            Some(_) => {}
         }
     }
+}
+
+/// [`GrokFilter::place`] with one hash lookup per level. `Err` hands the value back when
+/// the path runs through an existing array and the generic lookup must decide.
+fn place_in(root: &mut Map, path: &[String], value: Value, overwrite: bool) -> Result<(), Value> {
+    // `[@metadata]` itself is never settable from a capture.
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut map = root;
+    for (depth, key) in parents.iter().enumerate() {
+        let Some(i) = map.get_index_of(key.as_str()) else {
+            // Nothing exists below: build the rest of the chain and insert it once.
+            let mut inner = map_with_capacity(4);
+            inner.insert(last.clone(), value);
+            for k in parents[depth + 1..].iter().rev() {
+                let mut outer = map_with_capacity(4);
+                outer.insert(k.clone(), Value::Object(inner));
+                inner = outer;
+            }
+            map.insert(key.clone(), Value::Object(inner));
+            return Ok(());
+        };
+        match map.get_index_mut(i).map(|(_, v)| v) {
+            Some(Value::Object(m)) => map = m,
+            Some(Value::Array(_)) if !overwrite => return Err(value),
+            // `set` fails through a non-hash: nothing is written.
+            _ => return Ok(()),
+        }
+    }
+    let Some(i) = map.get_index_of(last.as_str()) else {
+        map.insert(last.clone(), value);
+        return Ok(());
+    };
+    let Some((_, slot)) = map.get_index_mut(i) else {
+        return Ok(());
+    };
+    if overwrite {
+        *slot = value;
+        return Ok(());
+    }
+    match slot {
+        Value::Null => *slot = value,
+        Value::Array(a) => a.push(value),
+        Value::String(_) => {
+            let old = std::mem::take(slot);
+            *slot = Value::Array(vec![old, value]);
+        }
+        // Logstash leaves other existing values alone.
+        _ => {}
+    }
+    Ok(())
 }
 
 impl Filter for GrokFilter {
@@ -307,8 +423,9 @@ impl Filter for GrokFilter {
         let start = self.event_budget.map(|_| Instant::now());
         let mut matched = false;
         let mut timed_out = false;
+        let mut s = SCRATCH.with(Cell::take);
         for fi in 0..self.matches.len() {
-            let mut found: Found = Vec::new();
+            s.found.clear();
             let field_matched = match event.get(&self.matches[fi].0) {
                 None => false,
                 Some(Value::Array(items)) => {
@@ -318,23 +435,23 @@ impl Filter for GrokFilter {
                             Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
                             other => std::borrow::Cow::Owned(other.to_logstash_string()),
                         };
-                        any |= self.match_text(fi, &text, start, &mut found, &mut timed_out);
+                        any |= self.match_text(fi, &text, start, &mut s, &mut timed_out);
                         if timed_out {
                             break;
                         }
                     }
                     any
                 }
-                Some(Value::String(s)) => self.match_text(fi, s, start, &mut found, &mut timed_out),
+                Some(Value::String(t)) => self.match_text(fi, t, start, &mut s, &mut timed_out),
                 Some(other) => {
                     let text = other.to_logstash_string();
-                    self.match_text(fi, &text, start, &mut found, &mut timed_out)
+                    self.match_text(fi, &text, start, &mut s, &mut timed_out)
                 }
             };
-            let m = &self.matches[fi].1;
-            for (pi, ci, v) in found {
-                if let Some((c, r)) = m.patterns[pi].capture(ci) {
-                    self.handle(event, r, &c.field, v);
+            let slots = &self.slots[fi];
+            for (pi, ci, v) in s.found.drain(..) {
+                if let Some(slot) = slots.get(pi as usize).and_then(|p| p.get(ci as usize)) {
+                    Self::place(event, slot, v);
                 }
             }
             if timed_out {
@@ -347,6 +464,7 @@ impl Filter for GrokFilter {
                 }
             }
         }
+        SCRATCH.with(|c| c.set(s));
         if timed_out {
             event.add_tag(&self.tag_on_timeout);
             return Outcome::Failure;
@@ -365,7 +483,6 @@ impl Filter for GrokFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use logstash_mesos_core::Map;
 
     fn args(pairs: &[(&str, Value)]) -> Args {
         let mut a = Args::new("grok", Default::default());

@@ -72,6 +72,10 @@ impl Grok {
         })
     }
 
+    pub fn capture_count(&self) -> usize {
+        self.captures.len()
+    }
+
     /// Capture `i` and its parsed field reference.
     pub fn capture(&self, i: usize) -> Option<(&Capture, &FieldRef)> {
         self.captures.get(i).map(|(c, r)| (c, r))
@@ -135,11 +139,13 @@ impl FieldMatcher {
         })
     }
 
-    /// Which patterns may match `text`, in order (a bitmap over `patterns`).
+    /// Which patterns may match `text`, in order (a bitmap over `patterns`; empty when
+    /// every pattern is a candidate).
     pub fn candidates(&self, text: &str, out: &mut Vec<bool>) {
         out.clear();
         match &self.prefilter {
-            None => out.resize(self.patterns.len(), true),
+            // Callers treat a missing entry as a candidate: nothing to compute.
+            None => {}
             Some(p) => {
                 out.extend_from_slice(&p.always);
                 if p.members.len() == 1 {
