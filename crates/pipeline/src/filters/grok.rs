@@ -122,6 +122,9 @@ struct Slot {
     overwrite: bool,
     /// The whole reference, for the rare placement through an existing array.
     full: FieldRef,
+    /// `caps[j]`: how many distinct keys the pattern writes below `path[..=j]`, the
+    /// capacity of that hash when this capture creates it (no regrowth, no waste).
+    caps: Box<[usize]>,
 }
 
 impl Slot {
@@ -137,7 +140,39 @@ impl Slot {
             meta,
             overwrite: overwrite.iter().any(|o| o == name),
             full,
+            caps: Box::default(),
         }
+    }
+
+    /// The slots of one pattern, with the capacities of the hashes they create.
+    fn for_pattern(g: &Grok, target: Option<&FieldRef>, overwrite: &[String]) -> Vec<Slot> {
+        let mut slots: Vec<Slot> = (0..g.capture_count())
+            .filter_map(|i| g.capture(i))
+            .map(|(c, r)| Slot::new(r, &c.field, target, overwrite))
+            .collect();
+        let caps: Vec<Box<[usize]>> = slots
+            .iter()
+            .map(|s| {
+                (0..s.path.len().saturating_sub(1))
+                    .map(|j| {
+                        let prefix = &s.path[..=j];
+                        let mut keys: Vec<&str> = slots
+                            .iter()
+                            .filter(|o| o.meta == s.meta && o.path.len() > j + 1)
+                            .filter(|o| &o.path[..=j] == prefix)
+                            .map(|o| o.path[j + 1].as_str())
+                            .collect();
+                        keys.sort_unstable();
+                        keys.dedup();
+                        keys.len().max(1)
+                    })
+                    .collect()
+            })
+            .collect();
+        for (s, c) in slots.iter_mut().zip(caps) {
+            s.caps = c;
+        }
+        slots
     }
 }
 
@@ -252,12 +287,7 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
         .map(|(_, groks)| {
             groks
                 .iter()
-                .map(|g| {
-                    (0..g.capture_count())
-                        .filter_map(|i| g.capture(i))
-                        .map(|(c, r)| Slot::new(r, &c.field, target.as_ref(), &overwrite))
-                        .collect()
-                })
+                .map(|g| Slot::for_pattern(g, target.as_ref(), &overwrite))
                 .collect()
         })
         .collect();
@@ -351,7 +381,7 @@ impl GrokFilter {
         } else {
             event.fields_mut()
         };
-        if let Err(value) = place_in(root, &slot.path, value, slot.overwrite) {
+        if let Err(value) = place_in(root, slot, value) {
             // Through an existing array: numeric keys index it, as `get_mut` does.
             match event.get_mut(&slot.full) {
                 Some(Value::Array(a)) => a.push(value),
@@ -368,19 +398,21 @@ impl GrokFilter {
 
 /// [`GrokFilter::place`] with one hash lookup per level. `Err` hands the value back when
 /// the path runs through an existing array and the generic lookup must decide.
-fn place_in(root: &mut Map, path: &[String], value: Value, overwrite: bool) -> Result<(), Value> {
+fn place_in(root: &mut Map, slot: &Slot, value: Value) -> Result<(), Value> {
+    let overwrite = slot.overwrite;
+    let cap = |j: usize| slot.caps.get(j).copied().unwrap_or(4);
     // `[@metadata]` itself is never settable from a capture.
-    let Some((last, parents)) = path.split_last() else {
+    let Some((last, parents)) = slot.path.split_last() else {
         return Ok(());
     };
     let mut map = root;
     for (depth, key) in parents.iter().enumerate() {
         let Some(i) = map.get_index_of(key.as_str()) else {
             // Nothing exists below: build the rest of the chain and insert it once.
-            let mut inner = map_with_capacity(4);
+            let mut inner = map_with_capacity(cap(parents.len() - 1));
             inner.insert(last.clone(), value);
-            for k in parents[depth + 1..].iter().rev() {
-                let mut outer = map_with_capacity(4);
+            for (j, k) in parents.iter().enumerate().skip(depth + 1).rev() {
+                let mut outer = map_with_capacity(cap(j - 1));
                 outer.insert(k.clone(), Value::Object(inner));
                 inner = outer;
             }

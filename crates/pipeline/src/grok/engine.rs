@@ -50,12 +50,35 @@ enum Inner {
         pool: Mutex<Vec<regex::CaptureLocations>>,
     },
     Pcre2 {
-        re: pcre2::bytes::Regex,
-        pool: Mutex<Vec<pcre2::bytes::CaptureLocations>>,
+        re: Pcre2Regex,
+        /// The same pattern compiled without UTF mode, for ASCII subjects: PCRE2 then
+        /// skips its UTF-8 validity scan of the subject, which showed in profiles.
+        ascii: Option<Pcre2Regex>,
     },
     Onig {
         re: onig::Regex,
     },
+}
+
+struct Pcre2Regex {
+    re: pcre2::bytes::Regex,
+    pool: Mutex<Vec<pcre2::bytes::CaptureLocations>>,
+}
+
+impl Pcre2Regex {
+    fn build(pattern: &str, utf: bool) -> Result<Pcre2Regex, pcre2::Error> {
+        let re = pcre2::bytes::RegexBuilder::new()
+            .utf(utf)
+            .dotall(true)
+            .multi_line(true)
+            .jit_if_available(true)
+            .max_jit_stack_size(Some(8 << 20))
+            .build(pattern)?;
+        Ok(Pcre2Regex {
+            re,
+            pool: Mutex::new(Vec::new()),
+        })
+    }
 }
 
 /// A compiled regex with named groups `_g0.._gN`.
@@ -116,22 +139,19 @@ impl Engine {
         if allowed(EngineKind::Pcre2) {
             match translate(expanded, Dialect::Pcre2) {
                 Ok(t) => {
-                    let built = pcre2::bytes::RegexBuilder::new()
-                        .utf(true)
-                        .dotall(true)
-                        .multi_line(true)
-                        .jit_if_available(true)
-                        .max_jit_stack_size(Some(8 << 20))
-                        .build(&t);
-                    match built {
+                    match Pcre2Regex::build(&t, true) {
                         Ok(re) => {
-                            let names = re.capture_names().iter().map(|n| n.as_deref()).enumerate();
-                            let groups = group_index(names, captures);
+                            let names = re.re.capture_names().iter().map(|n| n.as_deref());
+                            let groups = group_index(names.enumerate(), captures);
+                            // Only for an ASCII pattern: on ASCII text UTF mode then
+                            // changes nothing (a non-ASCII pattern character could still
+                            // match ASCII caselessly, like `(?i)ſ` matching `s`).
+                            let ascii = t
+                                .is_ascii()
+                                .then(|| Pcre2Regex::build(&t, false).ok())
+                                .flatten();
                             return Ok(Engine {
-                                inner: Inner::Pcre2 {
-                                    re,
-                                    pool: Mutex::new(Vec::new()),
-                                },
+                                inner: Inner::Pcre2 { re, ascii },
                                 groups,
                             });
                         }
@@ -214,7 +234,11 @@ impl Engine {
                     MatchResult::NoMatch
                 }
             }
-            Inner::Pcre2 { re, pool } => {
+            Inner::Pcre2 { re, ascii } => {
+                let Pcre2Regex { re, pool } = match ascii {
+                    Some(a) if text.is_ascii() => a,
+                    _ => re,
+                };
                 let mut locs = pool
                     .lock()
                     .ok()
@@ -297,6 +321,17 @@ mod tests {
             );
             assert_eq!(spans(&e, "none").0, MatchResult::NoMatch);
         }
+    }
+
+    #[test]
+    fn pcre2_ascii_and_utf_subjects_agree() {
+        let e = Engine::compile("(?<_g0>.)(?<_g1>\\S+)$", 2, EnginePref::Only(EngineKind::Pcre2)).unwrap();
+        assert_eq!(spans(&e, "ab c").1, vec![Some((2, 3)), Some((3, 4))]);
+        assert_eq!(spans(&e, "a é").1, vec![Some((1, 2)), Some((2, 4))]);
+        // A non-ASCII pattern keeps UTF mode for every subject.
+        let e = Engine::compile("(?<_g0>é|s)", 1, EnginePref::Only(EngineKind::Pcre2)).unwrap();
+        assert!(matches!(&e.inner, Inner::Pcre2 { ascii: None, .. }));
+        assert_eq!(spans(&e, "xs").1, vec![Some((1, 2))]);
     }
 
     #[test]
