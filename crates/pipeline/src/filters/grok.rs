@@ -659,4 +659,77 @@ mod tests {
             Some(&Value::from("sshd"))
         );
     }
+
+    #[test]
+    fn placement_follows_logstash_rules() {
+        let ctx = BuildContext::default();
+        let r = |s: &str| FieldRef::parse(s).expect("ref");
+        let f = build(
+            &args(&[
+                (
+                    "match",
+                    matcher(
+                        "message",
+                        "%{WORD:[a][b]} %{WORD:[l][0]} %{WORD:[s][x]} %{WORD:[o][p]} %{WORD:n} %{WORD:[@metadata][m]}",
+                    ),
+                ),
+                ("overwrite", Value::Array(vec![Value::from("[o][p]")])),
+            ]),
+            &ctx,
+        )
+        .expect("builds");
+        let mut m = Map::default();
+        m.insert("message".into(), Value::from("b1 l1 s1 p1 n1 m1"));
+        // An existing string under an array index: turned into an array through it.
+        m.insert("l".into(), Value::Array(vec![Value::from("old")]));
+        // A scalar where a hash is needed: nothing is written.
+        m.insert("s".into(), Value::Integer(3));
+        let mut o = Map::default();
+        o.insert("p".into(), Value::from("old"));
+        m.insert("o".into(), Value::Object(o));
+        m.insert("n".into(), Value::Integer(1));
+        let mut e = Event::from_map(m);
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&r("[a][b]")), Some(&Value::from("b1")));
+        assert_eq!(
+            e.get(&r("[l][0]")),
+            Some(&Value::Array(vec![Value::from("old"), Value::from("l1")]))
+        );
+        assert_eq!(e.get(&r("s")), Some(&Value::Integer(3)));
+        assert_eq!(e.get(&r("[o][p]")), Some(&Value::from("p1")));
+        assert_eq!(e.get(&r("n")), Some(&Value::Integer(1)));
+        assert_eq!(e.get(&r("[@metadata][m]")), Some(&Value::from("m1")));
+        // Key order: new hashes come after the existing fields, in capture order.
+        let keys: Vec<&str> = e.fields().keys().map(String::as_str).collect();
+        assert_eq!(keys.last(), Some(&"a"));
+    }
+
+    #[test]
+    fn target_and_empty_captures() {
+        let ctx = BuildContext::default();
+        let r = |s: &str| FieldRef::parse(s).expect("ref");
+        let pat = "%{WORD:[x][y]}-%{DATA:e}-(?:%{WORD:opt})?$";
+        let f = build(
+            &args(&[("match", matcher("message", pat)), ("target", Value::from("[t]"))]),
+            &ctx,
+        )
+        .expect("builds");
+        let mut e = Event::from_message("w--");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&r("[t][x][y]")), Some(&Value::from("w")));
+        assert_eq!(e.get(&r("[t][e]")), None);
+        assert_eq!(e.get(&r("[t][opt]")), None);
+        let f = build(
+            &args(&[
+                ("match", matcher("message", pat)),
+                ("keep_empty_captures", Value::Bool(true)),
+            ]),
+            &ctx,
+        )
+        .expect("builds");
+        let mut e = Event::from_message("w--");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&r("e")), Some(&Value::from("")));
+        assert_eq!(e.get(&r("opt")), Some(&Value::Null));
+    }
 }
