@@ -211,7 +211,7 @@ fn match_pairs(args: &Args) -> BuildResult<Vec<(String, String)>> {
     match args.value("match") {
         None => {}
         Some(Value::Object(m)) => {
-            for (k, v) in m {
+            for (k, v) in m.iter() {
                 push(&mut out, k, v);
             }
         }
@@ -413,10 +413,10 @@ fn place_in(root: &mut Map, slot: &Slot, value: Value) -> Result<(), Value> {
             inner.insert(last.clone(), value);
             for (j, k) in parents.iter().enumerate().skip(depth + 1).rev() {
                 let mut outer = map_with_capacity(cap(j - 1));
-                outer.insert(k.clone(), Value::Object(inner));
+                outer.insert(k.clone(), Value::from(inner));
                 inner = outer;
             }
-            map.insert(key.clone(), Value::Object(inner));
+            map.insert(key.clone(), Value::from(inner));
             return Ok(());
         };
         match map.get_index_mut(i).map(|(_, v)| v) {
@@ -527,7 +527,7 @@ mod tests {
     fn matcher(field: &str, pat: &str) -> Value {
         let mut m = Map::default();
         m.insert(field.to_string(), Value::from(pat));
-        Value::Object(m)
+        Value::from(m)
     }
 
     fn run(f: &dyn Filter, e: &mut Event) -> Outcome {
@@ -599,7 +599,7 @@ mod tests {
         m.insert("message".into(), Value::Integer(7));
         assert_eq!(run(f.as_ref(), &mut Event::from_map(m)), Outcome::Failure);
         let mut obj = Map::default();
-        obj.insert("message".into(), Value::Object(Map::default()));
+        obj.insert("message".into(), Value::from(Map::default()));
         assert_eq!(run(f.as_ref(), &mut Event::from_map(obj)), Outcome::Failure);
         let lossy = String::from_utf8_lossy(b"1.2.3.4 - - [\xff\xfe] \"GET /\xc3 HTTP/1.1\" 200 1")
             .into_owned();
@@ -686,7 +686,7 @@ mod tests {
         m.insert("s".into(), Value::Integer(3));
         let mut o = Map::default();
         o.insert("p".into(), Value::from("old"));
-        m.insert("o".into(), Value::Object(o));
+        m.insert("o".into(), Value::from(o));
         m.insert("n".into(), Value::Integer(1));
         let mut e = Event::from_map(m);
         assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
