@@ -7,6 +7,7 @@ use crate::grok::expand::Coerce;
 use crate::grok::matcher::{coerce, FieldMatcher, Grok};
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Ecs, Filter, FilterContext, Outcome};
+use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use logstash_mesos_core::value::map_with_capacity;
 use logstash_mesos_core::{Event, FieldRef, Map, Value};
 use std::cell::Cell;
@@ -407,31 +408,34 @@ fn place_in(root: &mut Map, slot: &Slot, value: Value) -> Result<(), Value> {
     };
     let mut map = root;
     for (depth, key) in parents.iter().enumerate() {
-        let Some(i) = map.get_index_of(key.as_str()) else {
-            // Nothing exists below: build the rest of the chain and insert it once.
-            let mut inner = map_with_capacity(cap(parents.len() - 1));
-            inner.insert(last.clone(), value);
-            for (j, k) in parents.iter().enumerate().skip(depth + 1).rev() {
-                let mut outer = map_with_capacity(cap(j - 1));
-                outer.insert(k.clone(), Value::from(inner));
-                inner = outer;
+        // Raw entries hash the key once whether it is found or inserted.
+        match map.raw_entry_mut_v1().from_key(key.as_str()) {
+            RawEntryMut::Occupied(o) => match o.into_mut() {
+                Value::Object(m) => map = m,
+                Value::Array(_) if !overwrite => return Err(value),
+                // `set` fails through a non-hash: nothing is written.
+                _ => return Ok(()),
+            },
+            RawEntryMut::Vacant(v) => {
+                // Nothing exists below: build the rest of the chain and insert it once.
+                let mut inner = map_with_capacity(cap(parents.len() - 1));
+                inner.insert(last.clone(), value);
+                for (j, k) in parents.iter().enumerate().skip(depth + 1).rev() {
+                    let mut outer = map_with_capacity(cap(j - 1));
+                    outer.insert(k.clone(), Value::from(inner));
+                    inner = outer;
+                }
+                v.insert(key.clone(), Value::from(inner));
+                return Ok(());
             }
-            map.insert(key.clone(), Value::from(inner));
-            return Ok(());
-        };
-        match map.get_index_mut(i).map(|(_, v)| v) {
-            Some(Value::Object(m)) => map = m,
-            Some(Value::Array(_)) if !overwrite => return Err(value),
-            // `set` fails through a non-hash: nothing is written.
-            _ => return Ok(()),
         }
     }
-    let Some(i) = map.get_index_of(last.as_str()) else {
-        map.insert(last.clone(), value);
-        return Ok(());
-    };
-    let Some((_, slot)) = map.get_index_mut(i) else {
-        return Ok(());
+    let slot = match map.raw_entry_mut_v1().from_key(last.as_str()) {
+        RawEntryMut::Occupied(o) => o.into_mut(),
+        RawEntryMut::Vacant(v) => {
+            v.insert(last.clone(), value);
+            return Ok(());
+        }
     };
     if overwrite {
         *slot = value;
