@@ -15,10 +15,10 @@ use std::time::Duration;
 
 /// Agent processes started by the simulator; killed when the test ends.
 #[derive(Default)]
-struct Agents(Mutex<Vec<Child>>);
+struct Agents(Mutex<Vec<(String, Child)>>);
 impl Drop for Agents {
     fn drop(&mut self) {
-        for c in self.0.lock().unwrap().iter_mut() {
+        for (_, c) in self.0.lock().unwrap().iter_mut() {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -57,7 +57,11 @@ fn launch(info: &TaskInfo, data: &std::path::Path, agents: &Agents) {
         }
     }
     let child = cmd.spawn().expect("agent starts");
-    agents.0.lock().unwrap().push(child);
+    agents
+        .0
+        .lock()
+        .unwrap()
+        .push((info.task_id.value.clone(), child));
 }
 
 async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
@@ -89,10 +93,20 @@ async fn scheduler_launches_agents_that_run_and_swap_pipelines() {
     let agents = Arc::new(Agents::default());
     let sim = Simulator::start(1).await;
     {
+        let agents_for_kill = agents.clone();
         let agents = agents.clone();
         let data = dir.path().join("agents");
         sim.lock().launcher = Some(Arc::new(move |info: &TaskInfo| {
             launch(info, &data, &agents)
+        }));
+        let agents = agents_for_kill;
+        // What the Mesos agent does on kill/teardown: SIGKILL after the grace period.
+        sim.lock().killer = Some(Arc::new(move |info: &TaskInfo| {
+            for (id, c) in agents.0.lock().unwrap().iter_mut() {
+                if *id == info.task_id.value {
+                    let _ = c.kill();
+                }
+            }
         }));
     }
     sim.add_agent("node-a", 4.0, 4096.0);
@@ -191,5 +205,28 @@ async fn scheduler_launches_agents_that_run_and_swap_pipelines() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // Uninstall: TEARDOWN kills both agent processes and the framework id is forgotten.
+    let resp = http
+        .delete(format!("{base}/v1/framework"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let report: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(report["report"]["teardown_sent"], true, "{report}");
+    assert!(sim.live_tasks().is_empty());
+    wait_for("agent processes to exit", 10, || {
+        agents
+            .0
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .all(|(_, c)| matches!(c.try_wait(), Ok(Some(_))))
+    })
+    .await;
+    let state = std::fs::read_to_string(dir.path().join("state").join("state.json")).unwrap();
+    let fid = sim.framework_ids()[0].value.clone();
+    assert!(!state.contains(&fid), "{state}");
     sched.abort();
 }

@@ -78,9 +78,9 @@ impl fmt::Display for Timestamp {
             dt.second()
         )?;
         let nanos = self.subsec_nanos();
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             write!(f, ".{:03}Z", nanos / 1_000_000)
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             write!(f, ".{:06}Z", nanos / 1_000)
         } else {
             write!(f, ".{:09}Z", nanos)

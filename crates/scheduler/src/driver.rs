@@ -1,12 +1,16 @@
 //! The one task that owns the state machine: reads the event stream, feeds events
 //! and clock ticks to `Scheduler`, sends the calls it returns, persists its state,
-//! and re-subscribes (with backoff) when the stream dies or goes quiet.
+//! and re-subscribes (with backoff) when the stream dies or goes quiet. It also
+//! carries out uninstall requests from the API (`control`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
+
 use crate::client::{Client, ClientError, Subscription};
+use crate::control::{Control, Reply, UninstallError, UninstallReport};
 use crate::proto::{Call, CallType, EventType, FrameworkInfo};
 use crate::sched::{NodeView, Scheduler};
 use crate::store::{ConfigSet, State, StateStore, StoreError};
@@ -30,7 +34,10 @@ pub struct Shared {
     pub nodes: RwLock<Vec<NodeView>>,
     pub framework_id: RwLock<Option<String>>,
     pub connected: AtomicBool,
+    /// Set once the framework was torn down; the driver has stopped.
+    pub uninstalled: AtomicBool,
     pub metrics: Metrics,
+    pub control: Control,
 }
 
 impl Shared {
@@ -112,24 +119,42 @@ enum StreamEnd {
     Retry(String),
     /// The master removed the framework: register anew.
     Removed,
+    /// Torn down on request: the driver stops.
+    Uninstalled,
 }
 
 impl Driver {
-    /// Runs until the task is dropped; never returns on its own except for a state
-    /// store failure (continuing without durable state risks duplicate agents).
+    /// Runs until the framework is uninstalled (`Ok`) or the state store fails
+    /// (continuing without durable state risks duplicate agents).
     pub async fn run(mut self) -> Result<(), StoreError> {
+        // Without the receiver (a second driver on the same `Shared`) no uninstall
+        // request can arrive; the sender is kept so `recv` just waits.
+        let (_keep, fallback) = mpsc::channel(1);
+        let mut control = self.shared.control.take_receiver().unwrap_or(fallback);
         let mut delay = self.config.resubscribe_initial;
         loop {
             let mut info = self.config.framework.clone();
             info.id = self.sched.framework_id().cloned();
-            match self.client.subscribe(&Call::subscribe(info)).await {
+            let call = Call::subscribe(info);
+            let client = self.client.clone();
+            let subscribed = tokio::select! {
+                r = client.subscribe(&call) => r,
+                Some(reply) = control.recv() => {
+                    if self.uninstall_offline(reply).await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
+            match subscribed {
                 Ok(sub) => {
                     self.shared
                         .metrics
                         .subscribes
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::info!(master = %sub.master, "subscribed");
-                    match self.serve(sub, &mut delay).await? {
+                    match self.serve(sub, &mut delay, &mut control).await? {
+                        StreamEnd::Uninstalled => return Ok(()),
                         StreamEnd::Retry(why) => tracing::warn!(reason = %why, "event stream lost"),
                         StreamEnd::Removed => {
                             tracing::error!("master removed the framework; registering a new one");
@@ -151,15 +176,103 @@ impl Driver {
             self.sched.disconnected();
             self.client.clear_stream();
             self.shared.connected.store(false, Ordering::Relaxed);
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                Some(reply) = control.recv() => {
+                    if self.uninstall_offline(reply).await? {
+                        return Ok(());
+                    }
+                }
+            }
             delay = (delay * 2).min(self.config.resubscribe_max);
         }
+    }
+
+    /// An uninstall request while no stream is up. Without a framework id nothing
+    /// runs under this scheduler, so it just stops; with one, TEARDOWN needs a
+    /// subscription, so the caller is told to retry. True when the driver stops.
+    async fn uninstall_offline(&mut self, reply: Reply) -> Result<bool, StoreError> {
+        if let Some(fid) = self.sched.framework_id() {
+            let _ = reply.send(Err(UninstallError::NotSubscribed(format!(
+                "framework {} is registered but the event stream is down; retry once connected",
+                fid.value
+            ))));
+            return Ok(false);
+        }
+        self.finish_uninstall(
+            reply,
+            UninstallReport {
+                framework_id: None,
+                teardown_sent: false,
+                agent_tasks: 0,
+                state_cleared: true,
+                driver_stopped: true,
+                message: "no framework was registered; the scheduler stopped".into(),
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// TEARDOWN on the live stream, then forget the framework and stop.
+    async fn uninstall_online(&mut self, reply: Reply) -> Result<Option<StreamEnd>, StoreError> {
+        let Some(fid) = self.sched.framework_id().cloned() else {
+            let stopped = self.uninstall_offline(reply).await?;
+            return Ok(stopped.then_some(StreamEnd::Uninstalled));
+        };
+        if let Err(e) = self.client.send(&Call::teardown(&fid)).await {
+            tracing::warn!(error = %e, "TEARDOWN failed");
+            let retry = e
+                .needs_resubscribe()
+                .then(|| StreamEnd::Retry(e.to_string()));
+            let _ = reply.send(Err(UninstallError::Master(e.to_string())));
+            return Ok(retry);
+        }
+        let agent_tasks = self.sched.tasks().count();
+        tracing::warn!(framework_id = %fid, agent_tasks, "framework torn down; forgetting its id and stopping");
+        self.finish_uninstall(
+            reply,
+            UninstallReport {
+                framework_id: Some(fid.value.clone()),
+                teardown_sent: true,
+                agent_tasks,
+                state_cleared: true,
+                driver_stopped: true,
+                message: format!(
+                    "framework {} torn down: the master kills its {agent_tasks} agent task(s); \
+                     the next start registers a new framework",
+                    fid.value
+                ),
+            },
+        )
+        .await?;
+        Ok(Some(StreamEnd::Uninstalled))
+    }
+
+    async fn finish_uninstall(
+        &mut self,
+        reply: Reply,
+        report: UninstallReport,
+    ) -> Result<(), StoreError> {
+        self.sched.forget_framework();
+        self.sched.disconnected();
+        self.client.clear_stream();
+        self.shared.connected.store(false, Ordering::Relaxed);
+        if let Err(e) = self.persist().await {
+            let _ = reply.send(Err(UninstallError::Store(e.to_string())));
+            return Err(e);
+        }
+        self.shared.uninstalled.store(true, Ordering::Relaxed);
+        self.publish();
+        let _ = reply.send(Ok(report));
+        Ok(())
     }
 
     async fn serve(
         &mut self,
         mut sub: Subscription,
         delay: &mut Duration,
+        control: &mut mpsc::Receiver<Reply>,
     ) -> Result<StreamEnd, StoreError> {
         let mut heartbeat = Duration::from_secs(15);
         let mut ticker = tokio::time::interval(self.config.tick);
@@ -212,6 +325,11 @@ impl Driver {
                     }
                     self.publish();
                     if let Some(end) = self.send_all(calls).await {
+                        return Ok(end);
+                    }
+                }
+                Some(reply) = control.recv() => {
+                    if let Some(end) = self.uninstall_online(reply).await? {
                         return Ok(end);
                     }
                 }

@@ -15,6 +15,7 @@
 pub mod api;
 pub mod client;
 pub mod configs;
+pub mod control;
 pub mod driver;
 pub mod lang_validator;
 pub mod options;
@@ -161,17 +162,30 @@ pub async fn run_with(
         shared,
         config: driver::DriverConfig::new(framework),
     };
+    let mut server = server;
     tokio::select! {
-        r = driver.run() => r.context("scheduler stopped"),
-        r = server => match r {
-            Ok(Ok(())) => anyhow::bail!("API server stopped"),
-            Ok(Err(e)) => Err(e).context("API server failed"),
-            Err(e) => Err(e).context("API server task failed"),
-        },
+        r = driver.run() => r.context("scheduler stopped")?,
+        r = &mut server => return server_ended(r),
         r = tokio::signal::ctrl_c() => {
             r.context("waiting for ctrl-c")?;
             tracing::info!("interrupted; agents keep running until the failover timeout");
-            Ok(())
+            return Ok(());
         }
+    }
+    // Uninstalled. Exiting would make a supervisor (Marathon, systemd) restart us
+    // and register a new framework, re-installing the agents: stay up, idle, with
+    // the API reporting "uninstalled", until stopped.
+    tracing::warn!("framework uninstalled; the API stays up until the scheduler is stopped");
+    tokio::select! {
+        r = &mut server => server_ended(r),
+        r = tokio::signal::ctrl_c() => r.context("waiting for ctrl-c"),
+    }
+}
+
+fn server_ended(r: Result<std::io::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    match r {
+        Ok(Ok(())) => anyhow::bail!("API server stopped"),
+        Ok(Err(e)) => Err(e).context("API server failed"),
+        Err(e) => Err(e).context("API server task failed"),
     }
 }

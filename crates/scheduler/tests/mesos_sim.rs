@@ -557,3 +557,112 @@ async fn config_changes_reach_the_agents() {
     }
     handle.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_framework_tears_down_and_forgets_the_id() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: logstash_mesos_scheduler::SchedulerOptions,
+    }
+    let sim = Simulator::start(1).await;
+    sim.add_agent("n1", 4.0, 4096.0);
+    sim.add_agent("n2", 4.0, 4096.0);
+    let killed = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    {
+        let killed = killed.clone();
+        sim.lock().killer = Some(Arc::new(move |info: &TaskInfo| {
+            killed
+                .lock()
+                .expect("lock")
+                .push(info.task_id.value.clone());
+        }));
+    }
+    let state = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let cli = Cli::try_parse_from([
+        "x".to_string(),
+        "--master".into(),
+        sim.url(0),
+        "--agent-image".into(),
+        "logstash-mesos:test".into(),
+        "--state".into(),
+        format!("file://{}", state.path().display()),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+    ])
+    .expect("flags");
+    let handle = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
+    wait_for("both agents", || running_hosts(&sim) == ["n1", "n2"]).await;
+    let fid = sim.framework_ids()[0].value.clone();
+    let state_file = state.path().join("state.json");
+    let saved = std::fs::read_to_string(&state_file).expect("state");
+    assert!(saved.contains(&fid));
+
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let resp = http
+        .delete(format!("{base}/v1/framework"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["uninstalled"], true, "{body}");
+    assert_eq!(body["report"]["framework_id"], fid.as_str());
+    assert_eq!(body["report"]["teardown_sent"], true);
+    assert_eq!(body["report"]["agent_tasks"], 2);
+    assert_eq!(body["report"]["state_cleared"], true);
+
+    // The master got TEARDOWN and killed every agent.
+    let teardowns = sim.calls_of(CallType::Teardown);
+    assert_eq!(teardowns.len(), 1);
+    assert_eq!(
+        teardowns[0].framework_id.as_ref().map(|f| f.value.as_str()),
+        Some(fid.as_str())
+    );
+    assert!(sim.live_tasks().is_empty(), "{:?}", sim.live_tasks());
+    assert_eq!(killed.lock().expect("lock").len(), 2);
+    let removed: Vec<String> = sim
+        .removed_frameworks()
+        .iter()
+        .map(|f| f.value.clone())
+        .collect();
+    assert_eq!(removed, vec![fid.clone()]);
+    // The id is gone from the state file; the configs part stays.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).expect("state")).expect("json");
+    assert!(!saved.to_string().contains(&fid), "{saved}");
+    assert!(saved["scheduler"]["framework_id"].is_null(), "{saved}");
+
+    // Health says so, and the scheduler stays idle: no new framework registers.
+    let health: serde_json::Value = http
+        .get(format!("{base}/v1/health"))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["status"], "uninstalled", "{health}");
+    assert_eq!(health["connected"], false);
+    assert!(health["framework_id"].is_null());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sim.calls_of(CallType::Subscribe).len(), 1);
+    assert!(
+        !handle.is_finished(),
+        "the API must stay up after uninstall"
+    );
+    let again = http
+        .delete(format!("{base}/v1/framework"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(again.status(), 409);
+    handle.abort();
+}

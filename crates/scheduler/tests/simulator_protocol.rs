@@ -140,3 +140,72 @@ async fn stream_matches_shared_examples_and_http_rules_hold() {
         "Framework cannot be found"
     );
 }
+
+/// Reads records until the stream ends (or `max` records).
+async fn drain(
+    body: &mut (impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Unpin),
+    max: usize,
+) -> Vec<Value> {
+    let mut dec = Decoder::default();
+    let mut records = Vec::new();
+    loop {
+        while let Some(rec) = dec.next_record().expect("framing") {
+            records.push(serde_json::from_slice(&rec).expect("json"));
+        }
+        if records.len() >= max {
+            return records;
+        }
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), body.next())
+            .await
+            .expect("stream neither ends nor sends");
+        match next {
+            Some(chunk) => dec.push(&chunk.expect("chunk")),
+            None => return records,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_closes_the_stream_and_removes_the_framework() {
+    let sim = Simulator::start(1).await;
+    let url = sim.url(0);
+    let sub_body = shared("call-SUBSCRIBE.json")["variants"][0]["body"].clone();
+    let r = post(&url, &sub_body, "application/json", None).await;
+    assert_eq!(r.status(), 200);
+    let stream_id = r
+        .headers()
+        .get("Mesos-Stream-Id")
+        .and_then(|v| v.to_str().ok())
+        .expect("stream id")
+        .to_string();
+    let mut body = r.bytes_stream();
+    let first = drain(&mut body, 1).await;
+    let fid = first[0]["subscribed"]["framework_id"].clone();
+
+    let teardown = serde_json::json!({"framework_id": fid, "type": "TEARDOWN"});
+    let r = post(&url, &teardown, "application/json", Some(&stream_id)).await;
+    assert_eq!(r.status(), 202);
+    // The stream ends (whatever was still queued before it).
+    let rest = drain(&mut body, usize::MAX).await;
+    assert!(rest.iter().all(|e| e["type"] != "SUBSCRIBED"), "{rest:?}");
+    // Further calls for that id are refused.
+    let revive = serde_json::json!({"framework_id": fid, "type": "REVIVE", "revive": {}});
+    let r = post(&url, &revive, "application/json", Some(&stream_id)).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.text().await.unwrap_or_default(),
+        "Framework cannot be found"
+    );
+    // Re-subscribing with it gets ERROR "Framework has been removed", then EOF.
+    let mut again = sub_body.clone();
+    again["framework_id"] = fid.clone();
+    again["subscribe"]["framework_info"]["id"] = fid.clone();
+    let r = post(&url, &again, "application/json", None).await;
+    assert_eq!(r.status(), 200);
+    let mut body = r.bytes_stream();
+    let events = drain(&mut body, usize::MAX).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "ERROR");
+    assert_eq!(events[0]["error"]["message"], "Framework has been removed");
+    assert_eq!(sim.removed_frameworks().len(), 1);
+}

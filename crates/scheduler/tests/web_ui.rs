@@ -8,6 +8,7 @@ use std::time::Duration;
 use fantoccini::{ClientBuilder, Locator};
 use logstash_mesos_scheduler::api::{router, AgentReport, AppState};
 use logstash_mesos_scheduler::configs::{BasicValidator, ConfigService};
+use logstash_mesos_scheduler::control::UninstallReport;
 use logstash_mesos_scheduler::driver::{Keeper, Shared};
 use logstash_mesos_scheduler::sched::NodeView;
 use logstash_mesos_scheduler::store::{ConfigSet, FileStore};
@@ -75,6 +76,20 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
             up_to_date: true,
         });
     }
+    // Stands in for the driver: answers the UI's uninstall request.
+    let mut control = shared.control.take_receiver().expect("receiver");
+    tokio::spawn(async move {
+        while let Some(reply) = control.recv().await {
+            let _ = reply.send(Ok(UninstallReport {
+                framework_id: Some("fw-1".into()),
+                teardown_sent: true,
+                agent_tasks: 1,
+                state_cleared: true,
+                driver_stopped: true,
+                message: "framework fw-1 torn down".into(),
+            }));
+        }
+    });
     let state = AppState::new(configs.clone(), shared, None);
     if let Ok(mut r) = state.reports.write() {
         let report = AgentReport {
@@ -152,6 +167,8 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
             ["node-1", "TASK_RUNNING", "7", "42.5", "0.25", "0", "1"]
         );
 
+        wait_text(&c, "fw-status", "not connected to a master").await?;
+
         // New config with a syntax error: Validate shows file:line:col.
         c.find(Locator::Id("new-name"))
             .await?
@@ -196,6 +213,18 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
         c.find(Locator::Id("delete-btn")).await?.click().await?;
         wait_text(&c, "status", "deleted").await?;
         assert!(configs.get("existing").is_none());
+        // The agent still reports version 1 while the accepted set is at 3 now.
+        c.goto(&base).await?;
+        c.wait()
+            .for_element(Locator::XPath(
+                "//table[@id='agents']//tr[td[1]='node-1']/td[7][text()='1 (behind 3)']",
+            ))
+            .await?;
+
+        // Uninstall asks first, then shows what the scheduler did.
+        c.find(Locator::Id("uninstall-btn")).await?.click().await?;
+        c.accept_alert().await?;
+        wait_text(&c, "fw-result", "framework fw-1 torn down").await?;
         if let Ok(dir) = std::env::var("LOGSTASH_MESOS_UI_SCREENSHOT") {
             let png = c.screenshot().await?;
             let _ = std::fs::write(dir, png);

@@ -99,9 +99,9 @@ impl JodaFormat {
                 }
                 i = j + 1;
             } else if c.is_ascii_alphabetic() {
-                if !"GCYyxwweEDMdaKhHkmsSzZuQLqn".contains(c)
-                    && !(dialect == Dialect::JavaTime && "VXOc".contains(c))
-                {
+                let known = "GCYyxwweEDMdaKhHkmsSzZuQLqn".contains(c)
+                    || (dialect == Dialect::JavaTime && "VXOc".contains(c));
+                if !known {
                     return Err(format!(
                         "illegal pattern letter {c:?} in date pattern {pattern:?}"
                     ));

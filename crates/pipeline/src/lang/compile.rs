@@ -452,7 +452,7 @@ impl Compiler<'_> {
         if let ValueKind::Plugin(_) = v.kind {
             return Err(wrong("a plugin"));
         }
-        let raw = to_value(v).map_err(|d| d)?;
+        let raw = to_value(v)?;
         let out = match spec.kind {
             OptKind::String | OptKind::Path | OptKind::Password | OptKind::Uri => match raw {
                 Value::Array(mut a) if a.len() == 1 => match a.pop() {

@@ -6,6 +6,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::configs::ConfigError;
+use crate::control::UninstallError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -15,6 +16,8 @@ pub enum ApiError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Internal(String),
+    #[error(transparent)]
+    Uninstall(#[from] UninstallError),
 }
 
 impl IntoResponse for ApiError {
@@ -42,6 +45,16 @@ impl IntoResponse for ApiError {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"error": "state store failed"}),
                 )
+            }
+            ApiError::Uninstall(e) => {
+                let status = match e {
+                    UninstallError::AlreadyUninstalled => StatusCode::CONFLICT,
+                    UninstallError::NotSubscribed(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    UninstallError::Master(_) => StatusCode::BAD_GATEWAY,
+                    UninstallError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    UninstallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                };
+                (status, json!({"error": self.to_string()}))
             }
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

@@ -3,6 +3,7 @@
 //! * `GET /v1/configs`, `GET/PUT/DELETE /v1/configs/{name}`, `POST /v1/configs/{name}/validate`
 //! * `GET /v1/pipeline?since=N&timeout=S`: agents long-poll the config set
 //! * `POST /v1/agents/status` (agents report), `GET /v1/agents`
+//! * `DELETE /v1/framework`: uninstall (TEARDOWN: the master kills every agent)
 //! * `GET /v1/health`, `GET /metrics`, `GET /v1/openapi.json`
 //! * `GET /v1/artifacts/logstash-mesos`: this binary, for command tasks
 //! * `GET /`: the embedded UI
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pipeline", get(pipeline))
         .route("/v1/agents", get(agents))
         .route("/v1/agents/status", post(agent_status))
+        .route("/v1/framework", axum::routing::delete(uninstall))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
@@ -211,6 +213,8 @@ async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
             "message": n.message,
             "failures": n.failures,
             "up_to_date": n.up_to_date,
+            // The config set the agent runs: equal to /v1/health's once it swapped.
+            "config_version": rep.map(|(r, _)| r.config_version),
             "report": rep.map(|(r, _)| r),
             "report_age_seconds": rep.map(|(_, at)| at.elapsed().as_secs_f64()),
         }));
@@ -222,15 +226,27 @@ async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
             .any(|n| &n.hostname == node || (n.agent_id.is_some() && n.agent_id == r.agent_id));
         if !matched {
             out.push(json!({"node": node, "agent_id": r.agent_id, "task_id": r.task_id, "task_state": null,
-                "report": r, "report_age_seconds": at.elapsed().as_secs_f64()}));
+                "config_version": r.config_version, "report": r, "report_age_seconds": at.elapsed().as_secs_f64()}));
         }
     }
     Json(json!({"agents": out}))
 }
 
+/// Tears the framework down; the agents die with it. Irreversible for this
+/// framework id, hence a DELETE on the framework resource rather than a flag.
+async fn uninstall(State(s): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if s.shared.uninstalled.load(Ordering::Relaxed) {
+        return Err(crate::control::UninstallError::AlreadyUninstalled.into());
+    }
+    let report = s.shared.control.uninstall(Duration::from_secs(30)).await?;
+    Ok(Json(json!({"uninstalled": true, "report": report})))
+}
+
 async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
+    let uninstalled = s.shared.uninstalled.load(Ordering::Relaxed);
     Json(json!({
-        "status": "ok",
+        "status": if uninstalled { "uninstalled" } else { "ok" },
+        "uninstalled": uninstalled,
         "connected": s.shared.connected.load(Ordering::Relaxed),
         "framework_id": s.shared.framework_id(),
         "config_version": s.configs.current().version,

@@ -146,6 +146,10 @@ async fn agents_report_and_listing() {
     assert_eq!(a["task_state"], "TASK_RUNNING");
     assert_eq!(a["report"]["containers"], 3);
     assert_eq!(a["report"]["events_per_second"], 120.5);
+    assert_eq!(
+        a["config_version"], 2,
+        "the pipeline swap is visible per agent"
+    );
     // A report under another hostname but with the node's Mesos agent id joins that row.
     let report = json!({"node": "container-abc", "agent_id": "a1", "containers": 9});
     call(&st, "POST", "/v1/agents/status", &report.to_string()).await;
@@ -183,6 +187,7 @@ async fn health_metrics_openapi_ui() {
         "/v1/agents",
         "/v1/agents/status",
         "/v1/health",
+        "/v1/framework",
         "/metrics",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} undocumented");

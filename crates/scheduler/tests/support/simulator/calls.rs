@@ -334,6 +334,9 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                     let killed = s.status(&info, TaskState::Killed, "SOURCE_EXECUTOR");
                     s.reliable(fid, &k.task_id, killing);
                     s.reliable(fid, &k.task_id, killed);
+                    if let Some(kill) = &s.killer {
+                        kill(&info);
+                    }
                 }
                 Some(_) => {}
                 None => reconcile(
@@ -352,15 +355,7 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                 .ok_or("Expecting 'reconcile' to be present")?;
             reconcile(s, fid, r.tasks);
         }
-        CallType::Teardown => {
-            if let Some(fw) = s.frameworks.get_mut(fid) {
-                fw.removed = true;
-                fw.stream = None;
-                for t in fw.tasks.values_mut() {
-                    t.state = TaskState::Killed;
-                }
-            }
-        }
+        CallType::Teardown => s.teardown(fid),
         _ => {}
     }
     Ok(())

@@ -74,6 +74,8 @@ pub struct Sim {
     pub credentials: Option<(String, String)>,
     /// Starts the "process" of every launched task (in-process agents in tests).
     pub launcher: Option<Launcher>,
+    /// Stops the "process" of every task the simulator kills (KILL, TEARDOWN).
+    pub killer: Option<Launcher>,
     pub retry: Duration,
     seq: u64,
     split: usize,
@@ -101,6 +103,7 @@ impl Simulator {
             mute: false,
             credentials: None,
             launcher: None,
+            killer: None,
             retry: Duration::from_millis(300),
             seq: 0,
             split: 0,
@@ -231,6 +234,16 @@ impl Simulator {
         out
     }
 
+    /// Removed frameworks (torn down or failover timed out).
+    pub fn removed_frameworks(&self) -> Vec<Id> {
+        self.lock()
+            .frameworks
+            .iter()
+            .filter(|(_, f)| f.removed)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     pub fn framework_ids(&self) -> Vec<Id> {
         self.lock().frameworks.keys().cloned().collect()
     }
@@ -320,6 +333,31 @@ impl Sim {
         }
         for s in out {
             self.emit(fid, &Event::update(s));
+        }
+    }
+
+    /// TEARDOWN (PROTOCOL.md §6): every task killed, offers gone, the stream
+    /// closed, the id refused from now on. Torn-down frameworks get no updates.
+    fn teardown(&mut self, fid: &Id) {
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return;
+        };
+        fw.removed = true;
+        fw.stream = None;
+        fw.stream_id = None;
+        fw.offers.clear();
+        let mut killed = Vec::new();
+        for t in fw.tasks.values_mut() {
+            t.queue.clear();
+            if !t.state.is_terminal() {
+                t.state = TaskState::Killed;
+                killed.push(t.info.clone());
+            }
+        }
+        if let Some(kill) = &self.killer {
+            for info in &killed {
+                kill(info);
+            }
         }
     }
 
