@@ -2,8 +2,8 @@
 //! library, `patterns_dir` files, `pattern_definitions`) into event fields.
 
 use crate::grok::engine::{EngineKind, EnginePref, MatchResult};
-use crate::grok::library::{PatternLibrary, PatternSet};
 use crate::grok::expand::Coerce;
+use crate::grok::library::{PatternLibrary, PatternSet};
 use crate::grok::matcher::{coerce, FieldMatcher, Grok};
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Ecs, Filter, FilterContext, Outcome};
@@ -714,7 +714,10 @@ mod tests {
         let r = |s: &str| FieldRef::parse(s).expect("ref");
         let pat = "%{WORD:[x][y]}-%{DATA:e}-(?:%{WORD:opt})?$";
         let f = build(
-            &args(&[("match", matcher("message", pat)), ("target", Value::from("[t]"))]),
+            &args(&[
+                ("match", matcher("message", pat)),
+                ("target", Value::from("[t]")),
+            ]),
             &ctx,
         )
         .expect("builds");

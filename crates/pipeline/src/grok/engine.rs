@@ -215,21 +215,18 @@ impl Engine {
         let mut last_err = String::from("no engine accepted the pattern");
         if allowed(EngineKind::Pcre2) {
             match translate(expanded, Dialect::Pcre2) {
-                Ok(t) => {
-                    match Pcre2Regex::build(&t, true) {
-                        Ok(re) => {
-                            let names = re.re.capture_names().iter().map(|n| n.as_deref());
-                            let groups = group_index(names.enumerate(), captures);
-                            let ascii = ascii_twin(&t)
-                                .and_then(|a| Pcre2Regex::build(&a, false).ok());
-                            return Ok(Engine {
-                                inner: Inner::Pcre2 { re, ascii },
-                                groups,
-                            });
-                        }
-                        Err(e) => last_err = e.to_string(),
+                Ok(t) => match Pcre2Regex::build(&t, true) {
+                    Ok(re) => {
+                        let names = re.re.capture_names().iter().map(|n| n.as_deref());
+                        let groups = group_index(names.enumerate(), captures);
+                        let ascii = ascii_twin(&t).and_then(|a| Pcre2Regex::build(&a, false).ok());
+                        return Ok(Engine {
+                            inner: Inner::Pcre2 { re, ascii },
+                            groups,
+                        });
                     }
-                }
+                    Err(e) => last_err = e.to_string(),
+                },
                 Err(e) => last_err = e.to_string(),
             }
         }
@@ -397,12 +394,22 @@ mod tests {
 
     #[test]
     fn pcre2_ascii_and_utf_subjects_agree() {
-        let e = Engine::compile("(?<_g0>.)(?<_g1>\\S+)$", 2, EnginePref::Only(EngineKind::Pcre2)).unwrap();
+        let e = Engine::compile(
+            "(?<_g0>.)(?<_g1>\\S+)$",
+            2,
+            EnginePref::Only(EngineKind::Pcre2),
+        )
+        .unwrap();
         assert_eq!(spans(&e, "ab c").1, vec![Some((2, 3)), Some((3, 4))]);
         assert_eq!(spans(&e, "a é").1, vec![Some((1, 2)), Some((2, 4))]);
         // A non-ASCII pattern keeps UTF mode for every subject.
         // A quantifier after a non-ASCII character applies to the whole character.
-        let e = Engine::compile("(?<_g0>Mä?rz|[ä-]+)", 1, EnginePref::Only(EngineKind::Pcre2)).unwrap();
+        let e = Engine::compile(
+            "(?<_g0>Mä?rz|[ä-]+)",
+            1,
+            EnginePref::Only(EngineKind::Pcre2),
+        )
+        .unwrap();
         assert!(matches!(&e.inner, Inner::Pcre2 { ascii: Some(_), .. }));
         assert_eq!(spans(&e, "x Mrz").1, vec![Some((2, 5))]);
         assert_eq!(spans(&e, "x März").1, vec![Some((2, 7))]);
@@ -410,7 +417,10 @@ mod tests {
         // Caseless: a non-ASCII pattern character may match ASCII (`ſ` is `s`).
         let e = Engine::compile("(?i)(?<_g0>ſ)", 1, EnginePref::Only(EngineKind::Pcre2)).unwrap();
         assert!(matches!(&e.inner, Inner::Pcre2 { ascii: None, .. }));
-        assert_eq!(ascii_twin("a[^]ä[:alpha:]]ü\\é"), Some("a[^]ä[:alpha:]](?:ü)(?:\\é)".into()));
+        assert_eq!(
+            ascii_twin("a[^]ä[:alpha:]]ü\\é"),
+            Some("a[^]ä[:alpha:]](?:ü)(?:\\é)".into())
+        );
     }
 
     #[test]

@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(ruby_to_i("-1_000"), Value::Integer(-1000));
         assert_eq!(ruby_to_i("x"), Value::Integer(0));
         assert_eq!(ruby_to_i("-0042"), Value::Integer(-42));
-        assert_eq!(ruby_to_i("999999999999999999"), Value::Integer(999_999_999_999_999_999));
+        assert_eq!(
+            ruby_to_i("999999999999999999"),
+            Value::Integer(999_999_999_999_999_999)
+        );
         assert_eq!(ruby_to_i("9223372036854775807"), Value::Integer(i64::MAX));
         assert_eq!(ruby_to_i("-"), Value::Integer(0));
         assert_eq!(ruby_to_f("1.5e3ms"), 1500.0);
