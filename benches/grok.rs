@@ -20,7 +20,7 @@ fn filter(patterns: &[&str], pref: EnginePref) -> GrokFilter {
     let pats = Value::Array(patterns.iter().map(|p| Value::from(*p)).collect());
     let mut m = logstash_mesos_core::Map::default();
     m.insert("message".into(), pats);
-    let args = Args::new("grok", Default::default()).with("match", Value::Object(m));
+    let args = Args::new("grok", Default::default()).with("match", Value::from(m));
     match build_with(&args, &BuildContext::default(), pref) {
         Ok(f) => f,
         Err(e) => panic!("bench filter does not build: {e}"),

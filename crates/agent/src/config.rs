@@ -363,10 +363,10 @@ mod tests {
             )
             .with(
                 "labels",
-                Value::Object(
+                Value::from(
                     [("app".to_string(), Value::from("shop"))]
                         .into_iter()
-                        .collect(),
+                        .collect::<logstash_mesos_core::Map>(),
                 ),
             )
             .with("name", Value::from("web-*"))

@@ -66,7 +66,7 @@ impl StreamCtx {
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
                 .collect();
-            set(&mut e, "[container][labels]", Value::Object(labels));
+            set(&mut e, "[container][labels]", Value::from(labels));
         }
         if let Some(t) = &m.mesos_task_id {
             set(&mut e, "[mesos][task][id]", Value::from(t.as_str()));

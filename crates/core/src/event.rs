@@ -54,7 +54,7 @@ impl Event {
     /// `_timestampparsefailure`), `@version` defaults to "1", `@metadata` is split off.
     pub fn from_map(mut fields: Map) -> Self {
         let metadata = match fields.shift_remove(METADATA) {
-            Some(Value::Object(m)) => m,
+            Some(Value::Object(m)) => *m,
             _ => Map::default(),
         };
         let mut bad_ts = None;
@@ -190,7 +190,7 @@ impl Event {
         let Some((last, parents)) = path.split_last() else {
             if meta {
                 if let Value::Object(m) = v {
-                    self.metadata = m;
+                    self.metadata = *m;
                     return Ok(());
                 }
             }
@@ -207,7 +207,7 @@ impl Event {
                 // Nested objects rarely stay at one key (ECS: [http][request][method], ...).
                 map.insert(
                     key.clone(),
-                    Value::Object(crate::value::map_with_capacity(4)),
+                    Value::Object(Box::new(crate::value::map_with_capacity(4))),
                 );
             }
             let Some(entry) = map.get_mut(key.as_str()) else {
@@ -350,7 +350,7 @@ impl Event {
 
     /// The event as a value tree (without `@metadata`).
     pub fn to_value(&self) -> Value {
-        Value::Object(self.fields.clone())
+        Value::Object(Box::new(self.fields.clone()))
     }
 }
 
@@ -416,11 +416,13 @@ mod tests {
         assert!(e.set(&r("[list][x][y]"), Value::Null).is_err());
         assert_eq!(
             e.remove(&r("[a][b]")),
-            Some(Value::Object(
-                [("c".to_string(), Value::Integer(1))].into_iter().collect()
+            Some(Value::from(
+                [("c".to_string(), Value::Integer(1))]
+                    .into_iter()
+                    .collect::<Map>()
             ))
         );
-        assert_eq!(e.get(&r("[a]")), Some(&Value::Object(Map::default())));
+        assert_eq!(e.get(&r("[a]")), Some(&Value::from(Map::default())));
     }
 
     #[test]

@@ -127,7 +127,7 @@ fn run_case(case: &serde_json::Value) -> Result<(), String> {
     let Value::Object(input) = Value::from_json(case["input"].clone()) else {
         return Err("input is not an object".into());
     };
-    let mut event = Event::from_map(Map::from_iter(input));
+    let mut event = Event::from_map(Map::from_iter(*input));
     if filter.apply(&mut event, &mut FilterContext::default()) == Outcome::Success {
         for t in &add_tags {
             let tag = t.render(&event);

@@ -133,7 +133,7 @@ impl<'a> Reader<'a> {
                     m.insert(k, v);
                 }
                 self.i += 1;
-                Ok(Value::Object(m))
+                Ok(Value::from(m))
             }
             Some(_) => {
                 let w = self.word();
@@ -187,7 +187,7 @@ fn read_plugins(text: &str) -> Result<Plugins, String> {
 
 fn merge(existing: &mut Value, v: Value) {
     match (existing, v) {
-        (Value::Object(a), Value::Object(b)) => a.extend(b),
+        (Value::Object(a), Value::Object(b)) => a.extend(*b),
         (Value::Array(a), Value::Array(b)) => a.extend(b),
         (e, v) => *e = v,
     }
@@ -273,7 +273,7 @@ fn run_case(case: &J) -> Result<Option<J>, String> {
     let Value::Object(m) = input else {
         return Err("input is not an object".into());
     };
-    let mut event = Event::from_map(m);
+    let mut event = Event::from_map(*m);
     for (f, common) in &chain {
         match f.apply(&mut event, &mut FilterContext::default()) {
             Outcome::Success => common.apply(&mut event),

@@ -85,7 +85,7 @@ impl Reader<'_> {
                     self.p += 2; // =>
                     m.insert(k, self.value());
                 }
-                Value::Object(m)
+                Value::from(m)
             }
             _ => {
                 let w = self.word();
@@ -117,10 +117,10 @@ fn parse_grok(filter: &str) -> Vec<(String, Value)> {
 
 fn to_hash_if_pairs(v: Value) -> Value {
     match v {
-        Value::Array(a) if a.len() % 2 == 0 => Value::Object(
+        Value::Array(a) if a.len() % 2 == 0 => Value::from(
             a.chunks(2)
                 .map(|kv| (kv[0].to_logstash_string(), kv[1].clone()))
-                .collect(),
+                .collect::<Map>(),
         ),
         other => other,
     }
@@ -159,7 +159,7 @@ fn run_case(case: &J) -> Result<(), String> {
                 },
                 "add_field" => {
                     if let Value::Object(m) = to_hash_if_pairs(v) {
-                        for (fk, fv) in m {
+                        for (fk, fv) in *m {
                             let val = Template::compile(&fv.to_logstash_string()).render(&ev);
                             if let Ok(r) = FieldRef::parse(&fk) {
                                 let _ = ev.set(&r, Value::String(val));

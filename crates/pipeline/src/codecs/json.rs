@@ -48,11 +48,11 @@ pub(crate) fn decode_json(
                 let _ = e.set(t, v);
                 out.push(e);
             }
-            (Value::Object(m), None) => out.push(Event::from_map(m)),
+            (Value::Object(m), None) => out.push(Event::from_map(*m)),
             (Value::Array(items), None) => {
                 for item in items {
                     match item {
-                        Value::Object(m) => out.push(Event::from_map(m)),
+                        Value::Object(m) => out.push(Event::from_map(*m)),
                         other => out.push(failure(other.to_logstash_string().as_bytes())),
                     }
                 }

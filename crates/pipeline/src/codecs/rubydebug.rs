@@ -90,7 +90,7 @@ impl Codec for RubyDebug {
     fn encode(&mut self, event: &Event, out: &mut Vec<u8>) {
         let mut s = String::new();
         let meta_key = "@metadata".to_string();
-        let meta = Value::Object(event.metadata().clone());
+        let meta = Value::from(event.metadata().clone());
         let extra = self.metadata.then_some((&meta_key, &meta));
         write_map(&mut s, event.fields().iter().chain(extra), 0);
         s.push('\n');

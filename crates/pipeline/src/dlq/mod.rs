@@ -92,7 +92,7 @@ impl Entry {
         dlq.insert("reason".into(), Value::String(e.reason));
         dlq.insert("plugin_id".into(), Value::String(e.plugin_id));
         dlq.insert("plugin_type".into(), Value::String(e.plugin_type));
-        meta.insert("dead_letter_queue".into(), Value::Object(dlq));
+        meta.insert("dead_letter_queue".into(), Value::from(dlq));
         event
     }
 }

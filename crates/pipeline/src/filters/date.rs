@@ -364,7 +364,7 @@ mod tests {
             Value::Integer(12),
             Value::Float(1.5),
             Value::Bool(true),
-            Value::Object(Map::default()),
+            Value::from(Map::default()),
             Value::Array(vec![Value::Integer(3)]),
         ];
         for v in inputs {

@@ -194,7 +194,7 @@ fn deep_sort(v: &Value) -> Value {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            Value::Object(
+            Value::from(
                 keys.into_iter()
                     .map(|k| (k.clone(), deep_sort(&m[k])))
                     .collect::<Map>(),
@@ -290,8 +290,8 @@ impl Fingerprint {
         if self.concatenate_sources || self.concatenate_all_fields {
             let mut s = String::new();
             if self.concatenate_all_fields {
-                if let Value::Object(m) = deep_sort(&Value::Object(event.fields().clone())) {
-                    for (k, v) in &m {
+                if let Value::Object(m) = deep_sort(&Value::from(event.fields().clone())) {
+                    for (k, v) in m.iter() {
                         s.push('|');
                         s.push_str(k);
                         s.push('|');

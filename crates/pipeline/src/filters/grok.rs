@@ -2,11 +2,15 @@
 //! library, `patterns_dir` files, `pattern_definitions`) into event fields.
 
 use crate::grok::engine::{EngineKind, EnginePref, MatchResult};
+use crate::grok::expand::Coerce;
 use crate::grok::library::{PatternLibrary, PatternSet};
 use crate::grok::matcher::{coerce, FieldMatcher, Grok};
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Ecs, Filter, FilterContext, Outcome};
-use logstash_mesos_core::{Event, FieldRef, Value};
+use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
+use logstash_mesos_core::value::map_with_capacity;
+use logstash_mesos_core::{Event, FieldRef, Map, Value};
+use std::cell::Cell;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -99,14 +103,95 @@ pub static OPTIONS: &[OptSpec] = &[
 /// A built grok filter.
 pub struct GrokFilter {
     matches: Vec<(FieldRef, FieldMatcher)>,
+    /// `slots[field][pattern][capture]`: where each capture is written.
+    slots: Vec<Vec<Vec<Slot>>>,
     break_on_match: bool,
     keep_empty_captures: bool,
-    overwrite: Vec<String>,
-    target: Option<FieldRef>,
     tag_on_failure: Vec<String>,
     tag_on_timeout: String,
     /// Set when `timeout_scope => event`: the wall-clock budget shared by the patterns.
     event_budget: Option<Duration>,
+}
+
+/// Where one capture is written, resolved at build time: events are addressed with a
+/// prepared path instead of a `FieldRef` built and walked twice per capture.
+struct Slot {
+    /// The key path below `fields` (or below `@metadata` when `meta`), `target` included.
+    path: Box<[String]>,
+    meta: bool,
+    /// Named in `overwrite`: replaces instead of turning into an array.
+    overwrite: bool,
+    /// The whole reference, for the rare placement through an existing array.
+    full: FieldRef,
+    /// `caps[j]`: how many distinct keys the pattern writes below `path[..=j]`, the
+    /// capacity of that hash when this capture creates it (no regrowth, no waste).
+    caps: Box<[usize]>,
+}
+
+impl Slot {
+    fn new(field: &FieldRef, name: &str, target: Option<&FieldRef>, overwrite: &[String]) -> Slot {
+        let full = match target {
+            Some(t) => field.under(t),
+            None => field.clone(),
+        };
+        let meta = full.is_metadata();
+        let path = if meta { &full.path()[1..] } else { full.path() };
+        Slot {
+            path: path.into(),
+            meta,
+            overwrite: overwrite.iter().any(|o| o == name),
+            full,
+            caps: Box::default(),
+        }
+    }
+
+    /// The slots of one pattern, with the capacities of the hashes they create.
+    fn for_pattern(g: &Grok, target: Option<&FieldRef>, overwrite: &[String]) -> Vec<Slot> {
+        let mut slots: Vec<Slot> = (0..g.capture_count())
+            .filter_map(|i| g.capture(i))
+            .map(|(c, r)| Slot::new(r, &c.field, target, overwrite))
+            .collect();
+        let caps: Vec<Box<[usize]>> = slots
+            .iter()
+            .map(|s| {
+                (0..s.path.len().saturating_sub(1))
+                    .map(|j| {
+                        let prefix = &s.path[..=j];
+                        let mut keys: Vec<&str> = slots
+                            .iter()
+                            .filter(|o| o.meta == s.meta && o.path.len() > j + 1)
+                            .filter(|o| &o.path[..=j] == prefix)
+                            .map(|o| o.path[j + 1].as_str())
+                            .collect();
+                        keys.sort_unstable();
+                        keys.dedup();
+                        keys.len().max(1)
+                    })
+                    .collect()
+            })
+            .collect();
+        for (s, c) in slots.iter_mut().zip(caps) {
+            s.caps = c;
+        }
+        slots
+    }
+}
+
+/// Per-thread buffers reused across events so matching allocates only what it keeps.
+#[derive(Default)]
+struct Scratch {
+    /// `(pattern, capture, value)` of the captures to write, in match order.
+    found: Vec<(u32, u32, Value)>,
+    cands: Vec<bool>,
+}
+
+thread_local! {
+    static SCRATCH: Cell<Scratch> = const {
+        Cell::new(Scratch {
+            found: Vec::new(),
+            cands: Vec::new(),
+        })
+    };
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
@@ -127,7 +212,7 @@ fn match_pairs(args: &Args) -> BuildResult<Vec<(String, String)>> {
     match args.value("match") {
         None => {}
         Some(Value::Object(m)) => {
-            for (k, v) in m {
+            for (k, v) in m.iter() {
                 push(&mut out, k, v);
             }
         }
@@ -196,24 +281,31 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
     if !args.contains("tag_on_failure") {
         tag_on_failure = vec!["_grokparsefailure".to_string()];
     }
+    let overwrite = args.strings("overwrite");
+    let target = args.field("target")?;
+    let slots = matches
+        .iter()
+        .map(|(_, groks)| {
+            groks
+                .iter()
+                .map(|g| Slot::for_pattern(g, target.as_ref(), &overwrite))
+                .collect()
+        })
+        .collect();
     Ok(GrokFilter {
         matches: matches
             .into_iter()
             .map(|(f, g)| (f, FieldMatcher::new(g)))
             .collect(),
+        slots,
         break_on_match: args.bool_or("break_on_match", true),
         keep_empty_captures: args.bool_or("keep_empty_captures", false),
-        overwrite: args.strings("overwrite"),
-        target: args.field("target")?,
         tag_on_failure,
         tag_on_timeout: args.string_or("tag_on_timeout", "_groktimeout"),
         event_budget: (scope == "event" && timeout > 0)
             .then(|| Duration::from_millis(timeout as u64)),
     })
 }
-
-/// Captures of one successful match, owned so the event can be changed afterwards.
-type Found = Vec<(usize, usize, Option<Value>)>;
 
 impl GrokFilter {
     /// Which engine runs each pattern: `(field, pattern, engine)`.
@@ -227,21 +319,23 @@ impl GrokFilter {
         out
     }
 
-    /// Runs the patterns of one field over one input string. Returns whether one matched.
+    /// Runs the patterns of one field over one input string, appending the captures to
+    /// write to `s.found`. Returns whether one matched.
     fn match_text(
         &self,
         fi: usize,
         text: &str,
         start: Option<Instant>,
-        found: &mut Found,
+        s: &mut Scratch,
         timed_out: &mut bool,
     ) -> bool {
         let m = &self.matches[fi].1;
-        let mut cands = Vec::with_capacity(m.patterns.len());
-        m.candidates(text, &mut cands);
+        m.candidates(text, &mut s.cands);
+        let keep_empty = self.keep_empty_captures;
+        let found = &mut s.found;
         let mut matched = false;
         for (pi, g) in m.patterns.iter().enumerate() {
-            if !cands[pi] {
+            if !s.cands.get(pi).copied().unwrap_or(true) {
                 continue;
             }
             if let (Some(s), Some(b)) = (start, self.event_budget) {
@@ -252,7 +346,14 @@ impl GrokFilter {
             }
             let before = found.len();
             let r = g.captures(text, |ci, c, v| {
-                found.push((pi, ci, v.map(|s| coerce(c.coerce, s))))
+                // Empty and absent captures are dropped here, before any allocation.
+                let v = match v {
+                    Some("") if c.coerce == Coerce::String && !keep_empty => return,
+                    Some(s) => coerce(c.coerce, s),
+                    None if keep_empty => Value::Null,
+                    None => return,
+                };
+                found.push((pi as u32, ci as u32, v));
             });
             match r {
                 MatchResult::Match => {
@@ -272,34 +373,85 @@ impl GrokFilter {
         matched
     }
 
-    fn handle(&self, event: &mut Event, field: &FieldRef, name: &str, value: Option<Value>) {
-        let value = match value {
-            Some(Value::String(s)) if s.is_empty() && !self.keep_empty_captures => return,
-            Some(v) => v,
-            None if self.keep_empty_captures => Value::Null,
-            None => return,
+    /// Writes one capture: a new field is set; an existing string becomes an array of
+    /// both, an array gets the value appended, other values stay (Logstash's rules);
+    /// `overwrite` fields are replaced.
+    fn place(event: &mut Event, slot: &Slot, value: Value) {
+        let root = if slot.meta {
+            event.metadata_mut()
+        } else {
+            event.fields_mut()
         };
-        let target = match &self.target {
-            Some(t) => field.under(t),
-            None => field.clone(),
-        };
-        if self.overwrite.iter().any(|o| o == name) {
-            let _ = event.set(&target, value);
-            return;
-        }
-        match event.get_mut(&target) {
-            None | Some(Value::Null) => {
-                let _ = event.set(&target, value);
+        if let Err(value) = place_in(root, slot, value) {
+            // Through an existing array: numeric keys index it, as `get_mut` does.
+            match event.get_mut(&slot.full) {
+                Some(Value::Array(a)) => a.push(value),
+                Some(v @ Value::String(_)) => {
+                    let old = std::mem::take(v);
+                    *v = Value::Array(vec![old, value]);
+                }
+                // `set` cannot go through an array: nothing is written.
+                _ => {}
             }
-            Some(Value::Array(a)) => a.push(value),
-            Some(v @ Value::String(_)) => {
-                let old = std::mem::take(v);
-                *v = Value::Array(vec![old, value]);
-            }
-            // Logstash leaves other existing values alone.
-            Some(_) => {}
         }
     }
+}
+
+/// [`GrokFilter::place`] with one hash lookup per level. `Err` hands the value back when
+/// the path runs through an existing array and the generic lookup must decide.
+fn place_in(root: &mut Map, slot: &Slot, value: Value) -> Result<(), Value> {
+    let overwrite = slot.overwrite;
+    let cap = |j: usize| slot.caps.get(j).copied().unwrap_or(4);
+    // `[@metadata]` itself is never settable from a capture.
+    let Some((last, parents)) = slot.path.split_last() else {
+        return Ok(());
+    };
+    let mut map = root;
+    for (depth, key) in parents.iter().enumerate() {
+        // Raw entries hash the key once whether it is found or inserted.
+        match map.raw_entry_mut_v1().from_key(key.as_str()) {
+            RawEntryMut::Occupied(o) => match o.into_mut() {
+                Value::Object(m) => map = m,
+                Value::Array(_) if !overwrite => return Err(value),
+                // `set` fails through a non-hash: nothing is written.
+                _ => return Ok(()),
+            },
+            RawEntryMut::Vacant(v) => {
+                // Nothing exists below: build the rest of the chain and insert it once.
+                let mut inner = map_with_capacity(cap(parents.len() - 1));
+                inner.insert(last.clone(), value);
+                for (j, k) in parents.iter().enumerate().skip(depth + 1).rev() {
+                    let mut outer = map_with_capacity(cap(j - 1));
+                    outer.insert(k.clone(), Value::from(inner));
+                    inner = outer;
+                }
+                v.insert(key.clone(), Value::from(inner));
+                return Ok(());
+            }
+        }
+    }
+    let slot = match map.raw_entry_mut_v1().from_key(last.as_str()) {
+        RawEntryMut::Occupied(o) => o.into_mut(),
+        RawEntryMut::Vacant(v) => {
+            v.insert(last.clone(), value);
+            return Ok(());
+        }
+    };
+    if overwrite {
+        *slot = value;
+        return Ok(());
+    }
+    match slot {
+        Value::Null => *slot = value,
+        Value::Array(a) => a.push(value),
+        Value::String(_) => {
+            let old = std::mem::take(slot);
+            *slot = Value::Array(vec![old, value]);
+        }
+        // Logstash leaves other existing values alone.
+        _ => {}
+    }
+    Ok(())
 }
 
 impl Filter for GrokFilter {
@@ -307,8 +459,9 @@ impl Filter for GrokFilter {
         let start = self.event_budget.map(|_| Instant::now());
         let mut matched = false;
         let mut timed_out = false;
+        let mut s = SCRATCH.with(Cell::take);
         for fi in 0..self.matches.len() {
-            let mut found: Found = Vec::new();
+            s.found.clear();
             let field_matched = match event.get(&self.matches[fi].0) {
                 None => false,
                 Some(Value::Array(items)) => {
@@ -318,23 +471,23 @@ impl Filter for GrokFilter {
                             Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
                             other => std::borrow::Cow::Owned(other.to_logstash_string()),
                         };
-                        any |= self.match_text(fi, &text, start, &mut found, &mut timed_out);
+                        any |= self.match_text(fi, &text, start, &mut s, &mut timed_out);
                         if timed_out {
                             break;
                         }
                     }
                     any
                 }
-                Some(Value::String(s)) => self.match_text(fi, s, start, &mut found, &mut timed_out),
+                Some(Value::String(t)) => self.match_text(fi, t, start, &mut s, &mut timed_out),
                 Some(other) => {
                     let text = other.to_logstash_string();
-                    self.match_text(fi, &text, start, &mut found, &mut timed_out)
+                    self.match_text(fi, &text, start, &mut s, &mut timed_out)
                 }
             };
-            let m = &self.matches[fi].1;
-            for (pi, ci, v) in found {
-                if let Some((c, r)) = m.patterns[pi].capture(ci) {
-                    self.handle(event, r, &c.field, v);
+            let slots = &self.slots[fi];
+            for (pi, ci, v) in s.found.drain(..) {
+                if let Some(slot) = slots.get(pi as usize).and_then(|p| p.get(ci as usize)) {
+                    Self::place(event, slot, v);
                 }
             }
             if timed_out {
@@ -347,6 +500,7 @@ impl Filter for GrokFilter {
                 }
             }
         }
+        SCRATCH.with(|c| c.set(s));
         if timed_out {
             event.add_tag(&self.tag_on_timeout);
             return Outcome::Failure;
@@ -365,7 +519,6 @@ impl Filter for GrokFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use logstash_mesos_core::Map;
 
     fn args(pairs: &[(&str, Value)]) -> Args {
         let mut a = Args::new("grok", Default::default());
@@ -378,7 +531,7 @@ mod tests {
     fn matcher(field: &str, pat: &str) -> Value {
         let mut m = Map::default();
         m.insert(field.to_string(), Value::from(pat));
-        Value::Object(m)
+        Value::from(m)
     }
 
     fn run(f: &dyn Filter, e: &mut Event) -> Outcome {
@@ -450,7 +603,7 @@ mod tests {
         m.insert("message".into(), Value::Integer(7));
         assert_eq!(run(f.as_ref(), &mut Event::from_map(m)), Outcome::Failure);
         let mut obj = Map::default();
-        obj.insert("message".into(), Value::Object(Map::default()));
+        obj.insert("message".into(), Value::from(Map::default()));
         assert_eq!(run(f.as_ref(), &mut Event::from_map(obj)), Outcome::Failure);
         let lossy = String::from_utf8_lossy(b"1.2.3.4 - - [\xff\xfe] \"GET /\xc3 HTTP/1.1\" 200 1")
             .into_owned();
@@ -509,5 +662,81 @@ mod tests {
             e.get(&FieldRef::parse("[process][name]").expect("ref")),
             Some(&Value::from("sshd"))
         );
+    }
+
+    #[test]
+    fn placement_follows_logstash_rules() {
+        let ctx = BuildContext::default();
+        let r = |s: &str| FieldRef::parse(s).expect("ref");
+        let f = build(
+            &args(&[
+                (
+                    "match",
+                    matcher(
+                        "message",
+                        "%{WORD:[a][b]} %{WORD:[l][0]} %{WORD:[s][x]} %{WORD:[o][p]} %{WORD:n} %{WORD:[@metadata][m]}",
+                    ),
+                ),
+                ("overwrite", Value::Array(vec![Value::from("[o][p]")])),
+            ]),
+            &ctx,
+        )
+        .expect("builds");
+        let mut m = Map::default();
+        m.insert("message".into(), Value::from("b1 l1 s1 p1 n1 m1"));
+        // An existing string under an array index: turned into an array through it.
+        m.insert("l".into(), Value::Array(vec![Value::from("old")]));
+        // A scalar where a hash is needed: nothing is written.
+        m.insert("s".into(), Value::Integer(3));
+        let mut o = Map::default();
+        o.insert("p".into(), Value::from("old"));
+        m.insert("o".into(), Value::from(o));
+        m.insert("n".into(), Value::Integer(1));
+        let mut e = Event::from_map(m);
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&r("[a][b]")), Some(&Value::from("b1")));
+        assert_eq!(
+            e.get(&r("[l][0]")),
+            Some(&Value::Array(vec![Value::from("old"), Value::from("l1")]))
+        );
+        assert_eq!(e.get(&r("s")), Some(&Value::Integer(3)));
+        assert_eq!(e.get(&r("[o][p]")), Some(&Value::from("p1")));
+        assert_eq!(e.get(&r("n")), Some(&Value::Integer(1)));
+        assert_eq!(e.get(&r("[@metadata][m]")), Some(&Value::from("m1")));
+        // Key order: new hashes come after the existing fields, in capture order.
+        let keys: Vec<&str> = e.fields().keys().map(String::as_str).collect();
+        assert_eq!(keys.last(), Some(&"a"));
+    }
+
+    #[test]
+    fn target_and_empty_captures() {
+        let ctx = BuildContext::default();
+        let r = |s: &str| FieldRef::parse(s).expect("ref");
+        let pat = "%{WORD:[x][y]}-%{DATA:e}-(?:%{WORD:opt})?$";
+        let f = build(
+            &args(&[
+                ("match", matcher("message", pat)),
+                ("target", Value::from("[t]")),
+            ]),
+            &ctx,
+        )
+        .expect("builds");
+        let mut e = Event::from_message("w--");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&r("[t][x][y]")), Some(&Value::from("w")));
+        assert_eq!(e.get(&r("[t][e]")), None);
+        assert_eq!(e.get(&r("[t][opt]")), None);
+        let f = build(
+            &args(&[
+                ("match", matcher("message", pat)),
+                ("keep_empty_captures", Value::Bool(true)),
+            ]),
+            &ctx,
+        )
+        .expect("builds");
+        let mut e = Event::from_message("w--");
+        assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
+        assert_eq!(e.get(&r("e")), Some(&Value::from("")));
+        assert_eq!(e.get(&r("opt")), Some(&Value::Null));
     }
 }

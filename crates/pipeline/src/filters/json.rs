@@ -108,7 +108,7 @@ impl Filter for Json {
         let ts = map.shift_remove("@timestamp");
         // Resolve every key first so a failure leaves the event untouched.
         let mut sets = Vec::with_capacity(map.len());
-        for (k, v) in map {
+        for (k, v) in *map {
             let r = if k.contains('[') {
                 FieldRef::parse(&k).unwrap_or_else(|_| FieldRef::top(&k))
             } else {

@@ -435,7 +435,7 @@ impl Kv {
                     self.parse(s, scope, &mut inner)?;
                 }
                 if !inner.is_empty() {
-                    v = Value::Object(inner);
+                    v = Value::from(inner);
                 }
             }
             match kv.get_mut(&key) {
@@ -508,7 +508,7 @@ impl Filter for Kv {
             return Outcome::Failure;
         }
         if let Some(t) = &self.target {
-            return match event.set(t, Value::Object(kv)) {
+            return match event.set(t, Value::from(kv)) {
                 Ok(()) => Outcome::Success,
                 Err(_) => {
                     event.add_tag(&self.tag_on_failure);

@@ -329,7 +329,7 @@ mod tests {
                 Value::Float(2.0),
             ]),
         );
-        assert_eq!(to_s(&Value::Object(m)), r#"{"k"=>["a\"b", 1, nil, 2.0]}"#);
+        assert_eq!(to_s(&Value::from(m)), r#"{"k"=>["a\"b", 1, nil, 2.0]}"#);
         assert_eq!(to_s(&Value::from("plain")), "plain");
         assert_eq!(capitalize("nÎcË GÛŸ"), "Nîcë gûÿ");
         assert_eq!(capitalize(""), "");

@@ -50,12 +50,112 @@ enum Inner {
         pool: Mutex<Vec<regex::CaptureLocations>>,
     },
     Pcre2 {
-        re: pcre2::bytes::Regex,
-        pool: Mutex<Vec<pcre2::bytes::CaptureLocations>>,
+        re: Pcre2Regex,
+        /// The same pattern compiled without UTF mode, for ASCII subjects: PCRE2 then
+        /// skips its UTF-8 validity scan of the subject, which showed in profiles.
+        ascii: Option<Pcre2Regex>,
     },
     Onig {
         re: onig::Regex,
     },
+}
+
+struct Pcre2Regex {
+    re: pcre2::bytes::Regex,
+    pool: Mutex<Vec<pcre2::bytes::CaptureLocations>>,
+}
+
+impl Pcre2Regex {
+    fn build(pattern: &str, utf: bool) -> Result<Pcre2Regex, pcre2::Error> {
+        let re = pcre2::bytes::RegexBuilder::new()
+            .utf(utf)
+            .dotall(true)
+            .multi_line(true)
+            .jit_if_available(true)
+            .max_jit_stack_size(Some(8 << 20))
+            .build(pattern)?;
+        Ok(Pcre2Regex {
+            re,
+            pool: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+/// The pattern to compile without UTF mode for ASCII subjects, when that provably
+/// matches the same (else `None`). On ASCII text a non-ASCII pattern character never
+/// matches in either mode, but without UTF it is several bytes: each is wrapped in
+/// `(?:...)` so a quantifier after it still applies to the whole character. Inside a
+/// class its bytes are all non-ASCII, so the class keeps its ASCII members. Caseless
+/// matching is excluded: there `ſ` matches `s` in UTF mode only.
+fn ascii_twin(t: &str) -> Option<String> {
+    if t.is_ascii() {
+        return Some(t.to_string());
+    }
+    if t.contains("\\Q") || t.contains("(*") || t.contains("(?#") || has_caseless_flag(t) {
+        return None;
+    }
+    let mut out = String::with_capacity(t.len() + 32);
+    let mut chars = t.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let n = chars.next()?;
+                if !n.is_ascii() && !in_class {
+                    out.push_str("(?:\\");
+                    out.push(n);
+                    out.push(')');
+                } else {
+                    out.push('\\');
+                    out.push(n);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                // A `]` right after the opening bracket is a literal member.
+                if chars.peek() == Some(&']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            '[' if chars.peek() == Some(&':') => {
+                // A POSIX class `[:name:]` inside a class.
+                out.push('[');
+                for p in chars.by_ref() {
+                    out.push(p);
+                    if p == ']' {
+                        break;
+                    }
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            c if !c.is_ascii() && !in_class => {
+                out.push_str("(?:");
+                out.push(c);
+                out.push(')');
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Whether an inline option group turns on caseless matching (`(?i)`, `(?mi:...)`).
+fn has_caseless_flag(t: &str) -> bool {
+    t.match_indices("(?").any(|(i, _)| {
+        t[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic() || *c == '-' || *c == '^')
+            .any(|c| c == 'i')
+    })
 }
 
 /// A compiled regex with named groups `_g0.._gN`.
@@ -115,29 +215,18 @@ impl Engine {
         let mut last_err = String::from("no engine accepted the pattern");
         if allowed(EngineKind::Pcre2) {
             match translate(expanded, Dialect::Pcre2) {
-                Ok(t) => {
-                    let built = pcre2::bytes::RegexBuilder::new()
-                        .utf(true)
-                        .dotall(true)
-                        .multi_line(true)
-                        .jit_if_available(true)
-                        .max_jit_stack_size(Some(8 << 20))
-                        .build(&t);
-                    match built {
-                        Ok(re) => {
-                            let names = re.capture_names().iter().map(|n| n.as_deref()).enumerate();
-                            let groups = group_index(names, captures);
-                            return Ok(Engine {
-                                inner: Inner::Pcre2 {
-                                    re,
-                                    pool: Mutex::new(Vec::new()),
-                                },
-                                groups,
-                            });
-                        }
-                        Err(e) => last_err = e.to_string(),
+                Ok(t) => match Pcre2Regex::build(&t, true) {
+                    Ok(re) => {
+                        let names = re.re.capture_names().iter().map(|n| n.as_deref());
+                        let groups = group_index(names.enumerate(), captures);
+                        let ascii = ascii_twin(&t).and_then(|a| Pcre2Regex::build(&a, false).ok());
+                        return Ok(Engine {
+                            inner: Inner::Pcre2 { re, ascii },
+                            groups,
+                        });
                     }
-                }
+                    Err(e) => last_err = e.to_string(),
+                },
                 Err(e) => last_err = e.to_string(),
             }
         }
@@ -214,7 +303,11 @@ impl Engine {
                     MatchResult::NoMatch
                 }
             }
-            Inner::Pcre2 { re, pool } => {
+            Inner::Pcre2 { re, ascii } => {
+                let Pcre2Regex { re, pool } = match ascii {
+                    Some(a) if text.is_ascii() => a,
+                    _ => re,
+                };
                 let mut locs = pool
                     .lock()
                     .ok()
@@ -297,6 +390,37 @@ mod tests {
             );
             assert_eq!(spans(&e, "none").0, MatchResult::NoMatch);
         }
+    }
+
+    #[test]
+    fn pcre2_ascii_and_utf_subjects_agree() {
+        let e = Engine::compile(
+            "(?<_g0>.)(?<_g1>\\S+)$",
+            2,
+            EnginePref::Only(EngineKind::Pcre2),
+        )
+        .unwrap();
+        assert_eq!(spans(&e, "ab c").1, vec![Some((2, 3)), Some((3, 4))]);
+        assert_eq!(spans(&e, "a é").1, vec![Some((1, 2)), Some((2, 4))]);
+        // A non-ASCII pattern keeps UTF mode for every subject.
+        // A quantifier after a non-ASCII character applies to the whole character.
+        let e = Engine::compile(
+            "(?<_g0>Mä?rz|[ä-]+)",
+            1,
+            EnginePref::Only(EngineKind::Pcre2),
+        )
+        .unwrap();
+        assert!(matches!(&e.inner, Inner::Pcre2 { ascii: Some(_), .. }));
+        assert_eq!(spans(&e, "x Mrz").1, vec![Some((2, 5))]);
+        assert_eq!(spans(&e, "x März").1, vec![Some((2, 7))]);
+        assert_eq!(spans(&e, "x --").1, vec![Some((2, 4))]);
+        // Caseless: a non-ASCII pattern character may match ASCII (`ſ` is `s`).
+        let e = Engine::compile("(?i)(?<_g0>ſ)", 1, EnginePref::Only(EngineKind::Pcre2)).unwrap();
+        assert!(matches!(&e.inner, Inner::Pcre2 { ascii: None, .. }));
+        assert_eq!(
+            ascii_twin("a[^]ä[:alpha:]]ü\\é"),
+            Some("a[^]ä[:alpha:]](?:ü)(?:\\é)".into())
+        );
     }
 
     #[test]

@@ -72,6 +72,10 @@ impl Grok {
         })
     }
 
+    pub fn capture_count(&self) -> usize {
+        self.captures.len()
+    }
+
     /// Capture `i` and its parsed field reference.
     pub fn capture(&self, i: usize) -> Option<(&Capture, &FieldRef)> {
         self.captures.get(i).map(|(c, r)| (c, r))
@@ -135,11 +139,13 @@ impl FieldMatcher {
         })
     }
 
-    /// Which patterns may match `text`, in order (a bitmap over `patterns`).
+    /// Which patterns may match `text`, in order (a bitmap over `patterns`; empty when
+    /// every pattern is a candidate).
     pub fn candidates(&self, text: &str, out: &mut Vec<bool>) {
         out.clear();
         match &self.prefilter {
-            None => out.resize(self.patterns.len(), true),
+            // Callers treat a missing entry as a candidate: nothing to compute.
+            None => {}
             Some(p) => {
                 out.extend_from_slice(&p.always);
                 if p.members.len() == 1 {
@@ -160,6 +166,17 @@ impl FieldMatcher {
 /// digits); anything else ends the number; no digits give 0.
 pub fn ruby_to_i(s: &str) -> logstash_mesos_core::Value {
     use logstash_mesos_core::Value;
+    // Fast path for the common plain number: no intermediate string.
+    let (sign, digits) = match s.strip_prefix('-') {
+        Some(d) => (-1, d),
+        None => (1, s),
+    };
+    if !digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let n = digits
+            .bytes()
+            .fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
+        return Value::Integer(sign * n);
+    }
     let t = s.trim_start();
     let (neg, rest) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -247,6 +264,13 @@ mod tests {
         assert_eq!(ruby_to_i(" 12abc"), Value::Integer(12));
         assert_eq!(ruby_to_i("-1_000"), Value::Integer(-1000));
         assert_eq!(ruby_to_i("x"), Value::Integer(0));
+        assert_eq!(ruby_to_i("-0042"), Value::Integer(-42));
+        assert_eq!(
+            ruby_to_i("999999999999999999"),
+            Value::Integer(999_999_999_999_999_999)
+        );
+        assert_eq!(ruby_to_i("9223372036854775807"), Value::Integer(i64::MAX));
+        assert_eq!(ruby_to_i("-"), Value::Integer(0));
         assert_eq!(ruby_to_f("1.5e3ms"), 1500.0);
         assert_eq!(ruby_to_f("3."), 3.0);
         assert_eq!(ruby_to_f("abc"), 0.0);

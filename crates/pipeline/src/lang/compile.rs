@@ -514,7 +514,7 @@ impl Compiler<'_> {
                             }
                         }
                     }
-                    Value::Object(m)
+                    Value::from(m)
                 }
                 other => return Err(wrong(other.type_name())),
             },
@@ -682,7 +682,7 @@ fn to_value(v: &ast::Value) -> Result<Value, Diagnostic> {
                 }
                 m.insert(e.key.clone(), to_value(&e.value)?);
             }
-            Value::Object(m)
+            Value::from(m)
         }
         ValueKind::Plugin(p) => {
             return Err(Diagnostic::new(

@@ -417,7 +417,7 @@ impl Mutate {
             }
             let merged = match (dest_v, added_v) {
                 (Some(Value::Object(mut d)), Some(Value::Object(x))) => {
-                    d.extend(x);
+                    d.extend(*x);
                     Value::Object(d)
                 }
                 (d, x) => {

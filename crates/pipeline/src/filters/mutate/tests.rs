@@ -14,7 +14,7 @@ fn run(config: &[(&str, Value)], input: &str) -> (Event, Outcome) {
     let Value::Object(m) = obj(input) else {
         panic!("input must be an object")
     };
-    let mut e = Event::from_map(m);
+    let mut e = Event::from_map(*m);
     let out = f.apply(&mut e, &mut FilterContext::default());
     (e, out)
 }
