@@ -30,14 +30,19 @@ impl Drop for Server {
 }
 
 fn start_server() -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(std::env::var("OSMEM_SERVER_BIN").unwrap_or_else(|_| "osmem-server".into()))
-        .args(["-addr", &addr, "-no-stdin-watch"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("osmem-server must be installed (scripts/setup/osmem.sh)");
+    let child =
+        Command::new(std::env::var("OSMEM_SERVER_BIN").unwrap_or_else(|_| "osmem-server".into()))
+            .args(["-addr", &addr, "-no-stdin-watch"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("osmem-server must be installed (scripts/setup/osmem.sh)");
     let server = Server(child);
     for _ in 0..100 {
         if std::net::TcpStream::connect(&addr).is_ok() {
@@ -52,8 +57,14 @@ fn events(run: usize) -> Vec<Event> {
     (0..EVENTS)
         .map(|i| {
             let mut e = Event::from_message(format!("GET /api/items/{i} HTTP/1.1 200 {}", i * 7));
-            let _ = e.set(&FieldRef::parse("[container][name]").expect("ref"), Value::from("web-1"));
-            let _ = e.set(&FieldRef::parse("[@metadata][_id]").expect("ref"), Value::from(format!("{run}-{i}")));
+            let _ = e.set(
+                &FieldRef::parse("[container][name]").expect("ref"),
+                Value::from("web-1"),
+            );
+            let _ = e.set(
+                &FieldRef::parse("[@metadata][_id]").expect("ref"),
+                Value::from(format!("{run}-{i}")),
+            );
             e
         })
         .collect()
@@ -61,15 +72,26 @@ fn events(run: usize) -> Vec<Event> {
 
 fn loopback(c: &mut Criterion) {
     let (_server, url) = start_server();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let ctx = BuildContext { path_data: dir.path().to_path_buf(), ..BuildContext::default() };
+    let ctx = BuildContext {
+        path_data: dir.path().to_path_buf(),
+        ..BuildContext::default()
+    };
     let args = Args::new("elasticsearch", Default::default())
         .with("hosts", Value::Array(vec![Value::from(url.as_str())]))
         .with("index", Value::from("bench-%{[container][name]}"))
         .with("manage_template", Value::Bool(false));
-    let entry = Registry::builtin().output("elasticsearch").expect("registered");
-    let output = rt.block_on(async { (entry.build)(&args, &ctx) }).expect("output builds");
+    let entry = Registry::builtin()
+        .output("elasticsearch")
+        .expect("registered");
+    let output = rt
+        .block_on(async { (entry.build)(&args, &ctx) })
+        .expect("output builds");
     let mut run = 0usize;
     let mut g = c.benchmark_group("es");
     g.throughput(Throughput::Elements(EVENTS as u64));
@@ -99,9 +121,18 @@ fn loopback(c: &mut Criterion) {
     g.finish();
     // The answer: every event of every run is a document.
     let count: serde_json::Value = rt
-        .block_on(async { reqwest::get(format!("{url}/bench-web-1/_count")).await?.json().await })
+        .block_on(async {
+            reqwest::get(format!("{url}/bench-web-1/_count"))
+                .await?
+                .json()
+                .await
+        })
         .expect("count");
-    assert_eq!(count["count"].as_u64(), Some((run * EVENTS) as u64), "{count}");
+    assert_eq!(
+        count["count"].as_u64(),
+        Some((run * EVENTS) as u64),
+        "{count}"
+    );
 }
 
 criterion_group!(benches, loopback);

@@ -12,7 +12,12 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -24,29 +29,67 @@ fn text(b: &[u8]) -> String {
 fn directory_files_are_concatenated_in_lexical_order() {
     let dir = tempfile::tempdir().unwrap();
     // Lexical order puts the output before the input: sections may come in any order.
-    std::fs::write(dir.path().join("20-in.conf"), "input { stdin { codec => json_lines } }\n").unwrap();
-    std::fs::write(dir.path().join("10-out.conf"), "output { stdout { codec => json_lines } }\n").unwrap();
-    std::fs::write(dir.path().join("15-filter.conf"), "filter { mutate { add_tag => [\"first\"] } }\n").unwrap();
-    std::fs::write(dir.path().join("16-filter.conf"), "filter { mutate { add_tag => [\"second\"] } }\n").unwrap();
+    std::fs::write(
+        dir.path().join("20-in.conf"),
+        "input { stdin { codec => json_lines } }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("10-out.conf"),
+        "output { stdout { codec => json_lines } }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("15-filter.conf"),
+        "filter { mutate { add_tag => [\"first\"] } }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("16-filter.conf"),
+        "filter { mutate { add_tag => [\"second\"] } }\n",
+    )
+    .unwrap();
     let data = dir.path().join("data");
-    let out = run(&["-f", dir.path().to_str().unwrap(), "--path.data", data.to_str().unwrap()], "{\"a\":1}\n");
+    let out = run(
+        &[
+            "-f",
+            dir.path().to_str().unwrap(),
+            "--path.data",
+            data.to_str().unwrap(),
+        ],
+        "{\"a\":1}\n",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
-    assert_eq!(v["tags"], serde_json::json!(["first", "second"]), "filters compose in file order");
+    assert_eq!(
+        v["tags"],
+        serde_json::json!(["first", "second"]),
+        "filters compose in file order"
+    );
 }
 
 #[test]
 fn globs_select_files_and_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.conf"), "input { stdin { } }\n").unwrap();
-    std::fs::write(dir.path().join("b.conf"), "output {\n  stdout { codec => json_lines }\n  stdout { cdec => json }\n}\n").unwrap();
+    std::fs::write(
+        dir.path().join("b.conf"),
+        "output {\n  stdout { codec => json_lines }\n  stdout { cdec => json }\n}\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("ignored.txt"), "this is not a config").unwrap();
     let pattern = format!("{}/*.conf", dir.path().display());
     let out = run(&["-t", "-f", &pattern], "");
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     let b = dir.path().join("b.conf");
-    assert!(err.contains(&format!("{}:3:12: output \"stdout\": unknown option \"cdec\"", b.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:3:12: output \"stdout\": unknown option \"cdec\"",
+            b.display()
+        )),
+        "{err}"
+    );
     assert!(err.contains("did you mean \"codec\"?"), "{err}");
     assert!(err.contains("3 |   stdout { cdec => json }"), "{err}");
 }
@@ -56,15 +99,37 @@ fn test_and_exit_codes() {
     let ok = run(&["-t", "-e", "input { stdin {} } output { null {} }"], "");
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     assert!(text(&ok.stdout).contains("Configuration OK"));
-    let bad = run(&["check", "-e", "input { stdin {} } filter { grok { match => { \"message\" => \"%{NOPE}\" } } }"], "");
+    let bad = run(
+        &[
+            "check",
+            "-e",
+            "input { stdin {} } filter { grok { match => { \"message\" => \"%{NOPE}\" } } }",
+        ],
+        "",
+    );
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad.stderr).contains("NOPE"), "{}", text(&bad.stderr));
     // Syntax-only accepts plugins it does not know.
-    let syntax = run(&["check", "--syntax-only", "-e", "input { mystery { a => 1 } }"], "");
+    let syntax = run(
+        &[
+            "check",
+            "--syntax-only",
+            "-e",
+            "input { mystery { a => 1 } }",
+        ],
+        "",
+    );
     assert_eq!(syntax.status.code(), Some(0), "{}", text(&syntax.stderr));
-    let broken = run(&["check", "--syntax-only", "-e", "input { stdin { a => } }"], "");
+    let broken = run(
+        &["check", "--syntax-only", "-e", "input { stdin { a => } }"],
+        "",
+    );
     assert_eq!(broken.status.code(), Some(1));
-    assert!(text(&broken.stderr).starts_with("config string:1:"), "{}", text(&broken.stderr));
+    assert!(
+        text(&broken.stderr).starts_with("config string:1:"),
+        "{}",
+        text(&broken.stderr)
+    );
 }
 
 #[test]
@@ -79,17 +144,31 @@ fn environment_substitution() {
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     assert_eq!(v["message"], "hello world");
     let missing = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
-        .args(["-t", "-e", "input { generator { message => \"${SURELY_UNDEFINED_VAR}\" } } output { null {} }"])
+        .args([
+            "-t",
+            "-e",
+            "input { generator { message => \"${SURELY_UNDEFINED_VAR}\" } } output { null {} }",
+        ])
         .env_remove("SURELY_UNDEFINED_VAR")
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
-    assert!(text(&missing.stderr).contains("SURELY_UNDEFINED_VAR"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("SURELY_UNDEFINED_VAR"),
+        "{}",
+        text(&missing.stderr)
+    );
 }
 
 #[test]
 fn stdin_event_has_logstash_fields() {
-    let out = run(&["-e", "input { stdin {} } output { stdout { codec => json_lines } }"], "hello\n");
+    let out = run(
+        &[
+            "-e",
+            "input { stdin {} } output { stdout { codec => json_lines } }",
+        ],
+        "hello\n",
+    );
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     assert_eq!(v["message"], "hello");
