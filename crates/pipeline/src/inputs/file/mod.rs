@@ -306,8 +306,24 @@ impl Input for FileInput {
                     }
                 }
             }
-            // Positions cover only delivered lines; whatever is still in flight is
-            // replayed next time.
+            // Let the queue close once every input is done, then wait for the lines
+            // already queued to reach the outputs (the pipeline drains them) so the final
+            // positions include them: otherwise they would be read and delivered again
+            // after a restart. Positions are saved meanwhile, so a second signal (exit
+            // without flushing) still leaves an at-least-once checkpoint.
+            drop(ctx);
+            let mut last_save = std::time::Instant::now();
+            while watcher.in_flight() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if last_save.elapsed() >= Duration::from_secs(1) {
+                    watcher = tokio::task::spawn_blocking(move || {
+                        watcher.checkpoint();
+                        watcher
+                    })
+                    .await?;
+                    last_save = std::time::Instant::now();
+                }
+            }
             tokio::task::spawn_blocking(move || {
                 watcher.checkpoint();
                 drop(watcher);

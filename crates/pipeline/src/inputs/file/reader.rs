@@ -89,6 +89,11 @@ impl LineAcks {
     pub fn outstanding(&self) -> usize {
         self.lock().pending.len()
     }
+
+    /// Lines emitted whose fate is still unknown (neither delivered nor failed).
+    pub fn in_flight(&self) -> usize {
+        self.lock().pending.iter().filter(|(_, st)| *st == Status::Pending).count()
+    }
 }
 
 impl AckSink for LineAcks {
@@ -206,6 +211,11 @@ impl Watcher {
     }
 
     /// Writes every file's delivered position to the sincedb.
+    /// Lines emitted from any file whose delivery is still unknown.
+    pub fn in_flight(&self) -> usize {
+        self.files.values().map(|t| t.acks.in_flight()).sum()
+    }
+
     pub fn checkpoint(&mut self) {
         let now = unix_now();
         for t in self.files.values() {
