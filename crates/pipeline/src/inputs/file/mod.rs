@@ -306,14 +306,16 @@ impl Input for FileInput {
                     }
                 }
             }
-            // Let the queue close once every input is done, then wait for the lines
-            // already queued to reach the outputs (the pipeline drains them) so the final
-            // positions include them: otherwise they would be read and delivered again
-            // after a restart. Positions are saved meanwhile, so a second signal (exit
-            // without flushing) still leaves an at-least-once checkpoint.
+            // Let the queue close once every input is done, then give the lines already
+            // queued a moment to reach the outputs (the pipeline drains them) so the final
+            // positions include them: otherwise they are read and delivered again after a
+            // restart. The wait is bounded: an output that cannot deliver (Elasticsearch
+            // down) must not hold the checkpoint back, and a replay is safe anyway
+            // (at-least-once; the deterministic `_id` makes Elasticsearch overwrite).
             drop(ctx);
-            let mut last_save = std::time::Instant::now();
-            while watcher.in_flight() > 0 {
+            let started = std::time::Instant::now();
+            let mut last_save = started;
+            while watcher.in_flight() > 0 && started.elapsed() < SHUTDOWN_GRACE {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 if last_save.elapsed() >= Duration::from_secs(1) {
                     watcher = tokio::task::spawn_blocking(move || {
@@ -333,6 +335,10 @@ impl Input for FileInput {
         })
     }
 }
+
+/// How long a stopping input waits for its queued lines to be delivered before the final
+/// checkpoint.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Queues events with back-pressure. On shutdown (or a closed pipeline) the events not
 /// queued are failed so their lines are not checkpointed; returns true to stop.

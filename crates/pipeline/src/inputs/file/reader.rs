@@ -92,7 +92,11 @@ impl LineAcks {
 
     /// Lines emitted whose fate is still unknown (neither delivered nor failed).
     pub fn in_flight(&self) -> usize {
-        self.lock().pending.iter().filter(|(_, st)| *st == Status::Pending).count()
+        self.lock()
+            .pending
+            .iter()
+            .filter(|(_, st)| *st == Status::Pending)
+            .count()
     }
 }
 
