@@ -141,27 +141,11 @@ pub async fn run(
             sc.status
                 .stream_error(&cid, &key, format!("logs stream: {e}"));
         }
-        let running = docker
-            .inspect_container(&cid, None)
-            .await
-            .ok()
-            .and_then(|c| c.state.and_then(|s| s.running))
-            .unwrap_or(false);
-        if !running {
+        if !sc.retry_after_end(&docker, &cancel, &mut backoff).await {
             break;
         }
-        sc.status.stream(&cid, &key, |s| s.restarts += 1);
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
-    sc.status.stream(&cid, &key, |s| {
-        if s.state != "error" {
-            s.state = "stopped".into();
-        }
-    });
+    sc.mark_stopped();
 }
 
 #[cfg(test)]

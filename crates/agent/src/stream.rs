@@ -45,6 +45,43 @@ fn set(e: &mut Event, path: &str, v: Value) {
 }
 
 impl StreamCtx {
+    /// After a reader ended (container stopped, or the reader failed): waits `backoff` and
+    /// returns true when the container still runs and the stream should be retried;
+    /// doubles `backoff` (up to 30 s) for the next time.
+    pub async fn retry_after_end(
+        &self,
+        docker: &bollard::Docker,
+        cancel: &tokio_util::sync::CancellationToken,
+        backoff: &mut std::time::Duration,
+    ) -> bool {
+        let cid = &self.meta.id;
+        let running = docker
+            .inspect_container(cid, None)
+            .await
+            .ok()
+            .and_then(|c| c.state.and_then(|s| s.running))
+            .unwrap_or(false);
+        if !running {
+            return false;
+        }
+        self.status.stream(cid, &self.key, |s| s.restarts += 1);
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = tokio::time::sleep(*backoff) => {}
+        }
+        *backoff = (*backoff * 2).min(std::time::Duration::from_secs(30));
+        true
+    }
+
+    /// The stream is over: shown as stopped unless it ended in an error.
+    pub fn mark_stopped(&self) {
+        self.status.stream(&self.meta.id, &self.key, |s| {
+            if s.state != "error" {
+                s.state = "stopped".into();
+            }
+        });
+    }
+
     /// The checkpoint key: container id + stream.
     pub fn checkpoint_key(&self) -> String {
         format!("{}:{}", self.meta.id, self.key)
