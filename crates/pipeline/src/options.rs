@@ -258,6 +258,20 @@ impl Args {
         }
     }
 
+    /// The plugin's `ecs_compatibility`, or the pipeline's (`--pipeline.ecs_compatibility`)
+    /// when the plugin does not set it.
+    pub fn ecs(&self, ctx: &crate::plugin::BuildContext) -> BuildResult<crate::plugin::Ecs> {
+        match self.string("ecs_compatibility") {
+            None => Ok(ctx.ecs),
+            Some(s) => crate::plugin::Ecs::parse(&s).ok_or_else(|| {
+                BuildError::option(
+                    "ecs_compatibility",
+                    format!("expected disabled, v1 or v8, got {s:?}"),
+                )
+            }),
+        }
+    }
+
     pub fn codec(&self, name: &str) -> Option<&CodecSpec> {
         match self.values.get(name) {
             Some((ArgValue::Codec(p), _)) => Some(p),

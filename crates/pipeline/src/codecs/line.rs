@@ -34,10 +34,7 @@ pub struct LineCodec {
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
-    let ecs = args
-        .string("ecs_compatibility")
-        .and_then(|s| crate::plugin::Ecs::parse(&s))
-        .unwrap_or(ctx.ecs);
+    let ecs = args.ecs(ctx)?;
     Ok(Box::new(LineCodec {
         delimiter: args.string_or("delimiter", "\n").into_bytes(),
         format: args.string("format").map(|f| Template::compile(&f)),

@@ -31,10 +31,7 @@ pub struct PlainCodec {
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
-    let ecs = args
-        .string("ecs_compatibility")
-        .and_then(|s| crate::plugin::Ecs::parse(&s))
-        .unwrap_or(ctx.ecs);
+    let ecs = args.ecs(ctx)?;
     Ok(Box::new(PlainCodec {
         format: args.string("format").map(|f| Template::compile(&f)),
         original: ecs.enabled(),

@@ -126,10 +126,7 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
             ))
         }
     };
-    let ecs = match args.string("ecs_compatibility").as_deref() {
-        Some(s) => crate::plugin::Ecs::parse(s).unwrap_or(ctx.ecs),
-        None => ctx.ecs,
-    };
+    let ecs = args.ecs(ctx)?;
     let target = match args.field("target")? {
         Some(t) => t,
         None if ecs.enabled() => FieldRef::from_path(["event", "hash"]),

@@ -6,7 +6,7 @@ use crate::grok::expand::Coerce;
 use crate::grok::library::{PatternLibrary, PatternSet};
 use crate::grok::matcher::{coerce, FieldMatcher, Grok};
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
-use crate::plugin::{BuildContext, Ecs, Filter, FilterContext, Outcome};
+use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
 use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use logstash_mesos_core::value::map_with_capacity;
 use logstash_mesos_core::{Event, FieldRef, Map, Value};
@@ -233,15 +233,7 @@ fn match_pairs(args: &Args) -> BuildResult<Vec<(String, String)>> {
 
 /// Builds the filter with a chosen engine policy (benches and tests force engines).
 pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildResult<GrokFilter> {
-    let ecs = match args.string("ecs_compatibility") {
-        Some(s) => Ecs::parse(&s).ok_or_else(|| {
-            BuildError::option(
-                "ecs_compatibility",
-                format!("expected disabled, v1 or v8, got {s:?}"),
-            )
-        })?,
-        None => ctx.ecs,
-    };
+    let ecs = args.ecs(ctx)?;
     let mut lib = PatternLibrary::stock(if ecs.enabled() {
         PatternSet::EcsV1
     } else {

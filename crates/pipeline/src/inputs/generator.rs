@@ -2,7 +2,7 @@
 
 use crate::input_context::InputContext;
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
-use crate::plugin::{BoxFuture, BuildContext, Codec, Ecs, Input};
+use crate::plugin::{BoxFuture, BuildContext, Codec, Input};
 use logstash_mesos_core::{FieldRef, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
@@ -40,10 +40,7 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
             "must be 0 (forever) or positive",
         ));
     }
-    let ecs = args
-        .string("ecs_compatibility")
-        .and_then(|s| Ecs::parse(&s))
-        .unwrap_or(ctx.ecs);
+    let ecs = args.ecs(ctx)?;
     Ok(Box::new(GeneratorInput {
         lines,
         count: count as u64,

@@ -2,7 +2,7 @@
 
 use crate::input_context::InputContext;
 use crate::options::{Args, BuildResult, OptSpec};
-use crate::plugin::{BoxFuture, BuildContext, Codec, Ecs, Input};
+use crate::plugin::{BoxFuture, BuildContext, Codec, Input};
 use tokio::io::AsyncReadExt;
 
 pub static OPTIONS: &[OptSpec] = &[];
@@ -13,10 +13,7 @@ pub struct StdinInput {
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
-    let ecs = args
-        .string("ecs_compatibility")
-        .and_then(|s| Ecs::parse(&s))
-        .unwrap_or(ctx.ecs);
+    let ecs = args.ecs(ctx)?;
     Ok(Box::new(StdinInput {
         codec: crate::codecs::from_args(args, ctx, "line")?,
         ecs: ecs.enabled(),

@@ -16,7 +16,7 @@ mod tests;
 
 use crate::input_context::InputContext;
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
-use crate::plugin::{BoxFuture, BuildContext, Codec, Ecs, Input};
+use crate::plugin::{BoxFuture, BuildContext, Codec, Input};
 use discover::Globs;
 use reader::{Settings, Watcher};
 use sincedb::SinceDb;
@@ -153,12 +153,7 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     if delimiter.is_empty() {
         return Err(BuildError::option("delimiter", "must not be empty"));
     }
-    let ecs = match args.string("ecs_compatibility") {
-        Some(s) => Ecs::parse(&s).ok_or_else(|| {
-            BuildError::option("ecs_compatibility", "expected disabled, v1 or v8")
-        })?,
-        None => ctx.ecs,
-    };
+    let ecs = args.ecs(ctx)?;
     let sincedb_path = match args.string("sincedb_path") {
         Some(p) => PathBuf::from(p),
         None => ctx.path_data.join("plugins/inputs/file").join(format!(

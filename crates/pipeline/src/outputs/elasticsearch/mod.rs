@@ -125,10 +125,7 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Output>> {
 /// Builds the concrete output (tests use it to read `stats`).
 pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<ElasticsearchOutput> {
     let id = args.string_or("id", "elasticsearch");
-    let ecs = match args.string("ecs_compatibility") {
-        Some(s) => s != "disabled",
-        None => ctx.ecs.enabled(),
-    };
+    let ecs = args.ecs(ctx)?.enabled();
 
     // Hosts and credentials.
     let ssl = args
