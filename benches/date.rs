@@ -32,8 +32,8 @@ fn bench_filter(
         .with("timezone", Value::from(timezone));
     let filter = date::build(&args, &BuildContext::default()).expect("bench config builds");
     let mut m = Map::default();
-    m.insert("message".into(), Value::from("GET / HTTP/1.1"));
-    m.insert("t".into(), input);
+    m.insert("message", Value::from("GET / HTTP/1.1"));
+    m.insert("t", input);
     let mut event = Event::from_map(m);
     let mut ctx = FilterContext::default();
     // Check the answer before timing it.

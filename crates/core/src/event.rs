@@ -289,14 +289,14 @@ impl Event {
                 if s != tag {
                     let old = std::mem::take(s);
                     self.fields.insert(
-                        TAGS.into(),
+                        TAGS,
                         Value::Array(vec![Value::String(old), Value::from(tag)]),
                     );
                 }
             }
             _ => {
                 self.fields
-                    .insert(TAGS.into(), Value::Array(vec![Value::from(tag)]));
+                    .insert(TAGS, Value::Array(vec![Value::from(tag)]));
             }
         }
     }
@@ -305,7 +305,7 @@ impl Event {
         match self.fields.get_mut(TAGS) {
             Some(Value::Array(a)) => a.retain(|v| v.as_str() != Some(tag)),
             Some(Value::String(s)) if s == tag => {
-                self.fields.insert(TAGS.into(), Value::Array(Vec::new()));
+                self.fields.insert(TAGS, Value::Array(Vec::new()));
             }
             _ => {}
         }

@@ -5,20 +5,17 @@
 //! later without touching every filter.
 
 use crate::timestamp::Timestamp;
-use indexmap::IndexMap;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::fmt;
 
-/// An object: keys keep their insertion order, as JSON output readers expect. Hashed with
-/// foldhash (seeded per process): SipHash showed up in profiles of grok-heavy pipelines.
-pub type Map = IndexMap<String, Value, foldhash::fast::RandomState>;
+pub use crate::map::{Key, Map};
 
 /// An empty [`Map`] with room for `n` entries.
 pub fn map_with_capacity(n: usize) -> Map {
-    Map::with_capacity_and_hasher(n, Default::default())
+    Map::with_capacity(n)
 }
 
 /// One field value.
@@ -227,9 +224,11 @@ impl Value {
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::Timestamp(t) => serde_json::Value::String(t.to_string()),
             Value::Array(a) => serde_json::Value::Array(a.iter().map(Value::to_json).collect()),
-            Value::Object(m) => {
-                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Value::Object(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -340,7 +339,7 @@ impl Serialize for Value {
             Value::Object(m) => {
                 let mut map = s.serialize_map(Some(m.len()))?;
                 for (k, v) in m.iter() {
-                    map.serialize_entry(k, v)?;
+                    map.serialize_entry(k.as_str(), v)?;
                 }
                 map.end()
             }
@@ -390,7 +389,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = map_with_capacity(map.size_hint().unwrap_or(0));
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+        while let Some((k, v)) = map.next_entry::<Key, Value>()? {
             out.insert(k, v);
         }
         Ok(Value::Object(Box::new(out)))

@@ -239,7 +239,7 @@ impl Args {
     /// A hash option, in source order.
     pub fn hash(&self, name: &str) -> Vec<(String, Value)> {
         match self.value(name) {
-            Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
             _ => Vec::new(),
         }
     }

@@ -44,14 +44,14 @@ fn write_value(out: &mut String, v: &Value, indent: usize) {
             out.push_str(&" ".repeat(indent));
             out.push(']');
         }
-        Value::Object(m) => write_map(out, m.iter(), indent),
+        Value::Object(m) => write_map(out, m.iter().map(|(k, v)| (k.as_str(), v)), indent),
         other => out.push_str(&other.to_logstash_string()),
     }
 }
 
 fn write_map<'a>(
     out: &mut String,
-    entries: impl Iterator<Item = (&'a String, &'a Value)>,
+    entries: impl Iterator<Item = (&'a str, &'a Value)>,
     indent: usize,
 ) {
     let entries: Vec<_> = entries.collect();
@@ -89,10 +89,10 @@ impl Codec for RubyDebug {
 
     fn encode(&mut self, event: &Event, out: &mut Vec<u8>) {
         let mut s = String::new();
-        let meta_key = "@metadata".to_string();
         let meta = Value::from(event.metadata().clone());
-        let extra = self.metadata.then_some((&meta_key, &meta));
-        write_map(&mut s, event.fields().iter().chain(extra), 0);
+        let extra = self.metadata.then_some(("@metadata", &meta));
+        let fields = event.fields().iter().map(|(k, v)| (k.as_str(), v));
+        write_map(&mut s, fields.chain(extra), 0);
         s.push('\n');
         out.extend_from_slice(s.as_bytes());
     }

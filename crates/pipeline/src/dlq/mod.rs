@@ -88,11 +88,11 @@ impl Entry {
             meta.insert(k, v);
         }
         let mut dlq = Map::default();
-        dlq.insert("entry_time".into(), Value::String(e.time));
-        dlq.insert("reason".into(), Value::String(e.reason));
-        dlq.insert("plugin_id".into(), Value::String(e.plugin_id));
-        dlq.insert("plugin_type".into(), Value::String(e.plugin_type));
-        meta.insert("dead_letter_queue".into(), Value::from(dlq));
+        dlq.insert("entry_time", Value::String(e.time));
+        dlq.insert("reason", Value::String(e.reason));
+        dlq.insert("plugin_id", Value::String(e.plugin_id));
+        dlq.insert("plugin_type", Value::String(e.plugin_type));
+        meta.insert("dead_letter_queue", Value::from(dlq));
         event
     }
 }

@@ -294,8 +294,8 @@ mod tests {
 
     fn event(field: &str, v: Value) -> Event {
         let mut m = Map::default();
-        m.insert("@timestamp".into(), Value::from("2000-01-01T00:00:00.000Z"));
-        m.insert(field.into(), v);
+        m.insert("@timestamp", Value::from("2000-01-01T00:00:00.000Z"));
+        m.insert(field, v);
         Event::from_map(m)
     }
 

@@ -12,7 +12,7 @@ use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use logstash_mesos_core::{Event, FieldRef, Map, Value};
+use logstash_mesos_core::{Event, FieldRef, Key, Map, Value};
 use sha1::Digest;
 
 const METHODS: &[&str] = &[
@@ -189,11 +189,11 @@ fn hex(bytes: &[u8]) -> String {
 fn deep_sort(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
+            let mut keys: Vec<&Key> = m.keys().collect();
             keys.sort();
             Value::from(
                 keys.into_iter()
-                    .map(|k| (k.clone(), deep_sort(&m[k])))
+                    .map(|k| (k.clone(), deep_sort(&m[k.as_str()])))
                     .collect::<Map>(),
             )
         }

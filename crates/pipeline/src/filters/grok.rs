@@ -7,9 +7,9 @@ use crate::grok::library::{PatternLibrary, PatternSet};
 use crate::grok::matcher::{coerce, FieldMatcher, Grok};
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
-use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
+use logstash_mesos_core::map::Entry;
 use logstash_mesos_core::value::map_with_capacity;
-use logstash_mesos_core::{Event, FieldRef, Map, Value};
+use logstash_mesos_core::{Event, FieldRef, Key, Map, Value};
 use std::cell::Cell;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -117,7 +117,7 @@ pub struct GrokFilter {
 /// prepared path instead of a `FieldRef` built and walked twice per capture.
 struct Slot {
     /// The key path below `fields` (or below `@metadata` when `meta`), `target` included.
-    path: Box<[String]>,
+    path: Box<[Key]>,
     meta: bool,
     /// Named in `overwrite`: replaces instead of turning into an array.
     overwrite: bool,
@@ -137,7 +137,7 @@ impl Slot {
         let meta = full.is_metadata();
         let path = if meta { &full.path()[1..] } else { full.path() };
         Slot {
-            path: path.into(),
+            path: path.iter().map(|k| Key::from(k.as_str())).collect(),
             meta,
             overwrite: overwrite.iter().any(|o| o == name),
             full,
@@ -400,15 +400,14 @@ fn place_in(root: &mut Map, slot: &Slot, value: Value) -> Result<(), Value> {
     };
     let mut map = root;
     for (depth, key) in parents.iter().enumerate() {
-        // Raw entries hash the key once whether it is found or inserted.
-        match map.raw_entry_mut_v1().from_key(key.as_str()) {
-            RawEntryMut::Occupied(o) => match o.into_mut() {
+        match map.entry(key.clone()) {
+            Entry::Occupied(o) => match o.into_mut() {
                 Value::Object(m) => map = m,
                 Value::Array(_) if !overwrite => return Err(value),
                 // `set` fails through a non-hash: nothing is written.
                 _ => return Ok(()),
             },
-            RawEntryMut::Vacant(v) => {
+            Entry::Vacant(v) => {
                 // Nothing exists below: build the rest of the chain and insert it once.
                 let mut inner = map_with_capacity(cap(parents.len() - 1));
                 inner.insert(last.clone(), value);
@@ -417,15 +416,15 @@ fn place_in(root: &mut Map, slot: &Slot, value: Value) -> Result<(), Value> {
                     outer.insert(k.clone(), Value::from(inner));
                     inner = outer;
                 }
-                v.insert(key.clone(), Value::from(inner));
+                v.insert(Value::from(inner));
                 return Ok(());
             }
         }
     }
-    let slot = match map.raw_entry_mut_v1().from_key(last.as_str()) {
-        RawEntryMut::Occupied(o) => o.into_mut(),
-        RawEntryMut::Vacant(v) => {
-            v.insert(last.clone(), value);
+    let slot = match map.entry(last.clone()) {
+        Entry::Occupied(o) => o.into_mut(),
+        Entry::Vacant(v) => {
+            v.insert(value);
             return Ok(());
         }
     };
@@ -592,10 +591,10 @@ mod tests {
         assert_eq!(run(f.as_ref(), &mut missing), Outcome::Failure);
         assert!(missing.has_tag("_grokparsefailure"));
         let mut m = Map::default();
-        m.insert("message".into(), Value::Integer(7));
+        m.insert("message", Value::Integer(7));
         assert_eq!(run(f.as_ref(), &mut Event::from_map(m)), Outcome::Failure);
         let mut obj = Map::default();
-        obj.insert("message".into(), Value::from(Map::default()));
+        obj.insert("message", Value::from(Map::default()));
         assert_eq!(run(f.as_ref(), &mut Event::from_map(obj)), Outcome::Failure);
         let lossy = String::from_utf8_lossy(b"1.2.3.4 - - [\xff\xfe] \"GET /\xc3 HTTP/1.1\" 200 1")
             .into_owned();
@@ -675,15 +674,15 @@ mod tests {
         )
         .expect("builds");
         let mut m = Map::default();
-        m.insert("message".into(), Value::from("b1 l1 s1 p1 n1 m1"));
+        m.insert("message", Value::from("b1 l1 s1 p1 n1 m1"));
         // An existing string under an array index: turned into an array through it.
-        m.insert("l".into(), Value::Array(vec![Value::from("old")]));
+        m.insert("l", Value::Array(vec![Value::from("old")]));
         // A scalar where a hash is needed: nothing is written.
-        m.insert("s".into(), Value::Integer(3));
+        m.insert("s", Value::Integer(3));
         let mut o = Map::default();
-        o.insert("p".into(), Value::from("old"));
-        m.insert("o".into(), Value::from(o));
-        m.insert("n".into(), Value::Integer(1));
+        o.insert("p", Value::from("old"));
+        m.insert("o", Value::from(o));
+        m.insert("n", Value::Integer(1));
         let mut e = Event::from_map(m);
         assert_eq!(run(f.as_ref(), &mut e), Outcome::Success);
         assert_eq!(e.get(&r("[a][b]")), Some(&Value::from("b1")));
@@ -696,7 +695,7 @@ mod tests {
         assert_eq!(e.get(&r("n")), Some(&Value::Integer(1)));
         assert_eq!(e.get(&r("[@metadata][m]")), Some(&Value::from("m1")));
         // Key order: new hashes come after the existing fields, in capture order.
-        let keys: Vec<&str> = e.fields().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = e.fields().keys().map(|k| k.as_str()).collect();
         assert_eq!(keys.last(), Some(&"a"));
     }
 

@@ -321,7 +321,7 @@ mod tests {
     fn inspect_like_ruby() {
         let mut m = Map::default();
         m.insert(
-            "k".into(),
+            "k",
             Value::Array(vec![
                 Value::from("a\"b"),
                 Value::Integer(1),

@@ -123,7 +123,7 @@ pub struct Mutate {
 pub(crate) fn pairs(args: &Args, name: &str) -> BuildResult<Vec<(String, Value)>> {
     match args.value(name) {
         None => Ok(Vec::new()),
-        Some(Value::Object(m)) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Some(Value::Object(m)) => Ok(m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()),
         Some(Value::Array(a)) if a.len() % 2 == 0 => Ok(a
             .chunks(2)
             .map(|c| (c[0].to_logstash_string(), c[1].clone()))

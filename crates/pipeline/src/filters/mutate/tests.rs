@@ -187,8 +187,8 @@ fn invalid_add_field_key_is_a_mutate_error() {
 fn huge_and_odd_utf8_values() {
     let big = "ab,".repeat(350_000); // ~1 MiB
     let mut m = Map::default();
-    m.insert("a".into(), Value::String(big.clone()));
-    m.insert("u".into(), Value::from("\u{0}ǅ\u{FFFD}ß\u{1F600}"));
+    m.insert("a", Value::String(big.clone()));
+    m.insert("u", Value::from("\u{0}ǅ\u{FFFD}ß\u{1F600}"));
     let f = build(
         &Args::default()
             .with("split", obj(r#"{"a":","}"#))

@@ -496,11 +496,11 @@ fn decorate_all(settings: &Settings, t: &Tracked, events: &mut [Event]) {
     let path = t.path.to_string_lossy().into_owned();
     for e in events {
         let meta = e.metadata_mut();
-        meta.insert("path".into(), Value::from(path.as_str()));
-        meta.insert("host".into(), Value::from(settings.host.as_str()));
+        meta.insert("path", Value::from(path.as_str()));
+        meta.insert("host", Value::from(settings.host.as_str()));
         if let Some(first) = first_token(e.acks()) {
             let id = event_id(&settings.host, t.id, t.fingerprint, t.generation, first);
-            e.metadata_mut().insert("_id".into(), Value::String(id));
+            e.metadata_mut().insert("_id", Value::String(id));
         }
         if !e.contains(&host_field) {
             let _ = e.set(&host_field, Value::from(settings.host.as_str()));
