@@ -128,19 +128,39 @@ impl Map {
     /// Appends a key known to be absent; returns its position.
     fn push_new(&mut self, key: Key, value: Value) -> usize {
         let pos = self.entries.len();
-        if let Some(ix) = &mut self.index {
-            let h = ix.hasher.hash_one(key.as_str());
-            let entries = &self.entries;
-            let hasher = &ix.hasher;
-            ix.table.insert_unique(h, pos as u32, |&p| {
-                hasher.hash_one(entries[p as usize].0.as_str())
-            });
-        }
         self.entries.push((key, value));
-        if self.index.is_none() && self.entries.len() > LINEAR_MAX {
-            self.index = Some(Box::new(Index::build(&self.entries)));
+        match &mut self.index {
+            Some(ix) => {
+                let entries = &self.entries;
+                let hasher = &ix.hasher;
+                let h = hasher.hash_one(entries[pos].0.as_str());
+                ix.table.insert_unique(h, pos as u32, |&p| {
+                    hasher.hash_one(entries[p as usize].0.as_str())
+                });
+            }
+            None if pos >= LINEAR_MAX => {
+                self.index = Some(Box::new(Index::build(&self.entries)));
+            }
+            None => {}
         }
         pos
+    }
+
+    /// Appends `key`, which the caller has just looked up and found absent (saves the
+    /// second search of [`Map::insert`]); returns its position.
+    pub fn insert_absent(&mut self, key: Key, value: Value) -> usize {
+        debug_assert!(!self.contains_key(&key), "insert_absent with a present key");
+        self.push_new(key, value)
+    }
+
+    /// A map holding one entry, with room for `cap`.
+    pub fn with_first(cap: usize, key: Key, value: Value) -> Map {
+        let mut entries = Vec::with_capacity(cap.max(1));
+        entries.push((key, value));
+        Map {
+            entries,
+            index: None,
+        }
     }
 
     /// Sets `key`; an existing key keeps its position and the old value is returned.

@@ -7,8 +7,6 @@ use crate::grok::library::{PatternLibrary, PatternSet};
 use crate::grok::matcher::{coerce, FieldMatcher, Grok};
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
-use logstash_mesos_core::map::Entry;
-use logstash_mesos_core::value::map_with_capacity;
 use logstash_mesos_core::{Event, FieldRef, Key, Map, Value};
 use std::cell::Cell;
 use std::path::Path;
@@ -398,35 +396,32 @@ fn place_in(root: &mut Map, slot: &Slot, value: Value) -> Result<(), Value> {
     let Some((last, parents)) = slot.path.split_last() else {
         return Ok(());
     };
+    // Positions, not entry handles: this runs for every capture of every event, and
+    // small index lookups stay in registers where entry structs went through memory.
     let mut map = root;
     for (depth, key) in parents.iter().enumerate() {
-        match map.entry(key.clone()) {
-            Entry::Occupied(o) => match o.into_mut() {
-                Value::Object(m) => map = m,
-                Value::Array(_) if !overwrite => return Err(value),
-                // `set` fails through a non-hash: nothing is written.
-                _ => return Ok(()),
-            },
-            Entry::Vacant(v) => {
-                // Nothing exists below: build the rest of the chain and insert it once.
-                let mut inner = map_with_capacity(cap(parents.len() - 1));
-                inner.insert(last.clone(), value);
-                for (j, k) in parents.iter().enumerate().skip(depth + 1).rev() {
-                    let mut outer = map_with_capacity(cap(j - 1));
-                    outer.insert(k.clone(), Value::from(inner));
-                    inner = outer;
-                }
-                v.insert(Value::from(inner));
-                return Ok(());
+        let Some(i) = map.get_index_of(key) else {
+            // Nothing exists below: build the rest of the chain and insert it once.
+            let mut inner = Map::with_first(cap(parents.len() - 1), last.clone(), value);
+            for (j, k) in parents.iter().enumerate().skip(depth + 1).rev() {
+                inner = Map::with_first(cap(j - 1), k.clone(), Value::from(inner));
             }
+            map.insert_absent(key.clone(), Value::from(inner));
+            return Ok(());
+        };
+        match map.get_index_mut(i).map(|(_, v)| v) {
+            Some(Value::Object(m)) => map = m,
+            Some(Value::Array(_)) if !overwrite => return Err(value),
+            // `set` fails through a non-hash: nothing is written.
+            _ => return Ok(()),
         }
     }
-    let slot = match map.entry(last.clone()) {
-        Entry::Occupied(o) => o.into_mut(),
-        Entry::Vacant(v) => {
-            v.insert(value);
-            return Ok(());
-        }
+    let Some(i) = map.get_index_of(last) else {
+        map.insert_absent(last.clone(), value);
+        return Ok(());
+    };
+    let Some((_, slot)) = map.get_index_mut(i) else {
+        return Ok(());
     };
     if overwrite {
         *slot = value;
