@@ -63,6 +63,9 @@ pub enum MatchResult {
 /// worker; PCRE2's own default match limit is the same figure.
 const RETRY_LIMIT: u32 = 10_000_000;
 
+// One per compiled pattern, built once and never moved on the match path: the size of the
+// per-thread buffer tables does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     Regex {
         re: regex::Regex,
