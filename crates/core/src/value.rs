@@ -25,6 +25,10 @@ pub enum Value {
     Null,
     Bool(bool),
     Integer(i64),
+    /// An integer beyond 64 bits (Ruby's Bignum, e.g. from mutate `convert`): its decimal
+    /// digits, `-` first when negative, no leading zeros; never a value that fits `i64`
+    /// (build it with [`Value::integer_from_decimal`]). Written to JSON as a bare number.
+    BigInteger(Box<str>),
     Float(f64),
     String(String),
     Timestamp(Timestamp),
@@ -73,8 +77,27 @@ impl Value {
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Integer(i) => Some(*i as f64),
+            Value::BigInteger(d) => d.parse().ok(),
             Value::Float(f) => Some(*f),
             _ => None,
+        }
+    }
+
+    /// The integer written by `digits` (ASCII digits, at least one) with a sign: an
+    /// `Integer` when it fits 64 bits, else a `BigInteger`.
+    pub fn integer_from_decimal(negative: bool, digits: &str) -> Value {
+        let trimmed = digits.trim_start_matches('0');
+        if trimmed.is_empty() {
+            return Value::Integer(0);
+        }
+        let signed = if negative {
+            format!("-{trimmed}")
+        } else {
+            trimmed.to_string()
+        };
+        match signed.parse::<i64>() {
+            Ok(i) => Value::Integer(i),
+            Err(_) => Value::BigInteger(signed.into_boxed_str()),
         }
     }
 
@@ -87,7 +110,7 @@ impl Value {
         match self {
             Value::Null => "null",
             Value::Bool(_) => "boolean",
-            Value::Integer(_) => "integer",
+            Value::Integer(_) | Value::BigInteger(_) => "integer",
             Value::Float(_) => "float",
             Value::String(_) => "string",
             Value::Timestamp(_) => "timestamp",
@@ -124,6 +147,7 @@ impl Value {
             Value::Integer(i) => {
                 let _ = write!(out, "{i}");
             }
+            Value::BigInteger(d) => out.push_str(d),
             Value::Float(f) => out.push_str(&format_float(*f)),
             Value::String(s) => out.push_str(s),
             Value::Timestamp(t) => {
@@ -149,9 +173,14 @@ impl Value {
     /// everything else structurally.
     pub fn loose_eq(&self, other: &Value) -> bool {
         match (self, other) {
-            (Value::Integer(_) | Value::Float(_), Value::Integer(_) | Value::Float(_)) => {
-                self.as_f64() == other.as_f64()
-            }
+            (Value::BigInteger(a), Value::BigInteger(b)) => a == b,
+            // Canonical big integers never equal a 64-bit one.
+            (Value::BigInteger(_), Value::Integer(_))
+            | (Value::Integer(_), Value::BigInteger(_)) => false,
+            (
+                Value::Integer(_) | Value::Float(_) | Value::BigInteger(_),
+                Value::Integer(_) | Value::Float(_) | Value::BigInteger(_),
+            ) => self.as_f64() == other.as_f64(),
             (Value::Array(a), Value::Array(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.loose_eq(y))
             }
@@ -164,9 +193,10 @@ impl Value {
     pub fn compare(&self, other: &Value) -> Option<Ordering> {
         match (self, other) {
             (Value::Integer(a), Value::Integer(b)) => Some(a.cmp(b)),
-            (Value::Integer(_) | Value::Float(_), Value::Integer(_) | Value::Float(_)) => {
-                self.as_f64()?.partial_cmp(&other.as_f64()?)
-            }
+            (
+                Value::Integer(_) | Value::Float(_) | Value::BigInteger(_),
+                Value::Integer(_) | Value::Float(_) | Value::BigInteger(_),
+            ) => self.as_f64()?.partial_cmp(&other.as_f64()?),
             (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
             (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
             _ => None,
@@ -218,6 +248,13 @@ impl Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Integer(i) => serde_json::Value::from(*i),
+            // `serde_json::Value` has no exact form for it: the nearest float.
+            Value::BigInteger(d) => d
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
@@ -320,6 +357,15 @@ impl Serialize for Value {
             Value::Null => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Integer(i) => s.serialize_i64(*i),
+            // Within 128 bits serde has a native form; beyond, serde_json's raw value writes
+            // the digits as a bare JSON number (other formats get a string).
+            Value::BigInteger(d) => match d.parse::<i128>() {
+                Ok(i) => s.serialize_i128(i),
+                Err(_) => match serde_json::value::RawValue::from_string(d.to_string()) {
+                    Ok(raw) => raw.serialize(s),
+                    Err(_) => s.serialize_str(d),
+                },
+            },
             Value::Float(f) => {
                 if f.is_finite() {
                     s.serialize_f64(*f)
@@ -369,7 +415,17 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
         Ok(i64::try_from(v)
             .map(Value::Integer)
-            .unwrap_or(Value::Float(v as f64)))
+            .unwrap_or_else(|_| Value::BigInteger(v.to_string().into_boxed_str())))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        Ok(i64::try_from(v)
+            .map(Value::Integer)
+            .unwrap_or_else(|_| Value::BigInteger(v.to_string().into_boxed_str())))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        Ok(i64::try_from(v)
+            .map(Value::Integer)
+            .unwrap_or_else(|_| Value::BigInteger(v.to_string().into_boxed_str())))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))
@@ -410,6 +466,36 @@ mod tests {
     fn value_stays_compact() {
         // Every hash slot holds a Value: growing it costs memory bandwidth on every event.
         assert!(std::mem::size_of::<Value>() <= 32);
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_stay_exact() {
+        let i128_range = Value::integer_from_decimal(false, "0009223372036854775808");
+        assert_eq!(i128_range, Value::BigInteger("9223372036854775808".into()));
+        let beyond = Value::integer_from_decimal(true, "680564693277057720000000000000000000000");
+        assert_eq!(beyond.type_name(), "integer");
+        assert_eq!(Value::integer_from_decimal(true, "42"), Value::Integer(-42));
+        assert_eq!(Value::integer_from_decimal(false, "000"), Value::Integer(0));
+        // JSON output writes the digits as a bare number, inside and beyond 128 bits.
+        assert_eq!(
+            serde_json::to_string(&Value::Array(vec![i128_range.clone(), beyond.clone()])).unwrap(),
+            "[9223372036854775808,-680564693277057720000000000000000000000]"
+        );
+        assert_eq!(
+            beyond.to_logstash_string(),
+            "-680564693277057720000000000000000000000"
+        );
+        // Read back: above i64 within u64 stays exact.
+        let back: Value = serde_json::from_str("18446744073709551615").unwrap();
+        assert_eq!(back, Value::BigInteger("18446744073709551615".into()));
+        // Comparisons as numbers.
+        assert_eq!(
+            i128_range.compare(&Value::Integer(1)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(beyond.compare(&Value::Float(0.0)), Some(Ordering::Less));
+        assert!(!i128_range.loose_eq(&Value::Integer(i64::MAX)));
+        assert!(i128_range.loose_eq(&Value::BigInteger("9223372036854775808".into())));
     }
 
     #[test]

@@ -15,16 +15,10 @@ use logstash_mesos_pipeline::runner::run_steps;
 use serde_json::Value as J;
 use std::path::PathBuf;
 
-const BIG_INT: &str = "integer beyond 64 bits: core Value has no big integers";
 const BACKTRACK: &str = "expects a timeout from a backtracking engine; this pattern runs on the linear-time regex engine and finishes at once";
 
 /// Cases that fail by design, with the reason. Anything else failing fails the test.
 const KNOWN_FAILURES: &[(&str, &str)] = &[
-    ("mutate-120", BIG_INT),
-    ("mutate-121", BIG_INT),
-    ("mutate-122", BIG_INT),
-    ("mutate-123", BIG_INT),
-    ("dissect-005", BIG_INT),
     (
         "json-004",
         "Logstash 7.0-8.2 only: since 8.3 field references accept such keys, so 8.x parses it",

@@ -355,8 +355,18 @@ fn convert(v: &Value, ty: Target) -> Option<Value> {
     match ty {
         Target::Float => java_double(&s).map(Value::Float),
         Target::Int => {
-            if let Ok(i) = s.trim().parse::<i64>() {
+            let t = s.trim();
+            if let Ok(i) = t.parse::<i64>() {
                 return Some(Value::Integer(i));
+            }
+            // An integer beyond 64 bits is kept exactly, as Ruby's Integer() does.
+            let (neg, digits) = match t.as_bytes().first() {
+                Some(b'-') => (true, &t[1..]),
+                Some(b'+') => (false, &t[1..]),
+                _ => (false, t),
+            };
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Some(Value::integer_from_decimal(neg, digits));
             }
             let f = java_double(&s)?;
             (f.is_finite() && f.trunc().abs() < 9.2e18).then(|| Value::Integer(f.trunc() as i64))

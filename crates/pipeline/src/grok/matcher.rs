@@ -198,12 +198,8 @@ pub fn ruby_to_i(s: &str) -> logstash_mesos_core::Value {
     if digits.is_empty() {
         return Value::Integer(0);
     }
-    let signed = if neg { format!("-{digits}") } else { digits };
-    match signed.parse::<i64>() {
-        Ok(i) => Value::Integer(i),
-        // Ruby has big integers; the nearest we can hold is a float.
-        Err(_) => Value::Float(signed.parse::<f64>().unwrap_or(0.0)),
-    }
+    // Ruby has big integers: beyond 64 bits the digits are kept exactly.
+    Value::integer_from_decimal(neg, &digits)
 }
 
 /// Ruby's `String#to_f`: the longest leading decimal number, else 0.0.

@@ -145,11 +145,8 @@ fn ruby_to_i(s: &str) -> Result<Value, String> {
     if digits.is_empty() {
         return Ok(Value::Integer(0));
     }
-    let signed = if neg { format!("-{digits}") } else { digits };
-    signed
-        .parse::<i64>()
-        .map(Value::Integer)
-        .map_err(|_| format!("{s:?} does not fit a 64-bit integer"))
+    // Ruby has big integers: beyond 64 bits the digits are kept exactly.
+    Ok(Value::integer_from_decimal(neg, &digits))
 }
 
 /// `BigDecimal(s).to_i`, exactly: `[+-]digits[.digits]e[+-]digits`.
@@ -190,16 +187,10 @@ fn decimal_to_int(s: &str) -> Option<Value> {
 }
 
 fn assemble(neg: bool, digits: &str) -> Option<Value> {
-    let trimmed = digits.trim_start_matches('0');
-    if trimmed.is_empty() {
+    if digits.is_empty() {
         return Some(Value::Integer(0));
     }
-    let signed = if neg {
-        format!("-{trimmed}")
-    } else {
-        trimmed.to_string()
-    };
-    signed.parse::<i64>().ok().map(Value::Integer)
+    Some(Value::integer_from_decimal(neg, digits))
 }
 
 fn parse_hex_int(s: &str) -> Option<Value> {
@@ -359,7 +350,15 @@ mod tests {
             Ok(Value::Integer(9_007_199_254_740_993))
         );
         assert_eq!(int("abc"), Ok(Value::Integer(0)), "Ruby's to_i");
-        assert!(int("9223372036854775808").is_err());
+        // Ruby's Bignum: kept exactly beyond 64 bits.
+        assert_eq!(
+            int("9223372036854775808"),
+            Ok(Value::BigInteger("9223372036854775808".into()))
+        );
+        assert_eq!(
+            int("-1.5e25"),
+            Ok(Value::BigInteger("-15000000000000000000000000".into()))
+        );
         assert!(int("1xe5").is_err());
         assert_eq!(
             Conversion::Integer.convert(&Value::Float(-123.45)),
