@@ -31,7 +31,7 @@ impl Event {
     /// An event with `@timestamp` now and `@version` "1", as Logstash creates them.
     pub fn new() -> Self {
         // Room for what inputs and a typical grok/date pass add without regrowing.
-        let mut fields = crate::value::map_with_capacity(16);
+        let mut fields = Map::with_capacity(16);
         fields.insert(TIMESTAMP.to_string(), Value::Timestamp(Timestamp::now()));
         fields.insert(VERSION.to_string(), Value::from("1"));
         Event {
@@ -76,7 +76,7 @@ impl Event {
             }
             None => Timestamp::now(),
         };
-        let mut out = crate::value::map_with_capacity(fields.len() + 2);
+        let mut out = Map::with_capacity(fields.len() + 2);
         out.insert(TIMESTAMP.to_string(), Value::Timestamp(ts));
         for (k, v) in fields {
             out.insert(k, v);
@@ -205,10 +205,7 @@ impl Event {
             // per level even when the hash already exists.
             if !map.contains_key(key.as_str()) {
                 // Nested objects rarely stay at one key (ECS: [http][request][method], ...).
-                map.insert(
-                    key.clone(),
-                    Value::Object(Box::new(crate::value::map_with_capacity(4))),
-                );
+                map.insert(key.clone(), Value::Object(Box::new(Map::with_capacity(4))));
             }
             let Some(entry) = map.get_mut(key.as_str()) else {
                 unreachable!("inserted above")

@@ -100,11 +100,6 @@ impl Map {
         Some(&mut self.entries[i].1)
     }
 
-    pub fn get_key_value(&self, key: &str) -> Option<(&Key, &Value)> {
-        self.get_index_of(key)
-            .map(|i| (&self.entries[i].0, &self.entries[i].1))
-    }
-
     pub fn contains_key(&self, key: &str) -> bool {
         self.get_index_of(key).is_some()
     }
@@ -119,10 +114,6 @@ impl Map {
 
     pub fn first(&self) -> Option<(&Key, &Value)> {
         self.get_index(0)
-    }
-
-    pub fn last(&self) -> Option<(&Key, &Value)> {
-        self.entries.last().map(|(k, v)| (k, v))
     }
 
     /// Appends a key known to be absent; returns its position. Inlined: built in place,
@@ -177,42 +168,12 @@ impl Map {
         }
     }
 
-    /// [`Map::insert`] that also returns the entry's position.
-    pub fn insert_full(&mut self, key: impl Into<Key>, value: Value) -> (usize, Option<Value>) {
-        let key = key.into();
-        match self.get_index_of(&key) {
-            Some(i) => (i, Some(std::mem::replace(&mut self.entries[i].1, value))),
-            None => (self.push_new(key, value), None),
-        }
-    }
-
-    /// The value of `key`, inserted by `make` when absent (one lookup either way).
-    pub fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> Value) -> &mut Value {
-        let i = match self.get_index_of(key) {
-            Some(i) => i,
-            None => self.push_new(Key::from(key), make()),
-        };
-        &mut self.entries[i].1
-    }
-
-    pub fn entry(&mut self, key: impl Into<Key>) -> Entry<'_> {
-        let key = key.into();
-        match self.get_index_of(&key) {
-            Some(index) => Entry::Occupied(OccupiedEntry { map: self, index }),
-            None => Entry::Vacant(VacantEntry { map: self, key }),
-        }
-    }
-
     /// Removes `key`, keeping the order of the others (O(n), as `IndexMap::shift_remove`).
     pub fn shift_remove(&mut self, key: &str) -> Option<Value> {
-        self.shift_remove_entry(key).map(|(_, v)| v)
-    }
-
-    pub fn shift_remove_entry(&mut self, key: &str) -> Option<(Key, Value)> {
         let i = self.get_index_of(key)?;
-        let e = self.entries.remove(i);
+        let (_, v) = self.entries.remove(i);
         self.reindex();
-        Some(e)
+        Some(v)
     }
 
     /// Removes `key`, moving the last entry into its place (as `IndexMap::swap_remove`).
@@ -221,12 +182,6 @@ impl Map {
         let (_, v) = self.entries.swap_remove(i);
         self.reindex();
         Some(v)
-    }
-
-    pub fn pop(&mut self) -> Option<(Key, Value)> {
-        let e = self.entries.pop();
-        self.reindex();
-        e
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&Key, &mut Value) -> bool) {
@@ -268,82 +223,6 @@ impl Map {
         &mut self,
     ) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {
         self.entries.iter_mut().map(|(_, v)| v)
-    }
-
-    pub fn into_values(self) -> impl DoubleEndedIterator<Item = Value> + ExactSizeIterator {
-        self.entries.into_iter().map(|(_, v)| v)
-    }
-
-    pub fn into_keys(self) -> impl DoubleEndedIterator<Item = Key> + ExactSizeIterator {
-        self.entries.into_iter().map(|(k, _)| k)
-    }
-}
-
-/// A slot of [`Map::entry`].
-pub enum Entry<'a> {
-    Occupied(OccupiedEntry<'a>),
-    Vacant(VacantEntry<'a>),
-}
-
-pub struct OccupiedEntry<'a> {
-    map: &'a mut Map,
-    index: usize,
-}
-
-pub struct VacantEntry<'a> {
-    map: &'a mut Map,
-    key: Key,
-}
-
-impl<'a> OccupiedEntry<'a> {
-    pub fn key(&self) -> &Key {
-        &self.map.entries[self.index].0
-    }
-    pub fn index(&self) -> usize {
-        self.index
-    }
-    pub fn get(&self) -> &Value {
-        &self.map.entries[self.index].1
-    }
-    pub fn get_mut(&mut self) -> &mut Value {
-        &mut self.map.entries[self.index].1
-    }
-    pub fn into_mut(self) -> &'a mut Value {
-        &mut self.map.entries[self.index].1
-    }
-    pub fn insert(&mut self, v: Value) -> Value {
-        std::mem::replace(self.get_mut(), v)
-    }
-}
-
-impl<'a> VacantEntry<'a> {
-    pub fn key(&self) -> &Key {
-        &self.key
-    }
-    pub fn insert(self, v: Value) -> &'a mut Value {
-        let i = self.map.push_new(self.key, v);
-        &mut self.map.entries[i].1
-    }
-}
-
-impl<'a> Entry<'a> {
-    pub fn or_insert(self, v: Value) -> &'a mut Value {
-        self.or_insert_with(|| v)
-    }
-    pub fn or_insert_with(self, make: impl FnOnce() -> Value) -> &'a mut Value {
-        match self {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => v.insert(make()),
-        }
-    }
-    pub fn or_default(self) -> &'a mut Value {
-        self.or_insert_with(Value::default)
-    }
-    pub fn and_modify(mut self, f: impl FnOnce(&mut Value)) -> Self {
-        if let Entry::Occupied(o) = &mut self {
-            f(o.get_mut());
-        }
-        self
     }
 }
 
@@ -525,12 +404,12 @@ mod tests {
     }
 
     #[test]
-    fn entry_and_equality_ignore_order() {
+    fn equality_ignores_order() {
         let mut m = Map::new();
-        *m.entry("x").or_insert(Value::Integer(0)) = Value::Integer(5);
-        m.entry("x")
-            .and_modify(|v| *v = Value::Integer(6))
-            .or_default();
+        m.insert("x", Value::Integer(5));
+        if let Some(v) = m.get_mut("x") {
+            *v = Value::Integer(6);
+        }
         m.insert("y", Value::Null);
         let other: Map = [("y", Value::Null), ("x", Value::Integer(6))].into();
         assert_eq!(m, other);

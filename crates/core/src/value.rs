@@ -13,11 +13,6 @@ use std::fmt;
 
 pub use crate::map::{Key, Map};
 
-/// An empty [`Map`] with room for `n` entries.
-pub fn map_with_capacity(n: usize) -> Map {
-    Map::with_capacity(n)
-}
-
 /// One field value.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
@@ -444,7 +439,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = map_with_capacity(map.size_hint().unwrap_or(0));
+        let mut out = Map::with_capacity(map.size_hint().unwrap_or(0));
         while let Some((k, v)) = map.next_entry::<Key, Value>()? {
             out.insert(k, v);
         }
