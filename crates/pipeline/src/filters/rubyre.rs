@@ -1,6 +1,7 @@
 //! Ruby compatibility helpers shared by the filters ported from Ruby plugins (mutate, kv,
 //! fingerprint): Ruby (Onigmo) regex syntax on top of `fancy_regex`, Ruby's `gsub`
-//! replacement escapes, Ruby's case mapping and Ruby's `to_s`/`inspect` of event values.
+//! replacement escapes, Ruby's case mapping, Ruby's `to_s`/`inspect` of event values and
+//! its `String#to_i`/`to_f` (grok's `:int`/`:float`, mutate's `convert`).
 //!
 //! Patterns are compiled with `(?m)` because Ruby's `^`/`$` always match at line
 //! boundaries; `.` does not match `\n` in either engine.
@@ -281,9 +282,103 @@ fn inspect_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Ruby's `String#to_i`: leading whitespace, sign, digits (underscores allowed between
+/// digits); anything else ends the number; no digits give 0.
+pub fn ruby_to_i(s: &str) -> Value {
+    // Fast path for the common plain number: no intermediate string.
+    let (sign, digits) = match s.strip_prefix('-') {
+        Some(d) => (-1, d),
+        None => (1, s),
+    };
+    if !digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let n = digits
+            .bytes()
+            .fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0'));
+        return Value::Integer(sign * n);
+    }
+    let t = s.trim_start();
+    let (neg, rest) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut digits = String::new();
+    let mut prev_digit = false;
+    for ch in rest.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            prev_digit = true;
+        } else if ch == '_' && prev_digit {
+            prev_digit = false;
+        } else {
+            break;
+        }
+    }
+    if digits.is_empty() {
+        return Value::Integer(0);
+    }
+    // Ruby has big integers: beyond 64 bits the digits are kept exactly.
+    Value::integer_from_decimal(neg, &digits)
+}
+
+/// Ruby's `String#to_f`: the longest leading decimal number, else 0.0.
+pub fn ruby_to_f(s: &str) -> f64 {
+    let t = s.trim_start().as_bytes();
+    let mut i = 0;
+    if matches!(t.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let int_start = i;
+    while i < t.len() && t[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut end = i;
+    if i < t.len() && t[i] == b'.' && t.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+        while i < t.len() && t[i].is_ascii_digit() {
+            i += 1;
+        }
+        end = i;
+    }
+    if end > int_start && i < t.len() && (t[i] == b'e' || t[i] == b'E') {
+        let mut j = i + 1;
+        if matches!(t.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        if t.get(j).is_some_and(u8::is_ascii_digit) {
+            while j < t.len() && t[j].is_ascii_digit() {
+                j += 1;
+            }
+            end = j;
+        }
+    }
+    std::str::from_utf8(&t[..end])
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ruby_number_conversions() {
+        assert_eq!(ruby_to_i(" 12abc"), Value::Integer(12));
+        assert_eq!(ruby_to_i("-1_000"), Value::Integer(-1000));
+        assert_eq!(ruby_to_i("x"), Value::Integer(0));
+        assert_eq!(ruby_to_i("-0042"), Value::Integer(-42));
+        assert_eq!(
+            ruby_to_i("999999999999999999"),
+            Value::Integer(999_999_999_999_999_999)
+        );
+        assert_eq!(ruby_to_i("9223372036854775807"), Value::Integer(i64::MAX));
+        assert_eq!(ruby_to_i("-"), Value::Integer(0));
+        assert_eq!(ruby_to_f("1.5e3ms"), 1500.0);
+        assert_eq!(ruby_to_f("3."), 3.0);
+        assert_eq!(ruby_to_f("abc"), 0.0);
+    }
+
     use logstash_mesos_core::Map;
 
     #[test]

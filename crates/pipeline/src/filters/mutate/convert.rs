@@ -103,7 +103,8 @@ fn to_integer(v: &Value) -> Result<Value, String> {
                 return decimal_to_int(&s)
                     .ok_or_else(|| format!("invalid value for BigDecimal(): {raw:?}"));
             }
-            ruby_to_i(&s)
+            // Ruby's `String#to_i`: leading digits, anything after ignored.
+            Ok(crate::filters::rubyre::ruby_to_i(&s))
         }
         other => Err(format!("can't convert {} into Integer", other.type_name())),
     }
@@ -120,33 +121,6 @@ fn float_to_int(f: f64) -> Result<Value, String> {
     } else {
         Err(format!("{f} does not fit a 64-bit integer"))
     }
-}
-
-/// Ruby's `String#to_i`: optional sign, leading digits (single `_` between digits
-/// allowed), anything after is ignored; no digits gives 0.
-fn ruby_to_i(s: &str) -> Result<Value, String> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let mut digits = String::new();
-    let mut prev_underscore = false;
-    for c in rest.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            prev_underscore = false;
-        } else if c == '_' && !digits.is_empty() && !prev_underscore {
-            prev_underscore = true;
-        } else {
-            break;
-        }
-    }
-    if digits.is_empty() {
-        return Ok(Value::Integer(0));
-    }
-    // Ruby has big integers: beyond 64 bits the digits are kept exactly.
-    Ok(Value::integer_from_decimal(neg, &digits))
 }
 
 /// `BigDecimal(s).to_i`, exactly: `[+-]digits[.digits]e[+-]digits`.
