@@ -99,9 +99,9 @@ fn match_only(c: &mut Criterion, name: &str, pattern: &str, pref: EnginePref) {
         Err(e) => panic!("bench pattern does not compile: {e}"),
     };
     let lines: Vec<&str> = CORPUS.lines().collect();
-    let mut g_ = c.benchmark_group("grok-match-only");
-    g_.throughput(Throughput::Elements(lines.len() as u64));
-    g_.bench_function(name, |b| {
+    let mut group = c.benchmark_group("grok-match-only");
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    group.bench_function(name, |b| {
         b.iter(|| {
             let mut n = 0usize;
             for l in &lines {
@@ -110,7 +110,7 @@ fn match_only(c: &mut Criterion, name: &str, pattern: &str, pref: EnginePref) {
             n
         })
     });
-    g_.finish();
+    group.finish();
 }
 
 fn benches(c: &mut Criterion) {

@@ -360,11 +360,7 @@ fn convert(v: &Value, ty: Target) -> Option<Value> {
                 return Some(Value::Integer(i));
             }
             // An integer beyond 64 bits is kept exactly, as Ruby's Integer() does.
-            let (neg, digits) = match t.as_bytes().first() {
-                Some(b'-') => (true, &t[1..]),
-                Some(b'+') => (false, &t[1..]),
-                _ => (false, t),
-            };
+            let (neg, digits) = rubyre::split_sign(t);
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Some(Value::integer_from_decimal(neg, digits));
             }

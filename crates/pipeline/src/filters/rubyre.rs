@@ -282,6 +282,15 @@ fn inspect_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// An optional leading `-` or `+`: (negative, the rest).
+pub fn split_sign(s: &str) -> (bool, &str) {
+    match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    }
+}
+
 /// Ruby's `String#to_i`: leading whitespace, sign, digits (underscores allowed between
 /// digits); anything else ends the number; no digits give 0.
 pub fn ruby_to_i(s: &str) -> Value {
@@ -297,11 +306,7 @@ pub fn ruby_to_i(s: &str) -> Value {
         return Value::Integer(sign * n);
     }
     let t = s.trim_start();
-    let (neg, rest) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
+    let (neg, rest) = split_sign(t);
     let mut digits = String::new();
     let mut prev_digit = false;
     for ch in rest.chars() {

@@ -5,6 +5,7 @@
 //! (`1.2345e+02`, evaluated exactly); `float` uses Ruby's strict `Float()` grammar.
 //! Integers beyond 64 bits cannot be held by [`Value`] and are reported as errors.
 
+use crate::filters::rubyre::split_sign;
 use logstash_mesos_core::Value;
 
 /// A conversion target of `convert`.
@@ -125,11 +126,7 @@ fn float_to_int(f: f64) -> Result<Value, String> {
 
 /// `BigDecimal(s).to_i`, exactly: `[+-]digits[.digits]e[+-]digits`.
 fn decimal_to_int(s: &str) -> Option<Value> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
+    let (neg, rest) = split_sign(s);
     let (mant, exp) = rest.split_once(['e', 'E'])?;
     let exp: i64 = exp.parse().ok()?;
     let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
@@ -168,11 +165,7 @@ fn assemble(neg: bool, digits: &str) -> Option<Value> {
 }
 
 fn parse_hex_int(s: &str) -> Option<Value> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
+    let (neg, rest) = split_sign(s);
     let digits = rest.get(2..)?.replace('_', "");
     if digits.is_empty() {
         return None;
@@ -184,11 +177,7 @@ fn parse_hex_int(s: &str) -> Option<Value> {
 
 /// A C99 hex float: `[+-]0x<hex>[.<hex>][p[+-]<dec>]`.
 fn parse_hex_float(s: &str) -> Option<f64> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
+    let (neg, rest) = split_sign(s);
     let body = rest.get(2..)?.to_ascii_lowercase();
     let (mant, exp) = match body.split_once('p') {
         Some((m, e)) => (m.to_string(), e.parse::<i32>().ok()?),
