@@ -27,9 +27,12 @@ fn bench_filter(
     input: Value,
     want: &str,
 ) {
-    let args = Args::new("date", Default::default())
-        .with("match", strs(formats))
-        .with("timezone", Value::from(timezone));
+    let args = Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Filter,
+        logstash_mesos_pipeline::filters::date::OPTIONS,
+    )
+    .with("match", strs(formats))
+    .with("timezone", Value::from(timezone));
     let filter = date::build(&args, &BuildContext::default()).expect("bench config builds");
     let mut m = Map::default();
     m.insert("message", Value::from("GET / HTTP/1.1"));

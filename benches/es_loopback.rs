@@ -82,10 +82,13 @@ fn loopback(c: &mut Criterion) {
         path_data: dir.path().to_path_buf(),
         ..BuildContext::default()
     };
-    let args = Args::new("elasticsearch", Default::default())
-        .with("hosts", Value::Array(vec![Value::from(url.as_str())]))
-        .with("index", Value::from("bench-%{[container][name]}"))
-        .with("manage_template", Value::Bool(false));
+    let args = Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Output,
+        logstash_mesos_pipeline::outputs::elasticsearch::OPTIONS,
+    )
+    .with("hosts", Value::Array(vec![Value::from(url.as_str())]))
+    .with("index", Value::from("bench-%{[container][name]}"))
+    .with("manage_template", Value::Bool(false));
     let entry = Registry::builtin()
         .output("elasticsearch")
         .expect("registered");

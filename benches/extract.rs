@@ -79,9 +79,12 @@ fn through_docker(name: &str, file: bool) -> Duration {
         .expect("runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut args = Args::default()
-            .with("name", Value::from(name))
-            .with("poll_interval", Value::Float(0.1));
+        let mut args = Args::for_plugin(
+            logstash_mesos_pipeline::registry::Kind::Input,
+            logstash_mesos_agent::OPTIONS,
+        )
+        .with("name", Value::from(name))
+        .with("poll_interval", Value::Float(0.1));
         args = if file {
             args.with("path", Value::from("/tmp/access.log"))
                 .with("stdout", Value::Bool(false))

@@ -10,7 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logstash_mesos_core::{Event, FieldRef, Value};
 use logstash_mesos_pipeline::filters;
-use logstash_mesos_pipeline::options::Args;
+use logstash_mesos_pipeline::options::{Args, OptSpec};
 use logstash_mesos_pipeline::plugin::{BuildContext, Filter, FilterContext, Outcome};
 use std::hint::black_box;
 
@@ -18,10 +18,12 @@ fn json(s: &str) -> Value {
     serde_json::from_str(s).expect("bench config")
 }
 
-fn args(pairs: &[(&str, Value)]) -> Args {
-    pairs
-        .iter()
-        .fold(Args::default(), |a, (k, v)| a.with(k, v.clone()))
+/// A filter's options: its schema defaults plus `pairs`.
+fn args(schema: &'static [OptSpec], pairs: &[(&str, Value)]) -> Args {
+    pairs.iter().fold(
+        Args::for_plugin(logstash_mesos_pipeline::registry::Kind::Filter, schema),
+        |a, (k, v)| a.with(k, v.clone()),
+    )
 }
 
 fn bench_one(
@@ -58,15 +60,14 @@ fn get(e: &Event, r: &str) -> Option<Value> {
 fn benches(c: &mut Criterion) {
     let ctx = BuildContext::default();
 
-    let kv = filters::kv::build(&args(&[]), &ctx).expect("kv");
+    let kv = filters::kv::build(&args(filters::kv::OPTIONS, &[]), &ctx).expect("kv");
     let line = r#"ts=2024-05-01T10:00:00Z level=info service=checkout user_id=42 msg="order placed" amount=19.99 currency=EUR latency_ms=123 path=/api/v1/orders status=201"#;
     bench_one(c, "kv_10_pairs", kv, Event::from_message(line), |e| {
         assert_eq!(get(e, "msg"), Some(Value::from("order placed")));
         assert_eq!(get(e, "status"), Some(Value::from("201")));
     });
 
-    let dissect = filters::dissect::build(
-        &args(&[(
+    let dissect = filters::dissect::build(&args(filters::dissect::OPTIONS, &[(
             "mapping",
             json(r#"{"message":"%{ts} %{+ts} %{+ts} %{host} %{program}[%{pid}]: %{level->} %{msg}"}"#),
         )]),
@@ -86,17 +87,20 @@ fn benches(c: &mut Criterion) {
     );
 
     let mutate = filters::mutate::build(
-        &args(&[
-            ("rename", json(r#"{"host":"[host][name]"}"#)),
-            (
-                "convert",
-                json(r#"{"status":"integer","bytes":"integer","took":"float"}"#),
-            ),
-            ("lowercase", json(r#"["method"]"#)),
-            ("strip", json(r#"["agent"]"#)),
-            ("gsub", json(r#"["path", "/+", "/"]"#)),
-            ("split", json(r#"{"tags_csv":","}"#)),
-        ]),
+        &args(
+            filters::mutate::OPTIONS,
+            &[
+                ("rename", json(r#"{"host":"[host][name]"}"#)),
+                (
+                    "convert",
+                    json(r#"{"status":"integer","bytes":"integer","took":"float"}"#),
+                ),
+                ("lowercase", json(r#"["method"]"#)),
+                ("strip", json(r#"["agent"]"#)),
+                ("gsub", json(r#"["path", "/+", "/"]"#)),
+                ("split", json(r#"{"tags_csv":","}"#)),
+            ],
+        ),
         &ctx,
     )
     .expect("mutate");
@@ -119,8 +123,14 @@ fn benches(c: &mut Criterion) {
         assert_eq!(get(e, "path"), Some(Value::from("/api/v1/orders")));
     });
 
-    let jf =
-        filters::json::build(&args(&[("source", Value::from("message"))]), &ctx).expect("json");
+    let jf = filters::json::build(
+        &args(
+            filters::json::OPTIONS,
+            &[("source", Value::from("message"))],
+        ),
+        &ctx,
+    )
+    .expect("json");
     let line = r#"{"@timestamp":"2024-05-01T10:00:00.123Z","level":"info","service":{"name":"checkout","version":"1.4.2"},"http":{"method":"POST","status":201,"path":"/api/v1/orders"},"user":{"id":42},"tags":["a","b"],"took":0.0123}"#;
     bench_one(c, "json_parse", jf, Event::from_message(line), |e| {
         assert_eq!(get(e, "[http][status]"), Some(Value::Integer(201)));

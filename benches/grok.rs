@@ -22,7 +22,11 @@ fn filter(patterns: &[&str], pref: EnginePref) -> GrokFilter {
     let pats = Value::Array(patterns.iter().map(|p| Value::from(*p)).collect());
     let mut m = logstash_mesos_core::Map::default();
     m.insert("message", pats);
-    let args = Args::new("grok", Default::default()).with("match", Value::from(m));
+    let args = Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Filter,
+        logstash_mesos_pipeline::filters::grok::OPTIONS,
+    )
+    .with("match", Value::from(m));
     match build_with(&args, &BuildContext::default(), pref) {
         Ok(f) => f,
         Err(e) => panic!("bench filter does not build: {e}"),

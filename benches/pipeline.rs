@@ -8,13 +8,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logstash_mesos_core::Event;
+use logstash_mesos_pipeline::graph::{CompiledInput, CompiledOutput, CompiledPipeline, Route};
 use logstash_mesos_pipeline::input_context::InputContext;
-use logstash_mesos_pipeline::lang::compile::{
-    compile, CompiledInput, CompiledOutput, CompiledPipeline, Route,
-};
+use logstash_mesos_pipeline::lang::compile::compile;
 use logstash_mesos_pipeline::lang::{parse, ParseOptions, Sources};
 use logstash_mesos_pipeline::plugin::{BoxFuture, BuildContext, Codec, Input, Output};
-use logstash_mesos_pipeline::registry::{self, Registry};
+use logstash_mesos_pipeline::registry::{Kind, Registry};
 use logstash_mesos_pipeline::runner::{RunSettings, RunningPipeline};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -119,9 +118,15 @@ fn json_lines_round_trip(c: &mut Criterion) {
         workers: 1,
         ..BuildContext::default()
     };
-    let codec_args = logstash_mesos_pipeline::options::Args::default();
-    let codec = (registry::codec("json_lines").expect("registered").build)(&codec_args, &ctx)
-        .expect("codec");
+    let codec_args = logstash_mesos_pipeline::options::Args::for_plugin(
+        Kind::Codec,
+        logstash_mesos_pipeline::codecs::json_lines::OPTIONS,
+    );
+    let codec = (Registry::builtin()
+        .codec("json_lines")
+        .expect("registered")
+        .build)(&codec_args, &ctx)
+    .expect("codec");
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(EVENTS as u64));
     g.sample_size(10);

@@ -7,10 +7,12 @@ use crate::cli::RunArgs;
 use crate::pipeline::{build_context, run_settings, stop_on_signals, supervise};
 use anyhow::{Context, Result};
 use clap::Args;
-use logstash_mesos_pipeline::lang::ast::Config;
-use logstash_mesos_pipeline::lang::source::Sources;
-use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions};
-use serde::Deserialize;
+use logstash_mesos_core::agent_protocol::{
+    AgentReport, ConfigSet, ENV_AGENT_PORT, ENV_MESOS_TASK_ID, ENV_NODE, ENV_TASK_ID,
+    PIPELINE_PATH, STATUS_PATH,
+};
+use logstash_mesos_pipeline::lang::ParseOptions;
+use logstash_mesos_pipeline::load::{self, Loaded};
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -42,14 +44,6 @@ pub struct AgentArgs {
     pub log_level: String,
 }
 
-/// The config set as the scheduler serves it on `GET /v1/pipeline`.
-#[derive(Debug, Deserialize)]
-struct PipelineSet {
-    version: u64,
-    /// Config name → Logstash config text.
-    configs: std::collections::BTreeMap<String, String>,
-}
-
 fn run_args(a: &AgentArgs) -> RunArgs {
     RunArgs {
         path_config: a
@@ -76,29 +70,18 @@ fn run_args(a: &AgentArgs) -> RunArgs {
 
 /// Parses a config set from the scheduler; `None` (logged) when it does not parse — the
 /// scheduler validates before accepting, so this only happens across version skew.
-fn parse_set(set: &PipelineSet) -> Option<(Sources, Config)> {
-    let mut sources = Sources::default();
-    for (name, text) in &set.configs {
-        sources.push(name, text);
-    }
+fn parse_set(set: &ConfigSet) -> Option<Loaded> {
+    let sources = load::from_texts(set.configs.iter().map(|(n, t)| (n.as_str(), t.as_str())));
     if sources.is_empty() {
         return None;
     }
-    match parse(&sources, &ParseOptions::default()) {
-        Ok(ast) if check_syntax(&ast).is_empty() => Some((sources, ast)),
-        Ok(ast) => {
+    match load::parse_checked(sources, &ParseOptions::default()) {
+        Ok(loaded) => Some(loaded),
+        Err(rejected) => {
             tracing::error!(
                 version = set.version,
                 "config set rejected:\n{}",
-                sources.render_all(&check_syntax(&ast))
-            );
-            None
-        }
-        Err(d) => {
-            tracing::error!(
-                version = set.version,
-                "config set rejected:\n{}",
-                sources.render_all(&d)
+                rejected.render()
             );
             None
         }
@@ -106,16 +89,12 @@ fn parse_set(set: &PipelineSet) -> Option<(Sources, Config)> {
 }
 
 /// Long-polls the scheduler until it serves a valid config set newer than `since`.
-async fn next_from_scheduler(
-    http: &reqwest::Client,
-    base: &str,
-    since: u64,
-) -> (u64, Sources, Config) {
+async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> (u64, Loaded) {
     let mut since = since;
     let mut backoff = Duration::from_millis(500);
     loop {
         let url = format!(
-            "{}/v1/pipeline?since={since}&timeout=30",
+            "{}{PIPELINE_PATH}?since={since}&timeout=30",
             base.trim_end_matches('/')
         );
         let got = async {
@@ -123,7 +102,7 @@ async fn next_from_scheduler(
                 .send()
                 .await?
                 .error_for_status()?
-                .json::<PipelineSet>()
+                .json::<ConfigSet>()
                 .await
         }
         .await;
@@ -131,8 +110,8 @@ async fn next_from_scheduler(
             Ok(set) if set.version > since => {
                 backoff = Duration::from_millis(500);
                 since = set.version;
-                if let Some((s, c)) = parse_set(&set) {
-                    return (set.version, s, c);
+                if let Some(loaded) = parse_set(&set) {
+                    return (set.version, loaded);
                 }
             }
             Ok(_) => {}
@@ -152,7 +131,7 @@ async fn report_loop(
     version: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     // The scheduler names the node as Mesos knows it; fall back to our hostname.
-    let node = std::env::var("LOGSTASH_MESOS_NODE")
+    let node = std::env::var(ENV_NODE)
         .ok()
         .filter(|n| !n.is_empty())
         .unwrap_or_else(logstash_mesos_pipeline::inputs::hostname);
@@ -179,21 +158,35 @@ async fn report_loop(
         } else {
             lag_events as f64 / eps.max(1.0)
         };
-        let report = serde_json::json!({
-            "node": node,
-            "agent_id": snap.agent_id,
-            "task_id": std::env::var("MESOS_TASK_ID").ok(),
-            "containers": snap.containers.len(),
-            "events_per_second": eps,
-            "lag_seconds": lag_seconds,
-            "errors": errors,
-            "config_version": version.load(std::sync::atomic::Ordering::Relaxed),
-        });
-        let url = format!("{}/v1/agents/status", base.trim_end_matches('/'));
+        let report = AgentReport {
+            node: node.clone(),
+            agent_id: snap.agent_id.clone(),
+            task_id: std::env::var(ENV_TASK_ID)
+                .or_else(|_| std::env::var(ENV_MESOS_TASK_ID))
+                .ok(),
+            containers: snap.containers.len() as u64,
+            events_per_second: eps,
+            lag_seconds,
+            errors,
+            config_version: version.load(std::sync::atomic::Ordering::Relaxed),
+        };
+        let url = format!("{}{STATUS_PATH}", base.trim_end_matches('/'));
         if let Err(e) = http.post(&url).json(&report).send().await {
             tracing::debug!(error = %e, "status report not delivered");
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// Where `/status` listens: `--status.bind`, except that under the scheduler (which
+/// reserves a port for it from the offer) the reserved port on all interfaces.
+fn status_bind(a: &AgentArgs) -> std::net::SocketAddr {
+    match std::env::var(ENV_AGENT_PORT)
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+    {
+        Some(port) if a.scheduler.is_some() => std::net::SocketAddr::from(([0, 0, 0, 0], port)),
+        _ => a.agent.status_bind,
     }
 }
 
@@ -220,15 +213,21 @@ pub fn run(a: AgentArgs) -> i32 {
 
 async fn run_async(a: AgentArgs) -> Result<i32> {
     let args = run_args(&a);
-    let ctx = build_context(&args).map_err(anyhow::Error::msg)?;
+    let mut ctx = build_context(&args).map_err(anyhow::Error::msg)?;
+    ctx.node = logstash_mesos_pipeline::plugin::NodeSettings {
+        docker_host: a.agent.docker_host.clone(),
+        mesos_agent_id: a.agent.mesos_agent_id.clone(),
+    };
+    let plugins = logstash_mesos_agent::plugins::registry();
     std::fs::create_dir_all(args.path_data.join("agent"))
         .context("cannot create the data directory")?;
     let status = logstash_mesos_agent::status::global();
     status.with(|s| s.agent_id = a.agent.mesos_agent_id.clone());
-    let listener = tokio::net::TcpListener::bind(a.agent.status_bind)
+    let bind = status_bind(&a);
+    let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .with_context(|| format!("cannot listen on {}", a.agent.status_bind))?;
-    tracing::info!(addr = %a.agent.status_bind, "status endpoint listening on /status");
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    tracing::info!(addr = %bind, "status endpoint listening on /status");
     tokio::spawn(async move {
         let _ = axum::serve(listener, logstash_mesos_agent::status::router(status)).await;
     });
@@ -245,7 +244,7 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
             let args = args.clone();
             async move { crate::reload::wait_for_change(&args, &text, interval).await }
         };
-        return Ok(supervise(first, &ctx, &settings, stop, next)
+        return Ok(supervise(first, &plugins, &ctx, &settings, stop, next)
             .await
             .exit_code());
     }
@@ -264,7 +263,7 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
     // An agent outlives its pipelines: when one ends (finite inputs) or is invalid on this
     // node, it waits for the scheduler's next config set.
     loop {
-        let (v, s, c) = tokio::select! {
+        let (v, loaded) = tokio::select! {
             next = next_from_scheduler(&http, &base, since) => next,
             _ = stop.cancelled() => return Ok(0),
         };
@@ -276,13 +275,13 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
             let version = version.clone();
             async move {
                 let since = version.load(std::sync::atomic::Ordering::Relaxed);
-                let (v, s, c) = next_from_scheduler(&http, &base, since).await;
+                let (v, loaded) = next_from_scheduler(&http, &base, since).await;
                 version.store(v, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(version = v, "running the scheduler's config set");
-                (s, c)
+                loaded
             }
         };
-        match supervise((s, c), &ctx, &settings, stop.clone(), next).await {
+        match supervise(loaded, &plugins, &ctx, &settings, stop.clone(), next).await {
             crate::pipeline::Ended::Stopped => return Ok(0),
             crate::pipeline::Ended::InputsDone | crate::pipeline::Ended::InvalidConfig => {
                 since = version.load(std::sync::atomic::Ordering::Relaxed);

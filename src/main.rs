@@ -4,7 +4,6 @@
 
 mod agent_cmd;
 mod cli;
-mod config_load;
 mod pipeline;
 mod reload;
 
@@ -23,9 +22,10 @@ fn main() {
         Some(Command::Run(args)) => pipeline::run(args),
         Some(Command::Check(c)) => pipeline::check(c.run, c.syntax_only),
         Some(Command::Agent(a)) => agent_cmd::run(a),
-        Some(Command::Scheduler(opts)) => {
-            runtime_then(|| logstash_mesos_scheduler::run(opts), "info")
-        }
+        Some(Command::Scheduler(opts)) => runtime_then(
+            || logstash_mesos_scheduler::run(opts, logstash_mesos_agent::plugins::registry()),
+            "info",
+        ),
     };
     std::process::exit(code);
 }

@@ -1,11 +1,8 @@
 //! `run` and `check`: load, parse, compile and run one pipeline.
 
 use crate::cli::RunArgs;
-use crate::config_load;
-use logstash_mesos_pipeline::lang::ast::Config;
-use logstash_mesos_pipeline::lang::compile::{compile, validate};
-use logstash_mesos_pipeline::lang::source::Sources;
-use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions};
+use logstash_mesos_pipeline::lang::ParseOptions;
+use logstash_mesos_pipeline::load::{self, Loaded};
 use logstash_mesos_pipeline::plugin::{BuildContext, DlqSettings, DlqStoragePolicy, Ecs};
 use logstash_mesos_pipeline::registry::Registry;
 use logstash_mesos_pipeline::runner::{RunSettings, RunningPipeline};
@@ -18,13 +15,6 @@ pub fn init_logging(level: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// Every plugin the binary knows: the pipeline's own plus the agent's docker input.
-pub fn registry() -> Registry {
-    let mut r = Registry::builtin();
-    r.add_input(&logstash_mesos_agent::DOCKER_INPUT);
-    r
 }
 
 pub(crate) fn build_context(args: &RunArgs) -> Result<BuildContext, String> {
@@ -65,33 +55,32 @@ fn default_workers() -> usize {
         .unwrap_or(1)
 }
 
-/// Loads and parses; prints every error and returns `None` on failure.
-pub(crate) fn load_and_parse(
-    args: &RunArgs,
-) -> Option<(Sources, logstash_mesos_pipeline::lang::ast::Config)> {
-    let sources = match config_load::load(&args.path_config, args.config_string.as_deref()) {
+/// Reads the config sources once, parses and checks them; prints every error and returns
+/// `None` on failure.
+pub(crate) fn load_and_parse(args: &RunArgs) -> Option<Loaded> {
+    let sources = match load::read(&args.path_config, args.config_string.as_deref()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             return None;
         }
     };
+    parse_sources(sources, args)
+}
+
+/// Parses and checks sources already read; prints every error and returns `None`.
+pub(crate) fn parse_sources(
+    sources: logstash_mesos_pipeline::lang::Sources,
+    args: &RunArgs,
+) -> Option<Loaded> {
     let opts = ParseOptions {
         support_escapes: args.support_escapes,
         ..ParseOptions::default()
     };
-    match parse(&sources, &opts) {
-        Ok(ast) => {
-            let diags = check_syntax(&ast);
-            if diags.is_empty() {
-                Some((sources, ast))
-            } else {
-                eprint!("{}", sources.render_all(&diags));
-                None
-            }
-        }
-        Err(diags) => {
-            eprint!("{}", sources.render_all(&diags));
+    match load::parse_checked(sources, &opts) {
+        Ok(loaded) => Some(loaded),
+        Err(rejected) => {
+            eprint!("{}", rejected.render());
             None
         }
     }
@@ -100,10 +89,11 @@ pub(crate) fn load_and_parse(
 /// `check` / `-t`: exit 0 when the config is valid, 1 otherwise.
 pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
     init_logging(&args.log_level);
-    let Some((sources, ast)) = load_and_parse(&args) else {
+    let Some(loaded) = load_and_parse(&args) else {
         return 1;
     };
     if !syntax_only {
+        let plugins = logstash_mesos_agent::plugins::registry();
         let ctx = match build_context(&args) {
             Ok(c) => c,
             Err(e) => {
@@ -111,9 +101,9 @@ pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
                 return 1;
             }
         };
-        let diags = validate(&ast, &registry(), &ctx);
+        let diags = loaded.validate(&plugins, &ctx);
         if !diags.is_empty() {
-            eprint!("{}", sources.render_all(&diags));
+            eprint!("{}", loaded.sources.render_all(&diags));
             return 1;
         }
         // Building runs each plugin's own checks (absolute paths, regexes, URLs); nothing
@@ -128,8 +118,8 @@ pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
                 return 1;
             }
         };
-        if let Err(diags) = rt.block_on(async { compile(&ast, &registry(), &ctx).map(drop) }) {
-            eprint!("{}", sources.render_all(&diags));
+        if let Err(diags) = rt.block_on(async { loaded.compile(&plugins, &ctx).map(drop) }) {
+            eprint!("{}", loaded.sources.render_all(&diags));
             return 1;
         }
     }
@@ -143,7 +133,7 @@ pub fn run(args: RunArgs) -> i32 {
         return check(args, false);
     }
     init_logging(&args.log_level);
-    let Some((sources, ast)) = load_and_parse(&args) else {
+    let Some(loaded) = load_and_parse(&args) else {
         return 1;
     };
     let ctx = match build_context(&args) {
@@ -178,7 +168,8 @@ pub fn run(args: RunArgs) -> i32 {
                 }
             }
         };
-        supervise((sources, ast), &ctx, &settings, stop, next)
+        let plugins = logstash_mesos_agent::plugins::registry();
+        supervise(loaded, &plugins, &ctx, &settings, stop, next)
             .await
             .exit_code()
     })
@@ -234,7 +225,8 @@ pub(crate) fn stop_on_signals() -> tokio_util::sync::CancellationToken {
 /// queued events reach the outputs, checkpoints record them) and the new one starts from
 /// those checkpoints. Returns the process exit code.
 pub async fn supervise<F, Fut>(
-    mut current: (Sources, Config),
+    mut current: Loaded,
+    plugins: &Registry,
     ctx: &BuildContext,
     settings: &RunSettings,
     stop: tokio_util::sync::CancellationToken,
@@ -242,21 +234,21 @@ pub async fn supervise<F, Fut>(
 ) -> Ended
 where
     F: FnMut(String) -> Fut,
-    Fut: std::future::Future<Output = (Sources, Config)>,
+    Fut: std::future::Future<Output = Loaded>,
 {
     loop {
         // Plugins are built inside the runtime: some start tasks or open clients.
-        let compiled = match compile(&current.1, &registry(), ctx) {
+        let compiled = match current.compile(plugins, ctx) {
             Ok(p) => p,
             Err(diags) => {
-                eprint!("{}", current.0.render_all(&diags));
+                eprint!("{}", current.sources.render_all(&diags));
                 return Ended::InvalidConfig;
             }
         };
         let running = RunningPipeline::start(compiled, ctx, settings);
         let token = running.shutdown_token();
         let mut done = Box::pin(running.wait());
-        let change = next(current.0.text().to_string());
+        let change = next(current.text().to_string());
         let replacement = tokio::select! {
             // Every input ended (EOF) and everything was delivered.
             _ = &mut done => return Ended::InputsDone,

@@ -126,7 +126,10 @@ async fn scheduler_launches_agents_that_run_and_swap_pipelines() {
         format!("http://127.0.0.1:{port}"),
     ])
     .expect("flags");
-    let sched = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
+    let sched = tokio::spawn(logstash_mesos_scheduler::run(
+        cli.opts,
+        logstash_mesos_agent::plugins::registry(),
+    ));
     let base = format!("http://127.0.0.1:{port}");
     wait_for("two agent processes", 30, || {
         agents.0.lock().unwrap().len() == 2

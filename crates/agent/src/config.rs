@@ -197,6 +197,27 @@ impl DockerConfig {
     /// Validates every option, returning all errors at once.
     pub fn from_args(args: &Args) -> Result<DockerConfig, Vec<BuildError>> {
         let mut errs = Vec::new();
+        // Lines are framed (and joined by `multiline`) per stream by the input itself, and
+        // events always carry ECS names ([container], [log][file][path]): say so rather
+        // than accept settings that would be ignored.
+        if let Some(c) = args.codec_spec("codec") {
+            if args.contains("codec") && c.name != "plain" && c.name != "line" {
+                errs.push(BuildError::option(
+                    "codec",
+                    format!(
+                        "the docker input reads plain lines; codec {:?} is not supported here \
+                         (join lines with the input's `multiline` option, parse JSON with the json filter)",
+                        c.name
+                    ),
+                ));
+            }
+        }
+        if args.string("ecs_compatibility").as_deref() == Some("disabled") {
+            errs.push(BuildError::option(
+                "ecs_compatibility",
+                "the docker input writes ECS field names only ([container][...], [log][file][path])",
+            ));
+        }
         let mut globs = |name: &str| -> Vec<glob::Pattern> {
             args.strings(name)
                 .iter()
@@ -260,7 +281,7 @@ impl DockerConfig {
         };
         let poll_interval = secs("poll_interval", 1.0, &mut errs);
         let glob_interval = secs("glob_interval", 10.0, &mut errs);
-        let max_line_bytes = args.i64_or("max_line_bytes", 16 << 20);
+        let max_line_bytes = args.i64("max_line_bytes").unwrap_or_default();
         if max_line_bytes < 1 {
             errs.push(BuildError::option(
                 "max_line_bytes",
@@ -315,11 +336,11 @@ impl DockerConfig {
                 mesos_framework: args.string("mesos_framework"),
             },
             paths,
-            stdout: args.bool_or("stdout", true),
-            stderr: args.bool_or("stderr", true),
+            stdout: args.flag("stdout"),
+            stderr: args.flag("stderr"),
             docker_host: args.string("docker_host"),
             tls_cert_path: args.string("tls_cert_path"),
-            tls_verify: args.bool_or("tls_verify", false),
+            tls_verify: args.flag("tls_verify"),
             poll_interval,
             glob_interval,
             max_line_bytes: max_line_bytes.max(1) as usize,
@@ -356,7 +377,7 @@ mod tests {
 
     #[test]
     fn matches_all_criteria() {
-        let args = Args::default()
+        let args = Args::for_plugin(logstash_mesos_pipeline::registry::Kind::Input, OPTIONS)
             .with(
                 "image",
                 Value::Array(vec!["nginx:*".into(), "registry.example.com/shop/*".into()]),
@@ -388,7 +409,7 @@ mod tests {
 
     #[test]
     fn reports_every_error() {
-        let args = Args::default()
+        let args = Args::for_plugin(logstash_mesos_pipeline::registry::Kind::Input, OPTIONS)
             .with("image", Value::from("[oops"))
             .with("image_regex", Value::from("("))
             .with("path", Value::from("relative.log"))

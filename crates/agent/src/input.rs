@@ -20,16 +20,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Builds the input from validated options (registry entry `docker`).
-pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
+pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     match DockerConfig::from_args(args) {
-        Ok(cfg) => Ok(Box::new(DockerInput::new(cfg))),
-        Err(mut errs) if errs.len() == 1 => Err(errs.remove(0)),
-        Err(errs) => Err(BuildError::general(
-            errs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
+        Ok(mut cfg) => {
+            // The agent's `--docker-host` applies to inputs whose config names none.
+            if cfg.docker_host.is_none() {
+                cfg.docker_host = ctx.node.docker_host.clone();
+            }
+            Ok(Box::new(DockerInput::new(cfg)))
+        }
+        // Every error, each at its option.
+        Err(errs) => Err(BuildError::many(errs)),
     }
 }
 
@@ -96,6 +97,12 @@ impl Runner {
         if let Some(e) = err {
             input.status.error(e.to_string());
         }
+        let agent_id = ctx
+            .build
+            .node
+            .mesos_agent_id
+            .clone()
+            .filter(|s| !s.is_empty());
         Runner {
             cfg: input.cfg,
             status: input.status,
@@ -107,9 +114,7 @@ impl Runner {
             keys: HashMap::new(),
             running: HashMap::new(),
             cleaned: HashSet::new(),
-            agent_id: std::env::var("LOGSTASH_MESOS_AGENT_ID")
-                .ok()
-                .filter(|s| !s.is_empty()),
+            agent_id,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod filetail;
 pub mod input;
 pub mod lines;
 pub mod logs;
+pub mod plugins;
 pub mod status;
 pub mod stream;
 
@@ -38,11 +39,18 @@ mod tests {
         let e = &super::DOCKER_INPUT;
         assert_eq!(e.name, "docker");
         assert!(e.options.iter().all(|o| !o.doc.is_empty()));
-        let ok = Args::default()
-            .with("image", Value::from("nginx:*"))
-            .with("path", Value::from("/var/log/*.log"));
+        let ok = Args::for_plugin(
+            logstash_mesos_pipeline::registry::Kind::Input,
+            crate::OPTIONS,
+        )
+        .with("image", Value::from("nginx:*"))
+        .with("path", Value::from("/var/log/*.log"));
         assert!((e.build)(&ok, &BuildContext::default()).is_ok());
-        let bad = Args::default().with("path", Value::from("relative"));
+        let bad = Args::for_plugin(
+            logstash_mesos_pipeline::registry::Kind::Input,
+            crate::OPTIONS,
+        )
+        .with("path", Value::from("relative"));
         let err = (e.build)(&bad, &BuildContext::default())
             .err()
             .expect("error");
@@ -68,6 +76,7 @@ pub static DOCKER_INPUT: logstash_mesos_pipeline::registry::Entry<
     options: OPTIONS,
     build,
     doc: DOC,
+    example: r#"image => ["nginx:*"] path => ["/var/log/nginx/access.log"]"#,
 };
 
 /// Options of the `agent` subcommand.
@@ -88,26 +97,4 @@ pub struct AgentOptions {
     /// This node's Mesos agent id, stamped on events as `[mesos][agent][id]`.
     #[arg(long = "mesos-agent-id", env = "LOGSTASH_MESOS_AGENT_ID")]
     pub mesos_agent_id: Option<String>,
-}
-
-/// Serves `GET /status` until ctrl-c. The lead's binary runs the pipelines (from `-f` or
-/// the scheduler) beside it; the docker inputs report into [`status::global`].
-pub async fn run(opts: AgentOptions) -> anyhow::Result<()> {
-    if let Some(h) = &opts.docker_host {
-        // The docker inputs read it when their config names no host.
-        if std::env::var("DOCKER_HOST").ok().as_deref() != Some(h) {
-            tracing::info!(docker_host = %h, "using docker host");
-        }
-    }
-    std::fs::create_dir_all(opts.path_data.join("agent"))?;
-    let status = status::global();
-    status.with(|s| s.agent_id = opts.mesos_agent_id.clone());
-    let listener = tokio::net::TcpListener::bind(opts.status_bind).await?;
-    tracing::info!(addr = %opts.status_bind, "status endpoint listening");
-    axum::serve(listener, status::router(status))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
 }

@@ -82,14 +82,17 @@ impl Drop for Container {
 }
 
 fn args(name: &str, paths: &[&str]) -> Args {
-    Args::default()
-        .with("name", Value::from(name))
-        .with(
-            "path",
-            Value::Array(paths.iter().map(|p| Value::from(*p)).collect()),
-        )
-        .with("poll_interval", Value::Float(0.2))
-        .with("glob_interval", Value::Float(1.0))
+    Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Input,
+        logstash_mesos_agent::OPTIONS,
+    )
+    .with("name", Value::from(name))
+    .with(
+        "path",
+        Value::Array(paths.iter().map(|p| Value::from(*p)).collect()),
+    )
+    .with("poll_interval", Value::Float(0.2))
+    .with("glob_interval", Value::Float(1.0))
 }
 
 fn stream_of(e: &Event) -> String {

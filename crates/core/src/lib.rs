@@ -14,6 +14,7 @@
 //! ```
 
 pub mod ack;
+pub mod agent_protocol;
 pub mod event;
 pub mod fieldref;
 pub mod joda;

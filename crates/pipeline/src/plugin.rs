@@ -55,6 +55,17 @@ pub struct BuildContext {
     pub dead_letter_queue: DlqSettings,
     /// Where outputs report whether their destinations are reachable.
     pub health: HealthBoard,
+    /// Facts about the node, for the agent's inputs (`logstash-mesos agent` flags).
+    pub node: NodeSettings,
+}
+
+/// The node an agent runs on, as its flags and the scheduler's task environment say.
+#[derive(Clone, Debug, Default)]
+pub struct NodeSettings {
+    /// `--docker-host`: the daemon inputs use when their config names none.
+    pub docker_host: Option<String>,
+    /// `--mesos-agent-id`: stamped on events as `[mesos][agent][id]`.
+    pub mesos_agent_id: Option<String>,
 }
 
 /// `dead_letter_queue.enable`, `dead_letter_queue.max_bytes`, `dead_letter_queue.storage_policy`.
@@ -137,6 +148,7 @@ impl Default for BuildContext {
             shutdown: CancellationToken::new(),
             dead_letter_queue: DlqSettings::default(),
             health: HealthBoard::default(),
+            node: NodeSettings::default(),
         }
     }
 }

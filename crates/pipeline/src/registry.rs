@@ -1,5 +1,9 @@
 //! The plugin registry: one table per plugin kind, name → option schema + builder.
-//! Adding a plugin means adding its file and one line here.
+//! Adding a plugin means adding its file and one entry here.
+//!
+//! These are the pipeline crate's plugins. The product's one plugin set — these plus the
+//! agent's inputs (`docker`) — is `logstash_mesos_agent::plugins::registry()`, the only
+//! registry `run`, `check`, the agent, `-r` reload and the scheduler's validation use.
 
 use crate::options::{OptKind, OptSpec};
 use crate::plugin::{CodecBuilder, FilterBuilder, InputBuilder, OutputBuilder};
@@ -13,6 +17,9 @@ pub struct Entry<B> {
     pub build: B,
     /// One line saying what the plugin does.
     pub doc: &'static str,
+    /// The smallest body that builds (`match => {...}`), used by the registry test that
+    /// builds every plugin and by the generated option reference.
+    pub example: &'static str,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,30 +128,58 @@ pub static COMMON_OUTPUT: &[OptSpec] = &[
     ),
 ];
 
+/// Options every codec accepts.
+pub static COMMON_CODEC: &[OptSpec] = &[
+    OptSpec::new("id", OptKind::String, "a unique id for the codec instance"),
+    OptSpec::new(
+        "enable_metric",
+        OptKind::Boolean,
+        "accepted for compatibility",
+    )
+    .default("true"),
+    OptSpec::new(
+        "ecs_compatibility",
+        OptKind::Enum(&["disabled", "v1", "v8"]),
+        "ECS field names",
+    ),
+];
+
+/// `charset`, declared once for the text codecs that take it.
+pub const CHARSET: OptSpec = OptSpec::new(
+    "charset",
+    OptKind::String,
+    "accepted for compatibility: input is decoded as UTF-8 (invalid bytes replaced)",
+)
+.default("\"UTF-8\"");
+
 pub static INPUTS: &[Entry<InputBuilder>] = &[
     Entry {
         name: "stdin",
         options: inputs::stdin::OPTIONS,
         build: inputs::stdin::build,
         doc: "reads events from standard input",
+        example: "",
     },
     Entry {
         name: "generator",
         options: inputs::generator::OPTIONS,
         build: inputs::generator::build,
         doc: "generates events (tests, benchmarks)",
+        example: r#"count => 1"#,
     },
     Entry {
         name: "file",
         options: inputs::file::OPTIONS,
         build: inputs::file::build,
         doc: "tails files on this host (rotation-safe, checkpointed)",
+        example: r#"path => ["/var/log/app/*.log"]"#,
     },
     Entry {
         name: "dead_letter_queue",
         options: inputs::dead_letter_queue::OPTIONS,
         build: inputs::dead_letter_queue::build,
         doc: "replays events from the dead letter queue",
+        example: r#"path => "/var/lib/logstash/dead_letter_queue""#,
     },
 ];
 
@@ -154,48 +189,56 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         options: filters::mutate::OPTIONS,
         build: filters::mutate::build,
         doc: "renames, replaces, converts and edits fields",
+        example: r#"rename => { "host" => "[host][name]" }"#,
     },
     Entry {
         name: "kv",
         options: filters::kv::OPTIONS,
         build: filters::kv::build,
         doc: "parses key=value pairs",
+        example: "",
     },
     Entry {
         name: "dissect",
         options: filters::dissect::OPTIONS,
         build: filters::dissect::build,
         doc: "splits a field by literal delimiters",
+        example: r#"mapping => { "message" => "%{a} %{b}" }"#,
     },
     Entry {
         name: "json",
         options: filters::json::OPTIONS,
         build: filters::json::build,
         doc: "parses a field holding JSON",
+        example: r#"source => "message""#,
     },
     Entry {
         name: "drop",
         options: filters::drop::OPTIONS,
         build: filters::drop::build,
         doc: "drops events (all or a percentage)",
+        example: "",
     },
     Entry {
         name: "fingerprint",
         options: filters::fingerprint::OPTIONS,
         build: filters::fingerprint::build,
         doc: "hashes fields into a consistent fingerprint",
+        example: "",
     },
     Entry {
         name: "grok",
         options: filters::grok::OPTIONS,
         build: filters::grok::build,
         doc: "parses fields with named regex patterns",
+        example: r#"match => { "message" => "%{COMBINEDAPACHELOG}" }"#,
     },
     Entry {
         name: "date",
         options: filters::date::OPTIONS,
         build: filters::date::build,
         doc: "parses dates from fields into @timestamp",
+        example: r#"match => ["timestamp", "ISO8601"]"#,
     },
 ];
 
@@ -205,24 +248,28 @@ pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
         options: outputs::stdout::OPTIONS,
         build: outputs::stdout::build,
         doc: "prints events to standard output",
+        example: "",
     },
     Entry {
         name: "file",
         options: outputs::file::OPTIONS,
         build: outputs::file::build,
         doc: "writes events to files (sprintf path)",
+        example: r#"path => "/tmp/out.log""#,
     },
     Entry {
         name: "null",
         options: outputs::null::OPTIONS,
         build: outputs::null::build,
         doc: "discards events (acknowledged)",
+        example: "",
     },
     Entry {
         name: "elasticsearch",
         options: outputs::elasticsearch::OPTIONS,
         build: outputs::elasticsearch::build,
         doc: "bulk-indexes events into Elasticsearch",
+        example: r#"hosts => ["http://127.0.0.1:9200"]"#,
     },
 ];
 
@@ -232,52 +279,54 @@ pub static CODECS: &[Entry<CodecBuilder>] = &[
         options: codecs::line::OPTIONS,
         build: codecs::line::build,
         doc: "one event per line",
+        example: "",
     },
     Entry {
         name: "multiline",
         options: codecs::multiline::OPTIONS,
         build: codecs::multiline::build,
         doc: "joins related lines into one event",
+        example: r#"pattern => "^\s" what => "previous""#,
     },
     Entry {
         name: "plain",
         options: codecs::plain::OPTIONS,
         build: codecs::plain::build,
         doc: "the data as the message",
+        example: "",
     },
     Entry {
         name: "json",
         options: codecs::json::OPTIONS,
         build: codecs::json::build,
         doc: "one JSON document",
+        example: "",
     },
     Entry {
         name: "json_lines",
         options: codecs::json_lines::OPTIONS,
         build: codecs::json_lines::build,
         doc: "newline-delimited JSON",
+        example: "",
     },
     Entry {
         name: "rubydebug",
         options: codecs::rubydebug::OPTIONS,
         build: codecs::rubydebug::build,
         doc: "pretty-printed events",
+        example: "",
     },
 ];
 
-/// The plugins a pipeline may use: the built-in tables plus plugins registered by other
-/// crates (the agent's `docker` input), assembled by the binary.
+/// The plugins a pipeline may use: the tables of this crate plus plugins registered by
+/// other crates (the agent's inputs). `logstash_mesos_agent::plugins::registry()` builds
+/// the product's one set; this crate's own tests use [`Registry::builtin`].
 #[derive(Clone)]
 pub struct Registry {
     pub inputs: Vec<&'static Entry<InputBuilder>>,
     pub filters: Vec<&'static Entry<FilterBuilder>>,
     pub outputs: Vec<&'static Entry<OutputBuilder>>,
-}
-
-impl Default for Registry {
-    fn default() -> Self {
-        Registry::builtin()
-    }
+    pub codecs: Vec<&'static Entry<CodecBuilder>>,
 }
 
 impl Registry {
@@ -287,14 +336,17 @@ impl Registry {
             inputs: INPUTS.iter().collect(),
             filters: FILTERS.iter().collect(),
             outputs: OUTPUTS.iter().collect(),
+            codecs: CODECS.iter().collect(),
         }
     }
 
+    /// Adds (or replaces, by name) an input plugin of another crate.
     pub fn add_input(&mut self, e: &'static Entry<InputBuilder>) {
         self.inputs.retain(|x| x.name != e.name);
         self.inputs.push(e);
     }
 
+    /// Adds (or replaces, by name) an output plugin of another crate.
     pub fn add_output(&mut self, e: &'static Entry<OutputBuilder>) {
         self.outputs.retain(|x| x.name != e.name);
         self.outputs.push(e);
@@ -309,19 +361,21 @@ impl Registry {
     pub fn output(&self, name: &str) -> Option<&'static Entry<OutputBuilder>> {
         self.outputs.iter().copied().find(|e| e.name == name)
     }
+    pub fn codec(&self, name: &str) -> Option<&'static Entry<CodecBuilder>> {
+        self.codecs.iter().copied().find(|e| e.name == name)
+    }
 
-    /// The option schema of plugin `name` of `kind`: its own and the common options.
-    pub fn options_of(
-        &self,
-        kind: Kind,
-        name: &str,
-    ) -> Option<(&'static [OptSpec], &'static [OptSpec])> {
-        match kind {
-            Kind::Input => self.input(name).map(|e| (e.options, COMMON_INPUT)),
-            Kind::Filter => self.filter(name).map(|e| (e.options, COMMON_FILTER)),
-            Kind::Output => self.output(name).map(|e| (e.options, COMMON_OUTPUT)),
-            Kind::Codec => codec(name).map(|e| (e.options, &[][..])),
-        }
+    /// The option schema of plugin `name` of `kind`: its own options and the options every
+    /// plugin of the kind accepts. A plugin's own option of the same name as a common one
+    /// (`codec` with the plugin's default codec) takes its place.
+    pub fn options_of(&self, kind: Kind, name: &str) -> Option<Schema> {
+        let (own, common) = match kind {
+            Kind::Input => (self.input(name)?.options, COMMON_INPUT),
+            Kind::Filter => (self.filter(name)?.options, COMMON_FILTER),
+            Kind::Output => (self.output(name)?.options, COMMON_OUTPUT),
+            Kind::Codec => (self.codec(name)?.options, COMMON_CODEC),
+        };
+        Some(Schema { own, common })
     }
 
     /// Every plugin name of `kind` (for suggestions).
@@ -330,13 +384,137 @@ impl Registry {
             Kind::Input => self.inputs.iter().map(|e| e.name).collect(),
             Kind::Filter => self.filters.iter().map(|e| e.name).collect(),
             Kind::Output => self.outputs.iter().map(|e| e.name).collect(),
-            Kind::Codec => CODECS.iter().map(|e| e.name).collect(),
+            Kind::Codec => self.codecs.iter().map(|e| e.name).collect(),
         }
     }
 }
 
-pub fn codec(name: &str) -> Option<&'static Entry<CodecBuilder>> {
-    CODECS.iter().find(|e| e.name == name)
+impl Registry {
+    /// Checks every schema: each plugin and option documented, option names unique within
+    /// a plugin, at most one of `default` and `computed_default`. One message per fault.
+    pub fn check_schemas(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        let mut check = |kind: Kind, name: &str, doc: &str| {
+            if doc.is_empty() {
+                failures.push(format!("{} {name}: no doc", kind.as_str()));
+            }
+            let Some(schema) = self.options_of(kind, name) else {
+                return;
+            };
+            let mut seen = std::collections::HashSet::new();
+            for o in schema.own {
+                if !seen.insert(o.name) {
+                    failures.push(format!(
+                        "{} {name}: option {} declared twice",
+                        kind.as_str(),
+                        o.name
+                    ));
+                }
+            }
+            for o in schema.iter() {
+                if o.doc.is_empty() {
+                    failures.push(format!(
+                        "{} {name}: option {} has no doc",
+                        kind.as_str(),
+                        o.name
+                    ));
+                }
+                if o.default.is_some() && o.computed_default.is_some() {
+                    failures.push(format!(
+                        "{} {name}: option {} has both a default and a computed default",
+                        kind.as_str(),
+                        o.name
+                    ));
+                }
+            }
+        };
+        for e in &self.inputs {
+            check(Kind::Input, e.name, e.doc);
+        }
+        for e in &self.filters {
+            check(Kind::Filter, e.name, e.doc);
+        }
+        for e in &self.outputs {
+            check(Kind::Output, e.name, e.doc);
+        }
+        for e in &self.codecs {
+            check(Kind::Codec, e.name, e.doc);
+        }
+        failures
+    }
+
+    /// Builds every registered plugin from its `example` through the real parser and
+    /// compiler (so every schema default is parsed and coerced too); returns one message
+    /// per plugin that fails. Needs a tokio runtime (outputs open clients).
+    pub fn check_examples(&self) -> Vec<String> {
+        use crate::lang::{compile::compile, parse, ParseOptions, Sources};
+        let ctx = crate::plugin::BuildContext {
+            path_data: std::env::temp_dir().join("logstash-mesos-registry-check"),
+            ..Default::default()
+        };
+        let mut configs = Vec::new();
+        for e in &self.inputs {
+            configs.push((
+                e.name,
+                format!("input {{ {} {{ {} }} }}", e.name, e.example),
+            ));
+        }
+        for e in &self.filters {
+            configs.push((
+                e.name,
+                format!("filter {{ {} {{ {} }} }}", e.name, e.example),
+            ));
+        }
+        for e in &self.outputs {
+            configs.push((
+                e.name,
+                format!("output {{ {} {{ {} }} }}", e.name, e.example),
+            ));
+        }
+        for e in &self.codecs {
+            let body = if e.example.is_empty() {
+                format!("codec => {}", e.name)
+            } else {
+                format!("codec => {} {{ {} }}", e.name, e.example)
+            };
+            configs.push((e.name, format!("input {{ stdin {{ {body} }} }}")));
+        }
+        let mut failures = Vec::new();
+        for (name, text) in configs {
+            let sources = Sources::from_string(name, &text);
+            let result = parse(&sources, &ParseOptions::default())
+                .and_then(|ast| compile(&ast, self, &ctx).map(drop));
+            if let Err(d) = result {
+                failures.push(format!("{name}: {}", sources.render_all(&d)));
+            }
+        }
+        failures
+    }
+}
+
+/// The options one plugin accepts: its own, then the common options of its kind that it
+/// does not redeclare.
+#[derive(Clone, Copy, Debug)]
+pub struct Schema {
+    pub own: &'static [OptSpec],
+    pub common: &'static [OptSpec],
+}
+
+impl Schema {
+    /// Every option, own first; a redeclared common option appears once, as declared by
+    /// the plugin.
+    pub fn iter(&self) -> impl Iterator<Item = &'static OptSpec> + '_ {
+        let own = self.own;
+        own.iter().chain(
+            self.common
+                .iter()
+                .filter(move |c| !own.iter().any(|o| o.name == c.name)),
+        )
+    }
+
+    pub fn find(&self, name: &str) -> Option<&'static OptSpec> {
+        self.iter().find(|o| o.name == name)
+    }
 }
 
 /// The nearest known name, for "did you mean" hints.
@@ -356,30 +534,15 @@ mod tests {
     /// Every option of every plugin is documented and names are unique per plugin.
     #[test]
     fn every_option_documented_and_unique() {
-        fn check<B>(kind: &str, t: &'static [Entry<B>], common: &[OptSpec]) {
-            for e in t {
-                let mut seen = std::collections::HashSet::new();
-                for o in e.options.iter().chain(common) {
-                    assert!(
-                        !o.doc.is_empty(),
-                        "{kind} {}: option {} has no doc",
-                        e.name,
-                        o.name
-                    );
-                    assert!(
-                        seen.insert(o.name),
-                        "{kind} {}: option {} declared twice",
-                        e.name,
-                        o.name
-                    );
-                }
-                assert!(!e.doc.is_empty());
-            }
-        }
-        check("input", INPUTS, COMMON_INPUT);
-        check("filter", FILTERS, COMMON_FILTER);
-        check("output", OUTPUTS, COMMON_OUTPUT);
-        check("codec", CODECS, &[]);
+        let failures = Registry::builtin().check_schemas();
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Every entry builds from its example with every schema default applied.
+    #[tokio::test]
+    async fn every_plugin_builds_from_its_schema() {
+        let failures = Registry::builtin().check_examples();
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]

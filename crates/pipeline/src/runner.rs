@@ -7,8 +7,8 @@
 //! drain what is queued through filters and outputs, then outputs close. Nothing already
 //! read is lost.
 
+use crate::graph::{CompiledOutput, CompiledPipeline, Route, Step};
 use crate::input_context::InputContext;
-use crate::lang::compile::{CompiledOutput, CompiledPipeline, Route, Step};
 use crate::plugin::{BuildContext, FilterContext, Outcome};
 use logstash_mesos_core::Event;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,10 +2,8 @@
 //! shutdown flushes everything already read.
 
 use logstash_mesos_core::{Ack, AckSink, Event};
+use logstash_mesos_pipeline::graph::{CompiledInput, CompiledOutput, CompiledPipeline, Route};
 use logstash_mesos_pipeline::input_context::InputContext;
-use logstash_mesos_pipeline::lang::compile::{
-    CompiledInput, CompiledOutput, CompiledPipeline, Route,
-};
 use logstash_mesos_pipeline::plugin::{BoxFuture, BuildContext, Input, Output};
 use logstash_mesos_pipeline::runner::{RunSettings, RunningPipeline};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -92,10 +92,13 @@ async fn volume_exact_count_and_index_names() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
-    let args = Args::new("elasticsearch", Default::default())
-        .with("hosts", hosts(&[&server.url]))
-        .with("retry_initial_interval", Value::Float(0.1))
-        .with("index", Value::from("logstash-%{service}-%{+yyyy.MM.dd}"));
+    let args = Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Output,
+        logstash_mesos_pipeline::outputs::elasticsearch::OPTIONS,
+    )
+    .with("hosts", hosts(&[&server.url]))
+    .with("retry_initial_interval", Value::Float(0.1))
+    .with("index", Value::from("logstash-%{service}-%{+yyyy.MM.dd}"));
     let out = Arc::new(build_output(&args, &ctx(dir.path())).unwrap());
     let acks = Arc::new(AckCounter::default());
     let events: Vec<Event> = (0..total)
@@ -143,10 +146,13 @@ async fn unreachable_host_at_startup_is_retried_until_it_comes_up() {
     let url = format!("http://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let context = ctx(dir.path());
-    let args = fast_retries(Args::new("elasticsearch", Default::default()))
-        .with("hosts", hosts(&[&url]))
-        .with("index", Value::from("late"))
-        .with("manage_template", Value::Bool(false));
+    let args = fast_retries(Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Output,
+        logstash_mesos_pipeline::outputs::elasticsearch::OPTIONS,
+    ))
+    .with("hosts", hosts(&[&url]))
+    .with("index", Value::from("late"))
+    .with("manage_template", Value::Bool(false));
     // Not fatal: building does no I/O.
     let out = Arc::new(build_output(&args, &context).unwrap());
     let acks = Arc::new(AckCounter::default());
@@ -184,10 +190,13 @@ async fn dead_host_is_skipped_round_robin() {
     let dead = format!("http://127.0.0.1:{}", free_port());
     let dir = tempfile::tempdir().unwrap();
     let context = ctx(dir.path());
-    let args = fast_retries(Args::new("elasticsearch", Default::default()))
-        .with("hosts", hosts(&[&dead, &server.url]))
-        .with("index", Value::from("rr"))
-        .with("manage_template", Value::Bool(false));
+    let args = fast_retries(Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Output,
+        logstash_mesos_pipeline::outputs::elasticsearch::OPTIONS,
+    ))
+    .with("hosts", hosts(&[&dead, &server.url]))
+    .with("index", Value::from("rr"))
+    .with("manage_template", Value::Bool(false));
     let out = Arc::new(build_output(&args, &context).unwrap());
     let started = Instant::now();
     pump(out.clone(), (0..2000).map(event).collect(), 100, 1).await;

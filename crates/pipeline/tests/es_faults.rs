@@ -43,12 +43,15 @@ fn event(i: usize, bad: bool) -> Event {
 }
 
 fn args(url: &str, index: &str) -> Args {
-    Args::new("elasticsearch", Default::default())
-        .with("hosts", Value::Array(vec![Value::from(url)]))
-        .with("index", Value::from(index))
-        .with("manage_template", Value::Bool(false))
-        .with("retry_initial_interval", Value::Float(0.05))
-        .with("retry_max_interval", Value::Float(0.5))
+    Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Output,
+        logstash_mesos_pipeline::outputs::elasticsearch::OPTIONS,
+    )
+    .with("hosts", Value::Array(vec![Value::from(url)]))
+    .with("index", Value::from(index))
+    .with("manage_template", Value::Bool(false))
+    .with("retry_initial_interval", Value::Float(0.05))
+    .with("retry_max_interval", Value::Float(0.5))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

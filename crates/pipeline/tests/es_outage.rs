@@ -34,13 +34,16 @@ async fn outage_applies_backpressure_with_bounded_memory_then_delivers_everythin
     );
     let proxy = FaultProxy::start(&server.url).await;
     let dir = tempfile::tempdir().unwrap();
-    let args = Args::new("elasticsearch", Default::default())
-        .with("hosts", Value::Array(vec![Value::from(proxy.url.as_str())]))
-        .with("index", Value::from("outage"))
-        .with("manage_template", Value::Bool(false))
-        .with("retry_initial_interval", Value::Float(0.1))
-        .with("retry_max_interval", Value::Integer(2))
-        .with("timeout", Value::Integer(10));
+    let args = Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Output,
+        logstash_mesos_pipeline::outputs::elasticsearch::OPTIONS,
+    )
+    .with("hosts", Value::Array(vec![Value::from(proxy.url.as_str())]))
+    .with("index", Value::from("outage"))
+    .with("manage_template", Value::Bool(false))
+    .with("retry_initial_interval", Value::Float(0.1))
+    .with("retry_max_interval", Value::Integer(2))
+    .with("timeout", Value::Integer(10));
     let context = BuildContext {
         path_data: dir.path().to_path_buf(),
         ecs: Ecs::Disabled,

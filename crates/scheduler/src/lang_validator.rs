@@ -12,10 +12,11 @@ pub struct LangValidator {
     ctx: BuildContext,
 }
 
-impl Default for LangValidator {
-    fn default() -> Self {
+impl LangValidator {
+    /// Validates with `registry`: the product's one plugin set in production.
+    pub fn new(registry: Registry) -> Self {
         Self {
-            registry: Registry::builtin(),
+            registry,
             ctx: BuildContext::default(),
         }
     }
@@ -64,7 +65,7 @@ mod tests {
 
     #[test]
     fn accepts_logstash_and_reports_positions() {
-        let v = LangValidator::default();
+        let v = LangValidator::new(Registry::builtin());
         v.validate(
             "main",
             "input { stdin {} }\nfilter { mutate { add_tag => [\"x\"] } }\noutput { stdout {} }\n",
@@ -82,5 +83,32 @@ mod tests {
             .validate("main", "input { stdin { }\n")
             .expect_err("syntax");
         assert!(!e.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod product_plugins {
+    use super::*;
+
+    /// The config agents exist to run: the scheduler must accept the docker input (and
+    /// reject its bad options with positions), since it validates with the one plugin set.
+    #[test]
+    fn accepts_docker_input_configs() {
+        let v = LangValidator::new(logstash_mesos_agent::plugins::registry());
+        v.validate(
+            "nginx",
+            "input { docker { image => \"nginx*\" path => [\"/var/log/nginx/access.log\"] } }\n\
+             filter { grok { match => { \"message\" => \"%{COMBINEDAPACHELOG}\" } } }\n\
+             output { elasticsearch { hosts => [\"http://es:9200\"] } }\n",
+        )
+        .expect("docker input accepted");
+        let e = v
+            .validate(
+                "nginx",
+                "input {\n  docker { image => \"nginx*\" pathh => [\"/x\"] }\n}\noutput { stdout {} }\n",
+            )
+            .expect_err("unknown option");
+        assert_eq!((e[0].line, e[0].column), (2, 28), "{e:?}");
+        assert!(e[0].message.contains("pathh"), "{e:?}");
     }
 }

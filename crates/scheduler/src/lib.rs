@@ -7,8 +7,8 @@
 //! state); `configs` + `api` (config service, REST API, web UI).
 //!
 //! ```no_run
-//! # async fn f(opts: logstash_mesos_scheduler::SchedulerOptions) -> anyhow::Result<()> {
-//! logstash_mesos_scheduler::run(opts).await
+//! # async fn f(opts: logstash_mesos_scheduler::SchedulerOptions, plugins: logstash_mesos_pipeline::registry::Registry) -> anyhow::Result<()> {
+//! logstash_mesos_scheduler::run(opts, plugins).await
 //! # }
 //! ```
 
@@ -39,10 +39,14 @@ pub use options::SchedulerOptions;
 use crate::options::Masters;
 use crate::proto::{Capability, FrameworkInfo};
 
-/// Runs the scheduler; configs are checked with the real Logstash grammar and
-/// plugin options (`lang_validator::LangValidator`).
-pub async fn run(opts: SchedulerOptions) -> anyhow::Result<()> {
-    run_with(opts, Arc::new(lang_validator::LangValidator::default())).await
+/// Runs the scheduler; configs are checked with the real Logstash grammar and the option
+/// schemas of `plugins` (`lang_validator::LangValidator`): the product's one plugin set,
+/// `logstash_mesos_agent::plugins::registry()`, handed over by the binary.
+pub async fn run(
+    opts: SchedulerOptions,
+    plugins: logstash_mesos_pipeline::registry::Registry,
+) -> anyhow::Result<()> {
+    run_with(opts, Arc::new(lang_validator::LangValidator::new(plugins))).await
 }
 
 /// Runs the scheduler; `validator` checks every config before it is accepted.

@@ -8,7 +8,6 @@
 //! * Writes are atomic: temp file in the same directory, fsync, rename, fsync dir.
 //! * The JSON carries a `version`; an unknown version is refused, not guessed at.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
@@ -18,12 +17,9 @@ use crate::sched::Persisted;
 
 pub const STATE_VERSION: u32 = 1;
 
-/// The accepted config set: a monotonically increasing version and name → text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigSet {
-    pub version: u64,
-    pub configs: BTreeMap<String, String>,
-}
+/// The accepted config set (a monotonically increasing version and name → text) is what
+/// agents long-poll, persisted as is.
+pub use logstash_mesos_core::agent_protocol::ConfigSet;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {

@@ -359,7 +359,10 @@ async fn run_wires_flags_state_api_and_driver() {
         "s3cret",
     ])
     .expect("flags");
-    let handle = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
+    let handle = tokio::spawn(logstash_mesos_scheduler::run(
+        cli.opts,
+        logstash_mesos_agent::plugins::registry(),
+    ));
     wait_for("agent", || running_hosts(&sim) == ["n1"]).await;
     let sub = sim
         .calls_of(CallType::Subscribe)
@@ -497,7 +500,10 @@ async fn config_changes_reach_the_agents() {
         format!("127.0.0.1:{port}"),
     ])
     .expect("flags");
-    let handle = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
+    let handle = tokio::spawn(logstash_mesos_scheduler::run(
+        cli.opts,
+        logstash_mesos_agent::plugins::registry(),
+    ));
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     wait_for("agent running", || running_hosts(&sim) == ["n1"]).await;
@@ -597,7 +603,10 @@ async fn delete_framework_tears_down_and_forgets_the_id() {
         format!("127.0.0.1:{port}"),
     ])
     .expect("flags");
-    let handle = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
+    let handle = tokio::spawn(logstash_mesos_scheduler::run(
+        cli.opts,
+        logstash_mesos_agent::plugins::registry(),
+    ));
     wait_for("both agents", || running_hosts(&sim) == ["n1", "n2"]).await;
     let fid = sim.framework_ids()[0].value.clone();
     let state_file = state.path().join("state.json");

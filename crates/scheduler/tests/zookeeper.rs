@@ -151,7 +151,10 @@ async fn masters_detected_from_zookeeper_and_state_kept_there() {
         format!("127.0.0.1:{port}"),
     ])
     .expect("flags");
-    let handle = tokio::spawn(logstash_mesos_scheduler::run(cli.opts));
+    let handle = tokio::spawn(logstash_mesos_scheduler::run(
+        cli.opts,
+        logstash_mesos_agent::plugins::registry(),
+    ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !sim.live_tasks().iter().any(|t| t.2 == TaskState::Running) {
         assert!(

@@ -6,21 +6,11 @@ use crate::plugin::{BuildContext, Codec};
 use logstash_mesos_core::{Event, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new(
-        "charset",
-        OptKind::String,
-        "accepted for compatibility; input is read as UTF-8",
-    )
-    .default("UTF-8"),
+    crate::registry::CHARSET,
     OptSpec::new(
         "target",
         OptKind::Field,
         "put decoded fields under this field instead of the root",
-    ),
-    OptSpec::new(
-        "ecs_compatibility",
-        OptKind::Enum(&["disabled", "v1", "v8"]),
-        "accepted for compatibility",
     ),
 ];
 
@@ -99,7 +89,11 @@ mod tests {
 
     #[test]
     fn decodes_objects_arrays_and_failures() {
-        let mut c = build(&Args::default(), &BuildContext::default()).unwrap();
+        let mut c = build(
+            &Args::for_plugin(crate::registry::Kind::Codec, OPTIONS),
+            &BuildContext::default(),
+        )
+        .unwrap();
         let mut out = Vec::new();
         c.decode(br#"{"a":1}"#, &mut out);
         c.decode(br#"[{"a":2},{"a":3}]"#, &mut out);

@@ -5,22 +5,12 @@ use crate::plugin::{BuildContext, Codec};
 use logstash_mesos_core::Event;
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\\n"),
-    OptSpec::new(
-        "charset",
-        OptKind::String,
-        "accepted for compatibility; input is read as UTF-8",
-    )
-    .default("UTF-8"),
+    OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\"\n\""),
+    crate::registry::CHARSET,
     OptSpec::new(
         "target",
         OptKind::Field,
         "put decoded fields under this field instead of the root",
-    ),
-    OptSpec::new(
-        "ecs_compatibility",
-        OptKind::Enum(&["disabled", "v1", "v8"]),
-        "accepted for compatibility",
     ),
 ];
 
@@ -33,7 +23,7 @@ pub struct JsonLinesCodec {
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
     Ok(Box::new(JsonLinesCodec {
-        delimiter: args.string_or("delimiter", "\n").into_bytes(),
+        delimiter: args.string("delimiter").unwrap_or_default().into_bytes(),
         target: args.field("target")?,
         buf: Vec::new(),
     }))
@@ -82,7 +72,11 @@ mod tests {
 
     #[test]
     fn lines_and_round_trip() {
-        let mut c = build(&Args::default(), &BuildContext::default()).unwrap();
+        let mut c = build(
+            &Args::for_plugin(crate::registry::Kind::Codec, OPTIONS),
+            &BuildContext::default(),
+        )
+        .unwrap();
         let mut out = Vec::new();
         c.decode(b"{\"message\":\"a\"}\n{\"mess", &mut out);
         c.decode(b"age\":\"b\"}\n\n", &mut out);

@@ -6,23 +6,13 @@ use crate::plugin::{BuildContext, Codec};
 use logstash_mesos_core::{Event, Template};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\\n"),
+    OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\"\n\""),
     OptSpec::new(
         "format",
         OptKind::String,
         "sprintf format for encoding; default: timestamp host message",
     ),
-    OptSpec::new(
-        "charset",
-        OptKind::String,
-        "accepted for compatibility; input is read as UTF-8",
-    )
-    .default("UTF-8"),
-    OptSpec::new(
-        "ecs_compatibility",
-        OptKind::Enum(&["disabled", "v1", "v8"]),
-        "sets [event][original] unless disabled",
-    ),
+    crate::registry::CHARSET,
 ];
 
 #[derive(Clone)]
@@ -36,7 +26,7 @@ pub struct LineCodec {
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
     let ecs = args.ecs(ctx)?;
     Ok(Box::new(LineCodec {
-        delimiter: args.string_or("delimiter", "\n").into_bytes(),
+        delimiter: args.string("delimiter").unwrap_or_default().into_bytes(),
         format: args.string("format").map(|f| Template::compile(&f)),
         original: ecs.enabled(),
         buf: Vec::new(),
@@ -90,7 +80,11 @@ mod tests {
 
     #[test]
     fn carries_partial_lines() {
-        let mut c = build(&Args::default(), &BuildContext::default()).unwrap();
+        let mut c = build(
+            &Args::for_plugin(crate::registry::Kind::Codec, OPTIONS),
+            &BuildContext::default(),
+        )
+        .unwrap();
         let mut out = Vec::new();
         c.decode(b"one\ntw", &mut out);
         c.decode(b"o\nthree", &mut out);
@@ -105,7 +99,8 @@ mod tests {
 
     #[test]
     fn encodes_format() {
-        let args = Args::default().with("format", "%{message}!".into());
+        let args = Args::for_plugin(crate::registry::Kind::Codec, OPTIONS)
+            .with("format", "%{message}!".into());
         let mut c = build(&args, &BuildContext::default()).unwrap();
         let mut out = Vec::new();
         c.encode(&Event::from_message("hi"), &mut out);

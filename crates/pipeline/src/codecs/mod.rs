@@ -7,29 +7,6 @@ pub mod multiline;
 pub mod plain;
 pub mod rubydebug;
 
-use crate::options::{Args, CodecSpec};
-use crate::options::{BuildError, BuildResult};
-use crate::plugin::{BuildContext, Codec};
-
-/// Builds the codec named in `spec`.
-pub fn build(spec: &CodecSpec, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
-    let entry = crate::registry::codec(&spec.name)
-        .ok_or_else(|| BuildError::option("codec", format!("unknown codec {:?}", spec.name)))?;
-    (entry.build)(&spec.args, ctx)
-}
-
-/// Builds the codec of option `codec` in `args`, or `default` when not set.
-pub fn from_args(args: &Args, ctx: &BuildContext, default: &str) -> BuildResult<Box<dyn Codec>> {
-    match args.codec("codec") {
-        Some(spec) => build(spec, ctx),
-        None => {
-            let entry = crate::registry::codec(default)
-                .ok_or_else(|| BuildError::general(format!("unknown default codec {default:?}")))?;
-            (entry.build)(&Args::new(default, Default::default()), ctx)
-        }
-    }
-}
-
 /// Splits `data` on `delim`, carrying a partial last line in `buf` across calls.
 pub(crate) fn split_lines(
     buf: &mut Vec<u8>,

@@ -47,10 +47,10 @@ pub static OPTIONS: &[OptSpec] = &[
     .default("500"),
     OptSpec::new(
         "max_bytes",
-        OptKind::Any,
+        OptKind::Bytes,
         "flush the event once it holds this many bytes (\"10 MiB\")",
     )
-    .default("10 MiB"),
+    .default("\"10 MiB\""),
     OptSpec::new(
         "auto_flush_interval",
         OptKind::Number,
@@ -61,7 +61,7 @@ pub static OPTIONS: &[OptSpec] = &[
         OptKind::String,
         "the line delimiter of streamed data",
     )
-    .default("\\n"),
+    .default("\"\n\""),
     OptSpec::new(
         "streaming_input",
         OptKind::Boolean,
@@ -73,17 +73,7 @@ pub static OPTIONS: &[OptSpec] = &[
         OptKind::Array,
         "accepted for compatibility: grok patterns are not expanded yet",
     ),
-    OptSpec::new(
-        "charset",
-        OptKind::String,
-        "accepted for compatibility: input is decoded as UTF-8 (invalid bytes replaced)",
-    )
-    .default("UTF-8"),
-    OptSpec::new(
-        "ecs_compatibility",
-        OptKind::Enum(&["disabled", "v1", "v8"]),
-        "accepted for compatibility",
-    ),
+    crate::registry::CHARSET,
 ];
 
 /// Which neighbour a matching line is joined to (`what`).
@@ -153,17 +143,16 @@ pub fn options(args: &Args) -> BuildResult<MultilineOptions> {
             ))
         }
     };
-    let max_bytes = match args.value("max_bytes") {
-        None => 10 * 1024 * 1024,
-        Some(v) => parse_bytes(&v.to_logstash_string())
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                BuildError::option(
-                    "max_bytes",
-                    "expected a positive size such as 10 MiB or 1048576",
-                )
-            })?,
-    };
+    let max_bytes = args
+        .bytes("max_bytes")
+        .filter(|n| *n > 0)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            BuildError::option(
+                "max_bytes",
+                "expected a positive size such as 10 MiB or 1048576",
+            )
+        })?;
     let auto_flush_interval = match args.f64("auto_flush_interval") {
         None if !args.contains("auto_flush_interval") => None,
         Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
@@ -174,45 +163,20 @@ pub fn options(args: &Args) -> BuildResult<MultilineOptions> {
             ))
         }
     };
-    let delimiter = args.string_or("delimiter", "\n").into_bytes();
+    let delimiter = args.string("delimiter").unwrap_or_default().into_bytes();
     if delimiter.is_empty() {
         return Err(BuildError::option("delimiter", "must not be empty"));
     }
     Ok(MultilineOptions {
         pattern,
         what,
-        negate: args.bool_or("negate", false),
-        multiline_tag: args.string_or("multiline_tag", "multiline"),
+        negate: args.flag("negate"),
+        multiline_tag: args.string("multiline_tag").unwrap_or_default(),
         max_lines,
         max_bytes,
         auto_flush_interval,
         delimiter,
     })
-}
-
-/// Parses a Logstash `:bytes` value: a number of bytes or `<n> <unit>` (kB = 1000,
-/// KiB = 1024, up to TB/TiB), as the `Filesize` helper Logstash uses.
-pub fn parse_bytes(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mib" => 1024.0 * 1024.0,
-        "g" | "gb" => 1e9,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "t" | "tb" => 1e12,
-        "tib" => 1024.0f64.powi(4),
-        _ => return None,
-    };
-    let bytes = n * mult;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < usize::MAX as f64).then_some(bytes as usize)
 }
 
 /// One codec instance (one per input stream).
@@ -395,7 +359,7 @@ mod tests {
     use std::sync::Mutex;
 
     fn codec(pairs: &[(&str, Value)]) -> Multiline {
-        let mut args = Args::default();
+        let mut args = Args::for_plugin(crate::registry::Kind::Codec, OPTIONS);
         for (k, v) in pairs {
             args = args.with(k, v.clone());
         }
@@ -577,7 +541,7 @@ mod tests {
     #[test]
     fn config_errors_name_the_option() {
         let bad = |pairs: &[(&str, Value)]| {
-            let mut args = Args::default();
+            let mut args = Args::for_plugin(crate::registry::Kind::Codec, OPTIONS);
             for (k, v) in pairs {
                 args = args.with(k, v.clone());
             }
@@ -600,7 +564,7 @@ mod tests {
             .as_deref(),
             Some("max_bytes")
         );
-        assert_eq!(parse_bytes("10 MiB"), Some(10 * 1024 * 1024));
-        assert_eq!(parse_bytes("2kB"), Some(2000));
+        assert_eq!(crate::units::parse_bytes("10 MiB"), Some(10 * 1024 * 1024));
+        assert_eq!(crate::units::parse_bytes("2kB"), Some(2000));
     }
 }

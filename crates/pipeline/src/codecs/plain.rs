@@ -11,17 +11,7 @@ pub static OPTIONS: &[OptSpec] = &[
         OptKind::String,
         "sprintf format for encoding; default: timestamp host message",
     ),
-    OptSpec::new(
-        "charset",
-        OptKind::String,
-        "accepted for compatibility; input is read as UTF-8",
-    )
-    .default("UTF-8"),
-    OptSpec::new(
-        "ecs_compatibility",
-        OptKind::Enum(&["disabled", "v1", "v8"]),
-        "sets [event][original] unless disabled",
-    ),
+    crate::registry::CHARSET,
 ];
 
 #[derive(Clone)]

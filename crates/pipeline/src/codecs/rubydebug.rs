@@ -14,7 +14,7 @@ pub struct RubyDebug {
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
     Ok(Box::new(RubyDebug {
-        metadata: args.bool_or("metadata", false),
+        metadata: args.flag("metadata"),
     }))
 }
 
@@ -108,7 +108,11 @@ mod tests {
 
     #[test]
     fn aligns_keys() {
-        let mut c = build(&Args::default(), &BuildContext::default()).unwrap();
+        let mut c = build(
+            &Args::for_plugin(crate::registry::Kind::Codec, OPTIONS),
+            &BuildContext::default(),
+        )
+        .unwrap();
         let mut e = Event::from_message("hello");
         e.fields_mut().shift_remove("@timestamp");
         let mut out = Vec::new();

@@ -28,7 +28,7 @@ pub static OPTIONS: &[OptSpec] = &[
         OptKind::String,
         "the field that receives the parsed timestamp",
     )
-    .default("@timestamp"),
+    .default("\"@timestamp\""),
     OptSpec::new(
         "tag_on_failure",
         OptKind::Array,
@@ -272,11 +272,10 @@ mod tests {
     use logstash_mesos_core::Map;
 
     fn args(pairs: &[(&str, Value)]) -> Args {
-        pairs
-            .iter()
-            .fold(Args::new("date", Default::default()), |a, (k, v)| {
-                a.with(k, v.clone())
-            })
+        pairs.iter().fold(
+            Args::for_plugin(crate::registry::Kind::Filter, OPTIONS),
+            |a, (k, v)| a.with(k, v.clone()),
+        )
     }
 
     fn strs(v: &[&str]) -> Value {

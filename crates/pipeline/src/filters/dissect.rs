@@ -455,7 +455,7 @@ mod tests {
     #[test]
     fn bad_mappings_are_config_errors() {
         for bad in ["", "no fields", "%{+&x} %{y}", "%{+} %{y}", "%{[bad} x"] {
-            let args = Args::default().with(
+            let args = Args::for_plugin(crate::registry::Kind::Filter, OPTIONS).with(
                 "mapping",
                 serde_json::from_str(&format!("{{\"message\":{bad:?}}}")).expect("json"),
             );
@@ -470,7 +470,7 @@ mod tests {
                 );
             }
         }
-        let args = Args::default().with(
+        let args = Args::for_plugin(crate::registry::Kind::Filter, OPTIONS).with(
             "convert_datatype",
             serde_json::from_str(r#"{"a":"bool"}"#).expect("json"),
         );
@@ -485,7 +485,7 @@ mod tests {
 
     #[test]
     fn non_string_huge_and_multibyte_sources() {
-        let args = Args::default()
+        let args = Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
             .with(
                 "mapping",
                 serde_json::from_str(r#"{"n":"%{a}.%{b}","big":"%{x}é%{y}"}"#).expect("json"),

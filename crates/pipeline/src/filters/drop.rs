@@ -55,8 +55,10 @@ mod tests {
 
     fn drop_with(pct: Option<Value>) -> BuildResult<Box<dyn Filter>> {
         let args = match pct {
-            Some(v) => Args::default().with("percentage", v),
-            None => Args::default(),
+            Some(v) => {
+                Args::for_plugin(crate::registry::Kind::Filter, OPTIONS).with("percentage", v)
+            }
+            None => Args::for_plugin(crate::registry::Kind::Filter, OPTIONS),
         };
         build(&args, &BuildContext::default())
     }

@@ -93,7 +93,7 @@ pub struct Fingerprint {
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     let key = args.string("key");
-    let method = match args.string_or("method", "SHA1").as_str() {
+    let method = match args.string("method").unwrap_or_default().as_str() {
         "SHA1" => Method::Sha1,
         "SHA256" => Method::Sha256,
         "SHA384" => Method::Sha384,
@@ -153,10 +153,10 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         } else {
             key.map(String::into_bytes)
         },
-        base64: args.bool_or("base64encode", false),
+        base64: args.flag("base64encode"),
         method,
-        concatenate_sources: args.bool_or("concatenate_sources", false),
-        concatenate_all_fields: args.bool_or("concatenate_all_fields", false),
+        concatenate_sources: args.flag("concatenate_sources"),
+        concatenate_all_fields: args.flag("concatenate_all_fields"),
     }))
 }
 
@@ -351,7 +351,7 @@ mod tests {
     use super::*;
 
     fn fp(config: &[(&str, Value)], msg: Value) -> Event {
-        let mut args = Args::default();
+        let mut args = Args::for_plugin(crate::registry::Kind::Filter, OPTIONS);
         for (k, v) in config {
             args = args.with(k, v.clone());
         }
@@ -456,19 +456,25 @@ mod tests {
         );
         assert!(out(&e).is_none());
         let err = build(
-            &Args::default().with("method", Value::from("IPV4_NETWORK")),
+            &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+                .with("method", Value::from("IPV4_NETWORK")),
             &BuildContext::default(),
         )
         .err();
         assert_eq!(err.and_then(|e| e.option).as_deref(), Some("key"));
         let err = build(
-            &Args::default().with("method", Value::from("CRC")),
+            &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+                .with("method", Value::from("CRC")),
             &BuildContext::default(),
         )
         .err();
         assert_eq!(err.and_then(|e| e.option).as_deref(), Some("method"));
         // ECS default target.
-        let f = build(&Args::default(), &BuildContext::default()).expect("build");
+        let f = build(
+            &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS),
+            &BuildContext::default(),
+        )
+        .expect("build");
         let mut ev = Event::from_message("m");
         f.apply(&mut ev, &mut FilterContext::default());
         assert!(ev

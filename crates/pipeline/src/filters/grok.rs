@@ -237,7 +237,7 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
     } else {
         PatternSet::Legacy
     });
-    let glob = args.string_or("patterns_files_glob", "*");
+    let glob = args.string("patterns_files_glob").unwrap_or_default();
     for dir in args.strings("patterns_dir") {
         lib.add_path(Path::new(&dir), &glob)
             .map_err(|e| BuildError::option("patterns_dir", e))?;
@@ -245,7 +245,7 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
     for (name, v) in args.hash("pattern_definitions") {
         lib.add(&name, &v.to_logstash_string());
     }
-    let named_only = args.bool_or("named_captures_only", true);
+    let named_only = args.flag("named_captures_only");
     let mut errors = Vec::new();
     let mut matches: Vec<(FieldRef, Vec<Grok>)> = Vec::new();
     for (field, pattern) in match_pairs(args)? {
@@ -265,8 +265,8 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
     if !errors.is_empty() {
         return Err(BuildError::option("match", errors.join("; ")));
     }
-    let timeout = args.i64_or("timeout_millis", 30_000);
-    let scope = args.string_or("timeout_scope", "pattern");
+    let timeout = args.i64("timeout_millis").unwrap_or_default();
+    let scope = args.string("timeout_scope").unwrap_or_default();
     let mut tag_on_failure = args.strings("tag_on_failure");
     if !args.contains("tag_on_failure") {
         tag_on_failure = vec!["_grokparsefailure".to_string()];
@@ -288,10 +288,10 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
             .map(|(f, g)| (f, FieldMatcher::new(g)))
             .collect(),
         slots,
-        break_on_match: args.bool_or("break_on_match", true),
-        keep_empty_captures: args.bool_or("keep_empty_captures", false),
+        break_on_match: args.flag("break_on_match"),
+        keep_empty_captures: args.flag("keep_empty_captures"),
         tag_on_failure,
-        tag_on_timeout: args.string_or("tag_on_timeout", "_groktimeout"),
+        tag_on_timeout: args.string("tag_on_timeout").unwrap_or_default(),
         event_budget: (scope == "event" && timeout > 0)
             .then(|| Duration::from_millis(timeout as u64)),
     })
@@ -507,7 +507,7 @@ mod tests {
     use super::*;
 
     fn args(pairs: &[(&str, Value)]) -> Args {
-        let mut a = Args::new("grok", Default::default());
+        let mut a = Args::for_plugin(crate::registry::Kind::Filter, OPTIONS);
         for (k, v) in pairs {
             a = a.with(k, v.clone());
         }

@@ -59,7 +59,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         source,
         target: args.field("target")?,
         tag_on_failure,
-        skip_on_invalid_json: args.bool_or("skip_on_invalid_json", false),
+        skip_on_invalid_json: args.flag("skip_on_invalid_json"),
     }))
 }
 
@@ -158,7 +158,8 @@ mod tests {
     }
 
     fn src() -> Args {
-        Args::default().with("source", Value::from("message"))
+        Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+            .with("source", Value::from("message"))
     }
 
     #[test]
@@ -208,7 +209,8 @@ mod tests {
         );
         assert_eq!((out, e.tags().len()), (Outcome::Failure, 0));
         let f = build(
-            &Args::default().with("source", Value::from("missing")),
+            &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+                .with("source", Value::from("missing")),
             &BuildContext::default(),
         )
         .expect("build");
@@ -240,9 +242,12 @@ mod tests {
 
     #[test]
     fn config_errors_name_the_option() {
-        let err = build(&Args::default(), &BuildContext::default())
-            .err()
-            .expect("source required");
+        let err = build(
+            &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS),
+            &BuildContext::default(),
+        )
+        .err()
+        .expect("source required");
         assert_eq!(err.option.as_deref(), Some("source"));
         let err = build(
             &src().with("target", Value::from("[bad")),

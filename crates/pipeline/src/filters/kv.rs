@@ -29,7 +29,7 @@ pub static OPTIONS: &[OptSpec] = &[
         OptKind::String,
         "characters (a regex class) separating pairs",
     )
-    .default(" "),
+    .default("\" \""),
     OptSpec::new(
         "field_split_pattern",
         OptKind::String,
@@ -40,7 +40,7 @@ pub static OPTIONS: &[OptSpec] = &[
         OptKind::String,
         "characters (a regex class) separating key and value",
     )
-    .default("="),
+    .default("\"=\""),
     OptSpec::new(
         "value_split_pattern",
         OptKind::String,
@@ -59,7 +59,7 @@ pub static OPTIONS: &[OptSpec] = &[
         OptKind::String,
         "a string (sprintf) prepended to every key",
     )
-    .default(""),
+    .default("\"\""),
     OptSpec::new(
         "trim_key",
         OptKind::String,
@@ -241,8 +241,8 @@ fn regex_quote(s: &str) -> String {
 }
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
-    let field_split = args.string_or("field_split", " ");
-    let value_split = args.string_or("value_split", "=");
+    let field_split = args.string("field_split").unwrap_or_default();
+    let value_split = args.string("value_split").unwrap_or_default();
     if value_split.is_empty() {
         return Err(BuildError::option(
             "value_split",
@@ -268,7 +268,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         "(?:{})",
         vsp.clone().unwrap_or_else(|| format!("[{value_split}]"))
     );
-    let whitespace = args.string_or("whitespace", "lenient");
+    let whitespace = args.string("whitespace").unwrap_or_default();
     match whitespace.as_str() {
         "lenient" => vs = format!("(?: *{vs} *)"),
         "strict" => {}
@@ -285,7 +285,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         until_class(&format!("{value_split}{field_split}"))
     };
     let mut values = vec![quoted("\"", "\""), quoted("'", "'")];
-    if args.bool_or("include_brackets", true) {
+    if args.flag("include_brackets") {
         values.extend([quoted("(", ")"), quoted("[", "]"), quoted("<", ">")]);
     }
     values.push(if fsp.is_some() {
@@ -316,7 +316,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         &vs,
     )?;
 
-    let timeout_ms = args.i64_or("timeout_millis", 30_000);
+    let timeout_ms = args.i64("timeout_millis").unwrap_or_default();
     if timeout_ms < 0 {
         return Err(BuildError::option(
             "timeout_millis",
@@ -339,19 +339,19 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         include_keys: templates("include_keys"),
         exclude_keys: templates("exclude_keys"),
         default_keys: crate::filters::mutate::pairs(args, "default_keys")?,
-        prefix: Template::compile(&args.string_or("prefix", "")),
+        prefix: Template::compile(&args.string("prefix").unwrap_or_default()),
         trim_key: optional(args, "trim_key", |c| format!("^[{c}]+|[{c}]+$"))?,
         trim_value: optional(args, "trim_value", |c| format!("^[{c}]+|[{c}]+$"))?,
         remove_char_key: optional(args, "remove_char_key", |c| format!("[{c}]"))?,
         remove_char_value: optional(args, "remove_char_value", |c| format!("[{c}]"))?,
         transform_key: Transform::parse(args, "transform_key")?,
         transform_value: Transform::parse(args, "transform_value")?,
-        recursive: args.bool_or("recursive", false),
-        allow_duplicate_values: args.bool_or("allow_duplicate_values", true),
-        allow_empty_values: args.bool_or("allow_empty_values", false),
+        recursive: args.flag("recursive"),
+        allow_duplicate_values: args.flag("allow_duplicate_values"),
+        allow_empty_values: args.flag("allow_empty_values"),
         timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms as u64)),
-        tag_on_timeout: args.string_or("tag_on_timeout", "_kv_filter_timeout"),
-        tag_on_failure: args.string_or("tag_on_failure", "_kv_filter_error"),
+        tag_on_timeout: args.string("tag_on_timeout").unwrap_or_default(),
+        tag_on_failure: args.string("tag_on_failure").unwrap_or_default(),
     }))
 }
 
@@ -548,7 +548,7 @@ mod tests {
     use super::*;
 
     fn kv(config: &[(&str, Value)], msg: &str) -> (Event, Outcome) {
-        let mut args = Args::default();
+        let mut args = Args::for_plugin(crate::registry::Kind::Filter, OPTIONS);
         for (k, v) in config {
             args = args.with(k, v.clone());
         }
@@ -596,14 +596,16 @@ mod tests {
             ("value_split", ""),
         ] {
             let err = build(
-                &Args::default().with(opt, Value::from(bad)),
+                &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+                    .with(opt, Value::from(bad)),
                 &BuildContext::default(),
             )
             .err();
             assert_eq!(err.and_then(|e| e.option).as_deref(), Some(opt), "{opt}");
         }
         let err = build(
-            &Args::default().with("transform_key", Value::from("reverse")),
+            &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+                .with("transform_key", Value::from("reverse")),
             &BuildContext::default(),
         )
         .err();
@@ -613,7 +615,8 @@ mod tests {
     #[test]
     fn non_string_source_and_array_source() {
         let f = build(
-            &Args::default().with("source", Value::from("n")),
+            &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+                .with("source", Value::from("n")),
             &BuildContext::default(),
         )
         .expect("build");

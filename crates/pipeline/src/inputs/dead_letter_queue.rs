@@ -41,7 +41,7 @@ pub static OPTIONS: &[OptSpec] = &[
         "skip entries written before this ISO-8601 time",
     ),
     OptSpec::new("sincedb_path", OptKind::Path, "where the position is saved")
-        .default("<path.data>/plugins/inputs/dead_letter_queue/<pipeline_id>/<id>.json"),
+        .computed("<path.data>/plugins/inputs/dead_letter_queue/<pipeline_id>/<id>.json"),
 ];
 
 /// How often the queue is polled for new entries once read to the end.
@@ -58,7 +58,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     let root = args
         .string("path")
         .ok_or_else(|| BuildError::option("path", "required: the dead letter queue directory"))?;
-    let pipeline_id = args.string_or("pipeline_id", "main");
+    let pipeline_id = args.string("pipeline_id").unwrap_or_default();
     let start_timestamp = match args.string("start_timestamp") {
         None => None,
         Some(s) => Some(Timestamp::parse_iso8601(&s).ok_or_else(|| {
@@ -70,7 +70,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     };
     Ok(Box::new(DeadLetterQueueInput {
         dir: Path::new(&root).join(&pipeline_id),
-        commit_offsets: args.bool_or("commit_offsets", true),
+        commit_offsets: args.flag("commit_offsets"),
         start_timestamp,
         sincedb: args.string("sincedb_path").map(PathBuf::from),
     }))
@@ -269,7 +269,7 @@ mod tests {
     }
 
     async fn run_once(data: &Path, expect: usize, deliver: usize) -> Vec<String> {
-        let args = Args::new("dead_letter_queue", Default::default()).with(
+        let args = Args::for_plugin(crate::registry::Kind::Input, OPTIONS).with(
             "path",
             Value::from(data.join("dead_letter_queue").to_string_lossy().to_string()),
         );
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn bad_start_timestamp_is_a_config_error() {
-        let args = Args::new("dead_letter_queue", Default::default())
+        let args = Args::for_plugin(crate::registry::Kind::Input, OPTIONS)
             .with("path", Value::from("/x"))
             .with("start_timestamp", Value::from("yesterday"));
         assert_eq!(

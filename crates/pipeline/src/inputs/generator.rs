@@ -6,7 +6,13 @@ use crate::plugin::{BoxFuture, BuildContext, Codec, Input};
 use logstash_mesos_core::{FieldRef, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("message", OptKind::String, "the message to emit").default("Hello world!"),
+    OptSpec::new(
+        "codec",
+        OptKind::Codec,
+        "the codec that decodes each generated line",
+    )
+    .default("\"plain\""),
+    OptSpec::new("message", OptKind::String, "the message to emit").default("\"Hello world!\""),
     OptSpec::new(
         "lines",
         OptKind::Array,
@@ -31,9 +37,9 @@ pub struct GeneratorInput {
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     let mut lines = args.strings("lines");
     if lines.is_empty() {
-        lines.push(args.string_or("message", "Hello world!"));
+        lines.push(args.string("message").unwrap_or_default());
     }
-    let count = args.i64_or("count", 0);
+    let count = args.i64("count").unwrap_or_default();
     if count < 0 {
         return Err(BuildError::option(
             "count",
@@ -44,7 +50,7 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     Ok(Box::new(GeneratorInput {
         lines,
         count: count as u64,
-        codec: crate::codecs::from_args(args, ctx, "plain")?,
+        codec: args.codec("codec")?,
         ecs: ecs.enabled(),
     }))
 }
@@ -93,7 +99,7 @@ mod tests {
 
     #[tokio::test]
     async fn emits_count_times_each_line() {
-        let args = Args::default()
+        let args = Args::for_plugin(crate::registry::Kind::Input, OPTIONS)
             .with(
                 "lines",
                 Value::Array(vec![Value::from("a"), Value::from("b")]),

@@ -1,11 +1,16 @@
 //! `stdin`: events from standard input, decoded by the codec (default `line`).
 
 use crate::input_context::InputContext;
-use crate::options::{Args, BuildResult, OptSpec};
+use crate::options::{Args, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BoxFuture, BuildContext, Codec, Input};
 use tokio::io::AsyncReadExt;
 
-pub static OPTIONS: &[OptSpec] = &[];
+pub static OPTIONS: &[OptSpec] = &[OptSpec::new(
+    "codec",
+    OptKind::Codec,
+    "the codec that decodes standard input",
+)
+.default("\"line\"")];
 
 pub struct StdinInput {
     codec: Box<dyn Codec>,
@@ -15,7 +20,7 @@ pub struct StdinInput {
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     let ecs = args.ecs(ctx)?;
     Ok(Box::new(StdinInput {
-        codec: crate::codecs::from_args(args, ctx, "line")?,
+        codec: args.codec("codec")?,
         ecs: ecs.enabled(),
     }))
 }

@@ -1,6 +1,7 @@
 //! The Logstash config language: `parse` (text → [`ast`]), `check_syntax` (the rules
 //! that need no plugin registry) and `compile` (AST → pipeline).
 
+pub(crate) mod args;
 pub mod ast;
 mod check;
 pub mod compile;

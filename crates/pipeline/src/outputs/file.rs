@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 pub static OPTIONS: &[OptSpec] = &[
+    OptSpec::new("codec", OptKind::Codec, "the codec that encodes events")
+        .default("\"json_lines\""),
     OptSpec::new(
         "path",
         OptKind::String,
@@ -61,18 +63,18 @@ struct State {
     files: HashMap<PathBuf, File>,
 }
 
-pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Output>> {
+pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Output>> {
     let path = args
         .string("path")
         .ok_or_else(|| BuildError::option("path", "is required"))?;
-    if args.bool_or("gzip", false) {
+    if args.flag("gzip") {
         return Err(BuildError::option("gzip", "gzip output is not supported"));
     }
     Ok(Box::new(FileOutput {
         path: Template::compile(&path),
         overwrite: args.string("write_behavior").as_deref() == Some("overwrite"),
         state: Mutex::new(State {
-            codec: crate::codecs::from_args(args, ctx, "json_lines")?,
+            codec: args.codec("codec")?,
             files: HashMap::new(),
         }),
     }))
@@ -151,7 +153,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = format!("{}/out-%{{kind}}.log", dir.path().display());
         let out = build(
-            &Args::default().with("path", Value::from(path)),
+            &Args::for_plugin(crate::registry::Kind::Output, OPTIONS)
+                .with("path", Value::from(path)),
             &BuildContext::default(),
         )
         .unwrap();

@@ -1,20 +1,24 @@
 //! `stdout`: events encoded by the codec (default `rubydebug`) on standard output.
 
-use crate::options::{Args, BuildResult, OptSpec};
+use crate::options::{Args, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BoxFuture, BuildContext, Codec, Output};
 use logstash_mesos_core::Event;
 use std::io::Write;
 use std::sync::Mutex;
 
-pub static OPTIONS: &[OptSpec] = &[];
+pub static OPTIONS: &[OptSpec] =
+    &[
+        OptSpec::new("codec", OptKind::Codec, "the codec that encodes events")
+            .default("\"rubydebug\""),
+    ];
 
 pub struct StdoutOutput {
     codec: Mutex<Box<dyn Codec>>,
 }
 
-pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Output>> {
+pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Output>> {
     Ok(Box::new(StdoutOutput {
-        codec: Mutex::new(crate::codecs::from_args(args, ctx, "rubydebug")?),
+        codec: Mutex::new(args.codec("codec")?),
     }))
 }
 

@@ -22,7 +22,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 pub use error::ApiError;
@@ -30,30 +30,8 @@ pub use error::ApiError;
 use crate::configs::ConfigService;
 use crate::driver::Shared;
 
-/// What an agent POSTs to `/v1/agents/status` (every few seconds).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AgentReport {
-    /// Hostname of the node the agent runs on.
-    pub node: String,
-    #[serde(default)]
-    pub agent_id: Option<String>,
-    #[serde(default)]
-    pub task_id: Option<String>,
-    /// Containers whose logs are being streamed.
-    #[serde(default)]
-    pub containers: u64,
-    #[serde(default)]
-    pub events_per_second: f64,
-    /// Seconds between a log line being written and being indexed.
-    #[serde(default)]
-    pub lag_seconds: f64,
-    /// Errors since the agent started.
-    #[serde(default)]
-    pub errors: u64,
-    /// The config version the agent runs.
-    #[serde(default)]
-    pub config_version: u64,
-}
+pub use logstash_mesos_core::agent_protocol::AgentReport;
+use logstash_mesos_core::agent_protocol::{ConfigSet, PIPELINE_PATH, STATUS_PATH};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -88,9 +66,9 @@ pub fn router(state: AppState) -> Router {
             get(get_config).put(put_config).delete(delete_config),
         )
         .route("/v1/configs/{name}/validate", post(validate_config))
-        .route("/v1/pipeline", get(pipeline))
+        .route(PIPELINE_PATH, get(pipeline))
         .route("/v1/agents", get(agents))
-        .route("/v1/agents/status", post(agent_status))
+        .route(STATUS_PATH, post(agent_status))
         .route("/v1/framework", axum::routing::delete(uninstall))
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
@@ -167,13 +145,10 @@ struct PipelineQuery {
     timeout: Option<u64>,
 }
 
-async fn pipeline(
-    State(s): State<AppState>,
-    Query(q): Query<PipelineQuery>,
-) -> Json<serde_json::Value> {
+async fn pipeline(State(s): State<AppState>, Query(q): Query<PipelineQuery>) -> Json<ConfigSet> {
     let wait = Duration::from_secs(q.timeout.unwrap_or(30).min(300));
     let set = s.configs.wait_newer(q.since, wait).await;
-    Json(json!({"version": set.version, "configs": set.configs}))
+    Json(set)
 }
 
 /// Parsed by hand so an agent that forgets the Content-Type still gets through.

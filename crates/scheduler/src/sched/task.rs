@@ -7,11 +7,9 @@ use crate::proto::{
     Environment, Id, KillPolicy, Label, Labels, Resource, TaskInfo, Variable, Volume, VolumeMode,
 };
 
-pub const ENV_AGENT_ID: &str = "LOGSTASH_MESOS_AGENT_ID";
-pub const ENV_SCHEDULER_URL: &str = "LOGSTASH_MESOS_SCHEDULER_URL";
-pub const ENV_NODE: &str = "LOGSTASH_MESOS_NODE";
-pub const ENV_TASK_ID: &str = "LOGSTASH_MESOS_TASK_ID";
-pub const ENV_AGENT_PORT: &str = "LOGSTASH_MESOS_AGENT_PORT";
+pub use logstash_mesos_core::agent_protocol::{
+    ENV_AGENT_ID, ENV_AGENT_PORT, ENV_NODE, ENV_SCHEDULER_URL, ENV_TASK_ID,
+};
 pub const TASK_NAME: &str = "logstash-agent";
 /// Prefix of every task id this framework creates (lets us recognise our own orphans).
 pub const TASK_ID_PREFIX: &str = "logstash-agent.";

@@ -258,7 +258,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         join: field_strings(args, "join")?,
         merge,
         copy,
-        tag_on_failure: args.string_or("tag_on_failure", "_mutate_error"),
+        tag_on_failure: args.string("tag_on_failure").unwrap_or_default(),
         add_field_keys,
     }))
 }

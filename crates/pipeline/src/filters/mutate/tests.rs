@@ -6,7 +6,7 @@ fn obj(json: &str) -> Value {
 }
 
 fn run(config: &[(&str, Value)], input: &str) -> (Event, Outcome) {
-    let mut args = Args::default();
+    let mut args = Args::for_plugin(crate::registry::Kind::Filter, OPTIONS);
     for (k, v) in config {
         args = args.with(k, v.clone());
     }
@@ -65,19 +65,22 @@ fn convert_arrays_and_failures() {
 #[test]
 fn bad_config_names_the_option() {
     let err = build(
-        &Args::default().with("gsub", obj(r#"["f", "(unclosed", "x"]"#)),
+        &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+            .with("gsub", obj(r#"["f", "(unclosed", "x"]"#)),
         &BuildContext::default(),
     )
     .err();
     assert_eq!(err.as_ref().and_then(|e| e.option.as_deref()), Some("gsub"));
     let err = build(
-        &Args::default().with("gsub", obj(r#"["f", "x"]"#)),
+        &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+            .with("gsub", obj(r#"["f", "x"]"#)),
         &BuildContext::default(),
     )
     .err();
     assert_eq!(err.and_then(|e| e.option), Some("gsub".to_string()));
     let err = build(
-        &Args::default().with("convert", obj(r#"{"f":"bignum"}"#)),
+        &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+            .with("convert", obj(r#"{"f":"bignum"}"#)),
         &BuildContext::default(),
     )
     .err();
@@ -85,7 +88,8 @@ fn bad_config_names_the_option() {
     assert_eq!(err.option.as_deref(), Some("convert"));
     assert!(err.message.contains("bignum"), "{}", err.message);
     let err = build(
-        &Args::default().with("uppercase", obj(r#"["[a"]"#)),
+        &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+            .with("uppercase", obj(r#"["[a"]"#)),
         &BuildContext::default(),
     )
     .err();
@@ -190,7 +194,7 @@ fn huge_and_odd_utf8_values() {
     m.insert("a", Value::String(big.clone()));
     m.insert("u", Value::from("\u{0}ǅ\u{FFFD}ß\u{1F600}"));
     let f = build(
-        &Args::default()
+        &Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
             .with("split", obj(r#"{"a":","}"#))
             .with("uppercase", obj(r#"["u"]"#))
             .with("gsub", obj(r#"["u", "\\p{So}", "?"]"#)),

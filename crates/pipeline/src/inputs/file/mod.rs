@@ -15,7 +15,7 @@ mod sincedb;
 mod tests;
 
 use crate::input_context::InputContext;
-use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
+use crate::options::{Args, BuildError, BuildResult, DurationUnit, OptKind, OptSpec};
 use crate::plugin::{BoxFuture, BuildContext, Codec, Input};
 use discover::Globs;
 use reader::{Settings, Watcher};
@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub static OPTIONS: &[OptSpec] = &[
+    OptSpec::new("codec", OptKind::Codec, "the codec that decodes each line").default("\"plain\""),
     OptSpec::new(
         "path",
         OptKind::Array,
@@ -49,19 +50,19 @@ pub static OPTIONS: &[OptSpec] = &[
     ),
     OptSpec::new(
         "sincedb_write_interval",
-        OptKind::Any,
+        OptKind::Duration(DurationUnit::Seconds),
         "how often read positions are written (seconds or \"15 s\")",
     )
     .default("15"),
     OptSpec::new(
         "sincedb_clean_after",
-        OptKind::Any,
+        OptKind::Duration(DurationUnit::Days),
         "forget positions of files inactive this long (days or \"2 weeks\")",
     )
     .default("14"),
     OptSpec::new(
         "stat_interval",
-        OptKind::Any,
+        OptKind::Duration(DurationUnit::Seconds),
         "how often files are checked for new data (seconds or \"500 ms\")",
     )
     .default("1"),
@@ -73,16 +74,16 @@ pub static OPTIONS: &[OptSpec] = &[
     .default("15"),
     OptSpec::new(
         "close_older",
-        OptKind::Any,
+        OptKind::Duration(DurationUnit::Seconds),
         "close files not read for this long (seconds or \"1 hour\")",
     )
     .default("3600"),
     OptSpec::new(
         "ignore_older",
-        OptKind::Any,
+        OptKind::Duration(DurationUnit::Seconds),
         "files last modified longer ago than this are read from their end",
     ),
-    OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\\n"),
+    OptSpec::new("delimiter", OptKind::String, "the line delimiter").default("\"\n\""),
     OptSpec::new(
         "max_open_files",
         OptKind::Number,
@@ -147,9 +148,9 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     if args.string("mode").as_deref() == Some("read") {
         return Err(BuildError::option("mode", "only \"tail\" is supported"));
     }
-    let stat_interval = duration(args, "stat_interval", 1.0)?;
-    let discover_every = positive(args, "discover_interval", 15)?;
-    let delimiter = args.string_or("delimiter", "\n").into_bytes();
+    let stat_interval = duration(args, "stat_interval")?;
+    let discover_every = positive(args, "discover_interval")?;
+    let delimiter = args.string("delimiter").unwrap_or_default().into_bytes();
     if delimiter.is_empty() {
         return Err(BuildError::option("delimiter", "must not be empty"));
     }
@@ -172,29 +173,29 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     }
     let settings = Settings {
         globs: Globs { paths, exclude },
-        start_at_end: args.string_or("start_position", "end") == "end",
+        start_at_end: args.string("start_position").unwrap_or_default() == "end",
         stat_interval,
         discover_interval: stat_interval * discover_every as u32,
-        close_older: Some(duration(args, "close_older", 3600.0)?),
+        close_older: Some(duration(args, "close_older")?),
         ignore_older: if args.contains("ignore_older") {
-            Some(duration(args, "ignore_older", 0.0)?)
+            Some(duration(args, "ignore_older")?)
         } else {
             None
         },
         delimiter,
-        max_open_files: positive(args, "max_open_files", 4095)? as usize,
-        chunk_size: positive(args, "file_chunk_size", 32768)? as usize,
-        sincedb_write_interval: duration(args, "sincedb_write_interval", 15.0)?,
-        sincedb_clean_after: days(args, "sincedb_clean_after", 14.0)?,
+        max_open_files: positive(args, "max_open_files")? as usize,
+        chunk_size: positive(args, "file_chunk_size")? as usize,
+        sincedb_write_interval: duration(args, "sincedb_write_interval")?,
+        sincedb_clean_after: duration(args, "sincedb_clean_after")?,
         host: crate::inputs::hostname(),
         ecs: ecs.enabled(),
         // Only codecs that make exactly one event per line can say where it started.
         line_offsets: args
-            .codec("codec")
+            .codec_spec("codec")
             .is_none_or(|c| c.name == "plain" || c.name == "line"),
     };
     // Plain by default, as Logstash; each line is decoded as one complete record.
-    let codec = crate::codecs::from_args(args, ctx, "plain")?;
+    let codec = args.codec("codec")?;
     Ok(Box::new(FileInput {
         settings: Arc::new(settings),
         sincedb_path,
@@ -202,60 +203,17 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     }))
 }
 
-fn positive(args: &Args, name: &str, default: i64) -> BuildResult<u64> {
+fn positive(args: &Args, name: &str) -> BuildResult<u64> {
     match args.i64(name) {
-        None if !args.contains(name) => Ok(default as u64),
         Some(n) if n > 0 => Ok(n as u64),
         _ => Err(BuildError::option(name, "expected a positive number")),
     }
 }
 
-fn duration(args: &Args, name: &str, default_secs: f64) -> BuildResult<Duration> {
-    match args.value(name) {
-        None => Ok(Duration::from_secs_f64(default_secs)),
-        Some(v) => parse_duration(&v.to_logstash_string(), 1.0).ok_or_else(|| {
-            BuildError::option(
-                name,
-                "expected seconds or a duration such as \"500 ms\", \"5 min\", \"1 hour\"",
-            )
-        }),
-    }
-}
-
-/// `sincedb_clean_after`: a bare number means days.
-fn days(args: &Args, name: &str, default_days: f64) -> BuildResult<Duration> {
-    match args.value(name) {
-        None => Ok(Duration::from_secs_f64(default_days * 86400.0)),
-        Some(v) => parse_duration(&v.to_logstash_string(), 86400.0).ok_or_else(|| {
-            BuildError::option(name, "expected days or a duration such as \"2 weeks\"")
-        }),
-    }
-}
-
-/// Parses Logstash's friendly durations: a number (in `bare_unit` seconds) or
-/// `<number> <unit>` with us/ms/s/m/h/d/w and their long forms.
-pub fn parse_duration(s: &str, bare_unit: f64) -> Option<Duration> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit.trim().to_ascii_lowercase().as_str() {
-        "" => bare_unit,
-        "us" | "usec" | "usecs" | "microsecond" | "microseconds" => 1e-6,
-        "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => 1e-3,
-        "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
-        "h" | "hour" | "hours" => 3600.0,
-        "d" | "day" | "days" => 86400.0,
-        "w" | "week" | "weeks" => 604800.0,
-        _ => return None,
-    };
-    let total = n * secs;
-    (0.0..1e12)
-        .contains(&total)
-        .then(|| Duration::from_secs_f64(total))
+/// A duration option; `compile` parsed it (and applied the schema default).
+fn duration(args: &Args, name: &str) -> BuildResult<Duration> {
+    args.duration(name)
+        .ok_or_else(|| BuildError::option(name, "expected a duration"))
 }
 
 /// The built input.

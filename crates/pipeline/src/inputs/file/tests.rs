@@ -72,7 +72,7 @@ fn args(dir: &Path, globs: &[&str]) -> Args {
         .iter()
         .map(|g| Value::from(format!("{}/{g}", dir.display())))
         .collect();
-    Args::default()
+    Args::for_plugin(crate::registry::Kind::Input, OPTIONS)
         .with("path", Value::Array(paths))
         .with("stat_interval", Value::from("10 ms"))
         .with("discover_interval", Value::Integer(2))
@@ -328,14 +328,21 @@ async fn multiline_codec_merges_lines_and_their_acks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("app.log");
     std::fs::write(&log, b"E boom\n  at a\n  at b\nnext\n").expect("write");
-    let codec_args = Args::default()
-        .with("pattern", Value::from("^\\s"))
-        .with("what", Value::from("previous"));
+    let codec_args = Args::for_plugin(
+        crate::registry::Kind::Codec,
+        crate::codecs::multiline::OPTIONS,
+    )
+    .with("pattern", Value::from("^\\s"))
+    .with("what", Value::from("previous"));
     let mut a = beginning(args(dir.path(), &["app.log"]));
     a.insert(
         "codec",
         ArgValue::Codec(CodecSpec {
             name: "multiline".into(),
+            built: Some(crate::options::BuiltCodec(
+                crate::codecs::multiline::build(&codec_args, &BuildContext::default())
+                    .expect("codec"),
+            )),
             args: Box::new(codec_args),
         }),
         Default::default(),
@@ -365,24 +372,28 @@ fn config_errors() {
             .err()
             .expect("config error")
     };
-    let e = err(Args::default().with("path", Value::from("logs/*.log")));
+    let e = err(Args::for_plugin(crate::registry::Kind::Input, OPTIONS)
+        .with("path", Value::from("logs/*.log")));
     assert_eq!(e.option.as_deref(), Some("path"));
     assert!(e.message.contains("absolute"), "{}", e.message);
-    let e = err(Args::default()
+    let e = err(Args::for_plugin(crate::registry::Kind::Input, OPTIONS)
         .with("path", Value::from("/tmp/x.log"))
         .with("stat_interval", Value::from("soon")));
     assert_eq!(e.option.as_deref(), Some("stat_interval"));
-    let e = err(Args::default()
+    let e = err(Args::for_plugin(crate::registry::Kind::Input, OPTIONS)
         .with("path", Value::from("/tmp/x.log"))
         .with("mode", Value::from("read")));
     assert_eq!(e.option.as_deref(), Some("mode"));
     assert_eq!(
-        parse_duration("500 ms", 1.0),
+        crate::units::parse_duration("500 ms", 1.0),
         Some(Duration::from_millis(500))
     );
-    assert_eq!(parse_duration("2", 1.0), Some(Duration::from_secs(2)));
     assert_eq!(
-        parse_duration("1 hour", 1.0),
+        crate::units::parse_duration("2", 1.0),
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(
+        crate::units::parse_duration("1 hour", 1.0),
         Some(Duration::from_secs(3600))
     );
 }

@@ -2,7 +2,7 @@ use super::*;
 use logstash_mesos_core::Value;
 
 fn args() -> Args {
-    Args::new("elasticsearch", Default::default())
+    Args::for_plugin(crate::registry::Kind::Output, OPTIONS)
 }
 
 fn err(a: Args) -> BuildError {

@@ -1,0 +1,85 @@
+//! What the scheduler and its agents say to each other, written once for both sides: the
+//! environment the scheduler gives every agent task, the config set agents long-poll, and
+//! the report they post back.
+//!
+//! ```text
+//! agent  ── GET  {PIPELINE_PATH}?since=N&timeout=S ──▶ scheduler   → ConfigSet
+//! agent  ── POST {STATUS_PATH} (AgentReport)       ──▶ scheduler   → 204
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The Mesos agent (node) id the task runs on; stamped on events as `[mesos][agent][id]`.
+pub const ENV_AGENT_ID: &str = "LOGSTASH_MESOS_AGENT_ID";
+/// The scheduler's base URL, where the agent takes its configs from.
+pub const ENV_SCHEDULER_URL: &str = "LOGSTASH_MESOS_SCHEDULER_URL";
+/// The node's hostname as Mesos knows it (the key of the agent's reports).
+pub const ENV_NODE: &str = "LOGSTASH_MESOS_NODE";
+/// The agent task's own id.
+pub const ENV_TASK_ID: &str = "LOGSTASH_MESOS_TASK_ID";
+/// The port reserved for the agent from the offer: its `/status` endpoint listens there.
+pub const ENV_AGENT_PORT: &str = "LOGSTASH_MESOS_AGENT_PORT";
+/// Set by Mesos on every task; a fallback for [`ENV_TASK_ID`].
+pub const ENV_MESOS_TASK_ID: &str = "MESOS_TASK_ID";
+
+/// `GET` with `since=<version>&timeout=<seconds>`: answers with the first [`ConfigSet`]
+/// newer than `since`, or the current one when the timeout passes.
+pub const PIPELINE_PATH: &str = "/v1/pipeline";
+/// `POST` an [`AgentReport`]; answered 204.
+pub const STATUS_PATH: &str = "/v1/agents/status";
+
+/// The configs every agent runs, as one versioned set.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ConfigSet {
+    /// Increases with every accepted change.
+    pub version: u64,
+    /// Config name → Logstash config text; concatenated in name order.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// What an agent posts to [`STATUS_PATH`] every few seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentReport {
+    /// Hostname of the node the agent runs on.
+    pub node: String,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub task_id: Option<String>,
+    /// Containers whose logs are being streamed.
+    #[serde(default)]
+    pub containers: u64,
+    #[serde(default)]
+    pub events_per_second: f64,
+    /// Seconds the unacknowledged backlog takes to drain at the current rate.
+    #[serde(default)]
+    pub lag_seconds: f64,
+    /// Errors since the agent started.
+    #[serde(default)]
+    pub errors: u64,
+    /// The config version the agent runs.
+    #[serde(default)]
+    pub config_version: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both sides read the other's JSON: the shapes are pinned here.
+    #[test]
+    fn wire_shapes() {
+        let set: ConfigSet =
+            serde_json::from_str(r#"{"version":3,"configs":{"a":"input { stdin {} }"}}"#)
+                .expect("set");
+        assert_eq!(set.version, 3);
+        assert_eq!(set.configs["a"], "input { stdin {} }");
+        let r: AgentReport = serde_json::from_str(r#"{"node":"n1"}"#).expect("minimal report");
+        assert_eq!(r.node, "n1");
+        assert_eq!(r.config_version, 0);
+        let back = serde_json::to_value(&r).expect("json");
+        assert_eq!(back["node"], "n1");
+        assert!(back.get("lag_seconds").is_some());
+    }
+}
