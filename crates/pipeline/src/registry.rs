@@ -224,6 +224,12 @@ pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
         build: outputs::elasticsearch::build,
         doc: "bulk-indexes events into Elasticsearch",
     },
+    Entry {
+        name: "opensearch",
+        options: outputs::opensearch::OPTIONS,
+        build: outputs::opensearch::build,
+        doc: "bulk-indexes events into OpenSearch (the elasticsearch output's code)",
+    },
 ];
 
 pub static CODECS: &[Entry<CodecBuilder>] = &[
