@@ -48,12 +48,12 @@ fn os_args(url: &str) -> Args {
 fn event(i: usize) -> Event {
     let mut e = Event::from_message(format!("engine line {i}"));
     e.set(&FieldRef::top("n"), Value::Integer(i as i64))
-        .unwrap();
+        .expect("set n");
     e.set(
-        &FieldRef::parse("[@metadata][_id]").unwrap(),
+        &FieldRef::parse("[@metadata][_id]").expect("ref"),
         Value::from(format!("doc-{i}")),
     )
-    .unwrap();
+    .expect("set id");
     e
 }
 
@@ -67,14 +67,14 @@ async fn send_all(out: &ElasticsearchOutput, events: Vec<Event>, batch: usize) {
 fn dlq_entries(dir: &std::path::Path) -> Vec<Event> {
     let mut r = DlqReader::new(&dlq::queue_dir(dir, "main"), Position::default());
     let mut out = Vec::new();
-    while let Some((entry, _)) = r.next_entry().unwrap() {
+    while let Some((entry, _)) = r.next_entry().expect("dlq entry") {
         out.push(entry.into_event());
     }
     out
 }
 
 fn meta(e: &Event, key: &str) -> String {
-    e.get(&FieldRef::parse(&format!("[@metadata][dead_letter_queue][{key}]")).unwrap())
+    e.get(&FieldRef::parse(&format!("[@metadata][dead_letter_queue][{key}]")).expect("ref"))
         .map(|v| v.to_logstash_string())
         .unwrap_or_default()
 }

@@ -241,7 +241,7 @@ mod tests {
             .with("pool_max", Value::Integer(5))
             .with("index", Value::from("web-%{+yyyy}"));
         let es = to_elasticsearch_args(&a).unwrap();
-        assert_eq!(es.bool_or("ssl_enabled", false), true);
+        assert!(es.bool_or("ssl_enabled", false));
         assert_eq!(es.string("ssl_verification_mode").as_deref(), Some("none"));
         assert_eq!(
             es.strings("ssl_certificate_authorities"),

@@ -100,11 +100,10 @@ impl Server {
 
     fn start_on(port: Option<u16>) -> Option<Server> {
         match engine() {
-            Engine::OpenSearch => {
-                let mut o = NodeOptions::default();
-                o.http_port = port;
-                Self::opensearch_with(&o)
-            }
+            Engine::OpenSearch => Self::opensearch_with(&NodeOptions {
+                http_port: port,
+                ..NodeOptions::default()
+            }),
             Engine::Osmem => {
                 let addr = format!("127.0.0.1:{}", port.unwrap_or(0));
                 Self::osmem_at(&addr)
