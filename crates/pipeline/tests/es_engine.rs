@@ -436,3 +436,65 @@ async fn data_stream_is_written_with_op_type_create() {
     assert!(status >= 400, "{status} {body}");
     assert!(body.to_string().contains("op_type"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opensearch_output_from_a_config_file() {
+    use logstash_mesos_pipeline::lang::compile::compile;
+    use logstash_mesos_pipeline::lang::{parse, ParseOptions, Sources};
+    use logstash_mesos_pipeline::registry::Registry;
+    let Some(server) = Server::opensearch() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let context = ctx(dir.path());
+    let text = format!(
+        r#"output {{ opensearch {{
+            hosts => ["{}"]
+            index => "oscfg-%{{[service]}}"
+            legacy_template => false
+            template_name => "oscfg"
+            ssl_certificate_verification => true
+            pool_max => 50
+            failure_type_logging_whitelist => ["version_conflict_engine_exception"]
+        }} }}"#,
+        server.url
+    );
+    let sources = Sources::from_string("os.conf", &text);
+    let ast = parse(&sources, &ParseOptions::default()).unwrap();
+    let compiled = match compile(&ast, &Registry::builtin(), &context) {
+        Ok(c) => c,
+        Err(d) => panic!("{}", sources.render_all(&d)),
+    };
+    let out = compiled.outputs[0].output.clone();
+    let events: Vec<Event> = (0..250)
+        .map(|i| {
+            let mut e = event(i);
+            e.set(&FieldRef::top("service"), Value::from("api"))
+                .unwrap();
+            e
+        })
+        .collect();
+    out.send(events).await;
+    assert_eq!(server.count("oscfg-api").await, 250);
+    // legacy_template => false: a composable template.
+    let t = server.get_json("_index_template/oscfg").await;
+    assert_eq!(
+        t["index_templates"][0]["index_template"]["index_patterns"],
+        json!(["oscfg-*"]),
+        "{t}"
+    );
+
+    // An unsupported upstream option is a config error at its position.
+    let bad = "output { opensearch { hosts => [\"http://127.0.0.1:1\"]\n  script => \"ctx._source.n++\" } }";
+    let sources = Sources::from_string("bad.conf", bad);
+    let ast = parse(&sources, &ParseOptions::default()).unwrap();
+    let msg = match compile(&ast, &Registry::builtin(), &context) {
+        Ok(_) => panic!("script accepted"),
+        Err(d) => sources.render_all(&d),
+    };
+    assert!(
+        msg.contains("script") && msg.contains("not supported"),
+        "{msg}"
+    );
+    assert!(msg.contains("bad.conf:2"), "{msg}");
+}
