@@ -66,6 +66,10 @@ if [ ! -f "$DIR/installed" ]; then
     touch "$DIR.tmp/installed"
     rm -rf "$DIR"
     mv "$DIR.tmp" "$DIR"
+    # Installs of an older Maven project are no longer used.
+    for old in "$CACHE"/*; do
+        [ "$old" = "$DIR" ] || [ "$old" = "$CACHE/current" ] || rm -rf "$old"
+    done
 fi
 
 mkdir -p "$LSM_ENV_DIR"
