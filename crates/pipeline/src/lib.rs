@@ -9,6 +9,7 @@ pub mod filters;
 pub mod grok;
 pub mod input_context;
 pub mod inputs;
+pub mod kafka_config;
 pub mod lang;
 pub mod options;
 pub mod outputs;

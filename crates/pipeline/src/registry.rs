@@ -146,6 +146,12 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
         build: inputs::dead_letter_queue::build,
         doc: "replays events from the dead letter queue",
     },
+    Entry {
+        name: "kafka",
+        options: inputs::kafka::OPTIONS,
+        build: inputs::kafka::build,
+        doc: "reads Kafka topics as a consumer group member (commits after delivery)",
+    },
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
@@ -223,6 +229,12 @@ pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
         options: outputs::elasticsearch::OPTIONS,
         build: outputs::elasticsearch::build,
         doc: "bulk-indexes events into Elasticsearch",
+    },
+    Entry {
+        name: "kafka",
+        options: outputs::kafka::OPTIONS,
+        build: outputs::kafka::build,
+        doc: "writes events to Kafka topics (returns once Kafka acknowledged)",
     },
 ];
 

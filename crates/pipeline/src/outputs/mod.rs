@@ -2,5 +2,6 @@
 
 pub mod elasticsearch;
 pub mod file;
+pub mod kafka;
 pub mod null;
 pub mod stdout;
