@@ -439,8 +439,14 @@ impl ConsumerContext for GroupContext {
         while self.tracker.in_flight(Some(&parts)) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        let ready = self.tracker.take_ready(Some(&parts));
-        if let Some(tpl) = offsets_list(&ready) {
+        // Everything delivered, including offsets only stored so far: auto commit may not
+        // have run since.
+        let delivered = self.tracker.positions(Some(&parts));
+        if let Some(tpl) = offsets_list(&delivered) {
+            // Stored too: with auto commit, librdkafka commits the stored offsets of
+            // revoked partitions after this callback, and an older stored offset would
+            // move the commit back.
+            let _ = consumer.store_offsets(&tpl);
             if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
                 tracing::warn!(error = %e, "kafka: commit of revoked partitions failed; they will be re-read from the last commit");
             }
@@ -527,9 +533,14 @@ fn consume(
                 }
             }
         }
+        // A rebalance inside the polls above may have revoked partitions whose records
+        // are in `events`: the next owner reads them from the commit, so drop them here
+        // (their acknowledgements then change nothing).
+        events.retain(|e| tracker.is_live(e.acks()));
         if !events.is_empty() && emit(ctx, handle, events).is_err() {
             break;
         }
+        tracker.mark_emitted();
         flush_offsets(&consumer, &tracker, settings.commit_at_once);
     }
     // Shutdown: the pipeline drains what it holds; commit what it delivers, then leave the
@@ -538,7 +549,7 @@ fn consume(
     while tracker.in_flight(None) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
-    if let Some(tpl) = offsets_list(&tracker.take_ready(None)) {
+    if let Some(tpl) = offsets_list(&tracker.positions(None)) {
         if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
             tracing::warn!(error = %e, "kafka: final commit failed; the last events will be read again");
         }
@@ -680,8 +691,12 @@ struct PartTrack {
     base_seq: u64,
     /// Offsets read and not yet contiguous-delivered, in partition order.
     pending: VecDeque<(i64, Status)>,
+    /// `pending[..emitted]` are in the pipeline; the rest are still being polled.
+    emitted: usize,
     /// The next offset to commit, not yet taken.
     ready: Option<i64>,
+    /// The offset after the last contiguous delivered record (taken or not).
+    position: Option<i64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -715,7 +730,9 @@ impl Tracker {
                         partition,
                         base_seq: 0,
                         pending: VecDeque::new(),
+                        emitted: 0,
                         ready: None,
+                        position: None,
                     },
                 );
                 s
@@ -752,8 +769,28 @@ impl Tracker {
         // re-assigned or the input restarts, which re-reads it.
         while let Some(&(off, Status::Delivered)) = t.pending.front() {
             t.ready = Some(off + 1);
+            t.position = Some(off + 1);
             t.pending.pop_front();
             t.base_seq += 1;
+            t.emitted = t.emitted.saturating_sub(1);
+        }
+    }
+
+    /// Every registered record was handed to the pipeline.
+    pub(crate) fn mark_emitted(&self) {
+        for t in self.lock().slots.values_mut() {
+            t.emitted = t.pending.len();
+        }
+    }
+
+    /// False when an acknowledgement belongs to a partition revoked since it was read.
+    fn is_live(&self, acks: &Acks) -> bool {
+        let g = self.lock();
+        let live = |a: &Ack| g.slots.contains_key(&((a.token() >> SEQ_BITS) as u32));
+        match acks {
+            Acks::None => true,
+            Acks::One(a) => live(a),
+            Acks::Many(v) => v.iter().all(live),
         }
     }
 
@@ -783,6 +820,22 @@ impl Tracker {
                 only.is_none_or(|o| o.iter().any(|(n, p)| *n == t.topic && *p == t.partition))
             })
             .filter_map(|t| t.ready.take().map(|o| (t.topic.clone(), t.partition, o)))
+            .collect()
+    }
+
+    /// The delivered position of each partition in `only` (or all), whether taken by
+    /// [`Tracker::take_ready`] already or not: what to commit before a hand-over.
+    pub(crate) fn positions(&self, only: Option<&[(String, i32)]>) -> Vec<(String, i32, i64)> {
+        let mut g = self.lock();
+        g.slots
+            .values_mut()
+            .filter(|t| {
+                only.is_none_or(|o| o.iter().any(|(n, p)| *n == t.topic && *p == t.partition))
+            })
+            .filter_map(|t| {
+                t.ready = None;
+                t.position.map(|o| (t.topic.clone(), t.partition, o))
+            })
             .collect()
     }
 
@@ -821,6 +874,9 @@ mod tests {
         let b = t.register("t", 0, 11);
         let c = t.register("t", 0, 13); // offsets may have gaps (compaction, markers)
         let other = t.register("t", 1, 5);
+        assert_eq!(t.in_flight(None), 0, "not emitted yet");
+        t.mark_emitted();
+        assert_eq!(t.in_flight(None), 4);
         t.finish(b, true);
         assert!(t.take_ready(None).is_empty(), "10 is not delivered yet");
         t.finish(a, true);
@@ -831,6 +887,10 @@ mod tests {
         let ready = t.take_ready(None);
         assert_eq!(ready, vec![("t".to_string(), 0, 14)]);
         assert_eq!(t.in_flight(None), 0);
+        // Before a hand-over, every delivered position, taken or not.
+        let mut pos = t.positions(None);
+        pos.sort();
+        assert_eq!(pos, vec![("t".to_string(), 0, 14)]);
     }
 
     #[test]
@@ -847,9 +907,13 @@ mod tests {
     fn forgotten_partitions_ignore_late_acks() {
         let t = Tracker::default();
         let a = t.register("t", 0, 7);
+        t.mark_emitted();
         assert_eq!(t.in_flight(Some(&[("t".into(), 0)])), 1);
         assert_eq!(t.in_flight(Some(&[("t".into(), 1)])), 0);
+        let sink: Arc<dyn AckSink> = Arc::new(Tracker::default());
+        assert!(t.is_live(&Acks::One(Ack::new(sink.clone(), a))));
         t.forget(&[("t".into(), 0)]);
+        assert!(!t.is_live(&Acks::One(Ack::new(sink, a))));
         let again = t.register("t", 0, 3); // re-assigned later, re-read from 3
         t.finish(a, true);
         assert!(
