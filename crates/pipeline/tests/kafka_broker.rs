@@ -175,6 +175,7 @@ async fn broker_restart_mid_stream_loses_nothing() {
         ("topic_id", Value::from("br")),
         ("message_key", Value::from("%{seq}")),
         ("retry_backoff_ms", Value::from(200)),
+        ("acks", Value::from("all")), // idempotent: the restart duplicates nothing
     ]));
     let mut input = start_input(&input_args(
         &bs,
@@ -226,12 +227,18 @@ async fn broker_restart_mid_stream_loses_nothing() {
     let stored = read_topic(&bs, "br");
     let (stored_distinct, stored_dups) = tally(stored.iter().map(|p| seq_of(p)));
     eprintln!("broker restart: consumed {distinct} distinct, {dups} duplicates; topic holds {stored_distinct} distinct, {stored_dups} duplicates");
+    assert_eq!(
+        stored.len() as u64,
+        N,
+        "the topic holds exactly what was sent"
+    );
     assert_eq!(stored_distinct as u64, N, "every event reached Kafka");
+    assert_eq!(stored_dups, 0);
     assert_eq!(distinct as u64, N, "every event was consumed");
-    // At-least-once: a retry re-sends records whose acknowledgement the restart lost (at
-    // most the batches in flight), and the consumer re-reads what it had not committed.
-    assert!(stored_dups <= 500, "{stored_dups} duplicates in the topic");
-    assert!(dups <= stored_dups + 1000, "{dups} duplicates consumed");
+    // At-least-once on the consumer side: if the restart cost the consumer its group
+    // membership, it re-reads what it had not committed (at most the queue's 1,000 events
+    // plus one poll's 500).
+    assert!(dups <= 1500, "{dups} duplicates consumed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,8 +14,10 @@
 //! retries goes there too. At shutdown an output still retrying fails the
 //! acknowledgements of what it holds, so no input checkpoints past it.
 //!
-//! Retries can write a record twice (the first attempt may have reached the broker before
-//! the connection broke): at-least-once, as with Logstash.
+//! With `acks => "all"` the producer is idempotent (as the Java client makes it then): the
+//! broker discards the copies librdkafka's internal retries send, even across a broker
+//! restart. With `"1"`/`"0"`, or when our own retry re-sends a record after
+//! `message.timeout.ms`, a record may be written twice: at-least-once, as with Logstash.
 
 use crate::dlq::{self, DlqWriter, Entry};
 use crate::kafka_config::{common_config, kafka_options, non_negative};
@@ -156,7 +158,13 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<KafkaOutput>
         .filter(|t| !t.is_empty())
         .ok_or_else(|| BuildError::option("topic_id", "is required"))?;
     let mut config = common_config(args)?;
-    config.set("acks", args.string_or("acks", "1"));
+    let acks = args.string_or("acks", "1");
+    config.set("acks", &acks);
+    // As the Java client (3.x+) does when acks is "all": the broker drops the copies its
+    // own retries would write, so a broker failover duplicates nothing.
+    if acks == "all" {
+        config.set("enable.idempotence", "true");
+    }
     config.set(
         "compression.type",
         args.string_or("compression_type", "none"),
