@@ -117,3 +117,64 @@ fn dissect() {
 fn json() {
     check("json.jsonl", 15, &[]);
 }
+
+// ---- enrich filters: geoip, useragent, cidr, tld, dns ----
+
+/// The GeoLite2 paths `scripts/setup/geoip.sh` wrote to `$LSM_ENV_DIR/geoip.env` (or the
+/// `GEOIP_CITY_DB` / `GEOIP_ASN_DB` variables).
+fn geoip_args() -> Option<Vec<String>> {
+    let get = |var: &str| -> Option<String> {
+        if let Ok(p) = std::env::var(var) {
+            return Some(p);
+        }
+        let dir = std::env::var("LSM_ENV_DIR").unwrap_or_else(|_| {
+            format!(
+                "{}/.cache/logstash-mesos/env",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        let text = std::fs::read_to_string(format!("{dir}/geoip.env")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{var}=")).map(str::to_string))
+    };
+    Some(vec![
+        "--geoip-city".into(),
+        get("GEOIP_CITY_DB")?,
+        "--geoip-asn".into(),
+        get("GEOIP_ASN_DB")?,
+    ])
+}
+
+#[test]
+fn geoip() {
+    let Some(args) = geoip_args() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "GeoLite2 databases missing: run scripts/setup/geoip.sh"
+        );
+        eprintln!("skipped: geoip cases need scripts/setup/geoip.sh");
+        return;
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    check("geoip.jsonl", 29, &args);
+}
+
+#[test]
+fn useragent() {
+    check("useragent.jsonl", 36, &[]);
+}
+
+#[test]
+fn cidr() {
+    check("cidr.jsonl", 17, &[]);
+}
+
+#[test]
+fn tld() {
+    check("tld.jsonl", 16, &[]);
+}
+
+#[test]
+fn dns() {
+    check("dns.jsonl", 7, &[]);
+}

@@ -197,6 +197,37 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         build: filters::date::build,
         doc: "parses dates from fields into @timestamp",
     },
+    // enrich filters (geoip, useragent, cidr, tld, dns).
+    Entry {
+        name: "cidr",
+        options: filters::cidr::OPTIONS,
+        build: filters::cidr::build,
+        doc: "matches IP addresses against networks",
+    },
+    Entry {
+        name: "tld",
+        options: filters::tld::OPTIONS,
+        build: filters::tld::build,
+        doc: "splits domain names with the public suffix list",
+    },
+    Entry {
+        name: "geoip",
+        options: filters::geoip::OPTIONS,
+        build: filters::geoip::build,
+        doc: "adds geographical and AS data for IP addresses (MaxMind DB)",
+    },
+    Entry {
+        name: "useragent",
+        options: filters::useragent::OPTIONS,
+        build: filters::useragent::build,
+        doc: "parses user agent strings (ua-parser rules)",
+    },
+    Entry {
+        name: "dns",
+        options: filters::dns::OPTIONS,
+        build: filters::dns::build,
+        doc: "resolves names and reverses addresses",
+    },
 ];
 
 pub static OUTPUTS: &[Entry<OutputBuilder>] = &[

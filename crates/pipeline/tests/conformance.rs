@@ -38,6 +38,7 @@ fn cases_dir() -> PathBuf {
 /// the event was dropped.
 fn run_case(case: &J) -> Result<Option<J>, String> {
     let body = case["filter"].as_str().ok_or("case without filter")?;
+    let body = &geoip_placeholders(body)?;
     let sources = Sources::from_string(
         case["id"].as_str().unwrap_or("case"),
         &format!("filter {{\n{body}\n}}\n"),
@@ -253,4 +254,73 @@ fn dissect_conformance() {
 #[test]
 fn json_conformance() {
     run_file("json");
+}
+
+// ---- enrich filters: geoip, useragent, cidr, tld, dns ----
+
+/// A GeoLite2 path from `GEOIP_<KIND>_DB` or `scripts/setup/geoip.sh`'s env file.
+fn geoip_db(kind: &str) -> Option<String> {
+    let var = format!("GEOIP_{kind}_DB");
+    if let Ok(p) = std::env::var(&var) {
+        return Some(p);
+    }
+    let dir = std::env::var("LSM_ENV_DIR").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/logstash-mesos/env",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let text = std::fs::read_to_string(format!("{dir}/geoip.env")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{var}=")).map(str::to_string))
+        .filter(|p| std::path::Path::new(p).exists())
+}
+
+/// Replaces `@GEOIP_CITY@` / `@GEOIP_ASN@` with the database paths, as `run.py` does.
+fn geoip_placeholders(body: &str) -> Result<String, String> {
+    let mut out = body.to_string();
+    for (ph, kind) in [("@GEOIP_CITY@", "CITY"), ("@GEOIP_ASN@", "ASN")] {
+        if out.contains(ph) {
+            let p = geoip_db(kind).ok_or_else(|| {
+                format!("no GEOIP_{kind}_DB: run scripts/setup/geoip.sh")
+            })?;
+            out = out.replace(ph, &p);
+        }
+    }
+    Ok(out)
+}
+
+/// The geoip cases need the GeoLite2 files; without them (and without `CI=true`) the
+/// test says so and passes, as `run.py` skips such cases.
+#[test]
+fn geoip_conformance() {
+    if geoip_db("CITY").is_none() || geoip_db("ASN").is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "GeoLite2 databases missing: run scripts/setup/geoip.sh"
+        );
+        eprintln!("skipped: geoip cases need scripts/setup/geoip.sh");
+        return;
+    }
+    run_file("geoip");
+}
+
+#[test]
+fn useragent_conformance() {
+    run_file("useragent");
+}
+
+#[test]
+fn cidr_conformance() {
+    run_file("cidr");
+}
+
+#[test]
+fn tld_conformance() {
+    run_file("tld");
+}
+
+#[test]
+fn dns_conformance() {
+    run_file("dns");
 }

@@ -9,3 +9,9 @@ pub mod json;
 pub mod kv;
 pub mod mutate;
 pub mod rubyre;
+// enrich: lookups against networks, databases and lists.
+pub mod cidr;
+pub mod dns;
+pub mod geoip;
+pub mod tld;
+pub mod useragent;
