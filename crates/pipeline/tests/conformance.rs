@@ -281,9 +281,8 @@ fn geoip_placeholders(body: &str) -> Result<String, String> {
     let mut out = body.to_string();
     for (ph, kind) in [("@GEOIP_CITY@", "CITY"), ("@GEOIP_ASN@", "ASN")] {
         if out.contains(ph) {
-            let p = geoip_db(kind).ok_or_else(|| {
-                format!("no GEOIP_{kind}_DB: run scripts/setup/geoip.sh")
-            })?;
+            let p = geoip_db(kind)
+                .ok_or_else(|| format!("no GEOIP_{kind}_DB: run scripts/setup/geoip.sh"))?;
             out = out.replace(ph, &p);
         }
     }

@@ -235,10 +235,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
                 ));
             }
             let nets = NetFile::read(&path, &separator).map_err(|e| {
-                BuildError::option(
-                    "network_path",
-                    format!("cannot read the network list: {e}"),
-                )
+                BuildError::option("network_path", format!("cannot read the network list: {e}"))
             })?;
             if nets.is_empty() {
                 return Err(BuildError::option(
@@ -390,11 +387,8 @@ mod tests {
         assert!(!matches(&*f, serde_json::json!({"clientip": "8.8.8.8"})));
         // Missing field: the template stays literal and is no address.
         assert!(!matches(&*f, serde_json::json!({})));
-        let f = build_with(&[
-            ("address", arr(&["%{ip}"])),
-            ("network", arr(&["%{nets}"])),
-        ])
-        .expect("build");
+        let f = build_with(&[("address", arr(&["%{ip}"])), ("network", arr(&["%{nets}"]))])
+            .expect("build");
         assert!(matches(
             &*f,
             serde_json::json!({"ip": "172.16.0.9", "nets": ["10.0.0.0/8", "172.16.0.0/12"]})
@@ -418,7 +412,10 @@ mod tests {
             &*f,
             serde_json::json!({"host": {"ip": {"a": "192.168.0.7"}}})
         ));
-        assert!(!matches(&*f, serde_json::json!({"host": {"ip": [1, null]}})));
+        assert!(!matches(
+            &*f,
+            serde_json::json!({"host": {"ip": [1, null]}})
+        ));
     }
 
     #[test]

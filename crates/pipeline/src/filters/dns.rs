@@ -29,8 +29,16 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("resolve", OptKind::Array, "fields whose host names are resolved"),
-    OptSpec::new("reverse", OptKind::Array, "fields whose IP addresses are reversed"),
+    OptSpec::new(
+        "resolve",
+        OptKind::Array,
+        "fields whose host names are resolved",
+    ),
+    OptSpec::new(
+        "reverse",
+        OptKind::Array,
+        "fields whose IP addresses are reversed",
+    ),
     OptSpec::new(
         "action",
         OptKind::Enum(&["append", "replace"]),
@@ -42,13 +50,42 @@ pub static OPTIONS: &[OptSpec] = &[
         OptKind::Any,
         "DNS servers: { address => [...] search => [...] ndots => 1 } or an array of addresses",
     ),
-    OptSpec::new("timeout", OptKind::Number, "seconds to wait for a server's answer").default("0.5"),
+    OptSpec::new(
+        "timeout",
+        OptKind::Number,
+        "seconds to wait for a server's answer",
+    )
+    .default("0.5"),
     OptSpec::new("max_retries", OptKind::Number, "retries after a timeout").default("2"),
-    OptSpec::new("hit_cache_size", OptKind::Number, "cached successful lookups (0: none)").default("0"),
-    OptSpec::new("hit_cache_ttl", OptKind::Number, "seconds a success is cached").default("60"),
-    OptSpec::new("failed_cache_size", OptKind::Number, "cached failed lookups (0: none)").default("0"),
-    OptSpec::new("failed_cache_ttl", OptKind::Number, "seconds a failure is cached").default("5"),
-    OptSpec::new("hostsfile", OptKind::Array, "hosts files consulted before DNS"),
+    OptSpec::new(
+        "hit_cache_size",
+        OptKind::Number,
+        "cached successful lookups (0: none)",
+    )
+    .default("0"),
+    OptSpec::new(
+        "hit_cache_ttl",
+        OptKind::Number,
+        "seconds a success is cached",
+    )
+    .default("60"),
+    OptSpec::new(
+        "failed_cache_size",
+        OptKind::Number,
+        "cached failed lookups (0: none)",
+    )
+    .default("0"),
+    OptSpec::new(
+        "failed_cache_ttl",
+        OptKind::Number,
+        "seconds a failure is cached",
+    )
+    .default("5"),
+    OptSpec::new(
+        "hostsfile",
+        OptKind::Array,
+        "hosts files consulted before DNS",
+    ),
     OptSpec::new(
         "tag_on_timeout",
         OptKind::Array,
@@ -157,7 +194,9 @@ fn parse_server(s: &str) -> Result<SocketAddr, String> {
         .trim_end_matches(']')
         .parse::<IpAddr>()
         .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("invalid nameserver address {s:?} (expected an IP, IP:port or [IPv6]:port)"))
+        .map_err(|_| {
+            format!("invalid nameserver address {s:?} (expected an IP, IP:port or [IPv6]:port)")
+        })
 }
 
 /// Why a lookup gave nothing.
@@ -238,7 +277,9 @@ fn nameserver_config(v: &Value) -> BuildResult<DnsConfig> {
                 .keys()
                 .find(|k| !matches!(k.as_str(), "address" | "search" | "ndots"))
             {
-                return Err(err(format!("unknown nameserver argument {k:?} (allowed: address, search, ndots)")));
+                return Err(err(format!(
+                    "unknown nameserver argument {k:?} (allowed: address, search, ndots)"
+                )));
             }
             let addr = m
                 .get("address")
@@ -251,7 +292,12 @@ fn nameserver_config(v: &Value) -> BuildResult<DnsConfig> {
                         .to_logstash_string()
                         .trim()
                         .parse::<i64>()
-                        .map_err(|_| err(format!("ndots must be an integer, got {}", other.to_logstash_string())))?,
+                        .map_err(|_| {
+                            err(format!(
+                                "ndots must be an integer, got {}",
+                                other.to_logstash_string()
+                            ))
+                        })?,
                 },
             };
             (strings(Some(addr)), strings(m.get("search")), ndots)
@@ -259,10 +305,15 @@ fn nameserver_config(v: &Value) -> BuildResult<DnsConfig> {
         other => (strings(Some(other)), Vec::new(), 1),
     };
     if addresses.is_empty() {
-        return Err(err("nameserver addresses, when given, cannot be empty".into()));
+        return Err(err(
+            "nameserver addresses, when given, cannot be empty".into()
+        ));
     }
     if search.len() > 6 {
-        return Err(err(format!("at most 6 search domains are accepted, got {}", search.len())));
+        return Err(err(format!(
+            "at most 6 search domains are accepted, got {}",
+            search.len()
+        )));
     }
     if ndots <= 0 {
         return Err(err(format!("ndots must be positive, got {ndots}")));
@@ -293,7 +344,10 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     };
     let timeout = args.f64("timeout").unwrap_or(0.5);
     if !(timeout.is_finite() && timeout > 0.0) {
-        return Err(BuildError::option("timeout", "expected a number of seconds > 0"));
+        return Err(BuildError::option(
+            "timeout",
+            "expected a number of seconds > 0",
+        ));
     }
     let max_retries = args.i64_or("max_retries", 2);
     if max_retries < 0 {
@@ -302,7 +356,9 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     let hostsfiles = args.strings("hostsfile");
     let mut hosts = hostsfiles
         .iter()
-        .map(|p| Hosts::load(p).map_err(|e| BuildError::option("hostsfile", format!("cannot read {e}"))))
+        .map(|p| {
+            Hosts::load(p).map_err(|e| BuildError::option("hostsfile", format!("cannot read {e}")))
+        })
         .collect::<BuildResult<Vec<_>>>()?;
     // The system's hosts file always comes after the user's; a missing one is empty.
     hosts.push(Hosts::load("/etc/hosts").unwrap_or_default());
@@ -343,7 +399,12 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
 }
 
 /// One UDP exchange with one server: `Ok(None)` for NXDOMAIN or no usable answer.
-fn exchange(server: SocketAddr, name: &Name, rtype: RecordType, timeout: Duration) -> Result<Message, LookupError> {
+fn exchange(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Message, LookupError> {
     let bind: SocketAddr = if server.is_ipv4() {
         SocketAddr::from(([0, 0, 0, 0], 0))
     } else {
@@ -359,7 +420,9 @@ fn exchange(server: SocketAddr, name: &Name, rtype: RecordType, timeout: Duratio
         .set_op_code(OpCode::Query)
         .set_recursion_desired(true)
         .add_query(Query::query(name.clone(), rtype));
-    let bytes = q.to_vec().map_err(|e| LookupError::Invalid(e.to_string()))?;
+    let bytes = q
+        .to_vec()
+        .map_err(|e| LookupError::Invalid(e.to_string()))?;
     sock.send_to(&bytes, server)
         .map_err(|e| LookupError::Invalid(e.to_string()))?;
     let deadline = Instant::now() + timeout;

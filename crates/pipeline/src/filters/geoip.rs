@@ -136,7 +136,11 @@ const ALL_FIELDS: &[(Field, &str, &str)] = &[
     (Field::DmaCode, "dma_code", "mmdb.dma_code"),
     (Field::RegionName, "region_name", "geo.region_name"),
     (Field::RegionCode, "region_code", "geo.region_code"),
-    (Field::RegionIsoCode, "region_iso_code", "geo.region_iso_code"),
+    (
+        Field::RegionIsoCode,
+        "region_iso_code",
+        "geo.region_iso_code",
+    ),
     (Field::Timezone, "timezone", "geo.timezone"),
     (Field::Location, "location", "geo.location"),
     (Field::Latitude, "latitude", "geo.location.lat"),
@@ -148,8 +152,16 @@ const ALL_FIELDS: &[(Field, &str, &str)] = &[
         "hosting_provider",
         "ip_traits.hosting_provider",
     ),
-    (Field::TorExitNode, "tor_exit_node", "ip_traits.tor_exit_node"),
-    (Field::AnonymousVpn, "anonymous_vpn", "ip_traits.anonymous_vpn"),
+    (
+        Field::TorExitNode,
+        "tor_exit_node",
+        "ip_traits.tor_exit_node",
+    ),
+    (
+        Field::AnonymousVpn,
+        "anonymous_vpn",
+        "ip_traits.anonymous_vpn",
+    ),
     (Field::Anonymous, "anonymous", "ip_traits.anonymous"),
     (Field::PublicProxy, "public_proxy", "ip_traits.public_proxy"),
     (
@@ -365,7 +377,9 @@ fn open_shared(path: &Path) -> Result<Arc<Reader>, String> {
     static OPEN: OnceLock<Mutex<HashMap<PathBuf, Weak<Reader>>>> = OnceLock::new();
     let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let table = OPEN.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut g = table.lock().map_err(|_| "database table poisoned".to_string())?;
+    let mut g = table
+        .lock()
+        .map_err(|_| "database table poisoned".to_string())?;
     if let Some(r) = g.get(&key).and_then(Weak::upgrade) {
         return Ok(r);
     }
@@ -419,13 +433,21 @@ pub struct GeoIp {
     cache: Option<Mutex<lru::LruCache<IpAddr, Option<Map>>>>,
 }
 
-const ECS_TARGETS: &[&str] = &["client", "destination", "host", "observer", "server", "source"];
+const ECS_TARGETS: &[&str] = &[
+    "client",
+    "destination",
+    "host",
+    "observer",
+    "server",
+    "source",
+];
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     let source_s = args
         .string("source")
         .ok_or_else(|| BuildError::option("source", "geoip needs source => the IP field"))?;
-    let source = FieldRef::parse(&source_s).map_err(|e| BuildError::option("source", e.to_string()))?;
+    let source =
+        FieldRef::parse(&source_s).map_err(|e| BuildError::option("source", e.to_string()))?;
     let ecs = args.ecs(ctx)?.enabled();
     let target = match args.field("target")? {
         Some(t) => {
@@ -588,13 +610,18 @@ impl GeoIp {
                 Field::CountryName => s(rec.country.names.en),
                 Field::CountryCode2 | Field::CountryCode3 => s(rec.country.iso_code),
                 Field::PostalCode => s(rec.postal.code),
-                Field::DmaCode => rec.location.metro_code.map(|m| Value::Integer(i64::from(m))),
+                Field::DmaCode => rec
+                    .location
+                    .metro_code
+                    .map(|m| Value::Integer(i64::from(m))),
                 Field::RegionName => s(sub.and_then(|x| x.names.en)),
                 Field::RegionCode => s(sub.and_then(|x| x.iso_code)),
-                Field::RegionIsoCode => match (rec.country.iso_code, sub.and_then(|x| x.iso_code)) {
-                    (Some(c), Some(r)) => Some(Value::String(format!("{c}-{r}"))),
-                    _ => None,
-                },
+                Field::RegionIsoCode => {
+                    match (rec.country.iso_code, sub.and_then(|x| x.iso_code)) {
+                        (Some(c), Some(r)) => Some(Value::String(format!("{c}-{r}"))),
+                        _ => None,
+                    }
+                }
                 Field::Timezone => s(rec.location.time_zone),
                 Field::Location => match (rec.location.latitude, rec.location.longitude) {
                     (Some(lat), Some(lon)) => {
@@ -623,13 +650,19 @@ impl GeoIp {
                     }
                     _ => None,
                 },
-                Field::HostingProvider | Field::TorExitNode | Field::AnonymousVpn
-                | Field::Anonymous | Field::PublicProxy | Field::ResidentialProxy
+                Field::HostingProvider
+                | Field::TorExitNode
+                | Field::AnonymousVpn
+                | Field::Anonymous
+                | Field::PublicProxy
+                | Field::ResidentialProxy
                     if matches!(self.kind, DbKind::AnonymousIp | DbKind::Enterprise) =>
                 {
                     let t = &rec.traits;
                     Some(Value::Bool(match f {
-                        Field::HostingProvider => traits_or(rec.is_hosting_provider, t.is_hosting_provider),
+                        Field::HostingProvider => {
+                            traits_or(rec.is_hosting_provider, t.is_hosting_provider)
+                        }
                         Field::TorExitNode => traits_or(rec.is_tor_exit_node, t.is_tor_exit_node),
                         Field::AnonymousVpn => traits_or(rec.is_anonymous_vpn, t.is_anonymous_vpn),
                         Field::Anonymous => traits_or(rec.is_anonymous, t.is_anonymous),

@@ -17,7 +17,12 @@ use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
 use logstash_mesos_core::{Event, FieldRef, Map, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("source", OptKind::Field, "the field holding the domain name").default("message"),
+    OptSpec::new(
+        "source",
+        OptKind::Field,
+        "the field holding the domain name",
+    )
+    .default("message"),
     OptSpec::new("target", OptKind::Field, "where the parts are written").default("tld"),
 ];
 
@@ -32,7 +37,9 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         source: args
             .field("source")?
             .unwrap_or_else(|| FieldRef::top("message")),
-        target: args.field("target")?.unwrap_or_else(|| FieldRef::top("tld")),
+        target: args
+            .field("target")?
+            .unwrap_or_else(|| FieldRef::top("tld")),
     }))
 }
 
@@ -89,7 +96,9 @@ impl Filter for Tld {
         h.insert("sld", Value::String(p.sld));
         h.insert(
             "trd",
-            p.trd.as_ref().map_or(Value::Null, |t| Value::String(t.clone())),
+            p.trd
+                .as_ref()
+                .map_or(Value::Null, |t| Value::String(t.clone())),
         );
         h.insert(
             "subdomain",

@@ -23,15 +23,22 @@ fn start() -> Server {
     let queries = Arc::new(AtomicUsize::new(0));
     let q2 = queries.clone();
     // Ends with the test process; the read timeout keeps it from spinning.
-    sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
     std::thread::spawn(move || {
         let mut buf = [0u8; 1500];
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
-            let Ok(req) = Message::from_vec(&buf[..n]) else { continue };
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(req) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
             q2.fetch_add(1, Ordering::SeqCst);
-            let Some(q) = req.queries().first().cloned() else { continue };
+            let Some(q) = req.queries().first().cloned() else {
+                continue;
+            };
             let name = q.name().to_ascii().to_lowercase();
             if name == "slow.test." {
                 continue;
@@ -55,10 +62,15 @@ fn start() -> Server {
                     resp.add_answer(rec(RData::A(A::new(10, 0, 0, 3))));
                 }
                 ("1.0.0.10.in-addr.arpa.", RecordType::PTR) => {
-                    resp.add_answer(rec(RData::PTR(PTR(Name::from_ascii("a.test.").expect("name")))));
+                    resp.add_answer(rec(RData::PTR(PTR(
+                        Name::from_ascii("a.test.").expect("name")
+                    ))));
                 }
                 ("3.0.0.10.in-addr.arpa.", RecordType::PTR) => {
-                    resp.add_answer(rec(RData::PTR(PTR(Name::from_ascii("xn--bcher-kva.test.").expect("name")))));
+                    resp.add_answer(rec(RData::PTR(PTR(Name::from_ascii(
+                        "xn--bcher-kva.test.",
+                    )
+                    .expect("name")))));
                 }
                 _ => {
                     resp.set_response_code(ResponseCode::NXDomain);
@@ -74,7 +86,10 @@ fn start() -> Server {
 
 fn filter(server: &Server, extra: &[(&str, Value)]) -> Box<dyn Filter> {
     let mut ns = Map::new();
-    ns.insert("address", Value::Array(vec![Value::from(server.addr.to_string().as_str())]));
+    ns.insert(
+        "address",
+        Value::Array(vec![Value::from(server.addr.to_string().as_str())]),
+    );
     let mut args = Args::default()
         .with("nameserver", Value::from(ns))
         .with("timeout", Value::Float(0.2))
@@ -103,7 +118,13 @@ fn resolve_append_and_replace() {
     let (o, e) = run(&*f, json!({"host": "a.test"}));
     assert_eq!(o, Outcome::Success);
     assert_eq!(e["host"], json!(["a.test", "10.0.0.1"]));
-    let f = filter(&s, &[("resolve", arr(&["host"])), ("action", Value::from("replace"))]);
+    let f = filter(
+        &s,
+        &[
+            ("resolve", arr(&["host"])),
+            ("action", Value::from("replace")),
+        ],
+    );
     let (_, e) = run(&*f, json!({"host": "a.test"}));
     assert_eq!(e["host"], "10.0.0.1");
     let (_, e) = run(&*f, json!({"host": ["a.test"]}));
@@ -118,7 +139,13 @@ fn resolve_append_and_replace() {
 #[test]
 fn reverse_and_idn() {
     let s = start();
-    let f = filter(&s, &[("reverse", arr(&["ip"])), ("action", Value::from("replace"))]);
+    let f = filter(
+        &s,
+        &[
+            ("reverse", arr(&["ip"])),
+            ("action", Value::from("replace")),
+        ],
+    );
     let (o, e) = run(&*f, json!({"ip": "10.0.0.1"}));
     assert_eq!(o, Outcome::Success);
     assert_eq!(e["ip"], "a.test");
@@ -145,13 +172,25 @@ fn nxdomain_and_timeout() {
     assert_eq!(e["tags"], json!(["_dnstimeout"]));
     // 0.2 s per try, two tries (max_retries 1), A only: bounded.
     let took = t0.elapsed();
-    assert!(took >= Duration::from_millis(350) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(350) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     // A server that is not there (nothing listens) counts as a timeout too.
     let dead = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let dead_addr = dead.local_addr().expect("addr");
     drop(dead);
-    let gone = Server { addr: dead_addr, queries: Arc::new(AtomicUsize::new(0)) };
-    let f = filter(&gone, &[("resolve", arr(&["host"])), ("tag_on_timeout", arr(&["t1"]))]);
+    let gone = Server {
+        addr: dead_addr,
+        queries: Arc::new(AtomicUsize::new(0)),
+    };
+    let f = filter(
+        &gone,
+        &[
+            ("resolve", arr(&["host"])),
+            ("tag_on_timeout", arr(&["t1"])),
+        ],
+    );
     let (_, e) = run(&*f, json!({"host": "a.test"}));
     assert_eq!(e["tags"], json!(["t1"]));
 }
@@ -188,11 +227,17 @@ fn hostsfile_search_and_shapes() {
     let hosts = dir.path().join("hosts");
     std::fs::write(&hosts, "# comment\n192.0.2.7 box.local box\nbad line\n").expect("write");
     let mut ns = Map::new();
-    ns.insert("address", Value::Array(vec![Value::from(s.addr.to_string().as_str())]));
+    ns.insert(
+        "address",
+        Value::Array(vec![Value::from(s.addr.to_string().as_str())]),
+    );
     ns.insert("search", Value::Array(vec![Value::from("test")]));
     let args = Args::default()
         .with("nameserver", Value::from(ns))
-        .with("hostsfile", Value::Array(vec![Value::from(hosts.to_string_lossy().as_ref())]))
+        .with(
+            "hostsfile",
+            Value::Array(vec![Value::from(hosts.to_string_lossy().as_ref())]),
+        )
         .with("resolve", arr(&["h"]))
         .with("action", Value::from("replace"))
         .with("timeout", Value::Float(0.2));
@@ -202,7 +247,11 @@ fn hostsfile_search_and_shapes() {
     // "a" has fewer dots than ndots (1): tried under the search domain.
     let (_, e) = run(&*f, json!({"h": "a"}));
     assert_eq!(e["h"], "10.0.0.1");
-    for bad in [json!({"h": ["a.test", "b.test"]}), json!({"h": 5}), json!({"h": {"x": "a.test"}})] {
+    for bad in [
+        json!({"h": ["a.test", "b.test"]}),
+        json!({"h": 5}),
+        json!({"h": {"x": "a.test"}}),
+    ] {
         let (o, e) = run(&*f, bad.clone());
         assert_eq!(o, Outcome::Failure);
         assert_eq!(e["h"], bad["h"]);
@@ -235,12 +284,27 @@ fn config_errors() {
         ("hostsfile", Value::from("/nonexistent/hosts")),
     ] {
         let err = build(&Args::default().with(k, v.clone()), &ctx).err();
-        assert_eq!(err.and_then(|e| e.option).as_deref(), Some(k), "{k} = {v:?}");
+        assert_eq!(
+            err.and_then(|e| e.option).as_deref(),
+            Some(k),
+            "{k} = {v:?}"
+        );
     }
-    let c = DnsConfig::from_resolv_conf("nameserver 127.0.0.53\nsearch a.example b.example\noptions edns0 ndots:2\n");
-    assert_eq!(c.servers, vec!["127.0.0.53:53".parse::<SocketAddr>().expect("addr")]);
+    let c = DnsConfig::from_resolv_conf(
+        "nameserver 127.0.0.53\nsearch a.example b.example\noptions edns0 ndots:2\n",
+    );
+    assert_eq!(
+        c.servers,
+        vec!["127.0.0.53:53".parse::<SocketAddr>().expect("addr")]
+    );
     assert_eq!(c.ndots, 2);
-    assert_eq!(c.candidates("x.y"), vec!["x.y.a.example", "x.y.b.example", "x.y"]);
-    assert_eq!(c.candidates("x.y.z"), vec!["x.y.z", "x.y.z.a.example", "x.y.z.b.example"]);
+    assert_eq!(
+        c.candidates("x.y"),
+        vec!["x.y.a.example", "x.y.b.example", "x.y"]
+    );
+    assert_eq!(
+        c.candidates("x.y.z"),
+        vec!["x.y.z", "x.y.z.a.example", "x.y.z.b.example"]
+    );
     assert_eq!(c.candidates("abs."), vec!["abs"]);
 }

@@ -61,14 +61,27 @@ fn java_address_forms() {
         java_host_address("2607:f0d0:1002:51::4".parse().expect("v6")),
         "2607:f0d0:1002:51:0:0:0:4"
     );
-    assert_eq!(java_host_address("::".parse().expect("v6")), "0:0:0:0:0:0:0:0");
+    assert_eq!(
+        java_host_address("::".parse().expect("v6")),
+        "0:0:0:0:0:0:0:0"
+    );
     assert_eq!(parse_ip("::ffff:8.8.8.8"), "8.8.8.8".parse().ok());
     assert_eq!(parse_ip("[::1]"), "::1".parse().ok());
     assert_eq!(parse_ip("fe80::1%eth0"), "fe80::1".parse().ok());
-    for bad in ["", "-", "N/A", "1.2.3.4,5.6.7.8", "999.1.1.1", "example.com"] {
+    for bad in [
+        "",
+        "-",
+        "N/A",
+        "1.2.3.4,5.6.7.8",
+        "999.1.1.1",
+        "example.com",
+    ] {
         assert_eq!(parse_ip(bad), None, "{bad}");
     }
-    assert_eq!(parse_field("AUTONOMOUS_SYSTEM_NUMBER"), Some(Field::AutonomousSystemNumber));
+    assert_eq!(
+        parse_field("AUTONOMOUS_SYSTEM_NUMBER"),
+        Some(Field::AutonomousSystemNumber)
+    );
     assert_eq!(parse_field("City_Name"), Some(Field::CityName));
     assert_eq!(parse_field("nope"), None);
 }
@@ -85,7 +98,11 @@ fn config_errors_name_the_option() {
     .err()
     .expect("no database");
     assert_eq!(no_db.option.as_deref(), Some("database"));
-    assert!(no_db.message.contains("GeoLite2-City.mmdb"), "{}", no_db.message);
+    assert!(
+        no_db.message.contains("GeoLite2-City.mmdb"),
+        "{}",
+        no_db.message
+    );
     let missing = build(
         &Args::default()
             .with("source", Value::from("ip"))
@@ -148,11 +165,7 @@ fn city_legacy_and_ecs() {
 #[test]
 fn failures_are_tagged_never_fatal() {
     let Some(city) = db("CITY") else { return };
-    let f = filter(
-        &city,
-        &[("target", Value::from("server"))],
-        "v8",
-    );
+    let f = filter(&city, &[("target", Value::from("server"))], "v8");
     for (input, target) in [
         (json!({"ip": "127.0.0.1"}), Some(json!({}))),
         (json!({"ip": "10.1.2.3"}), Some(json!({}))),
@@ -176,7 +189,10 @@ fn failures_are_tagged_never_fatal() {
     assert_eq!(o, Outcome::Success);
     assert_eq!(e["server"]["geo"]["country_iso_code"], "US");
     // Existing target fields are kept, the new ones merged in.
-    let (_, e) = run(&*f, json!({"ip": "8.8.8.8", "server": {"port": 80, "geo": {"x": 1}}}));
+    let (_, e) = run(
+        &*f,
+        json!({"ip": "8.8.8.8", "server": {"port": 80, "geo": {"x": 1}}}),
+    );
     assert_eq!(e["server"]["port"], 80);
     assert_eq!(e["server"]["geo"]["x"], 1);
     assert_eq!(e["server"]["geo"]["country_iso_code"], "US");
@@ -218,7 +234,10 @@ fn asn_fields_and_cache() {
     let f = filter(
         &asn,
         &[
-            ("fields", Value::Array(vec![Value::from("network"), Value::from("asn")])),
+            (
+                "fields",
+                Value::Array(vec![Value::from("network"), Value::from("asn")]),
+            ),
             ("cache_size", Value::Integer(0)),
         ],
         "v8",
@@ -249,4 +268,3 @@ fn shared_reader_and_bad_fields() {
     .expect("bad field");
     assert_eq!(err.option.as_deref(), Some("fields"));
 }
-

@@ -31,7 +31,12 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("source", OptKind::Field, "the field holding the user agent string").required(),
+    OptSpec::new(
+        "source",
+        OptKind::Field,
+        "the field holding the user agent string",
+    )
+    .required(),
     OptSpec::new(
         "target",
         OptKind::Field,
@@ -162,7 +167,8 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     let source_s = args
         .string("source")
         .ok_or_else(|| BuildError::option("source", "useragent needs source => the field"))?;
-    let source = FieldRef::parse(&source_s).map_err(|e| BuildError::option("source", e.to_string()))?;
+    let source =
+        FieldRef::parse(&source_s).map_err(|e| BuildError::option("source", e.to_string()))?;
     let ecs = args.ecs(ctx)?.enabled();
     let prefix = args.string_or("prefix", "");
     if ecs && !prefix.is_empty() {
@@ -181,7 +187,9 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         (None, false) => Vec::new(),
     };
     let rules = match args.string("regexes") {
-        None => default_rules().map_err(|e| BuildError::general(format!("embedded regexes: {e}")))?,
+        None => {
+            default_rules().map_err(|e| BuildError::general(format!("embedded regexes: {e}")))?
+        }
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| BuildError::option("regexes", format!("cannot read {path:?}: {e}")))?;
@@ -193,7 +201,10 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     };
     let size = args.i64_or("lru_cache_size", 100_000);
     if size < 0 {
-        return Err(BuildError::option("lru_cache_size", "expected a number >= 0"));
+        return Err(BuildError::option(
+            "lru_cache_size",
+            "expected a number >= 0",
+        ));
     }
     let cache = usize::try_from(size)
         .ok()
@@ -300,7 +311,11 @@ impl UserAgentFilter {
         set(&f.name, &c.user_agent.family)?;
         set(&f.device, &c.device)?;
         let u = &c.user_agent;
-        for (r, v) in [(&f.major, &u.major), (&f.minor, &u.minor), (&f.patch, &u.patch)] {
+        for (r, v) in [
+            (&f.major, &u.major),
+            (&f.minor, &u.minor),
+            (&f.patch, &u.patch),
+        ] {
             if let Some(v) = v {
                 set(r, v)?;
             }

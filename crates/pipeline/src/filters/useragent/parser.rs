@@ -12,10 +12,14 @@
 //! - device: `device_replacement` with each `$N` replaced by group N (or nothing), trimmed,
 //!   else group 1; `regex_flag: 'i'` makes the match case-insensitive (devices only).
 //!
-//! Speed: every regex goes into one `RegexSet` per list, so one scan of the string tells
-//! which rules can match; only the first of those runs its capture search.
+//! Speed: each rule's regex is reduced to the literals every match must start (or end)
+//! with; one Aho-Corasick scan over the string finds which rules' literals occur, and only
+//! those rules (plus the few without a usable literal) run their regex, in order.
 
-use regex::bytes::{Captures, Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use aho_corasick::AhoCorasick;
+use regex::bytes::{Captures, Regex, RegexBuilder};
+use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
+use std::collections::HashMap;
 use std::fmt;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -65,13 +69,66 @@ struct Rule {
 /// One ordered rule list with its prefilter.
 struct List {
     rules: Vec<Rule>,
-    set: RegexSet,
+    /// Literal scan: every pattern is one literal, case-insensitively (a superset of
+    /// what the rules need, so it never hides a match).
+    scan: AhoCorasick,
+    /// Literal id -> the rules needing it.
+    owners: Vec<Vec<u32>>,
+    /// Rules with no usable literal: always tried.
+    always: Vec<bool>,
+}
+
+/// The literals one of which every match of `src` must start or end with, truncated to
+/// at most 8 bytes, or `None` when there is no such finite set of non-trivial literals.
+fn required_literals(src: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(src)
+        .ok()?;
+    let pick = |prefix: bool| -> Option<Seq> {
+        let kind = if prefix {
+            ExtractKind::Prefix
+        } else {
+            ExtractKind::Suffix
+        };
+        let mut seq = Extractor::new().kind(kind).extract(&hir);
+        if prefix {
+            seq.keep_first_bytes(8);
+        } else {
+            seq.keep_last_bytes(8);
+        }
+        seq.dedup();
+        (seq.is_finite() && seq.min_literal_len()? >= 2 && seq.len()? <= 64).then_some(seq)
+    };
+    let best = match (pick(true), pick(false)) {
+        (Some(p), Some(s)) => {
+            if s.min_literal_len() > p.min_literal_len() {
+                s
+            } else {
+                p
+            }
+        }
+        (Some(p), None) => p,
+        (None, Some(s)) => s,
+        (None, None) => return None,
+    };
+    Some(
+        best.literals()?
+            .iter()
+            .map(|l| l.as_bytes().to_vec())
+            .collect(),
+    )
 }
 
 impl List {
     fn build(items: &[Yaml], keys: [&str; 4], what: &str, flags: bool) -> Result<List, RulesError> {
         let mut rules = Vec::with_capacity(items.len());
-        let mut sources = Vec::with_capacity(items.len());
+        let mut lits: Vec<Vec<u8>> = Vec::new();
+        let mut lit_ids: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut owners: Vec<Vec<u32>> = Vec::new();
+        let mut always = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let get = |k: &str| match &item[k] {
                 Yaml::String(s) => Some(s.clone()),
@@ -79,33 +136,64 @@ impl List {
                 Yaml::Real(r) => Some(r.clone()),
                 _ => None,
             };
-            let src = get("regex").ok_or_else(|| {
-                RulesError(format!("{what} rule {} has no regex", i + 1))
-            })?;
+            let src = get("regex")
+                .ok_or_else(|| RulesError(format!("{what} rule {} has no regex", i + 1)))?;
             let ci = flags && get("regex_flag").as_deref() == Some("i");
-            let re = compile(&src, ci).map_err(|e| {
-                RulesError(format!("{what} rule {} ({src:?}): {e}", i + 1))
-            })?;
-            sources.push(if ci { format!("(?i:{src})") } else { src });
+            let re = compile(&src, ci)
+                .map_err(|e| RulesError(format!("{what} rule {} ({src:?}): {e}", i + 1)))?;
+            match required_literals(&src) {
+                Some(ls) => {
+                    always.push(false);
+                    for l in ls {
+                        let id = *lit_ids.entry(l.clone()).or_insert_with(|| {
+                            lits.push(l);
+                            owners.push(Vec::new());
+                            lits.len() - 1
+                        });
+                        owners[id].push(i as u32);
+                    }
+                }
+                None => always.push(true),
+            }
             rules.push(Rule {
                 re,
                 repl: keys.map(|k| if k.is_empty() { None } else { get(k) }),
             });
         }
-        let set = RegexSetBuilder::new(&sources)
-            .unicode(false)
-            .size_limit(256 << 20)
-            .dfa_size_limit(64 << 20)
-            .build()
+        let scan = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&lits)
             .map_err(|e| RulesError(format!("{what} rules: {e}")))?;
-        Ok(List { rules, set })
+        Ok(List {
+            rules,
+            scan,
+            owners,
+            always,
+        })
+    }
+
+    /// How many rules have no literal and always run (for tests and tuning).
+    #[cfg(test)]
+    fn always_count(&self) -> usize {
+        self.always.iter().filter(|a| **a).count()
     }
 
     /// The first rule (in order) whose `apply` gives a result.
-    fn first<T>(&self, s: &[u8], mut apply: impl FnMut(&Rule, &Captures) -> Option<T>) -> Option<T> {
-        let hits = self.set.matches(s);
-        for i in hits.iter() {
-            let r = &self.rules[i];
+    fn first<T>(
+        &self,
+        s: &[u8],
+        mut apply: impl FnMut(&Rule, &Captures) -> Option<T>,
+    ) -> Option<T> {
+        let mut candidate = self.always.clone();
+        for m in self.scan.find_overlapping_iter(s) {
+            for r in &self.owners[m.pattern().as_usize()] {
+                candidate[*r as usize] = true;
+            }
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            if !candidate[i] {
+                continue;
+            }
             if let Some(c) = r.re.captures(s) {
                 if let Some(t) = apply(r, &c) {
                     return Some(t);
@@ -145,8 +233,11 @@ pub struct Rules {
 impl Rules {
     /// Compiles a `regexes.yaml` text.
     pub fn from_yaml(text: &str) -> Result<Rules, RulesError> {
-        let docs = YamlLoader::load_from_str(text).map_err(|e| RulesError(format!("invalid YAML: {e}")))?;
-        let doc = docs.first().ok_or_else(|| RulesError("empty YAML".into()))?;
+        let docs = YamlLoader::load_from_str(text)
+            .map_err(|e| RulesError(format!("invalid YAML: {e}")))?;
+        let doc = docs
+            .first()
+            .ok_or_else(|| RulesError("empty YAML".into()))?;
         let list = |k: &str| match &doc[k] {
             Yaml::Array(a) => Ok(a.clone()),
             _ => Err(RulesError(format!("{k} is missing from the YAML"))),
@@ -178,6 +269,16 @@ impl Rules {
         })
     }
 
+    /// Rules without a prefilter literal, per list (user agent, os, device).
+    #[cfg(test)]
+    pub fn unfiltered(&self) -> (usize, usize, usize) {
+        (
+            self.ua.always_count(),
+            self.os.always_count(),
+            self.device.always_count(),
+        )
+    }
+
     pub fn parse(&self, s: &str) -> Client {
         Client {
             user_agent: self.parse_user_agent(s),
@@ -207,9 +308,21 @@ impl Rules {
                 let (minor, patch, patch_minor) = match &r.repl[2] {
                     Some(v) => (Some(v.clone()), None, None),
                     None => (
-                        if n(c) >= 3 { non_blank(group(c, 3)) } else { None },
-                        if n(c) >= 4 { non_blank(group(c, 4)) } else { None },
-                        if n(c) >= 5 { non_blank(group(c, 5)) } else { None },
+                        if n(c) >= 3 {
+                            non_blank(group(c, 3))
+                        } else {
+                            None
+                        },
+                        if n(c) >= 4 {
+                            non_blank(group(c, 4))
+                        } else {
+                            None
+                        },
+                        if n(c) >= 5 {
+                            non_blank(group(c, 5))
+                        } else {
+                            None
+                        },
                     ),
                 };
                 Some(UserAgent {
@@ -239,10 +352,9 @@ impl Rules {
                     None => return None,
                 };
                 let part = |k: usize| match &r.repl[k] {
-                    Some(v) if v.starts_with('$') => v[1..]
-                        .parse::<usize>()
-                        .ok()
-                        .and_then(|g| group(c, g)),
+                    Some(v) if v.starts_with('$') => {
+                        v[1..].parse::<usize>().ok().and_then(|g| group(c, g))
+                    }
                     Some(v) => Some(v.clone()),
                     None if n > k => group(c, k + 1),
                     None => None,
