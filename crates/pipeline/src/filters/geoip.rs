@@ -722,20 +722,24 @@ fn merge_into(dst: &mut Map, src: Map) {
 
 impl Filter for GeoIp {
     fn apply(&self, event: &mut Event, _ctx: &mut FilterContext) -> Outcome {
-        let text = match event.get(&self.source) {
-            None | Some(Value::Null) => return self.fail(event),
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(a)) => match a.first() {
-                Some(Value::String(s)) => s.clone(),
+        // The address is parsed from the borrowed string: no copy per event.
+        let parsed = {
+            let text = match event.get(&self.source) {
+                Some(Value::String(s)) => s.as_str(),
+                Some(Value::Array(a)) => match a.first() {
+                    Some(Value::String(s)) => s.as_str(),
+                    _ => return self.fail(event),
+                },
+                // Missing, null, or another type (Logstash raises on those; a bad event is
+                // tagged here instead).
                 _ => return self.fail(event),
-            },
-            // Logstash raises on other types; a bad event is tagged here instead.
-            Some(_) => return self.fail(event),
+            };
+            if text.trim().is_empty() {
+                return self.fail(event);
+            }
+            parse_ip(text)
         };
-        if text.trim().is_empty() {
-            return self.fail(event);
-        }
-        let data = parse_ip(&text).and_then(|ip| self.cached_lookup(ip));
+        let data = parsed.and_then(|ip| self.cached_lookup(ip));
         let existing = event.get_mut(&self.target);
         match (existing, data) {
             (Some(Value::Object(m)), Some(d)) => {

@@ -217,7 +217,9 @@ fn asn_fields_and_cache() {
     let mut first = Vec::new();
     for round in 0..3 {
         for (i, ip) in ["8.8.8.8", "10.0.0.1", "8.8.4.4"].iter().enumerate() {
-            let (o, e) = run(&*f, json!({ "ip": ip }));
+            let (o, mut e) = run(&*f, json!({ "ip": ip }));
+            // @timestamp differs per event; the rest must not.
+            e.as_object_mut().map(|m| m.remove("@timestamp"));
             if round == 0 {
                 first.push((o, e));
             } else {
