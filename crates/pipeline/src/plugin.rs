@@ -158,6 +158,10 @@ pub enum Outcome {
 pub struct FilterContext {
     /// Events created by the filter; they continue through the filters after it.
     pub new_events: Vec<Event>,
+    /// Events created by the filter on which Logstash calls `filter_matched` (split's
+    /// pieces, clone's copies): the runner applies the filter's common options
+    /// (`add_field`, `add_tag`, ...) to each, then they continue like `new_events`.
+    pub matched_events: Vec<Event>,
 }
 
 /// A filter: synchronous, shared by all workers (use interior mutability for state).

@@ -197,6 +197,54 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         build: filters::date::build,
         doc: "parses dates from fields into @timestamp",
     },
+    Entry {
+        name: "split",
+        options: filters::split::OPTIONS,
+        build: filters::split::build,
+        doc: "splits a string or array field into one event per piece",
+    },
+    Entry {
+        name: "clone",
+        options: filters::clone::OPTIONS,
+        build: filters::clone::build,
+        doc: "emits copies of the event (typed in legacy mode, tagged in ECS mode)",
+    },
+    Entry {
+        name: "syslog_pri",
+        options: filters::syslog_pri::OPTIONS,
+        build: filters::syslog_pri::build,
+        doc: "decodes a syslog PRI into facility and severity",
+    },
+    Entry {
+        name: "urldecode",
+        options: filters::urldecode::OPTIONS,
+        build: filters::urldecode::build,
+        doc: "decodes %XX escapes in fields",
+    },
+    Entry {
+        name: "uuid",
+        options: filters::uuid::OPTIONS,
+        build: filters::uuid::build,
+        doc: "sets a field to a random UUID",
+    },
+    Entry {
+        name: "truncate",
+        options: filters::truncate::OPTIONS,
+        build: filters::truncate::build,
+        doc: "shortens strings to a byte length at character boundaries",
+    },
+    Entry {
+        name: "prune",
+        options: filters::prune::OPTIONS,
+        build: filters::prune::build,
+        doc: "removes fields by name or value (white/blacklists)",
+    },
+    Entry {
+        name: "de_dot",
+        options: filters::de_dot::OPTIONS,
+        build: filters::de_dot::build,
+        doc: "renames fields whose names contain dots",
+    },
 ];
 
 pub static OUTPUTS: &[Entry<OutputBuilder>] = &[

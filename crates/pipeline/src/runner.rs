@@ -48,6 +48,10 @@ pub fn run_steps(steps: &[Step], mut batch: Vec<Event>) -> Vec<Event> {
                         // Dropped on purpose: its acknowledgement fires as delivered.
                         Outcome::Drop => drop(e),
                     }
+                    for mut n in ctx.matched_events.drain(..) {
+                        node.common.apply(&mut n);
+                        out.push(n);
+                    }
                     out.append(&mut ctx.new_events);
                 }
                 batch = out;

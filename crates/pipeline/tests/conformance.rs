@@ -34,9 +34,9 @@ fn cases_dir() -> PathBuf {
     ))
 }
 
-/// Compiles `filter { <case filter> }` and runs the input event through it; `None` when
-/// the event was dropped.
-fn run_case(case: &J) -> Result<Option<J>, String> {
+/// Compiles `filter { <case filter> }` and runs the input event through it; every event
+/// that comes out, in order (none when the event was dropped).
+fn run_case(case: &J) -> Result<Vec<J>, String> {
     let body = case["filter"].as_str().ok_or("case without filter")?;
     let sources = Sources::from_string(
         case["id"].as_str().unwrap_or("case"),
@@ -47,12 +47,33 @@ fn run_case(case: &J) -> Result<Option<J>, String> {
         .map_err(|d| sources.render_all(&d))?;
     let input: Map = serde_json::from_value(case["input"].clone()).map_err(|e| e.to_string())?;
     let out = run_steps(&compiled.filters, vec![Event::from_map(input)]);
-    match out.last() {
-        None => Ok(None),
-        Some(e) => serde_json::from_str(&e.to_json_string())
-            .map(Some)
-            .map_err(|e| e.to_string()),
+    out.iter()
+        .map(|e| serde_json::from_str(&e.to_json_string()).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// The event a case checks (`event_index`, default the last; negative counts from the
+/// end), after checking `expect_events` as run.py does.
+fn pick(case: &J, events: Vec<J>) -> Result<Option<J>, String> {
+    if let Some(n) = case["expect_events"].as_u64() {
+        if events.len() as u64 != n {
+            return Err(format!("expected {n} events, got {}", events.len()));
+        }
     }
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let idx = case["event_index"].as_i64().unwrap_or(-1);
+    let i = if idx < 0 {
+        events.len() as i64 + idx
+    } else {
+        idx
+    };
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| events.into_iter().nth(i))
+        .map(Some)
+        .ok_or_else(|| format!("no event at index {idx}"))
 }
 
 fn resolve<'a>(event: &'a J, r: &str) -> Option<&'a J> {
@@ -131,6 +152,17 @@ fn check(case: &J, event: &J) -> Vec<String> {
             diffs.push(format!("{r}: expected absent, got {got}"));
         }
     }
+    if let Some(m) = case["expect_match"].as_object() {
+        for (r, pat) in m {
+            let re = regex::Regex::new(pat.as_str().unwrap_or_default()).expect("case regex");
+            match resolve(event, r) {
+                Some(J::String(s)) if re.is_match(s) => {}
+                got => diffs.push(format!(
+                    "{r}: expected a string matching {pat}, got {got:?}"
+                )),
+            }
+        }
+    }
     for r in case["expect_present"]
         .as_array()
         .into_iter()
@@ -180,7 +212,10 @@ fn run_file(name: &str) {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let case: J = serde_json::from_str(line).expect("case json");
         let id = case["id"].as_str().unwrap_or("?").to_string();
-        let diffs = match run_case(&case) {
+        let diffs = match run_case(&case).and_then(|events| pick(&case, events)) {
+            Ok(Some(_)) if case["expect_no_event"].as_bool() == Some(true) => {
+                vec!["expected no event".to_string()]
+            }
             Ok(Some(event)) => check(&case, &event),
             Ok(None) if case["expect_no_event"].as_bool() == Some(true) => Vec::new(),
             Ok(None) => vec!["event dropped".to_string()],
@@ -253,4 +288,62 @@ fn dissect_conformance() {
 #[test]
 fn json_conformance() {
     run_file("json");
+}
+
+// --- parse helper: csv, translate, syslog_pri, xml, urldecode, split, clone, prune, uuid,
+// truncate, de_dot ---
+
+#[test]
+fn csv_conformance() {
+    run_file("csv");
+}
+
+#[test]
+fn translate_conformance() {
+    run_file("translate");
+}
+
+#[test]
+fn syslog_pri_conformance() {
+    run_file("syslog_pri");
+}
+
+#[test]
+fn xml_conformance() {
+    run_file("xml");
+}
+
+#[test]
+fn urldecode_conformance() {
+    run_file("urldecode");
+}
+
+#[test]
+fn split_conformance() {
+    run_file("split");
+}
+
+#[test]
+fn clone_conformance() {
+    run_file("clone");
+}
+
+#[test]
+fn prune_conformance() {
+    run_file("prune");
+}
+
+#[test]
+fn uuid_conformance() {
+    run_file("uuid");
+}
+
+#[test]
+fn truncate_conformance() {
+    run_file("truncate");
+}
+
+#[test]
+fn de_dot_conformance() {
+    run_file("de_dot");
 }
