@@ -198,6 +198,12 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         doc: "parses dates from fields into @timestamp",
     },
     Entry {
+        name: "csv",
+        options: filters::csv::OPTIONS,
+        build: filters::csv::build,
+        doc: "parses a CSV line into fields",
+    },
+    Entry {
         name: "split",
         options: filters::split::OPTIONS,
         build: filters::split::build,

@@ -1,6 +1,7 @@
 //! Filters: synchronous event transformations, one file (or folder) per filter.
 
 pub mod clone;
+pub mod csv;
 pub mod date;
 pub mod de_dot;
 pub mod dissect;
