@@ -204,6 +204,12 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         doc: "parses a CSV line into fields",
     },
     Entry {
+        name: "translate",
+        options: filters::translate::OPTIONS,
+        build: filters::translate::build,
+        doc: "replaces field values using a dictionary (inline or a reloaded file)",
+    },
+    Entry {
         name: "split",
         options: filters::split::OPTIONS,
         build: filters::split::build,

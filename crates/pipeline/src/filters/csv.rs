@@ -150,7 +150,8 @@ impl Dialect {
         Ok(Some(out))
     }
 
-    fn parse_into(&self, line: &str, out: &mut Vec<Option<String>>) -> Result<(), CsvError> {
+    /// Parses one row into `out`; returns where the row ended (its newline, or the end).
+    fn parse_into(&self, line: &str, out: &mut Vec<Option<String>>) -> Result<usize, CsvError> {
         let b = line.as_bytes();
         let sep = self.separator.as_bytes();
         let mut quote_buf = [0u8; 4];
@@ -158,13 +159,13 @@ impl Dialect {
         let mut pos = 0;
         if matches!(b.first(), Some(b'\n' | b'\r')) {
             // A row with nothing on it: Ruby gives an empty array.
-            return Ok(());
+            return Ok(0);
         }
         loop {
             if pos >= b.len() || b[pos] == b'\n' || b[pos] == b'\r' {
                 // After a separator: one more, empty, field.
                 out.push(None);
-                return Ok(());
+                return Ok(pos);
             }
             if b[pos..].starts_with(quote) {
                 pos += quote.len();
@@ -184,7 +185,7 @@ impl Dialect {
                 }
                 out.push(Some(value));
                 if pos >= b.len() || b[pos] == b'\n' || b[pos] == b'\r' {
-                    return Ok(());
+                    return Ok(pos);
                 }
                 if !b[pos..].starts_with(sep) {
                     return Err(CsvError::AfterQuote);
@@ -200,10 +201,28 @@ impl Dialect {
             }
             out.push((!field.is_empty()).then(|| field.to_string()));
             if !at_sep {
-                return Ok(());
+                return Ok(pos + end);
             }
             pos += end + sep.len();
         }
+    }
+
+    /// Parses every row of `text` (a whole file); blank lines give empty rows.
+    pub fn parse_rows(&self, text: &str) -> Result<Vec<Vec<Option<String>>>, CsvError> {
+        let mut rows = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let mut row = Vec::new();
+            let end = self.parse_into(rest, &mut row)?;
+            rows.push(row);
+            let tail = &rest[end..];
+            rest = tail
+                .strip_prefix("\r\n")
+                .or_else(|| tail.strip_prefix('\n'))
+                .or_else(|| tail.strip_prefix('\r'))
+                .unwrap_or(tail);
+        }
+        Ok(rows)
     }
 }
 

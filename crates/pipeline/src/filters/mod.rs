@@ -15,6 +15,7 @@ pub mod prune;
 pub mod rubyre;
 pub mod split;
 pub mod syslog_pri;
+pub mod translate;
 pub mod truncate;
 pub mod urldecode;
 pub mod uuid;
