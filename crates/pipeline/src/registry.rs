@@ -210,6 +210,12 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         doc: "replaces field values using a dictionary (inline or a reloaded file)",
     },
     Entry {
+        name: "xml",
+        options: filters::xml::OPTIONS,
+        build: filters::xml::build,
+        doc: "parses XML into fields (XmlSimple structure and XPath)",
+    },
+    Entry {
         name: "split",
         options: filters::split::OPTIONS,
         build: filters::split::build,

@@ -19,3 +19,4 @@ pub mod translate;
 pub mod truncate;
 pub mod urldecode;
 pub mod uuid;
+pub mod xml;
