@@ -117,3 +117,62 @@ fn dissect() {
 fn json() {
     check("json.jsonl", 15, &[]);
 }
+
+// --- parse helper: csv, translate, syslog_pri, xml, urldecode, split, clone, prune, uuid,
+// truncate, de_dot ---
+
+/// csv-025/026 read dates in the process time zone; their expectations assume UTC.
+#[test]
+fn csv() {
+    check("csv.jsonl", 29, &[]);
+}
+
+#[test]
+fn translate() {
+    check("translate.jsonl", 22, &[]);
+}
+
+#[test]
+fn syslog_pri() {
+    check("syslog_pri.jsonl", 36, &[]);
+}
+
+#[test]
+fn xml() {
+    check("xml.jsonl", 34, &[]);
+}
+
+#[test]
+fn urldecode() {
+    check("urldecode.jsonl", 8, &[]);
+}
+
+#[test]
+fn split() {
+    check("split.jsonl", 28, &[]);
+}
+
+#[test]
+fn clone() {
+    check("clone.jsonl", 19, &[]);
+}
+
+#[test]
+fn prune() {
+    check("prune.jsonl", 23, &[]);
+}
+
+#[test]
+fn uuid() {
+    check("uuid.jsonl", 2, &[]);
+}
+
+#[test]
+fn truncate() {
+    check("truncate.jsonl", 7, &[]);
+}
+
+#[test]
+fn de_dot() {
+    check("de_dot.jsonl", 29, &[]);
+}

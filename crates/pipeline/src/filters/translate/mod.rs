@@ -112,7 +112,8 @@ enum Mode {
 /// A dictionary compiled for its lookup mode.
 pub struct Lookup {
     entries: Map,
-    exact: HashMap<String, usize>,
+    /// Key → index into `entries` (foldhash: lookups are the hot path).
+    exact: HashMap<String, usize, foldhash::fast::RandomState>,
     regexes: Vec<Regex>,
     union: Option<Regex>,
     mode: Mode,
@@ -121,7 +122,7 @@ pub struct Lookup {
 impl Lookup {
     fn new(entries: Map, mode: Mode) -> Result<Lookup, String> {
         let mut l = Lookup {
-            exact: HashMap::new(),
+            exact: HashMap::default(),
             regexes: Vec::new(),
             union: None,
             mode,
