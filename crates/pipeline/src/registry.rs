@@ -263,6 +263,24 @@ pub static CODECS: &[Entry<CodecBuilder>] = &[
         build: codecs::rubydebug::build,
         doc: "pretty-printed events",
     },
+    Entry {
+        name: "cef",
+        options: codecs::cef::OPTIONS,
+        build: codecs::cef::build,
+        doc: "ArcSight Common Event Format",
+    },
+    Entry {
+        name: "dots",
+        options: codecs::dots::OPTIONS,
+        build: codecs::dots::build,
+        doc: "one dot per event (encode only)",
+    },
+    Entry {
+        name: "es_bulk",
+        options: codecs::es_bulk::OPTIONS,
+        build: codecs::es_bulk::build,
+        doc: "Elasticsearch bulk API NDJSON",
+    },
 ];
 
 /// The plugins a pipeline may use: the built-in tables plus plugins registered by other
