@@ -254,3 +254,148 @@ fn dissect_conformance() {
 fn json_conformance() {
     run_file("json");
 }
+
+// ---- agg: codec cases (cef) and the elapsed filter ----------------------------------
+//
+// Codec cases (`codec` + `input_line`) are run as `run.py` runs them,
+// `input { stdin { codec => <codec> } } filter { <filter> }`, without a process: the config
+// is compiled with a stand-in `stdin` whose builder hands the real, compiled codec back to
+// the harness, which feeds it `input_line` in one chunk (as one read of stdin would) and
+// runs the decoded events through the compiled filters. `expect_events` and `event_index`
+// are honoured.
+
+mod codec_cases {
+    use super::*;
+    use logstash_mesos_pipeline::options::{Args, BuildResult, OptSpec};
+    use logstash_mesos_pipeline::plugin::{BoxFuture, Codec, Input, InputBuilder};
+    use logstash_mesos_pipeline::registry::Entry;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static CODEC: RefCell<Option<Box<dyn Codec>>> = const { RefCell::new(None) };
+    }
+
+    struct Captured;
+
+    impl Input for Captured {
+        fn run(
+            self: Box<Self>,
+            _ctx: logstash_mesos_pipeline::input_context::InputContext,
+        ) -> BoxFuture<'static, anyhow::Result<()>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn build_stdin(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
+        let codec = logstash_mesos_pipeline::codecs::from_args(args, ctx, "line")?;
+        CODEC.with(|c| *c.borrow_mut() = Some(codec));
+        Ok(Box::new(Captured))
+    }
+
+    static NO_OPTIONS: &[OptSpec] = &[];
+    static STDIN: Entry<InputBuilder> = Entry {
+        name: "stdin",
+        options: NO_OPTIONS,
+        build: build_stdin,
+        doc: "test stand-in: hands its codec to the harness",
+    };
+
+    /// Every event the case's pipeline prints.
+    fn run_codec_case(case: &J) -> Result<Vec<J>, String> {
+        let codec = case["codec"].as_str().unwrap_or("json_lines");
+        let body = case["filter"].as_str().unwrap_or("");
+        let sources = Sources::from_string(
+            case["id"].as_str().unwrap_or("case"),
+            &format!("input {{ stdin {{ codec => {codec} }} }}\nfilter {{\n{body}\n}}\n"),
+        );
+        let ast =
+            parse(&sources, &ParseOptions::default()).map_err(|d| sources.render_all(&d))?;
+        let mut registry = Registry::builtin();
+        registry.add_input(&STDIN);
+        let compiled = compile(&ast, &registry, &BuildContext::default())
+            .map_err(|d| sources.render_all(&d))?;
+        let mut codec = CODEC
+            .with(|c| c.borrow_mut().take())
+            .ok_or("the stdin stand-in was not built")?;
+        let mut events = Vec::new();
+        match case["input_line"].as_str() {
+            Some(line) => codec.decode(line.as_bytes(), &mut events),
+            None => {
+                let line = serde_json::to_string(&case["input"]).map_err(|e| e.to_string())?;
+                codec.decode(format!("{line}\n").as_bytes(), &mut events);
+            }
+        }
+        codec.flush(&mut events);
+        run_steps(&compiled.filters, events)
+            .iter()
+            .map(|e| serde_json::from_str(&e.to_json_string()).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    fn pick(case: &J, events: &[J]) -> Result<J, String> {
+        if let Some(n) = case["expect_events"].as_u64() {
+            if events.len() as u64 != n {
+                return Err(format!("expected {n} events, got {}", events.len()));
+            }
+        }
+        let idx = case["event_index"].as_i64().unwrap_or(-1);
+        let i = if idx < 0 {
+            events.len() as i64 + idx
+        } else {
+            idx
+        };
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| events.get(i))
+            .cloned()
+            .ok_or_else(|| format!("no event {idx} among {}", events.len()))
+    }
+
+    pub(super) fn run_codec_file(name: &str) {
+        let path = cases_dir().join(format!("{name}.jsonl"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let (mut passed, mut failed, mut unexpected) = (0, 0, Vec::new());
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let case: J = serde_json::from_str(line).expect("case json");
+            let id = case["id"].as_str().unwrap_or("?").to_string();
+            let diffs = match run_codec_case(&case).and_then(|evs| pick(&case, &evs)) {
+                Ok(event) => check(&case, &event),
+                Err(e) => vec![e],
+            };
+            let known = KNOWN_FAILURES.iter().find(|(k, _)| *k == id);
+            if diffs.is_empty() {
+                passed += 1;
+                if known.is_some() {
+                    println!("NOTE {id} passes although listed as a known failure");
+                }
+            } else {
+                failed += 1;
+                match known {
+                    Some((_, why)) => println!("known failure {id}: {why}: {}", diffs.join("; ")),
+                    None => {
+                        println!("FAIL {id}: {}", diffs.join("; "));
+                        unexpected.push(id);
+                    }
+                }
+            }
+        }
+        let total = passed + failed;
+        println!("{name}.jsonl: {passed}/{total} passed");
+        assert!(total > 0, "no cases in {}", path.display());
+        assert!(
+            unexpected.is_empty(),
+            "{name}: unexpected failures: {unexpected:?}"
+        );
+    }
+}
+
+#[test]
+fn cef_conformance() {
+    codec_cases::run_codec_file("cef");
+}
+
+#[test]
+fn elapsed_conformance() {
+    run_file("elapsed");
+}
