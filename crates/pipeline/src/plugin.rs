@@ -158,11 +158,30 @@ pub enum Outcome {
 pub struct FilterContext {
     /// Events created by the filter; they continue through the filters after it.
     pub new_events: Vec<Event>,
+    /// Events created by the filter that Logstash passes to `filter_matched` (elapsed's
+    /// match event, aggregate's pushed maps): the filter's common options (add_tag, ...)
+    /// are applied to them, then they continue like `new_events`.
+    pub matched_events: Vec<Event>,
 }
 
 /// A filter: synchronous, shared by all workers (use interior mutability for state).
 pub trait Filter: Send + Sync {
     fn apply(&self, event: &mut Event, ctx: &mut FilterContext) -> Outcome;
+
+    /// True for filters that emit events on their own (metrics, aggregate and elapsed
+    /// timeouts): the runner then calls [`Filter::flush`] periodically.
+    fn wants_flush(&self) -> bool {
+        false
+    }
+
+    /// Logstash's periodic flush: called every [`crate::runner::FLUSH_INTERVAL`] (5 s, the
+    /// tick Logstash filters count in) with `final_flush == false`, and once more with
+    /// `true` when the pipeline shuts down, after the last batch. Returned events continue
+    /// through the filters after this one; with `Outcome::Success` the filter's common
+    /// options (add_tag, ...) are applied to them first (Logstash's `filter_matched`).
+    fn flush(&self, _final_flush: bool) -> Vec<(Event, Outcome)> {
+        Vec::new()
+    }
 }
 
 /// Decodes bytes into events and encodes events into bytes.

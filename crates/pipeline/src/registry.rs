@@ -98,7 +98,7 @@ pub static COMMON_FILTER: &[OptSpec] = &[
     OptSpec::new(
         "periodic_flush",
         OptKind::Boolean,
-        "accepted for compatibility",
+        "accepted for compatibility; filters that need it (metrics, aggregate, elapsed) are flushed every 5 s",
     )
     .default("false"),
 ];
@@ -196,6 +196,12 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         options: filters::date::OPTIONS,
         build: filters::date::build,
         doc: "parses dates from fields into @timestamp",
+    },
+    Entry {
+        name: "elapsed",
+        options: filters::elapsed::OPTIONS,
+        build: filters::elapsed::build,
+        doc: "time between a start and an end event with the same id",
     },
 ];
 

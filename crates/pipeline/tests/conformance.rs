@@ -308,8 +308,7 @@ mod codec_cases {
             case["id"].as_str().unwrap_or("case"),
             &format!("input {{ stdin {{ codec => {codec} }} }}\nfilter {{\n{body}\n}}\n"),
         );
-        let ast =
-            parse(&sources, &ParseOptions::default()).map_err(|d| sources.render_all(&d))?;
+        let ast = parse(&sources, &ParseOptions::default()).map_err(|d| sources.render_all(&d))?;
         let mut registry = Registry::builtin();
         registry.add_input(&STDIN);
         let compiled = compile(&ast, &registry, &BuildContext::default())

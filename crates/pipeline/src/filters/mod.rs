@@ -3,6 +3,7 @@
 pub mod date;
 pub mod dissect;
 pub mod drop;
+pub mod elapsed;
 pub mod fingerprint;
 pub mod grok;
 pub mod json;

@@ -33,14 +33,30 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub static OPTIONS: &[OptSpec] = &[
-    OptSpec::new("vendor", OptKind::String, "encode: device vendor header (sprintf)")
-        .default("Elasticsearch"),
-    OptSpec::new("product", OptKind::String, "encode: device product header (sprintf)")
-        .default("Logstash"),
-    OptSpec::new("version", OptKind::String, "encode: device version header (sprintf)")
-        .default("1.0"),
-    OptSpec::new("signature", OptKind::String, "encode: signature id header (sprintf)")
-        .default("Logstash"),
+    OptSpec::new(
+        "vendor",
+        OptKind::String,
+        "encode: device vendor header (sprintf)",
+    )
+    .default("Elasticsearch"),
+    OptSpec::new(
+        "product",
+        OptKind::String,
+        "encode: device product header (sprintf)",
+    )
+    .default("Logstash"),
+    OptSpec::new(
+        "version",
+        OptKind::String,
+        "encode: device version header (sprintf)",
+    )
+    .default("1.0"),
+    OptSpec::new(
+        "signature",
+        OptKind::String,
+        "encode: signature id header (sprintf)",
+    )
+    .default("Logstash"),
     OptSpec::new("name", OptKind::String, "encode: name header (sprintf)").default("Logstash"),
     OptSpec::new(
         "severity",
@@ -161,7 +177,11 @@ fn shared(args: &Args, ctx: &BuildContext) -> BuildResult<Shared> {
         ("severity", "[event][severity]"),
     ];
     let headers = header_names.map(|(l, e)| field_ref(if ecs { e } else { l }));
-    let syslog_header = field_ref(if ecs { "[log][syslog][header]" } else { "syslog" });
+    let syslog_header = field_ref(if ecs {
+        "[log][syslog][header]"
+    } else {
+        "syslog"
+    });
 
     let mut decode = HashMap::new();
     let mut encode: HashMap<String, String> = HashMap::new();
@@ -170,7 +190,11 @@ fn shared(args: &Args, ctx: &BuildContext) -> BuildResult<Shared> {
         let field_name = if ecs { c.ecs.clone() } else { c.name.clone() };
         decode.insert(c.key.clone(), field_name.clone());
         decode.insert(c.name.clone(), field_name.clone());
-        let target = if reverse { c.key.clone() } else { c.name.clone() };
+        let target = if reverse {
+            c.key.clone()
+        } else {
+            c.name.clone()
+        };
         encode.insert(field_name.clone(), target.clone());
         if c.name != field_name {
             encode.insert(c.name.clone(), target);
@@ -498,13 +522,8 @@ impl Shared {
                 let value = if v.trim().is_empty() {
                     Value::Null
                 } else {
-                    let ts = timestamp::normalize(
-                        &v,
-                        device_tz.as_deref(),
-                        &self.default_tz,
-                        now,
-                    )
-                    .map_err(&fail)?;
+                    let ts = timestamp::normalize(&v, device_tz.as_deref(), &self.default_tz, now)
+                        .map_err(&fail)?;
                     Value::Timestamp(ts)
                 };
                 match (k.as_str(), value) {
@@ -619,8 +638,7 @@ fn severity(rendered: &str) -> String {
     let s = s.trim();
     let valid = !s.starts_with('.')
         && !s.ends_with('.')
-        && s
-            .parse::<f64>()
+        && s.parse::<f64>()
             .is_ok_and(|f| f.fract() == 0.0 && (0.0..=10.0).contains(&f));
     if valid {
         crate::filters::rubyre::ruby_to_i(s).to_logstash_string()

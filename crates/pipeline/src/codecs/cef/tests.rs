@@ -50,7 +50,10 @@ fn ecs_mapping_device_host_and_timestamps() {
     assert_eq!(get(&e, "[event][code]").as_deref(), Some("sig"));
     assert_eq!(get(&e, "[host][name]").as_deref(), Some("box"));
     assert_eq!(get(&e, "[host][ip]").as_deref(), Some("1.2.3.4"));
-    assert_eq!(get(&e, "[event][timezone]").as_deref(), Some("Europe/Moscow"));
+    assert_eq!(
+        get(&e, "[event][timezone]").as_deref(),
+        Some("Europe/Moscow")
+    );
     assert_eq!(
         e.timestamp().map(|t| t.to_string()).as_deref(),
         Some("2017-07-19T07:50:21.127Z")
@@ -121,7 +124,11 @@ fn encode_escapes_and_maps_keys() {
         .with("severity", "12".into())
         .with(
             "fields",
-            Value::Array(vec!["[source][ip]".into(), "message".into(), "missing".into()]),
+            Value::Array(vec![
+                "[source][ip]".into(),
+                "message".into(),
+                "missing".into(),
+            ]),
         );
     let mut c = codec(args.clone(), Ecs::V8);
     let mut out = Vec::new();
@@ -142,9 +149,10 @@ fn encode_then_decode_round_trips() {
     let mut e = Event::new();
     let _ = e.set(&FieldRef::parse("[source][port]").unwrap(), "80".into());
     let _ = e.set(&FieldRef::top("message"), "x = y".into());
-    let args = Args::default()
-        .with("severity", "7.0".into())
-        .with("fields", Value::Array(vec!["[source][port]".into(), "message".into()]));
+    let args = Args::default().with("severity", "7.0".into()).with(
+        "fields",
+        Value::Array(vec!["[source][port]".into(), "message".into()]),
+    );
     let mut c = codec(args, Ecs::V8);
     let mut out = Vec::new();
     c.encode(&e, &mut out);
@@ -163,7 +171,9 @@ fn config_errors() {
         ("delimiter", ""),
         ("raw_data_field", "[bad"),
     ] {
-        let err = build(&Args::default().with(opt, v.into()), &ctx).err().unwrap();
+        let err = build(&Args::default().with(opt, v.into()), &ctx)
+            .err()
+            .unwrap();
         assert_eq!(err.option.as_deref(), Some(opt));
     }
 }

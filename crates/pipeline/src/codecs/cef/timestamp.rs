@@ -29,7 +29,11 @@ pub(crate) fn normalize(
     };
     // Java's plusYears clamps Feb 29 to Feb 28; so does `at` for a year without one.
     let at = |year: i16| -> Result<jiff::Timestamp, String> {
-        let day = if p.month == 2 && p.day == 29 && !leap(year) { 28 } else { p.day };
+        let day = if p.month == 2 && p.day == 29 && !leap(year) {
+            28
+        } else {
+            p.day
+        };
         let dt = DateTime::new(year, p.month, day, p.hour, p.minute, p.second, p.nanos)
             .map_err(|e| format!("not a valid CEF timestamp: `{value}` ({e})"))?;
         tz.to_timestamp(dt).map_err(|e| e.to_string())
@@ -219,8 +223,7 @@ fn offset(s: &str) -> Option<Offset> {
     } else {
         vec![r]
     };
-    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.len() != 2 && p.len() != 1)
-    {
+    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.len() != 2 && p.len() != 1) {
         return None;
     }
     let mut secs = 0i32;
@@ -251,7 +254,10 @@ mod tests {
 
     #[test]
     fn epoch_millis_with_fractions() {
-        assert_eq!(norm("1616623591694", None).unwrap(), "2021-03-24T22:06:31.694Z");
+        assert_eq!(
+            norm("1616623591694", None).unwrap(),
+            "2021-03-24T22:06:31.694Z"
+        );
         assert_eq!(
             norm("1616623591694.176789123", None).unwrap(),
             "2021-03-24T22:06:31.694176789Z"
@@ -287,8 +293,14 @@ mod tests {
     #[test]
     fn year_is_guessed() {
         // Now is 2021-05-12: May 13 is this year, May 15 is last year's.
-        assert_eq!(norm("May 13 10:00:00", None).unwrap(), "2021-05-13T10:00:00.000Z");
-        assert_eq!(norm("May 15 10:00:00", None).unwrap(), "2020-05-15T10:00:00.000Z");
+        assert_eq!(
+            norm("May 13 10:00:00", None).unwrap(),
+            "2021-05-13T10:00:00.000Z"
+        );
+        assert_eq!(
+            norm("May 15 10:00:00", None).unwrap(),
+            "2020-05-15T10:00:00.000Z"
+        );
         let dec31: jiff::Timestamp = "2021-12-31T23:00:00Z".parse().unwrap();
         let t = normalize("Jan 01 01:00:00", None, &TimeZone::UTC, dec31).unwrap();
         assert_eq!(t.to_string(), "2022-01-01T01:00:00.000Z");
