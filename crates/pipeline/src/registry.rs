@@ -203,6 +203,12 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         build: filters::elapsed::build,
         doc: "time between a start and an end event with the same id",
     },
+    Entry {
+        name: "metrics",
+        options: filters::metrics::OPTIONS,
+        build: filters::metrics::build,
+        doc: "counts and times events, emitting rates and percentiles periodically",
+    },
 ];
 
 pub static OUTPUTS: &[Entry<OutputBuilder>] = &[

@@ -8,5 +8,6 @@ pub mod fingerprint;
 pub mod grok;
 pub mod json;
 pub mod kv;
+pub mod metrics;
 pub mod mutate;
 pub mod rubyre;
