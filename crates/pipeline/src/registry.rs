@@ -204,6 +204,12 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         doc: "time between a start and an end event with the same id",
     },
     Entry {
+        name: "aggregate",
+        options: filters::aggregate::OPTIONS,
+        build: filters::aggregate::build,
+        doc: "aggregates the events of one task into a map (needs one worker)",
+    },
+    Entry {
         name: "metrics",
         options: filters::metrics::OPTIONS,
         build: filters::metrics::build,

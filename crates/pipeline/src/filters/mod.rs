@@ -1,5 +1,6 @@
 //! Filters: synchronous event transformations, one file (or folder) per filter.
 
+pub mod aggregate;
 pub mod date;
 pub mod dissect;
 pub mod drop;
