@@ -117,3 +117,17 @@ fn dissect() {
 fn json() {
     check("json.jsonl", 15, &[]);
 }
+
+// ---- agg: the cef codec and the elapsed filter ----
+
+/// Codec cases: `input_line` through `stdin { codec => cef ... }` (legacy and ECS names,
+/// escapes, delimiter buffering, syslog headers, raw_data_field, timestamps).
+#[test]
+fn cef() {
+    check("cef.jsonl", 90, &[]);
+}
+
+#[test]
+fn elapsed() {
+    check("elapsed.jsonl", 2, &[]);
+}
