@@ -33,7 +33,7 @@ impl Input for Source {
 struct Collect(Arc<Mutex<Vec<Event>>>);
 impl Output for Collect {
     fn send<'a>(&'a self, batch: Vec<Event>) -> BoxFuture<'a, ()> {
-        Box::pin(async move { self.0.lock().unwrap().extend(batch) })
+        Box::pin(async move { self.0.lock().expect("collector lock").extend(batch) })
     }
 }
 
@@ -46,7 +46,7 @@ fn start_event(id: &str, tag: &str) -> Event {
 
 async fn run(filter: &str, events: Vec<Event>, linger: Duration, interval: Duration) -> Vec<Event> {
     let sources = Sources::from_string("t", &format!("filter {{\n{filter}\n}}\n"));
-    let ast = parse(&sources, &ParseOptions::default()).unwrap();
+    let ast = parse(&sources, &ParseOptions::default()).expect("test config parses");
     let mut p = compile(&ast, &Registry::builtin(), &BuildContext::default())
         .unwrap_or_else(|d| panic!("{}", sources.render_all(&d)));
     let out = Collect::default();
@@ -71,7 +71,7 @@ async fn run(filter: &str, events: Vec<Event>, linger: Duration, interval: Durat
     tokio::time::timeout(Duration::from_secs(20), running.wait())
         .await
         .expect("pipeline finished");
-    let v = out.0.lock().unwrap().clone();
+    let v = out.0.lock().expect("collector lock").clone();
     v
 }
 

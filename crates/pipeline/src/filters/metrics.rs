@@ -177,7 +177,7 @@ impl Timer {
 
     fn update(&mut self, v: f64, now: f64) {
         // Metriks ignores negative durations.
-        if !(v >= 0.0) {
+        if v.is_nan() || v < 0.0 {
             return;
         }
         self.count += 1;
