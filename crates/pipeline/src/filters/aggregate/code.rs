@@ -12,7 +12,8 @@
 //! - `event.set('field', X)`, `event.remove('field')`, `event.tag('t')`, `event.cancel()`
 //!
 //! where `X` is a string (`'..'` or `".."` without `#{}`), a number, `true`, `false`,
-//! `nil`, `[]`, `{}`, `event.get('field')` or `map['k']`, optionally followed by `.to_i`,
+//! `nil`, `[]`, `{}`, a hash `{'k' => X, ...}`, `event.get('field')` or `map['k']`,
+//! optionally followed by `.to_i`,
 //! `.to_f` or `.to_s`. `+=` adds numbers (integer + integer stays integer), joins strings
 //! and arrays; on `nil` it fails as Ruby does (the event is tagged `_aggregateexception`).
 
@@ -72,6 +73,8 @@ enum Conv {
 #[derive(Clone, Debug)]
 enum Expr {
     Lit(Value),
+    /// `{'k' => X, ...}`.
+    Hash(Vec<(String, Expr)>),
     EventGet(FieldRef),
     MapGet(String),
     Conv(Box<Expr>, Conv),
@@ -188,7 +191,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             _ => {
                 let rest: String = cs[i..cs.len().min(i + 3)].iter().collect();
                 let p = [
-                    "||=", "+=", "-=", "<<", "=", "(", ")", "[", "]", ",", ".", "{", "}",
+                    "||=", "+=", "-=", "<<", "=>", "=", "(", ")", "[", "]", ",", ".", "{", "}",
                 ]
                 .into_iter()
                 .find(|p| rest.starts_with(p))
@@ -265,8 +268,19 @@ impl Parser {
                 Expr::Lit(Value::Array(Vec::new()))
             }
             Tok::P("{") => {
+                let mut entries = Vec::new();
+                while self.peek() != &Tok::P("}") {
+                    let k = self.string()?;
+                    self.punct("=>")?;
+                    entries.push((k, self.expr()?));
+                    if self.peek() == &Tok::P(",") {
+                        self.i += 1;
+                    } else {
+                        break;
+                    }
+                }
                 self.punct("}")?;
-                Expr::Lit(Value::Object(Box::default()))
+                Expr::Hash(entries)
             }
             Tok::Ident(n) if n == "map" => Expr::MapGet(self.map_key()?),
             Tok::Ident(n) if n == "event" => {
@@ -349,7 +363,7 @@ impl Parser {
 }
 
 /// The supported subset, for error messages.
-pub const SUBSET: &str = "map['k'] = / ||= / += / -= / << X; event.set('f', X); event.remove('f'); event.tag('t'); event.cancel() — X: a literal, event.get('f'), map['k'], optionally .to_i/.to_f/.to_s";
+pub const SUBSET: &str = "map['k'] = / ||= / += / -= / << X; event.set('f', X); event.remove('f'); event.tag('t'); event.cancel() — X: a literal, {'k' => X}, event.get('f'), map['k'], optionally .to_i/.to_f/.to_s";
 
 fn parse(src: &str) -> Result<Vec<Stmt>, String> {
     let toks = lex(src)?;
@@ -375,6 +389,13 @@ struct Subset(Vec<Stmt>);
 fn eval(e: &Expr, event: &Event, map: Option<&Map>) -> Value {
     match e {
         Expr::Lit(v) => v.clone(),
+        Expr::Hash(entries) => {
+            let mut m = Map::new();
+            for (k, e) in entries {
+                m.insert(k.as_str(), eval(e, event, map));
+            }
+            Value::Object(Box::new(m))
+        }
         Expr::EventGet(f) => event.get(f).cloned().unwrap_or(Value::Null),
         Expr::MapGet(k) => map.and_then(|m| m.get(k)).cloned().unwrap_or(Value::Null),
         Expr::Conv(inner, c) => {
@@ -525,6 +546,7 @@ fn uses_map(e: &Expr) -> bool {
     match e {
         Expr::MapGet(_) => true,
         Expr::Conv(i, _) => uses_map(i),
+        Expr::Hash(entries) => entries.iter().any(|(_, e)| uses_map(e)),
         _ => false,
     }
 }
@@ -584,6 +606,22 @@ mod tests {
         assert!(e.has_tag("t"));
         assert!(e.get_top("a").is_none());
         assert!(fx.cancel);
+    }
+
+    #[test]
+    fn hash_literals() {
+        let mut map = Map::new();
+        let mut e = Event::new();
+        let _ = e.set(&FieldRef::top("town_name"), "Paris".into());
+        run(
+            "map['towns'] ||= []\n map['towns'] << {'town_name' => event.get('town_name'), 'n' => 1}",
+            &mut e,
+            &mut map,
+        )
+        .unwrap();
+        let want: Value = serde_json::from_str(r#"[{"town_name":"Paris","n":1}]"#).unwrap();
+        assert_eq!(map.get("towns"), Some(&want));
+        assert!(compile_map_code("map['a'] = {'k' 1}").is_err());
     }
 
     #[test]
