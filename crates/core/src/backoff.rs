@@ -78,7 +78,8 @@ impl Backoff {
         let max = max.max(initial);
         let mut d = initial;
         for _ in 0..n {
-            if d >= max {
+            // Zero never grows: stop rather than count to `n`.
+            if d >= max || d.is_zero() {
                 break;
             }
             d = double(d, max);
@@ -139,6 +140,7 @@ mod tests {
             assert_eq!(Backoff::nth(i, m, n), b.next_delay(), "n = {n}");
         }
         assert_eq!(Backoff::nth(i, m, u32::MAX), m);
+        assert_eq!(Backoff::nth(Duration::ZERO, m, u32::MAX), Duration::ZERO);
     }
 
     #[test]
