@@ -7,6 +7,7 @@ use crate::cli::RunArgs;
 use crate::pipeline::{build_context, run_settings, stop_on_signals, supervise};
 use anyhow::{Context, Result};
 use clap::Args;
+use logstash_mesos_core::Backoff;
 use logstash_mesos_pipeline::lang::ast::Config;
 use logstash_mesos_pipeline::lang::source::Sources;
 use logstash_mesos_pipeline::lang::{check_syntax, parse, ParseOptions};
@@ -112,7 +113,10 @@ async fn next_from_scheduler(
     since: u64,
 ) -> (u64, Sources, Config) {
     let mut since = since;
-    let mut backoff = Duration::from_millis(500);
+    // Jittered: after a scheduler restart every agent retries, and they should not all
+    // come back in the same instant.
+    let mut backoff =
+        Backoff::new(Duration::from_millis(500), Duration::from_secs(30)).with_jitter(0.2);
     loop {
         let url = format!(
             "{}/v1/pipeline?since={since}&timeout=30",
@@ -129,7 +133,7 @@ async fn next_from_scheduler(
         .await;
         match got {
             Ok(set) if set.version > since => {
-                backoff = Duration::from_millis(500);
+                backoff.reset();
                 since = set.version;
                 if let Some((s, c)) = parse_set(&set) {
                     return (set.version, s, c);
@@ -138,8 +142,7 @@ async fn next_from_scheduler(
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "cannot reach the scheduler for configs; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                tokio::time::sleep(backoff.next_delay()).await;
             }
         }
     }
@@ -199,23 +202,10 @@ async fn report_loop(
 
 pub fn run(a: AgentArgs) -> i32 {
     crate::pipeline::init_logging(&a.log_level);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
-    match rt.block_on(run_async(a)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            1
-        }
-    }
+    crate::runtime::exit_code(crate::runtime::block_on(
+        crate::runtime::Threads::PerCore,
+        run_async(a),
+    ))
 }
 
 async fn run_async(a: AgentArgs) -> Result<i32> {
