@@ -225,6 +225,7 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
         .context("cannot create the data directory")?;
     let status = logstash_mesos_agent::status::global();
     status.with(|s| s.agent_id = a.agent.mesos_agent_id.clone());
+    logstash_mesos_agent::mesos::set_default_agent(a.agent.mesos_agent.clone());
     let listener = tokio::net::TcpListener::bind(a.agent.status_bind)
         .await
         .with_context(|| format!("cannot listen on {}", a.agent.status_bind))?;

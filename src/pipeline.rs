@@ -24,6 +24,7 @@ pub fn init_logging(level: &str) {
 pub fn registry() -> Registry {
     let mut r = Registry::builtin();
     r.add_input(&logstash_mesos_agent::DOCKER_INPUT);
+    r.add_input(&logstash_mesos_agent::MESOS_INPUT);
     r
 }
 

@@ -23,6 +23,7 @@ pub mod filetail;
 pub mod input;
 pub mod lines;
 pub mod logs;
+pub mod mesos;
 pub mod status;
 pub mod stream;
 
@@ -52,6 +53,7 @@ mod tests {
 
 pub use config::OPTIONS;
 pub use input::{build, DockerInput};
+pub use mesos::MESOS_INPUT;
 
 use std::net::SocketAddr;
 
@@ -85,6 +87,10 @@ pub struct AgentOptions {
     /// Address of the `GET /status` endpoint.
     #[arg(long = "status.bind", default_value = "127.0.0.1:9601")]
     pub status_bind: SocketAddr,
+    /// The local Mesos agent for the `mesos` input (`http(s)://host:port` or `host:port`);
+    /// default $MESOS_AGENT_ENDPOINT (command tasks), else `<LIBPROCESS_IP or hostname>:5051`.
+    #[arg(long = "mesos-agent", env = "LOGSTASH_MESOS_MESOS_AGENT")]
+    pub mesos_agent: Option<String>,
     /// This node's Mesos agent id, stamped on events as `[mesos][agent][id]`.
     #[arg(long = "mesos-agent-id", env = "LOGSTASH_MESOS_AGENT_ID")]
     pub mesos_agent_id: Option<String>,
@@ -102,6 +108,7 @@ pub async fn run(opts: AgentOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(opts.path_data.join("agent"))?;
     let status = status::global();
     status.with(|s| s.agent_id = opts.mesos_agent_id.clone());
+    mesos::set_default_agent(opts.mesos_agent.clone());
     let listener = tokio::net::TcpListener::bind(opts.status_bind).await?;
     tracing::info!(addr = %opts.status_bind, "status endpoint listening");
     axum::serve(listener, status::router(status))

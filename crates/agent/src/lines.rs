@@ -43,6 +43,15 @@ impl LineSplitter {
         self.start = offset;
     }
 
+    /// Takes the carried partial line (its bytes and start offset) without emitting it:
+    /// the line continues in another file (a rotation that split a line).
+    pub fn take_partial(&mut self) -> (Vec<u8>, u64) {
+        let start = self.start;
+        let bytes = std::mem::take(&mut self.partial);
+        self.start += bytes.len() as u64;
+        (bytes, start)
+    }
+
     /// The offset after the last byte seen.
     pub fn position(&self) -> u64 {
         self.start + self.partial.len() as u64
