@@ -594,9 +594,14 @@ impl Tail {
             return Ok(Poll::NoFile);
         };
         if !self.adopted {
+            // First sight of the stream: its rotated history comes first, oldest first.
             self.adopted = true;
-            self.ino = cur.ino;
-            self.fp = cur.head.clone();
+            let gens = self.generations(&base).await?;
+            for (name, p) in gens.into_iter().rev() {
+                self.switch_to(&name, &p);
+                self.read_range(&name, 0, p.size).await?;
+            }
+            self.switch_to(&base, &cur);
         }
         if self.same_generation(&cur) {
             if cur.head.len() > self.fp.len() {
@@ -634,14 +639,7 @@ impl Tail {
                     .unwrap_or_default();
             }
         }
-        let mut gens = Vec::new();
-        for k in 1..=MAX_GENERATIONS {
-            let name = format!("{base}.{k}");
-            match self.backend.probe(&name).await? {
-                Some(p) => gens.push((name, p)),
-                None => break,
-            }
-        }
+        let gens = self.generations(&base).await?;
         let found = gens.iter().position(|(_, p)| self.is_old_generation(p));
         let newer = match found {
             Some(i) => {
@@ -650,6 +648,8 @@ impl Tail {
                     if p.head.len() > self.fp.len() {
                         self.fp = p.head.clone();
                     }
+                    // A copytruncate copy has its own inode.
+                    self.ino = p.ino;
                     self.name = name.clone();
                     let from = self.splitter.position();
                     if p.size > from {
@@ -678,6 +678,19 @@ impl Tail {
             self.read_range(&base, 0, cur.size).await?;
         }
         Ok(Poll::Progress)
+    }
+
+    /// The rotated generations present, newest (`stdout.1`) first.
+    async fn generations(&mut self, base: &str) -> Result<Vec<(String, Probe)>, SrcErr> {
+        let mut gens = Vec::new();
+        for k in 1..=MAX_GENERATIONS {
+            let name = format!("{base}.{k}");
+            match self.backend.probe(&name).await? {
+                Some(p) => gens.push((name, p)),
+                None => break,
+            }
+        }
+        Ok(gens)
     }
 
     /// Reads `[from, to)` of the current generation under `name`.
