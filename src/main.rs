@@ -24,7 +24,16 @@ fn main() {
         Some(Command::Check(c)) => pipeline::check(c.run, c.syntax_only),
         Some(Command::Agent(a)) => agent_cmd::run(a),
         Some(Command::Scheduler(opts)) => {
-            runtime_then(|| logstash_mesos_scheduler::run(opts), "info")
+            // The scheduler validates configs with the same plugin set the agents run.
+            let validator = std::sync::Arc::new(
+                logstash_mesos_scheduler::lang_validator::LangValidator::with_registry(
+                    pipeline::registry(),
+                ),
+            );
+            runtime_then(
+                || logstash_mesos_scheduler::run_with(opts, validator),
+                "info",
+            )
         }
     };
     std::process::exit(code);

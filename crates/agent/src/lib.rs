@@ -82,8 +82,13 @@ pub struct AgentOptions {
     /// Docker daemon address (unix:///..., tcp://host:2376); default $DOCKER_HOST.
     #[arg(long = "docker-host", env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
-    /// Address of the `GET /status` endpoint.
-    #[arg(long = "status.bind", default_value = "127.0.0.1:9601")]
+    /// Address of the `GET /status` endpoint (the scheduler sets it to the port Mesos
+    /// offered).
+    #[arg(
+        long = "status.bind",
+        env = "LOGSTASH_MESOS_STATUS_BIND",
+        default_value = "127.0.0.1:9601"
+    )]
     pub status_bind: SocketAddr,
     /// This node's Mesos agent id, stamped on events as `[mesos][agent][id]`.
     #[arg(long = "mesos-agent-id", env = "LOGSTASH_MESOS_AGENT_ID")]

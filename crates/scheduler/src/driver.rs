@@ -23,6 +23,8 @@ pub struct Metrics {
     pub offers: AtomicU64,
     pub launches: AtomicU64,
     pub declines: AtomicU64,
+    /// REVIVE calls: each clears every decline filter (a burst of offers).
+    pub revives: AtomicU64,
     pub kills: AtomicU64,
     pub updates: AtomicU64,
     pub call_errors: AtomicU64,
@@ -366,6 +368,9 @@ impl Driver {
                 }
                 CallType::Kill => {
                     self.shared.metrics.kills.fetch_add(1, Ordering::Relaxed);
+                }
+                CallType::Revive => {
+                    self.shared.metrics.revives.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => {}
             }

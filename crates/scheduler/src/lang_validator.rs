@@ -14,8 +14,15 @@ pub struct LangValidator {
 
 impl Default for LangValidator {
     fn default() -> Self {
+        Self::with_registry(Registry::builtin())
+    }
+}
+
+impl LangValidator {
+    /// Validates against `registry` (the binary's, which adds the agent's `docker` input).
+    pub fn with_registry(registry: Registry) -> Self {
         Self {
-            registry: Registry::builtin(),
+            registry,
             ctx: BuildContext::default(),
         }
     }

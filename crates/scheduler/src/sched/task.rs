@@ -12,6 +12,11 @@ pub const ENV_SCHEDULER_URL: &str = "LOGSTASH_MESOS_SCHEDULER_URL";
 pub const ENV_NODE: &str = "LOGSTASH_MESOS_NODE";
 pub const ENV_TASK_ID: &str = "LOGSTASH_MESOS_TASK_ID";
 pub const ENV_AGENT_PORT: &str = "LOGSTASH_MESOS_AGENT_PORT";
+/// Where the agent serves `GET /status`: the port taken from the offer (host network).
+pub const ENV_STATUS_BIND: &str = "LOGSTASH_MESOS_STATUS_BIND";
+/// Mesos itself does not set it; Marathon's convention, which tools (and the agent's
+/// status report) expect.
+pub const ENV_MESOS_TASK_ID: &str = "MESOS_TASK_ID";
 pub const TASK_NAME: &str = "logstash-agent";
 /// Prefix of every task id this framework creates (lets us recognise our own orphans).
 pub const TASK_ID_PREFIX: &str = "logstash-agent.";
@@ -75,9 +80,11 @@ impl AgentSpec {
             var(ENV_SCHEDULER_URL, &self.scheduler_url),
             var(ENV_NODE, hostname),
             var(ENV_TASK_ID, &task_id.value),
+            var(ENV_MESOS_TASK_ID, &task_id.value),
         ];
         if let Some(port) = super::resources::first_port(&resources) {
             vars.push(var(ENV_AGENT_PORT, &port.to_string()));
+            vars.push(var(ENV_STATUS_BIND, &format!("0.0.0.0:{port}")));
         }
         let environment = Some(Environment { variables: vars });
         let (command, container) = match &self.launch {
