@@ -93,7 +93,7 @@ impl Dockerd {
     }
 
     fn load_image(&self) {
-        let save = Command::new("docker")
+        let mut save = Command::new("docker")
             .args(["save", IMAGE])
             .stdout(Stdio::piped())
             .spawn()
@@ -102,9 +102,11 @@ impl Dockerd {
             .arg("-H")
             .arg(self.host())
             .args(["load", "-q"])
-            .stdin(save.stdout.expect("piped"))
+            .stdin(save.stdout.take().expect("piped"))
             .output()
             .expect("docker load");
+        let saved = save.wait().expect("docker save exits");
+        assert!(saved.success(), "docker save {IMAGE}: {saved}");
         assert!(
             load.status.success(),
             "loading {IMAGE} into {}: {}",
@@ -128,7 +130,16 @@ impl Dockerd {
             .args(["rm", "-f", name])
             .output();
         self.docker(&[
-            "run", "-d", "--network", "none", "--name", name, IMAGE, "/bin/sh", "-c", &script,
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            IMAGE,
+            "/bin/sh",
+            "-c",
+            &script,
         ])
     }
 
@@ -218,7 +229,10 @@ pub fn available() -> bool {
             .is_ok_and(|s| s.success());
     if !ok {
         let msg = format!("docker daemon, dockerd or {IMAGE} missing: run scripts/setup/docker.sh");
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg} (CI=true)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{msg} (CI=true)"
+        );
         eprintln!("\n!!!!! SKIPPING journey test: {msg} !!!!!\n");
     }
     ok

@@ -37,6 +37,11 @@ pub struct Executors {
     pub started: Arc<Mutex<Vec<(String, String)>>>,
 }
 
+/// A poisoned lock only means another test thread panicked: keep the data.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn signal_group(pid: u32, sig: &str) {
     let _ = Command::new("kill")
         .args([sig, "--", &format!("-{pid}")])
@@ -69,7 +74,7 @@ impl Executors {
                     Duration::from_nanos(u64::try_from(g.nanoseconds).unwrap_or(0))
                 })
                 .min(Duration::from_secs(5));
-            if let Some(p) = me.procs.lock().unwrap().get(&info.task_id.value).cloned() {
+            if let Some(p) = lock(&me.procs).get(&info.task_id.value).cloned() {
                 signal_group(p.pid, "-TERM");
                 std::thread::spawn(move || {
                     std::thread::sleep(grace);
@@ -87,15 +92,12 @@ impl Executors {
         let me = self.clone();
         std::thread::spawn(move || {
             let task = l.info.task_id.value.clone();
-            me.started
-                .lock()
-                .unwrap()
-                .push((task.clone(), l.agent.hostname.clone()));
+            lock(&me.started).push((task.clone(), l.agent.hostname.clone()));
             let sandbox = me.sandbox(&l);
             match me.spawn(&l, &sandbox) {
                 Ok(mut child) => {
                     let pid = child.id();
-                    me.procs.lock().unwrap().insert(
+                    lock(&me.procs).insert(
                         task.clone(),
                         Proc {
                             pid,
@@ -104,7 +106,7 @@ impl Executors {
                         },
                     );
                     let status = child.wait();
-                    me.procs.lock().unwrap().remove(&task);
+                    lock(&me.procs).remove(&task);
                     // Whatever the shell left behind goes with the container.
                     signal_group(pid, "-KILL");
                     let (code, sig) = match status {
@@ -141,7 +143,12 @@ impl Executors {
             .ok_or_else(|| std::io::Error::other("no CommandInfo"))?;
         std::fs::create_dir_all(sandbox)?;
         for uri in &cmd.uris {
-            fetch(&uri.value, sandbox, uri.output_file.as_deref(), uri.executable == Some(true))?;
+            fetch(
+                &uri.value,
+                sandbox,
+                uri.output_file.as_deref(),
+                uri.executable == Some(true),
+            )?;
         }
         let mut c = if cmd.shell != Some(false) {
             let mut c = Command::new("/bin/sh");
@@ -155,7 +162,10 @@ impl Executors {
         let sb = sandbox.display().to_string();
         c.current_dir(sandbox)
             .env_clear()
-            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
             .env("MESOS_AGENT_ENDPOINT", format!("127.0.0.1:{}", 5051))
             .env("MESOS_SLAVE_PID", "slave(1)@127.0.0.1:5051")
             .env("MESOS_SLAVE_ID", &l.agent.id.value)
@@ -181,7 +191,7 @@ impl Executors {
 
     /// SIGKILLs the process group of the task running on `hostname`; its task id.
     pub fn sigkill_on(&self, hostname: &str) -> Option<String> {
-        let procs = self.procs.lock().unwrap();
+        let procs = lock(&self.procs);
         let (task, p) = procs.iter().find(|(_, p)| p.hostname == hostname)?;
         signal_group(p.pid, "-KILL");
         Some(task.clone())
@@ -189,10 +199,7 @@ impl Executors {
 
     /// Running task processes per hostname.
     pub fn running(&self) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = self
-            .procs
-            .lock()
-            .unwrap()
+        let mut v: Vec<(String, String)> = lock(&self.procs)
             .iter()
             .map(|(t, p)| (p.hostname.clone(), t.clone()))
             .collect();
@@ -202,7 +209,7 @@ impl Executors {
 
     /// Stops every task process (end of test).
     pub fn kill_all(&self) {
-        for p in self.procs.lock().unwrap().values() {
+        for p in lock(&self.procs).values() {
             signal_group(p.pid, "-KILL");
         }
     }

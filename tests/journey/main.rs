@@ -106,7 +106,10 @@ impl Drop for World {
         self.exec.kill_all();
         // Dockerds (and their containers) go when `nodes` drops.
         if std::thread::panicking() {
-            eprintln!("journey dir kept for inspection: {}", self.root.path().display());
+            eprintln!(
+                "journey dir kept for inspection: {}",
+                self.root.path().display()
+            );
             let _ = self.root.path().to_path_buf();
         }
     }
@@ -120,7 +123,10 @@ where
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(secs);
     while !cond().await {
-        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     t0.elapsed()
@@ -181,8 +187,16 @@ impl World {
         let a = &w.nodes["node-a"];
         a.docker(&["tag", dockerd::IMAGE, "other/app:1"]);
         a.docker(&[
-            "run", "-d", "--network", "none", "--name", "node-a-other", "other/app:1", "/bin/sh",
-            "-c", "echo 2026-01-01T00:00:00Z INFO other stdout seq=1; exec sleep 100000",
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "node-a-other",
+            "other/app:1",
+            "/bin/sh",
+            "-c",
+            "echo 2026-01-01T00:00:00Z INFO other stdout seq=1; exec sleep 100000",
         ]);
         let h = w.http.clone();
         let url = format!("{}/v1/health", w.base);
@@ -190,7 +204,10 @@ impl World {
             let (h, url) = (h.clone(), url.clone());
             async move {
                 match h.get(&url).send().await {
-                    Ok(r) => r.json::<Value>().await.is_ok_and(|v| v["connected"] == true),
+                    Ok(r) => r
+                        .json::<Value>()
+                        .await
+                        .is_ok_and(|v| v["connected"] == true),
                     Err(_) => false,
                 }
             }
@@ -252,7 +269,12 @@ impl World {
     }
 
     pub async fn agents(&self) -> Vec<Value> {
-        let v: Value = match self.http.get(format!("{}/v1/agents", self.base)).send().await {
+        let v: Value = match self
+            .http
+            .get(format!("{}/v1/agents", self.base))
+            .send()
+            .await
+        {
             Ok(r) => r.json().await.unwrap_or_default(),
             Err(_) => Value::Null,
         };
@@ -260,7 +282,12 @@ impl World {
     }
 
     pub async fn health(&self) -> Value {
-        match self.http.get(format!("{}/v1/health", self.base)).send().await {
+        match self
+            .http
+            .get(format!("{}/v1/health", self.base))
+            .send()
+            .await
+        {
             Ok(r) => r.json().await.unwrap_or_default(),
             Err(_) => Value::Null,
         }
@@ -271,7 +298,12 @@ impl World {
     pub async fn assert_exact(&self, what: &str, secs: u64) -> Vec<(String, Value)> {
         let want = self.expected();
         let engine = &self.engine;
-        wait_for(what, secs, || async move { engine.count(INDEX).await >= want }).await;
+        wait_for(
+            what,
+            secs,
+            || async move { engine.count(INDEX).await >= want },
+        )
+        .await;
         // Give late duplicates a moment to show up before judging.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let docs = self.engine.docs(INDEX).await;
@@ -284,23 +316,33 @@ impl World {
             .collect();
         for (id, d) in &docs {
             let msg = d["message"].as_str().unwrap_or_default();
-            assert!(seen.insert(msg.to_string()), "{what}: line {msg:?} twice (id {id})");
+            assert!(
+                seen.insert(msg.to_string()),
+                "{what}: line {msg:?} twice (id {id})"
+            );
             let cname = d["container"]["name"].as_str().unwrap_or_default();
-            let node = cname.rsplitn(2, "-c").nth(1).unwrap_or_default();
+            let node = cname.rsplit_once("-c").map_or("", |x| x.0);
             assert_eq!(
                 d["mesos"]["agent"]["id"].as_str(),
                 agent_ids.get(node).map(String::as_str),
                 "{what}: [mesos][agent][id] of {d}"
             );
             assert_eq!(
-                d["container"]["image"]["name"], dockerd::IMAGE,
+                d["container"]["image"]["name"],
+                dockerd::IMAGE,
                 "{what}: {d}"
             );
             // grok and date ran.
-            assert_eq!(d["app"]["tag"].as_str(), Some(tag(cname).as_str()), "{what}: {d}");
+            assert_eq!(
+                d["app"]["tag"].as_str(),
+                Some(tag(cname).as_str()),
+                "{what}: {d}"
+            );
             assert!(d["app"]["seq"].as_i64().is_some(), "{what}: {d}");
             assert!(
-                d["@timestamp"].as_str().is_some_and(|t| t.starts_with("20")),
+                d["@timestamp"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("20")),
                 "{what}: {d}"
             );
             match d["app"]["via"].as_str() {
@@ -377,7 +419,8 @@ async fn journey_config_to_agents_to_search_engine() {
 
     // 1. The operator PUTs a config through the REST API.
     let v1 = w.put_config("apps", &config(&w.engine.url, "")).await;
-    w.assert_exact("step 1: every line of every container", 120).await;
+    w.assert_exact("step 1: every line of every container", 120)
+        .await;
 
     // 2. A fourth node registers with a running container: its lines arrive fast.
     w.start_node("node-d", 1);
@@ -449,12 +492,13 @@ async fn journey_config_to_agents_to_search_engine() {
             .all(|(_, id, _)| id.value != killed),
         "the killed task is terminal"
     );
-    w.assert_exact("step 4: after the agent was SIGKILLed", 90).await;
+    w.assert_exact("step 4: after the agent was SIGKILLed", 90)
+        .await;
 
     // 5. The scheduler is SIGKILLed and restarted: same framework, no second agent.
     let fid = w.health().await["framework_id"].clone();
     assert!(fid.is_string());
-    let started = w.exec.started.lock().unwrap().len();
+    let started = executor::lock(&w.exec.started).len();
     let tasks_before = w.running();
     w.sched.restart();
     let wr = &w;
@@ -471,13 +515,18 @@ async fn journey_config_to_agents_to_search_engine() {
     // Reconciliation settles; offers are regenerated for the new subscription and
     // declined: nothing is launched.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(w.exec.started.lock().unwrap().len(), started, "a second agent was launched");
+    assert_eq!(
+        executor::lock(&w.exec.started).len(),
+        started,
+        "a second agent was launched"
+    );
     assert_eq!(w.running(), tasks_before);
     assert_eq!(w.sim.live_tasks().len(), 4, "{:?}", w.sim.live_tasks());
     for n in ["node-a", "node-c"] {
         w.write_more(n, 5);
     }
-    w.assert_exact("step 5: after the scheduler restart", 60).await;
+    w.assert_exact("step 5: after the scheduler restart", 60)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

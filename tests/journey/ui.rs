@@ -59,10 +59,11 @@ impl Browser {
             }),
         );
         for _ in 0..150 {
-            if let Ok(c) = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
+            if let Ok(c) =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                    .capabilities(caps.clone())
+                    .connect(&format!("http://127.0.0.1:{port}"))
+                    .await
             {
                 return Some(Browser {
                     client: c,
@@ -81,7 +82,10 @@ impl Browser {
         let r: Result<(), fantoccini::error::CmdError> = async {
             c.goto(base).await?;
             c.wait().for_element(Locator::Id("new-name")).await?;
-            c.find(Locator::Id("new-name")).await?.send_keys(name).await?;
+            c.find(Locator::Id("new-name"))
+                .await?
+                .send_keys(name)
+                .await?;
             c.find(Locator::Id("new-btn")).await?.click().await?;
             let editor = c.find(Locator::Id("editor")).await?;
             editor.clear().await?;
@@ -91,7 +95,9 @@ impl Browser {
             c.find(Locator::Id("save-btn")).await?.click().await?;
             wait_text(c, "status", "saved, version").await?;
             c.wait()
-                .for_element(Locator::Css(&format!("#config-list li[data-name='{name}']")))
+                .for_element(Locator::Css(&format!(
+                    "#config-list li[data-name='{name}']"
+                )))
                 .await?;
             Ok(())
         }
@@ -117,5 +123,8 @@ async fn wait_text(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("#{id} never showed {want:?}; it shows {:?}", el.text().await?);
+    panic!(
+        "#{id} never showed {want:?}; it shows {:?}",
+        el.text().await?
+    );
 }
