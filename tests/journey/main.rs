@@ -105,12 +105,26 @@ impl Drop for World {
         self.sched.sigkill();
         self.exec.kill_all();
         // Dockerds (and their containers) go when `nodes` drops.
+        // On failure, show what the scheduler and the agents said (the directory goes).
         if std::thread::panicking() {
+            let tail = |p: &std::path::Path| {
+                let text = std::fs::read_to_string(p).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                lines[lines.len().saturating_sub(40)..].join("\n")
+            };
             eprintln!(
-                "journey dir kept for inspection: {}",
-                self.root.path().display()
+                "--- scheduler log ---\n{}",
+                tail(&self.root.path().join("scheduler.log"))
             );
-            let _ = self.root.path().to_path_buf();
+            if let Ok(o) = Command::new("find")
+                .arg(self.root.path().join("work"))
+                .args(["-name", "stderr"])
+                .output()
+            {
+                for p in String::from_utf8_lossy(&o.stdout).lines() {
+                    eprintln!("--- {p} ---\n{}", tail(std::path::Path::new(p)));
+                }
+            }
         }
     }
 }
