@@ -554,25 +554,6 @@ impl Sim {
         }
     }
 
-    /// Ports of live tasks on `agent`.
-    fn used_ports(&self, agent: &Id) -> Vec<u64> {
-        let mut out = Vec::new();
-        for fw in self.frameworks.values() {
-            for t in fw
-                .tasks
-                .values()
-                .filter(|t| &t.info.agent_id == agent && !t.state.is_terminal())
-            {
-                for r in t.info.resources.iter().filter(|r| r.name == "ports") {
-                    for range in r.ranges.iter().flat_map(|rs| &rs.range) {
-                        out.extend(range.begin..=range.end);
-                    }
-                }
-            }
-        }
-        out
-    }
-
     fn used(&self, agent: &Id) -> (f64, f64) {
         let mut used = (0.0, 0.0);
         for fw in self.frameworks.values() {
@@ -650,10 +631,35 @@ impl Sim {
             .filter(|a| a.reachable)
             .cloned()
             .collect();
+        let Some(fw) = self.frameworks.get(fid) else {
+            return;
+        };
+        if fw.stream.is_none() || fw.suppressed || fw.removed {
+            return;
+        }
+        // One pass over the tasks (not one per agent: benches run 1,000 nodes).
+        let mut usage: HashMap<Id, (f64, f64, Vec<u64>)> = HashMap::new();
+        for fw in self.frameworks.values() {
+            for t in fw.tasks.values().filter(|t| !t.state.is_terminal()) {
+                let u = usage.entry(t.info.agent_id.clone()).or_default();
+                for r in &t.info.resources {
+                    let v = r.scalar.as_ref().map_or(0.0, |x| x.value);
+                    match r.name.as_str() {
+                        "cpus" => u.0 += v,
+                        "mem" => u.1 += v,
+                        "ports" => {
+                            for range in r.ranges.iter().flat_map(|rs| &rs.range) {
+                                u.2.extend(range.begin..=range.end);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
         let mut offers = Vec::new();
         for a in agents {
-            let (uc, um) = self.used(&a.id);
-            let used_ports = self.used_ports(&a.id);
+            let (uc, um, used_ports) = usage.remove(&a.id).unwrap_or_default();
             let id = Id::new(format!("offer-{}", self.next()));
             let Some(fw) = self.frameworks.get_mut(fid) else {
                 return;
