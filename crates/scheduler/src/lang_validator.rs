@@ -108,7 +108,7 @@ mod product_plugins {
                 "input {\n  docker { image => \"nginx*\" pathh => [\"/x\"] }\n}\noutput { stdout {} }\n",
             )
             .expect_err("unknown option");
-        assert_eq!((e[0].line, e[0].column), (2, 28), "{e:?}");
+        assert_eq!((e[0].line, e[0].column), (2, 30), "{e:?}");
         assert!(e[0].message.contains("pathh"), "{e:?}");
     }
 }
