@@ -9,7 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logstash_mesos_agent::config::DockerConfig;
-use logstash_mesos_agent::lines::{Demux, LineSplitter, Piece};
+use logstash_mesos_agent::lines::{splitter, Demux, Piece};
 use logstash_mesos_agent::status::Status;
 use logstash_mesos_agent::DockerInput;
 use logstash_mesos_core::Value;
@@ -46,7 +46,7 @@ fn in_process(c: &mut Criterion) {
     g.bench_function("demux+split (in process)", |b| {
         b.iter(|| {
             let mut d = Demux::new("0123456789abcdef");
-            let mut s = LineSplitter::new(0, 1 << 24);
+            let mut s = splitter(0, 1 << 24);
             let (mut pieces, mut lines) = (Vec::new(), Vec::new());
             for chunk in data.chunks(8192) {
                 d.push(chunk, &mut pieces);

@@ -11,6 +11,7 @@ use logstash_mesos_core::agent_protocol::{
     AgentReport, ConfigSet, ENV_AGENT_PORT, ENV_MESOS_TASK_ID, ENV_NODE, ENV_TASK_ID,
     PIPELINE_PATH, STATUS_PATH,
 };
+use logstash_mesos_core::Backoff;
 use logstash_mesos_pipeline::lang::ParseOptions;
 use logstash_mesos_pipeline::load::{self, Loaded};
 use std::time::Duration;
@@ -91,7 +92,10 @@ fn parse_set(set: &ConfigSet) -> Option<Loaded> {
 /// Long-polls the scheduler until it serves a valid config set newer than `since`.
 async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> (u64, Loaded) {
     let mut since = since;
-    let mut backoff = Duration::from_millis(500);
+    // Jittered: after a scheduler restart every agent retries, and they should not all
+    // come back in the same instant.
+    let mut backoff =
+        Backoff::new(Duration::from_millis(500), Duration::from_secs(30)).with_jitter(0.2);
     loop {
         let url = format!(
             "{}{PIPELINE_PATH}?since={since}&timeout=30",
@@ -108,7 +112,7 @@ async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> 
         .await;
         match got {
             Ok(set) if set.version > since => {
-                backoff = Duration::from_millis(500);
+                backoff.reset();
                 since = set.version;
                 if let Some(loaded) = parse_set(&set) {
                     return (set.version, loaded);
@@ -117,8 +121,7 @@ async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> 
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "cannot reach the scheduler for configs; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                tokio::time::sleep(backoff.next_delay()).await;
             }
         }
     }
@@ -192,23 +195,10 @@ fn status_bind(a: &AgentArgs) -> std::net::SocketAddr {
 
 pub fn run(a: AgentArgs) -> i32 {
     crate::pipeline::init_logging(&a.log_level);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
-    match rt.block_on(run_async(a)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            1
-        }
-    }
+    crate::runtime::exit_code(crate::runtime::block_on(
+        crate::runtime::Threads::PerCore,
+        run_async(a),
+    ))
 }
 
 async fn run_async(a: AgentArgs) -> Result<i32> {

@@ -6,6 +6,7 @@ mod agent_cmd;
 mod cli;
 mod pipeline;
 mod reload;
+mod runtime;
 
 use clap::Parser;
 
@@ -36,21 +37,7 @@ where
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     pipeline::init_logging(level);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
-    match rt.block_on(f()) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            1
-        }
-    }
+    runtime::exit_code(runtime::block_on(runtime::Threads::PerCore, async {
+        f().await.map(|()| 0)
+    }))
 }

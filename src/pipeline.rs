@@ -108,19 +108,16 @@ pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
         }
         // Building runs each plugin's own checks (absolute paths, regexes, URLs); nothing
         // is started. Some builders expect a runtime (clients), so give them one.
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("error: cannot start the runtime: {e}");
+        let built = crate::runtime::block_on(crate::runtime::Threads::One, async {
+            loaded.compile(&plugins, &ctx).map(drop)
+        });
+        match built {
+            None => return 1,
+            Some(Err(diags)) => {
+                eprint!("{}", loaded.sources.render_all(&diags));
                 return 1;
             }
-        };
-        if let Err(diags) = rt.block_on(async { loaded.compile(&plugins, &ctx).map(drop) }) {
-            eprint!("{}", loaded.sources.render_all(&diags));
-            return 1;
+            Some(Ok(())) => {}
         }
     }
     println!("Configuration OK");
@@ -143,17 +140,7 @@ pub fn run(args: RunArgs) -> i32 {
             return 1;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
-    rt.block_on(async move {
+    let ended = crate::runtime::block_on(crate::runtime::Threads::PerCore, async move {
         let settings = run_settings(&ctx, &args);
         let stop = stop_on_signals();
         let watch = args.reload && !args.path_config.is_empty();
@@ -172,7 +159,8 @@ pub fn run(args: RunArgs) -> i32 {
         supervise(loaded, &plugins, &ctx, &settings, stop, next)
             .await
             .exit_code()
-    })
+    });
+    ended.unwrap_or(1)
 }
 
 /// Why [`supervise`] returned.

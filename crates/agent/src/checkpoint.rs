@@ -2,15 +2,17 @@
 //!
 //! ## Design constraints
 //! - Advanced only past events every output acknowledged, and only past a contiguous run
-//!   of them (at-least-once: a hole stops the checkpoint until it is filled).
-//! - Written atomically (temp file, fsync, rename, fsync of the directory) and versioned
-//!   (`#[serde(tag = "version")]`), so a crash leaves either the old or the new file.
-//! - A corrupt file is reported and set aside (`.corrupt`); the streams then restart from
-//!   the beginning of what Docker still has (duplicates, never a gap).
+//!   of them (at-least-once: a hole stops the checkpoint until it is filled), by core's
+//!   [`DeliveryTracker`], one per stream.
+//! - Written atomically and versioned (`#[serde(tag = "version")]`) through core's
+//!   [`state_file`], so a crash leaves either the old or the new file.
+//! - A corrupt (or other-version) file is reported and set aside (`.corrupt`); the streams
+//!   then restart from the beginning of what Docker still has (duplicates, never a gap).
 
+use logstash_mesos_core::state_file::{self, StateFileError};
+use logstash_mesos_core::DeliveryTracker;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -80,25 +82,26 @@ impl Store {
             streams: BTreeMap::new(),
             dirty: false,
         };
-        let text = match std::fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (store, None),
-            Err(source) => return (store, Some(CheckpointError::Io { path, source })),
-        };
-        match serde_json::from_slice::<OnDisk>(&text) {
-            Ok(OnDisk::V1 { streams }) => {
+        match state_file::load::<OnDisk>(&path, 1) {
+            Ok(None) => (store, None),
+            Ok(Some(OnDisk::V1 { streams })) => {
                 store.streams = streams;
                 (store, None)
             }
+            Err(StateFileError::Io { source, .. }) => {
+                (store, Some(CheckpointError::Io { path, source }))
+            }
             Err(e) => {
-                let aside = path.with_extension("json.corrupt");
-                let _ = std::fs::rename(&path, &aside);
+                // Corrupt or written by another version: keep it for inspection and start
+                // over (a replay, never a gap).
+                let reason = e.to_string();
+                let aside = state_file::set_aside(&path).unwrap_or_else(|_| path.clone());
                 (
                     store,
                     Some(CheckpointError::Corrupt {
                         path,
                         aside,
-                        reason: e.to_string(),
+                        reason,
                     }),
                 )
             }
@@ -128,91 +131,23 @@ impl Store {
     }
 
     /// Writes the file if anything changed since the last save.
-    pub fn save(&mut self) -> std::io::Result<()> {
+    pub fn save(&mut self) -> Result<(), StateFileError> {
         if !self.dirty {
             return Ok(());
         }
-        let data = serde_json::to_vec_pretty(&OnDisk::V1 {
-            streams: self.streams.clone(),
-        })
-        .map_err(std::io::Error::other)?;
-        write_atomic(&self.path, &data)?;
+        state_file::save(
+            &self.path,
+            &OnDisk::V1 {
+                streams: self.streams.clone(),
+            },
+        )?;
         self.dirty = false;
         Ok(())
     }
 }
 
-/// temp + fsync + rename + fsync(dir): the file is either the old or the new one.
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("json.tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Tracks the in-flight events of one stream and yields the position after the last
-/// contiguous delivered one. Acknowledgement tokens are per-stream sequence numbers.
-#[derive(Debug, Default)]
-pub struct Tracker {
-    /// seq → (position after the event, finished?)
-    pending: BTreeMap<u64, (Position, bool)>,
-    next_seq: u64,
-    /// A failed (undelivered) event: the checkpoint never passes it in this run.
-    blocked: bool,
-    committed: Option<Position>,
-    pub delivered: u64,
-    pub failed: u64,
-}
-
-impl Tracker {
-    /// Registers an event about to be emitted; returns its token.
-    pub fn register(&mut self, after: Position) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.pending.insert(seq, (after, false));
-        seq
-    }
-
-    pub fn finished(&mut self, seq: u64, delivered: bool) {
-        if !delivered {
-            self.failed += 1;
-            self.blocked = true;
-            return;
-        }
-        self.delivered += 1;
-        if let Some(e) = self.pending.get_mut(&seq) {
-            e.1 = true;
-        }
-        if self.blocked {
-            return;
-        }
-        while let Some(entry) = self.pending.first_entry() {
-            if !entry.get().1 {
-                break;
-            }
-            let (pos, _) = entry.remove();
-            self.committed = Some(pos);
-        }
-    }
-
-    /// The newest delivered position not yet handed to the store.
-    pub fn take_committed(&mut self) -> Option<Position> {
-        self.committed.take()
-    }
-
-    pub fn in_flight(&self) -> usize {
-        self.pending.len()
-    }
-}
+/// The delivery of one stream's events: tokens are per-stream sequence numbers.
+pub type Tracker = DeliveryTracker<Position>;
 
 /// The ack sink shared by all streams of one input: `token` packs stream slot and seq.
 pub struct Acker {
@@ -237,7 +172,7 @@ impl logstash_mesos_core::AckSink for Acker {
         let seq = token & ((1 << 40) - 1);
         if let Ok(mut t) = self.trackers.lock() {
             if let Some(tr) = t.get_mut(&slot) {
-                tr.finished(seq, delivered);
+                tr.finish(seq, delivered);
             }
         }
     }
@@ -258,26 +193,26 @@ mod tests {
     #[test]
     fn advances_only_past_contiguous_deliveries() {
         let mut t = Tracker::default();
-        let a = t.register(pos(10));
-        let b = t.register(pos(20));
-        let c = t.register(pos(30));
-        t.finished(b, true);
-        assert_eq!(t.take_committed(), None);
-        t.finished(a, true);
-        assert_eq!(t.take_committed(), Some(pos(20)));
-        t.finished(c, true);
-        assert_eq!(t.take_committed(), Some(pos(30)));
+        let a = t.register_next(pos(10));
+        let b = t.register_next(pos(20));
+        let c = t.register_next(pos(30));
+        t.finish(b, true);
+        assert_eq!(t.take_advanced(), None);
+        t.finish(a, true);
+        assert_eq!(t.take_advanced(), Some(pos(20)));
+        t.finish(c, true);
+        assert_eq!(t.take_advanced(), Some(pos(30)));
     }
 
     #[test]
     fn a_failed_event_blocks_the_checkpoint() {
         let mut t = Tracker::default();
-        let a = t.register(pos(10));
-        let b = t.register(pos(20));
-        t.finished(a, false);
-        t.finished(b, true);
-        assert_eq!(t.take_committed(), None);
-        assert_eq!(t.failed, 1);
+        let a = t.register_next(pos(10));
+        let b = t.register_next(pos(20));
+        t.finish(a, false);
+        t.finish(b, true);
+        assert_eq!(t.take_advanced(), None);
+        assert_eq!(t.failed(), 1);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The `docker` input's options and the container matcher.
 
+use logstash_mesos_core::Map;
+use logstash_mesos_pipeline::codecs::multiline::{self, MultilineOptions};
 use logstash_mesos_pipeline::options::{Args, BuildError, OptKind, OptSpec};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Options of the `docker` input (besides the common input options).
@@ -167,14 +170,30 @@ impl Matcher {
     }
 }
 
-/// Logstash's multiline codec settings.
-#[derive(Clone, Debug)]
-pub struct MultilineConfig {
-    pub pattern: regex::Regex,
-    pub negate: bool,
-    /// true: `what => previous`; false: `next`.
-    pub previous: bool,
-    pub max_lines: usize,
+/// Compiles the `multiline` hash with the `multiline` codec's own option rules (the same
+/// names, defaults and checks), reporting errors under `multiline`.
+fn multiline_options(hash: &Map) -> Result<MultilineOptions, BuildError> {
+    let mut args = Args::for_plugin(
+        logstash_mesos_pipeline::registry::Kind::Codec,
+        multiline::OPTIONS,
+    );
+    for (k, v) in hash.iter() {
+        let k: &str = k;
+        if !multiline::OPTIONS.iter().any(|o| o.name == k) {
+            return Err(BuildError::option(
+                "multiline",
+                format!("unknown key {k:?}; expected pattern, what, negate, max_lines, ..."),
+            ));
+        }
+        args = args.with(k, v.clone());
+    }
+    multiline::options(&args).map_err(|e| {
+        let what = match &e.option {
+            Some(o) => format!("{o}: {}", e.message),
+            None => e.message,
+        };
+        BuildError::option("multiline", what)
+    })
 }
 
 /// The validated options.
@@ -190,7 +209,8 @@ pub struct DockerConfig {
     pub poll_interval: Duration,
     pub glob_interval: Duration,
     pub max_line_bytes: usize,
-    pub multiline: Option<MultilineConfig>,
+    /// The `multiline` hash: the multiline codec's options, compiled by the codec.
+    pub multiline: Option<Arc<MultilineOptions>>,
 }
 
 impl DockerConfig {
@@ -290,42 +310,13 @@ impl DockerConfig {
         }
         let multiline = match args.hash_map("multiline") {
             None => None,
-            Some(m) => {
-                let get = |k: &str| m.get(k).map(|v| v.to_logstash_string());
-                let pattern = match get("pattern").map(|p| regex::Regex::new(&p)) {
-                    Some(Ok(r)) => Some(r),
-                    Some(Err(e)) => {
-                        errs.push(BuildError::option(
-                            "multiline",
-                            format!("invalid pattern: {e}"),
-                        ));
-                        None
-                    }
-                    None => {
-                        errs.push(BuildError::option("multiline", "expected a pattern key"));
-                        None
-                    }
-                };
-                let previous = match get("what").as_deref() {
-                    Some("previous") => true,
-                    Some("next") => false,
-                    other => {
-                        errs.push(BuildError::option(
-                            "multiline",
-                            format!("what must be previous or next, got {other:?}"),
-                        ));
-                        true
-                    }
-                };
-                let negate = get("negate").as_deref() == Some("true");
-                let max_lines = get("max_lines").and_then(|s| s.parse().ok()).unwrap_or(500);
-                pattern.map(|pattern| MultilineConfig {
-                    pattern,
-                    negate,
-                    previous,
-                    max_lines,
-                })
-            }
+            Some(m) => match multiline_options(m) {
+                Ok(o) => Some(Arc::new(o)),
+                Err(e) => {
+                    errs.push(e);
+                    None
+                }
+            },
         };
         let cfg = DockerConfig {
             matcher: Matcher {
@@ -417,5 +408,59 @@ mod tests {
         let errs = DockerConfig::from_args(&args).unwrap_err();
         let opts: Vec<_> = errs.iter().filter_map(|e| e.option.clone()).collect();
         assert_eq!(opts, ["image", "image_regex", "path", "poll_interval"]);
+    }
+}
+
+#[cfg(test)]
+mod multiline_tests {
+    use super::*;
+    use logstash_mesos_core::Value;
+
+    fn with_multiline(pairs: &[(&str, Value)]) -> Result<DockerConfig, Vec<BuildError>> {
+        let hash: Map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        DockerConfig::from_args(
+            &Args::for_plugin(logstash_mesos_pipeline::registry::Kind::Input, OPTIONS)
+                .with("multiline", Value::from(hash)),
+        )
+    }
+
+    #[test]
+    fn multiline_hash_takes_the_codec_options_and_defaults() {
+        let cfg = with_multiline(&[
+            ("pattern", "^\\s".into()),
+            ("what", "next".into()),
+            ("negate", "true".into()),
+            ("max_lines", Value::Integer(7)),
+            ("max_bytes", "1 KiB".into()),
+        ])
+        .expect("valid");
+        let m = cfg.multiline.expect("multiline set");
+        assert_eq!(m.what, multiline::What::Next);
+        assert!(m.negate);
+        assert_eq!((m.max_lines, m.max_bytes), (7, 1024));
+        assert_eq!(m.multiline_tag, "multiline", "the codec's default");
+    }
+
+    #[test]
+    fn multiline_errors_name_the_option_and_the_key() {
+        let msg = |pairs: &[(&str, Value)]| {
+            let errs = with_multiline(pairs).err().expect("invalid");
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!(errs[0].option.as_deref(), Some("multiline"));
+            errs[0].message.clone()
+        };
+        assert!(msg(&[("what", "previous".into())]).starts_with("pattern:"));
+        assert!(msg(&[("pattern", "(".into()), ("what", "previous".into())])
+            .contains("invalid regular expression"));
+        assert!(msg(&[("pattern", "x".into())]).starts_with("what:"));
+        assert!(msg(&[
+            ("pattern", "x".into()),
+            ("what", "next".into()),
+            ("max_line", Value::Integer(3))
+        ])
+        .contains("unknown key \"max_line\""));
     }
 }

@@ -11,7 +11,7 @@
 //! script's pid, used to kill it through another exec (no orphaned readers).
 
 use crate::checkpoint::Position;
-use crate::lines::{Demux, LineSplitter, Piece};
+use crate::lines::{Demux, Piece};
 use crate::stream::{Record, StreamCtx};
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::Docker;
@@ -225,7 +225,7 @@ pub async fn run(
         s.path = Some(path.clone());
         s.state = "running".into();
     });
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = StreamCtx::reader_backoff();
     loop {
         let nonce = nonce();
         let cmd = vec![
@@ -319,7 +319,7 @@ async fn tail_once(
     let mut pid: Option<u32> = None;
     let mut pid_line = Vec::new();
     let mut demux = Demux::new(nonce);
-    let mut splitter = LineSplitter::new(cursor.offset, max_line);
+    let mut splitter = crate::lines::splitter(cursor.offset, max_line);
     let mut pieces = Vec::new();
     let mut lines = Vec::new();
     let mut stderr = String::new();
@@ -461,6 +461,7 @@ async fn emit_lines(
             },
             truncated: l.truncated,
             lines: 1,
+            tags: Vec::new(),
         };
         let read = l.end;
         sc.status

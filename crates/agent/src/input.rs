@@ -119,7 +119,7 @@ impl Runner {
     }
 
     async fn run(mut self) -> anyhow::Result<()> {
-        let mut backoff = Duration::from_millis(500);
+        let mut backoff = StreamCtx::reader_backoff();
         while !self.ctx.is_shutdown() {
             let docker = match crate::client::connect_negotiated(
                 self.cfg.docker_host.as_deref(),
@@ -134,9 +134,8 @@ impl Runner {
                     self.status.error(format!("docker: {e:#}"));
                     tokio::select! {
                         _ = self.ctx.shutdown_requested() => break,
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
                     continue;
                 }
             };
@@ -145,14 +144,13 @@ impl Runner {
                 self.status.set_docker(&format!("disconnected: {e}"));
                 self.status.error(format!("docker events: {e}"));
             } else {
-                backoff = Duration::from_millis(500);
+                backoff.reset();
             }
             if !self.ctx.is_shutdown() {
                 tokio::select! {
                     _ = self.ctx.shutdown_requested() => break,
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next_delay()) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
         self.stop_all().await;
@@ -380,13 +378,13 @@ impl Runner {
                 let Some((ck, cid, key)) = self.keys.get(slot) else {
                     continue;
                 };
-                let pos = tr.take_committed();
+                let pos = tr.take_advanced();
                 updates.push((
                     ck.clone(),
                     cid.clone(),
                     key.clone(),
                     pos,
-                    tr.in_flight() as u64,
+                    tr.outstanding() as u64,
                 ));
             }
         }

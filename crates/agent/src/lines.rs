@@ -1,99 +1,21 @@
 //! Re-splits a byte stream into lines with byte offsets.
 //!
 //! Docker delivers exec and logs output in chunks that hold several lines or part of one;
-//! the splitter carries a partial line over to the next chunk and tells, for every
-//! complete line, the byte offsets it covers in its file. The file-tail script also writes
+//! the shared [`LineSplitter`] (`crates/pipeline/src/framing.rs`) carries a partial line
+//! over to the next chunk and tells, for every complete line, the byte offsets it covers
+//! in its file; [`splitter`] sets it up for container output. The file-tail script also writes
 //! in-band markers (`\0LSM<nonce> <words>\n`) between file contents, so the reader knows
 //! exactly which bytes belonged to which file across rotations; [`Demux`] separates them.
 
-/// One complete line and the byte range it covered (the newline included).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub bytes: Vec<u8>,
-    /// Offset of the first byte in the file.
-    pub start: u64,
-    /// Offset just past the line's newline: where reading resumes.
-    pub end: u64,
-    /// The line was cut at `max_bytes`; the rest follows as further lines.
-    pub truncated: bool,
-}
+pub use logstash_mesos_pipeline::framing::Line;
+use logstash_mesos_pipeline::framing::LineSplitter;
 
-/// Splits chunks into lines, tracking the file offset.
-#[derive(Debug)]
-pub struct LineSplitter {
-    partial: Vec<u8>,
-    /// File offset of `partial[0]`.
-    start: u64,
-    max_bytes: usize,
-}
-
-impl LineSplitter {
-    pub fn new(offset: u64, max_bytes: usize) -> Self {
-        LineSplitter {
-            partial: Vec::new(),
-            start: offset,
-            max_bytes: max_bytes.max(1),
-        }
-    }
-
-    /// Restarts at `offset` of a (possibly new) file; a carried partial line must have
-    /// been flushed first.
-    pub fn reset(&mut self, offset: u64) {
-        self.partial.clear();
-        self.start = offset;
-    }
-
-    /// The offset after the last byte seen.
-    pub fn position(&self) -> u64 {
-        self.start + self.partial.len() as u64
-    }
-
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Line>) {
-        while !data.is_empty() {
-            let (segment, complete) = match memchr(b'\n', data) {
-                Some(i) => (&data[..=i], true),
-                None => (data, false),
-            };
-            data = &data[segment.len()..];
-            self.partial.extend_from_slice(segment);
-            // A line longer than the limit is cut so memory stays bounded.
-            while self.partial.len() - usize::from(complete) > self.max_bytes {
-                let rest = self.partial.split_off(self.max_bytes);
-                self.emit(out, true);
-                self.partial = rest;
-            }
-            if complete {
-                self.emit(out, false);
-            }
-        }
-    }
-
-    /// Emits the carried partial line (end of file, file switch), if any.
-    pub fn flush(&mut self, out: &mut Vec<Line>) {
-        if !self.partial.is_empty() {
-            self.emit(out, false);
-        }
-    }
-
-    fn emit(&mut self, out: &mut Vec<Line>, truncated: bool) {
-        let bytes = std::mem::take(&mut self.partial);
-        let start = self.start;
-        let end = start + bytes.len() as u64;
-        self.start = end;
-        let mut bytes = bytes;
-        if bytes.last() == Some(&b'\n') {
-            bytes.pop();
-            if bytes.last() == Some(&b'\r') {
-                bytes.pop();
-            }
-        }
-        out.push(Line {
-            bytes,
-            start,
-            end,
-            truncated,
-        });
-    }
+/// The splitter for container output: newline-delimited, CRLF tolerated (the `\r` is
+/// dropped), lines longer than `max_bytes` cut; offsets start at `offset`.
+pub fn splitter(offset: u64, max_bytes: usize) -> LineSplitter {
+    LineSplitter::new(b"\n", offset)
+        .max_bytes(max_bytes)
+        .strip_cr(true)
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
@@ -196,7 +118,7 @@ mod tests {
     use super::*;
 
     fn split_all(chunks: &[&[u8]], max: usize) -> Vec<Line> {
-        let mut s = LineSplitter::new(10, max);
+        let mut s = splitter(10, max);
         let mut out = Vec::new();
         for c in chunks {
             s.push(c, &mut out);
@@ -231,7 +153,7 @@ mod tests {
 
     #[test]
     fn flush_emits_partial() {
-        let mut s = LineSplitter::new(0, 100);
+        let mut s = splitter(0, 100);
         let mut out = Vec::new();
         s.push(b"x\ny", &mut out);
         s.flush(&mut out);

@@ -73,7 +73,7 @@ pub async fn run(
         s.kind = key.clone();
         s.state = "running".into();
     });
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = StreamCtx::reader_backoff();
     loop {
         // `since` has whole seconds: resume at the last second and skip what was seen.
         let since = last.map(|t| t.unix_seconds()).unwrap_or(0);
@@ -128,6 +128,7 @@ pub async fn run(
                 after: Position::Logs { timestamp: stamp },
                 truncated,
                 lines: 1,
+                tags: Vec::new(),
             };
             if sc.line(rec).await.is_err() {
                 return;

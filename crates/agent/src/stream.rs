@@ -1,11 +1,14 @@
 //! What every stream shares: building events with their origin, acknowledgements and
-//! checkpoint tracking, counting, and the optional multiline joining.
+//! checkpoint tracking, counting, and the optional multiline joining (the `multiline`
+//! codec's [`Joiner`], so the options mean exactly what they mean there).
 
 use crate::checkpoint::{Acker, Position, Tracker};
-use crate::config::{ContainerMeta, MultilineConfig};
+use crate::config::ContainerMeta;
 use crate::status::Status;
-use logstash_mesos_core::{Ack, Event, FieldRef, Map, Value};
+use logstash_mesos_core::{Ack, Backoff, Event, FieldRef, Map, Value};
+use logstash_mesos_pipeline::codecs::multiline::{Group, JoinLine, Joiner, MultilineOptions};
 use logstash_mesos_pipeline::input_context::{Closed, InputContext};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// One readable unit (a line, or joined lines) ready to become an event.
@@ -19,6 +22,14 @@ pub struct Record {
     pub after: Position,
     pub truncated: bool,
     pub lines: usize,
+    /// Tags for the event (the multiline tags of a joined record).
+    pub tags: Vec<String>,
+}
+
+impl JoinLine for Record {
+    fn join_text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.message)
+    }
 }
 
 /// The emitting side of one stream.
@@ -45,14 +56,22 @@ fn set(e: &mut Event, path: &str, v: Value) {
 }
 
 impl StreamCtx {
-    /// After a reader ended (container stopped, or the reader failed): waits `backoff` and
-    /// returns true when the container still runs and the stream should be retried;
-    /// doubles `backoff` (up to 30 s) for the next time.
+    /// The backoff between reader restarts: 0.5 s doubling up to 30 s.
+    pub fn reader_backoff() -> Backoff {
+        Backoff::new(
+            std::time::Duration::from_millis(500),
+            std::time::Duration::from_secs(30),
+        )
+    }
+
+    /// After a reader ended (container stopped, or the reader failed): waits the next delay
+    /// of `backoff` and returns true when the container still runs and the stream should
+    /// be retried.
     pub async fn retry_after_end(
         &self,
         docker: &bollard::Docker,
         cancel: &tokio_util::sync::CancellationToken,
-        backoff: &mut std::time::Duration,
+        backoff: &mut Backoff,
     ) -> bool {
         let cid = &self.meta.id;
         let running = docker
@@ -67,9 +86,8 @@ impl StreamCtx {
         self.status.stream(cid, &self.key, |s| s.restarts += 1);
         tokio::select! {
             _ = cancel.cancelled() => return false,
-            _ = tokio::time::sleep(*backoff) => {}
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
         }
-        *backoff = (*backoff * 2).min(std::time::Duration::from_secs(30));
         true
     }
 
@@ -138,8 +156,8 @@ impl StreamCtx {
         if rec.truncated {
             e.add_tag("_linetoolong");
         }
-        if rec.lines > 1 {
-            e.add_tag("multiline");
+        for t in &rec.tags {
+            e.add_tag(t);
         }
         set(
             &mut e,
@@ -150,7 +168,7 @@ impl StreamCtx {
             Ok(mut t) => t
                 .entry(self.slot)
                 .or_insert_with(Tracker::default)
-                .register(rec.after),
+                .register_next(rec.after),
             Err(_) => return Err(Closed),
         };
         e.attach_ack(Ack::new(self.acker.clone(), Acker::token(self.slot, seq)));
@@ -177,13 +195,13 @@ impl StreamCtx {
     /// Passes a line through multiline joining (if configured) and emits what is complete.
     pub async fn line(&mut self, rec: Record) -> Result<(), Closed> {
         let ready = match &mut self.multiline {
-            None => vec![rec],
+            None => Some(rec),
             Some(m) => m.push(rec),
         };
-        for r in ready {
-            self.emit(r).await?;
+        match ready {
+            Some(r) => self.emit(r).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Emits a pending multiline group (idle timeout, end of a file).
@@ -195,64 +213,50 @@ impl StreamCtx {
     }
 }
 
-/// Logstash's multiline codec, per stream: `pattern`, `negate`, `what`.
+/// The `multiline` option, per stream: the codec's joining rule over records, so the
+/// joined record resumes after its last line and is identified by its first.
 pub struct Multiline {
-    cfg: MultilineConfig,
-    pending: Option<Record>,
-    /// `what => next`: the last line asked for its successor.
-    open: bool,
+    joiner: Joiner<Record>,
 }
 
 impl Multiline {
-    pub fn new(cfg: MultilineConfig) -> Self {
+    pub fn new(opts: Arc<MultilineOptions>) -> Self {
         Multiline {
-            cfg,
-            pending: None,
-            open: false,
+            joiner: Joiner::new(opts),
         }
     }
 
-    fn append(into: &mut Record, r: Record) {
-        into.message.push(b'\n');
-        into.message.extend_from_slice(&r.message);
-        into.after = r.after;
-        into.truncated |= r.truncated;
-        into.lines += r.lines;
+    /// Adds a line; returns the record it completed, if any.
+    pub fn push(&mut self, r: Record) -> Option<Record> {
+        let group = self.joiner.push(r)?;
+        self.merge(group)
     }
 
-    pub fn push(&mut self, r: Record) -> Vec<Record> {
-        let text = String::from_utf8_lossy(&r.message);
-        let hit = self.cfg.pattern.is_match(&text) != self.cfg.negate;
-        let mut out = Vec::new();
-        if self.cfg.previous {
-            // A matching line belongs to the previous one.
-            match (&mut self.pending, hit) {
-                (Some(p), true) if p.lines < self.cfg.max_lines => Self::append(p, r),
-                _ => {
-                    out.extend(self.pending.take());
-                    self.pending = Some(r);
-                }
-            }
-        } else {
-            // A matching line asks for the next one to be joined to it.
-            match &mut self.pending {
-                Some(p) if self.open && p.lines < self.cfg.max_lines => Self::append(p, r),
-                _ => {
-                    out.extend(self.pending.take());
-                    self.pending = Some(r);
-                }
-            }
-            self.open = hit;
-            if !hit {
-                out.extend(self.pending.take());
-            }
-        }
-        out
-    }
-
+    /// The pending group as one record (idle timeout, end of a file).
     pub fn flush(&mut self) -> Option<Record> {
-        self.open = false;
-        self.pending.take()
+        let group = self.joiner.flush()?;
+        self.merge(group)
+    }
+
+    /// One record from a group (never empty): the first line's identity, the last line's
+    /// resume position.
+    fn merge(&self, group: Group<Record>) -> Option<Record> {
+        let tags: Vec<String> = group
+            .tags(self.joiner.options())
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let mut items = group.items.into_iter();
+        let mut into = items.next()?;
+        for r in items {
+            into.message.push(b'\n');
+            into.message.extend_from_slice(&r.message);
+            into.after = r.after;
+            into.truncated |= r.truncated;
+            into.lines += r.lines;
+        }
+        into.tags.extend(tags);
+        Some(into)
     }
 }
 
@@ -272,10 +276,23 @@ mod tests {
             },
             truncated: false,
             lines: 1,
+            tags: Vec::new(),
         }
     }
 
-    fn run(cfg: MultilineConfig, lines: &[&str]) -> Vec<String> {
+    /// The options as a `multiline => { ... }` hash gives them.
+    fn options(pattern: &str, negate: bool, what: &str) -> Arc<MultilineOptions> {
+        let args = logstash_mesos_pipeline::options::Args::for_plugin(
+            logstash_mesos_pipeline::registry::Kind::Codec,
+            logstash_mesos_pipeline::codecs::multiline::OPTIONS,
+        )
+        .with("pattern", pattern.into())
+        .with("negate", negate.into())
+        .with("what", what.into());
+        Arc::new(logstash_mesos_pipeline::codecs::multiline::options(&args).unwrap())
+    }
+
+    fn run(cfg: Arc<MultilineOptions>, lines: &[&str]) -> Vec<String> {
         let mut m = Multiline::new(cfg);
         let mut out = Vec::new();
         for (i, l) in lines.iter().enumerate() {
@@ -290,24 +307,14 @@ mod tests {
     #[test]
     fn previous_joins_indented_lines() {
         // Logstash's docs example: stack traces, `pattern => "^\s" what => previous`.
-        let cfg = MultilineConfig {
-            pattern: regex::Regex::new(r"^\s").unwrap(),
-            negate: false,
-            previous: true,
-            max_lines: 500,
-        };
+        let cfg = options(r"^\s", false, "previous");
         let out = run(cfg, &["Exception: x", "  at a", "  at b", "next"]);
         assert_eq!(out, ["Exception: x\n  at a\n  at b", "next"]);
     }
 
     #[test]
     fn negate_previous_joins_until_timestamp() {
-        let cfg = MultilineConfig {
-            pattern: regex::Regex::new(r"^\d{4}-").unwrap(),
-            negate: true,
-            previous: true,
-            max_lines: 500,
-        };
+        let cfg = options(r"^\d{4}-", true, "previous");
         let out = run(cfg, &["2024-01 a", "b", "2024-02 c"]);
         assert_eq!(out, ["2024-01 a\nb", "2024-02 c"]);
     }
@@ -315,13 +322,52 @@ mod tests {
     #[test]
     fn next_joins_continued_lines() {
         // `pattern => "\\$" what => next`: a trailing backslash continues the line.
-        let cfg = MultilineConfig {
-            pattern: regex::Regex::new(r"\\$").unwrap(),
-            negate: false,
-            previous: false,
-            max_lines: 500,
-        };
+        let cfg = options(r"\\$", false, "next");
         let out = run(cfg, &["a \\", "b \\", "c", "d"]);
         assert_eq!(out, ["a \\\nb \\\nc", "d"]);
+    }
+
+    #[test]
+    fn joined_record_keeps_first_identity_and_last_position_and_codec_limits() {
+        let args = logstash_mesos_pipeline::options::Args::for_plugin(
+            logstash_mesos_pipeline::registry::Kind::Codec,
+            logstash_mesos_pipeline::codecs::multiline::OPTIONS,
+        )
+        .with("pattern", r"^\s".into())
+        .with("what", "previous".into())
+        .with("max_lines", 2.into());
+        let opts = Arc::new(logstash_mesos_pipeline::codecs::multiline::options(&args).unwrap());
+        let mut m = Multiline::new(opts);
+        let mut out: Vec<Record> = Vec::new();
+        for (i, l) in ["a", " 1", " 2", " 3", "b"].iter().enumerate() {
+            out.extend(m.push(rec(l, i as u64 * 10)));
+        }
+        // As the codec: a group is cut once it holds more than max_lines lines.
+        assert_eq!(out.len(), 2);
+        let first = &out[0];
+        assert_eq!(first.message, b"a\n 1\n 2");
+        assert_eq!(
+            (first.offset, first.id_suffix.as_str(), first.lines),
+            (Some(0), "0", 3)
+        );
+        assert_eq!(
+            first.after,
+            Position::File {
+                inode: 1,
+                fingerprint: String::new(),
+                offset: 21
+            }
+        );
+        assert_eq!(
+            first.tags,
+            ["multiline", "multiline_codec_max_lines_reached"]
+        );
+        assert_eq!(out[1].message, b" 3");
+        assert!(out[1].tags.is_empty(), "a single line is not tagged");
+        let last = m.flush().expect("b is pending");
+        assert_eq!(
+            (last.message.as_slice(), last.offset),
+            (&b"b"[..], Some(40))
+        );
     }
 }

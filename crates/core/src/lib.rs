@@ -5,6 +5,10 @@
 //! [`Template`] renders Logstash's `%{...}` sprintf syntax, and [`Ack`] carries a source's
 //! acknowledgement through the pipeline so checkpoints advance only after delivery.
 //!
+//! Shared source machinery lives here too, so every crate reaches it: [`DeliveryTracker`]
+//! (how far a checkpoint may go, given acks in any order), [`state_file`] (versioned JSON
+//! written atomically) and [`Backoff`] (exponential retry delays).
+//!
 //! ```
 //! use logstash_mesos_core::{Event, FieldRef, Template, Value};
 //! let mut event = Event::from_message("hello");
@@ -15,15 +19,20 @@
 
 pub mod ack;
 pub mod agent_protocol;
+pub mod backoff;
+pub mod delivery;
 pub mod event;
 pub mod fieldref;
 pub mod joda;
 pub mod map;
 pub mod sprintf;
+pub mod state_file;
 pub mod timestamp;
 pub mod value;
 
 pub use ack::{Ack, AckSink, Acks};
+pub use backoff::Backoff;
+pub use delivery::{DeliveryTracker, SharedDelivery};
 pub use event::Event;
 pub use fieldref::{FieldRef, FieldRefError};
 pub use sprintf::Template;

@@ -6,6 +6,7 @@ pub mod common;
 pub mod condition;
 pub mod dlq;
 pub mod filters;
+pub mod framing;
 pub mod graph;
 pub mod grok;
 pub mod input_context;

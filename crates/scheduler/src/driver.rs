@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use logstash_mesos_core::Backoff;
 use tokio::sync::mpsc;
 
 use crate::client::{Client, ClientError, Subscription};
@@ -131,7 +132,7 @@ impl Driver {
         // request can arrive; the sender is kept so `recv` just waits.
         let (_keep, fallback) = mpsc::channel(1);
         let mut control = self.shared.control.take_receiver().unwrap_or(fallback);
-        let mut delay = self.config.resubscribe_initial;
+        let mut delay = Backoff::new(self.config.resubscribe_initial, self.config.resubscribe_max);
         loop {
             let mut info = self.config.framework.clone();
             info.id = self.sched.framework_id().cloned();
@@ -177,14 +178,13 @@ impl Driver {
             self.client.clear_stream();
             self.shared.connected.store(false, Ordering::Relaxed);
             tokio::select! {
-                () = tokio::time::sleep(delay) => {}
+                () = tokio::time::sleep(delay.next_delay()) => {}
                 Some(reply) = control.recv() => {
                     if self.uninstall_offline(reply).await? {
                         return Ok(());
                     }
                 }
             }
-            delay = (delay * 2).min(self.config.resubscribe_max);
         }
     }
 
@@ -271,7 +271,7 @@ impl Driver {
     async fn serve(
         &mut self,
         mut sub: Subscription,
-        delay: &mut Duration,
+        delay: &mut Backoff,
         control: &mut mpsc::Receiver<Reply>,
     ) -> Result<StreamEnd, StoreError> {
         let mut heartbeat = Duration::from_secs(15);
@@ -298,7 +298,7 @@ impl Driver {
                                     heartbeat = Duration::from_secs_f64(h);
                                 }
                             }
-                            *delay = self.config.resubscribe_initial;
+                            delay.reset();
                             self.shared.connected.store(true, Ordering::Relaxed);
                         }
                         EventType::Error => {

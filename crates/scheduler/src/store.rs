@@ -5,12 +5,14 @@
 //! * Losing the framework id means registering a new framework and starting a
 //!   second agent on every node, so a corrupt or unreadable state is an error that
 //!   stops the scheduler, never a silent fresh start.
-//! * Writes are atomic: temp file in the same directory, fsync, rename, fsync dir.
+//! * Writes are atomic (core's `state_file`: temp file in the same directory, fsync,
+//!   rename, fsync dir).
 //! * The JSON carries a `version`; an unknown version is refused, not guessed at.
 
 use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
+use logstash_mesos_core::state_file::{self, DecodeError};
 use serde::{Deserialize, Serialize};
 
 use crate::sched::Persisted;
@@ -71,25 +73,16 @@ pub fn encode(state: &State) -> Vec<u8> {
 }
 
 pub fn decode(location: &str, bytes: &[u8]) -> Result<State, StoreError> {
-    #[derive(Deserialize)]
-    struct VersionOnly {
-        version: u32,
-    }
-    let v: VersionOnly = serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
-        location: location.into(),
-        source,
-    })?;
-    if v.version != STATE_VERSION {
-        return Err(StoreError::Version {
-            location: location.into(),
-            found: v.version,
-        });
-    }
-    let env: Envelope<State> =
-        serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+    let env: Envelope<State> = state_file::decode(bytes, STATE_VERSION).map_err(|e| match e {
+        DecodeError::Corrupt(source) => StoreError::Corrupt {
             location: location.into(),
             source,
-        })?;
+        },
+        DecodeError::Version { found, .. } => StoreError::Version {
+            location: location.into(),
+            found,
+        },
+    })?;
     Ok(env.data)
 }
 
@@ -121,18 +114,7 @@ impl FileStore {
     }
 
     fn save_sync(&self, state: &State) -> Result<(), StoreError> {
-        use std::io::Write;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| self.io(e))?;
-        tmp.write_all(&encode(state)).map_err(|e| self.io(e))?;
-        tmp.as_file().sync_all().map_err(|e| self.io(e))?;
-        tmp.persist(&self.path).map_err(|e| self.io(e.error))?;
-        // The rename is durable only once the directory entry is.
-        if let Ok(d) = std::fs::File::open(dir) {
-            d.sync_all().map_err(|e| self.io(e))?;
-        }
-        Ok(())
+        state_file::write_atomic(&self.path, &encode(state)).map_err(|e| self.io(e))
     }
 }
 

@@ -1,6 +1,7 @@
 //! `json_lines`: newline-delimited JSON, one event per line.
 
-use crate::options::{Args, BuildResult, OptKind, OptSpec};
+use crate::framing::LineSplitter;
+use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Codec};
 use logstash_mesos_core::Event;
 
@@ -18,35 +19,39 @@ pub static OPTIONS: &[OptSpec] = &[
 pub struct JsonLinesCodec {
     delimiter: Vec<u8>,
     target: Option<logstash_mesos_core::FieldRef>,
-    buf: Vec<u8>,
+    /// Splits decoded data, carrying a partial last line.
+    lines: LineSplitter,
 }
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
+    let delimiter = args.string("delimiter").unwrap_or_default().into_bytes();
+    if delimiter.is_empty() {
+        return Err(BuildError::option("delimiter", "must not be empty"));
+    }
     Ok(Box::new(JsonLinesCodec {
-        delimiter: args.string("delimiter").unwrap_or_default().into_bytes(),
+        lines: LineSplitter::new(&delimiter, 0),
+        delimiter,
         target: args.field("target")?,
-        buf: Vec::new(),
     }))
+}
+
+/// Blank lines are skipped, as Logstash's codec does.
+fn decode_line(line: &[u8], target: Option<&logstash_mesos_core::FieldRef>, out: &mut Vec<Event>) {
+    if !line.iter().all(u8::is_ascii_whitespace) {
+        super::json::decode_json(line, target, out);
+    }
 }
 
 impl Codec for JsonLinesCodec {
     fn decode(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        let mut buf = std::mem::take(&mut self.buf);
-        let target = self.target.clone();
-        super::split_lines(&mut buf, data, &self.delimiter, |line| {
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                super::json::decode_json(line, target.as_ref(), out);
-            }
-        });
-        self.buf = buf;
+        let target = self.target.as_ref();
+        self.lines
+            .push_each(data, |l| decode_line(l.bytes, target, out));
     }
 
     fn flush(&mut self, out: &mut Vec<Event>) {
-        if !self.buf.iter().all(u8::is_ascii_whitespace) {
-            let rest = std::mem::take(&mut self.buf);
-            super::json::decode_json(&rest, self.target.as_ref(), out);
-        }
-        self.buf.clear();
+        let target = self.target.as_ref();
+        self.lines.flush_each(|l| decode_line(l.bytes, target, out));
     }
 
     fn encode(&mut self, event: &Event, out: &mut Vec<u8>) {
@@ -60,7 +65,7 @@ impl Codec for JsonLinesCodec {
 
     fn clone_box(&self) -> Box<dyn Codec> {
         let mut c = self.clone();
-        c.buf.clear();
+        c.lines.reset(0);
         Box::new(c)
     }
 }

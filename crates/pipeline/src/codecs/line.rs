@@ -1,7 +1,8 @@
 //! `line`: one event per line on decode; `format` (sprintf) or the default text plus the
 //! delimiter on encode.
 
-use crate::options::{Args, BuildResult, OptKind, OptSpec};
+use crate::framing::LineSplitter;
+use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Codec};
 use logstash_mesos_core::{Event, Template};
 
@@ -20,43 +21,45 @@ pub struct LineCodec {
     delimiter: Vec<u8>,
     format: Option<Template>,
     original: bool,
-    buf: Vec<u8>,
+    /// Splits decoded data, carrying a partial last line.
+    lines: LineSplitter,
 }
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
     let ecs = args.ecs(ctx)?;
+    let delimiter = args.string("delimiter").unwrap_or_default().into_bytes();
+    if delimiter.is_empty() {
+        return Err(BuildError::option("delimiter", "must not be empty"));
+    }
     Ok(Box::new(LineCodec {
-        delimiter: args.string("delimiter").unwrap_or_default().into_bytes(),
+        lines: LineSplitter::new(&delimiter, 0),
+        delimiter,
         format: args.string("format").map(|f| Template::compile(&f)),
         original: ecs.enabled(),
-        buf: Vec::new(),
     }))
 }
 
-impl LineCodec {
-    fn event(&self, bytes: &[u8]) -> Event {
-        let text = String::from_utf8_lossy(bytes);
-        let mut e = Event::from_message(text.as_ref());
-        if self.original {
-            super::set_original(&mut e, &text);
-        }
-        e
+/// One line as an event (`[event][original]` too under ECS).
+fn event(bytes: &[u8], original: bool) -> Event {
+    let text = String::from_utf8_lossy(bytes);
+    let mut e = Event::from_message(text.as_ref());
+    if original {
+        super::set_original(&mut e, &text);
     }
+    e
 }
 
 impl Codec for LineCodec {
     fn decode(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        let mut buf = std::mem::take(&mut self.buf);
-        let delim = self.delimiter.clone();
-        super::split_lines(&mut buf, data, &delim, |line| out.push(self.event(line)));
-        self.buf = buf;
+        let original = self.original;
+        self.lines
+            .push_each(data, |l| out.push(event(l.bytes, original)));
     }
 
     fn flush(&mut self, out: &mut Vec<Event>) {
-        if !self.buf.is_empty() {
-            let rest = std::mem::take(&mut self.buf);
-            out.push(self.event(&rest));
-        }
+        let original = self.original;
+        self.lines
+            .flush_each(|l| out.push(event(l.bytes, original)));
     }
 
     fn encode(&mut self, event: &Event, out: &mut Vec<u8>) {
@@ -69,7 +72,7 @@ impl Codec for LineCodec {
 
     fn clone_box(&self) -> Box<dyn Codec> {
         let mut c = self.clone();
-        c.buf.clear();
+        c.lines.reset(0);
         Box::new(c)
     }
 }
@@ -105,5 +108,24 @@ mod tests {
         let mut out = Vec::new();
         c.encode(&Event::from_message("hi"), &mut out);
         assert_eq!(out, b"hi!\n");
+    }
+
+    #[test]
+    fn multi_byte_delimiter_across_chunks_and_empty_delimiter_refused() {
+        let args = Args::for_plugin(crate::registry::Kind::Codec, OPTIONS)
+            .with("delimiter", "\r\n".into());
+        let mut c = build(&args, &BuildContext::default()).unwrap();
+        let mut out = Vec::new();
+        c.decode(b"a\r", &mut out);
+        c.decode(b"\nb\r\n", &mut out);
+        let msgs: Vec<String> = out
+            .iter()
+            .map(|e| e.get_top("message").unwrap().to_string())
+            .collect();
+        assert_eq!(msgs, ["a", "b"]);
+        let empty =
+            Args::for_plugin(crate::registry::Kind::Codec, OPTIONS).with("delimiter", "".into());
+        let err = build(&empty, &BuildContext::default()).err().unwrap();
+        assert_eq!(err.option.as_deref(), Some("delimiter"));
     }
 }

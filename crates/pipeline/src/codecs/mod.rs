@@ -7,30 +7,6 @@ pub mod multiline;
 pub mod plain;
 pub mod rubydebug;
 
-/// Splits `data` on `delim`, carrying a partial last line in `buf` across calls.
-pub(crate) fn split_lines(
-    buf: &mut Vec<u8>,
-    data: &[u8],
-    delim: &[u8],
-    mut each: impl FnMut(&[u8]),
-) {
-    buf.extend_from_slice(data);
-    let mut start = 0;
-    if delim.len() == 1 {
-        let d = delim[0];
-        while let Some(pos) = buf[start..].iter().position(|b| *b == d) {
-            each(&buf[start..start + pos]);
-            start += pos + 1;
-        }
-    } else if !delim.is_empty() {
-        while let Some(pos) = buf[start..].windows(delim.len()).position(|w| w == delim) {
-            each(&buf[start..start + pos]);
-            start += pos + delim.len();
-        }
-    }
-    buf.drain(..start);
-}
-
 /// The text form Logstash's line/plain codecs print for an event without `format`:
 /// `<@timestamp> <host> <message>`.
 pub(crate) fn default_text(event: &logstash_mesos_core::Event) -> String {

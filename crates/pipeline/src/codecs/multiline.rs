@@ -7,10 +7,12 @@
 //! line that is still held in the buffer. Acks still held when the codec is dropped are
 //! failed (those lines were never delivered).
 
+use crate::framing::LineSplitter;
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Codec};
 use logstash_mesos_core::{Ack, Acks, Event, Timestamp};
 use regex::Regex;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -179,105 +181,210 @@ pub fn options(args: &Args) -> BuildResult<MultilineOptions> {
     })
 }
 
+/// A line as the [`Joiner`] sees it: the text the pattern is matched against and that
+/// counts for `max_bytes` (invalid UTF-8 replaced, as the codec decodes it).
+pub trait JoinLine {
+    fn join_text(&self) -> Cow<'_, str>;
+}
+
+/// The multiline joining rule on its own, whatever a line carries (`T`): the codec joins
+/// text with acknowledgements, the docker input joins records with their checkpoint
+/// positions. Both honour the same options the same way (Logstash's `do_previous` /
+/// `do_next`, `max_lines`, `max_bytes`).
+#[derive(Debug)]
+pub struct Joiner<T> {
+    opts: Arc<MultilineOptions>,
+    items: Vec<T>,
+    /// Bytes of text buffered (for `max_bytes`).
+    bytes: usize,
+}
+
+/// Consecutive lines that make one event, in order.
+#[derive(Debug)]
+pub struct Group<T> {
+    pub items: Vec<T>,
+    /// The group was cut because it held more than `max_lines` lines.
+    pub max_lines_reached: bool,
+    /// The group was cut because it held `max_bytes` bytes or more.
+    pub max_bytes_reached: bool,
+}
+
+impl<T> Group<T> {
+    /// The tags Logstash's codec adds to the merged event: `multiline_tag` when it holds
+    /// more than one line, and one per limit that cut it.
+    pub fn tags<'a>(&self, opts: &'a MultilineOptions) -> Vec<&'a str> {
+        let mut tags = Vec::new();
+        if !opts.multiline_tag.is_empty() && self.items.len() > 1 {
+            tags.push(opts.multiline_tag.as_str());
+        }
+        if self.max_bytes_reached {
+            tags.push("multiline_codec_max_bytes_reached");
+        }
+        if self.max_lines_reached {
+            tags.push("multiline_codec_max_lines_reached");
+        }
+        tags
+    }
+}
+
+impl<T: JoinLine> Joiner<T> {
+    pub fn new(opts: Arc<MultilineOptions>) -> Self {
+        Joiner {
+            opts,
+            items: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    pub fn options(&self) -> &Arc<MultilineOptions> {
+        &self.opts
+    }
+
+    /// The lines buffered, waiting for the rest of their group.
+    pub fn buffered(&self) -> &[T] {
+        &self.items
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn over_max_lines(&self) -> bool {
+        self.items.len() > self.opts.max_lines
+    }
+
+    fn over_max_bytes(&self) -> bool {
+        self.bytes >= self.opts.max_bytes
+    }
+
+    fn over(&self) -> bool {
+        self.over_max_lines() || self.over_max_bytes()
+    }
+
+    /// Adds one line; returns the group this line completed, if any.
+    pub fn push(&mut self, item: T) -> Option<Group<T>> {
+        let (matched, len) = {
+            let text = item.join_text();
+            (
+                self.opts.pattern.is_match(&text) != self.opts.negate,
+                text.len(),
+            )
+        };
+        match self.opts.what {
+            What::Previous => {
+                // A matching line belongs to the one before: anything else starts anew.
+                let done = if !matched || self.over() {
+                    self.flush()
+                } else {
+                    None
+                };
+                self.add(len, item);
+                done
+            }
+            What::Next => {
+                // A matching line asks for the next one to be joined to it.
+                self.add(len, item);
+                if !matched || self.over() {
+                    self.flush()
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, len: usize, item: T) {
+        self.bytes += len;
+        self.items.push(item);
+    }
+
+    /// Hands out the buffered lines as a group (end of stream, idle timeout).
+    pub fn flush(&mut self) -> Option<Group<T>> {
+        if self.items.is_empty() {
+            return None;
+        }
+        let group = Group {
+            max_lines_reached: self.over_max_lines(),
+            max_bytes_reached: self.over_max_bytes(),
+            items: std::mem::take(&mut self.items),
+        };
+        self.bytes = 0;
+        Some(group)
+    }
+}
+
+/// A buffered line of the codec and its source acknowledgements.
+struct Held {
+    text: String,
+    acks: Acks,
+}
+
+impl JoinLine for Held {
+    fn join_text(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.text)
+    }
+}
+
 /// One codec instance (one per input stream).
 pub struct Multiline {
-    opts: Arc<MultilineOptions>,
-    buffer: Vec<String>,
-    buffer_bytes: usize,
-    /// Acks of the lines in `buffer`.
-    acks: Acks,
+    joiner: Joiner<Held>,
     /// When the first buffered line arrived: the merged event's `@timestamp`.
     time: Option<Timestamp>,
     /// When data last arrived, for `auto_flush_interval`.
     last_data: Instant,
-    /// A partial line of streamed data (`decode`).
-    carry: Vec<u8>,
+    /// Splits streamed data (`decode`) on the delimiter, carrying a partial line.
+    lines: LineSplitter,
 }
 
 impl Multiline {
     pub fn new(opts: Arc<MultilineOptions>) -> Self {
         Multiline {
-            opts,
-            buffer: Vec::new(),
-            buffer_bytes: 0,
-            acks: Acks::None,
+            lines: LineSplitter::new(&opts.delimiter, 0),
+            joiner: Joiner::new(opts),
             time: None,
             last_data: Instant::now(),
-            carry: Vec::new(),
         }
-    }
-
-    fn over_max_lines(&self) -> bool {
-        self.buffer.len() > self.opts.max_lines
-    }
-
-    fn over_max_bytes(&self) -> bool {
-        self.buffer_bytes >= self.opts.max_bytes
     }
 
     fn handle_line(&mut self, line: &[u8], acks: Acks, out: &mut Vec<Event>) {
         self.last_data = Instant::now();
         let text = String::from_utf8_lossy(line).into_owned();
-        let matched = self.opts.pattern.is_match(&text) != self.opts.negate;
-        let over = self.over_max_lines() || self.over_max_bytes();
-        match self.opts.what {
-            What::Previous => {
-                if !matched || over {
-                    self.flush_buffer(out);
-                }
-                self.push(text, acks);
-            }
-            What::Next => {
-                self.push(text, acks);
-                if !matched || self.over_max_lines() || self.over_max_bytes() {
-                    self.flush_buffer(out);
-                }
-            }
+        if let Some(g) = self.joiner.push(Held { text, acks }) {
+            self.emit(g, out);
         }
-    }
-
-    fn push(&mut self, text: String, acks: Acks) {
-        if self.buffer.is_empty() {
+        if self.time.is_none() && !self.joiner.is_empty() {
             self.time = Some(Timestamp::now());
         }
-        self.buffer_bytes += text.len();
-        self.buffer.push(text);
-        self.acks.extend(acks);
     }
 
-    /// Emits the buffered lines as one event carrying all their acks.
     fn flush_buffer(&mut self, out: &mut Vec<Event>) {
-        if self.buffer.is_empty() {
-            return;
+        if let Some(g) = self.joiner.flush() {
+            self.emit(g, out);
         }
-        let mut event = Event::from_message(self.buffer.join("\n"));
+    }
+
+    /// Emits a group as one event carrying all its lines' acks.
+    fn emit(&mut self, group: Group<Held>, out: &mut Vec<Event>) {
+        let opts = self.joiner.options().clone();
+        let tags = group.tags(&opts);
+        let mut message = String::new();
+        let mut acks = Acks::None;
+        for (i, held) in group.items.into_iter().enumerate() {
+            if i > 0 {
+                message.push('\n');
+            }
+            message.push_str(&held.text);
+            acks.extend(held.acks);
+        }
+        let mut event = Event::from_message(message);
         if let Some(t) = self.time.take() {
             event.set_timestamp(t);
         }
-        if !self.opts.multiline_tag.is_empty() && self.buffer.len() > 1 {
-            event.add_tag(&self.opts.multiline_tag);
+        for t in tags {
+            event.add_tag(t);
         }
-        if self.over_max_bytes() {
-            event.add_tag("multiline_codec_max_bytes_reached");
-        }
-        if self.over_max_lines() {
-            event.add_tag("multiline_codec_max_lines_reached");
-        }
-        attach_all(&mut event, std::mem::take(&mut self.acks));
-        self.buffer.clear();
-        self.buffer_bytes = 0;
+        attach_all(&mut event, acks);
         out.push(event);
-    }
-
-    /// Splits `data` on the delimiter; the last piece (without delimiter) is returned.
-    fn split_lines<'a>(&self, data: &'a [u8], mut each: impl FnMut(&'a [u8])) -> &'a [u8] {
-        let delim = &self.opts.delimiter;
-        let mut rest = data;
-        while let Some(i) = memchr::memmem::find(rest, delim) {
-            each(&rest[..i]);
-            rest = &rest[i + delim.len()..];
-        }
-        rest
     }
 }
 
@@ -291,39 +398,44 @@ fn attach_all(event: &mut Event, acks: Acks) {
 
 impl Codec for Multiline {
     fn decode(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        let mut buf = std::mem::take(&mut self.carry);
-        buf.extend_from_slice(data);
         let mut lines = Vec::new();
-        let rest = self.split_lines(&buf, |l| lines.push(l.to_vec()));
-        let rest = rest.to_vec();
+        self.lines.push_each(data, |l| lines.push(l.bytes.to_vec()));
         for l in lines {
             self.handle_line(&l, Acks::None, out);
         }
-        self.carry = rest;
     }
 
     fn decode_acked(&mut self, record: &[u8], acks: Acks, out: &mut Vec<Event>) {
         // A record is complete (Logstash appends the delimiter for non-streaming input);
         // when it holds several lines, its acks go with the last one.
-        let mut lines = Vec::new();
-        let last = self.split_lines(record, |l| lines.push(l));
-        for l in lines {
-            self.handle_line(l, Acks::None, out);
+        let delimiter = &self.joiner.options().delimiter;
+        if memchr::memmem::find(record, delimiter).is_none() {
+            // The usual case: the source already split lines.
+            return self.handle_line(record, acks, out);
         }
-        self.handle_line(last, acks, out);
+        let mut lines = Vec::new();
+        let mut last = Vec::new();
+        let mut split = LineSplitter::new(delimiter, 0);
+        split.push_each(record, |l| lines.push(l.bytes.to_vec()));
+        split.flush_each(|l| last = l.bytes.to_vec());
+        for l in lines {
+            self.handle_line(&l, Acks::None, out);
+        }
+        self.handle_line(&last, acks, out);
     }
 
     fn flush(&mut self, out: &mut Vec<Event>) {
-        let rest = std::mem::take(&mut self.carry);
-        if !rest.is_empty() {
-            self.handle_line(&rest, Acks::None, out);
+        let mut rest = Vec::new();
+        self.lines.flush_each(|l| rest.push(l.bytes.to_vec()));
+        for l in rest {
+            self.handle_line(&l, Acks::None, out);
         }
         self.flush_buffer(out);
     }
 
     fn flush_expired(&mut self, out: &mut Vec<Event>) {
-        if let Some(interval) = self.opts.auto_flush_interval {
-            if (!self.buffer.is_empty() || !self.carry.is_empty())
+        if let Some(interval) = self.joiner.options().auto_flush_interval {
+            if (!self.joiner.is_empty() || self.lines.pending() > 0)
                 && self.last_data.elapsed() >= interval
             {
                 self.flush(out);
@@ -337,18 +449,20 @@ impl Codec for Multiline {
         if let Some(m) = event.get_top("message") {
             out.extend_from_slice(m.to_logstash_string().as_bytes());
         }
-        out.extend_from_slice(&self.opts.delimiter);
+        out.extend_from_slice(&self.joiner.options().delimiter);
     }
 
     fn clone_box(&self) -> Box<dyn Codec> {
-        Box::new(Multiline::new(self.opts.clone()))
+        Box::new(Multiline::new(self.joiner.options().clone()))
     }
 }
 
 impl Drop for Multiline {
     fn drop(&mut self) {
         // Lines still buffered were never delivered: the source must not checkpoint past them.
-        self.acks.fail();
+        for held in self.joiner.buffered() {
+            held.acks.fail();
+        }
     }
 }
 

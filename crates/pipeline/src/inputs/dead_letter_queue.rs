@@ -8,11 +8,11 @@ use crate::dlq::{DlqReader, Position};
 use crate::input_context::InputContext;
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BoxFuture, BuildContext, Input};
-use logstash_mesos_core::{Ack, AckSink, Timestamp};
+use logstash_mesos_core::state_file::{self, StateFileError};
+use logstash_mesos_core::{Ack, AckSink, SharedDelivery, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Every option of the `dead_letter_queue` input.
@@ -85,72 +85,24 @@ enum Checkpoint {
 }
 
 fn load_checkpoint(path: &Path) -> Position {
-    match std::fs::read(path) {
-        Ok(b) => match serde_json::from_slice::<Checkpoint>(&b) {
-            Ok(Checkpoint::V1 { segment, offset }) => Position { segment, offset },
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "unreadable dead letter queue checkpoint, reading from the start");
-                Position::default()
-            }
-        },
-        Err(_) => Position::default(),
+    match state_file::load::<Checkpoint>(path, 1) {
+        Ok(Some(Checkpoint::V1 { segment, offset })) => Position { segment, offset },
+        Ok(None) => Position::default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable dead letter queue checkpoint, reading from the start");
+            Position::default()
+        }
     }
 }
 
-/// Writes the checkpoint: temp file, fsync, rename.
-fn save_checkpoint(path: &Path, pos: Position) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(
-        &serde_json::to_vec(&Checkpoint::V1 {
+fn save_checkpoint(path: &Path, pos: Position) -> Result<(), StateFileError> {
+    state_file::save(
+        path,
+        &Checkpoint::V1 {
             segment: pos.segment,
             offset: pos.offset,
-        })
-        .map_err(std::io::Error::other)?,
-    )?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Tracks acknowledgements: the committed position advances over a prefix of delivered
-/// entries only, and stops for good at a failed one (it is read again after a restart).
-#[derive(Default)]
-struct Tracker {
-    /// (token, position after the entry, delivered) in reading order.
-    pending: VecDeque<(u64, Position, bool)>,
-    committed: Option<Position>,
-    blocked: bool,
-}
-
-#[derive(Default)]
-struct Acks(Mutex<Tracker>);
-
-impl AckSink for Acks {
-    fn finished(&self, token: u64, delivered: bool) {
-        let Ok(mut t) = self.0.lock() else { return };
-        if !delivered {
-            t.blocked = true;
-            return;
-        }
-        let Some(front) = t.pending.front().map(|p| p.0) else {
-            return;
-        };
-        if let Some(slot) = token
-            .checked_sub(front)
-            .and_then(|i| t.pending.get_mut(i as usize))
-        {
-            slot.2 = true;
-        }
-        while !t.blocked && t.pending.front().is_some_and(|p| p.2) {
-            if let Some((_, pos, _)) = t.pending.pop_front() {
-                t.committed = Some(pos);
-            }
-        }
-    }
+        },
+    )
 }
 
 impl Input for DeadLetterQueueInput {
@@ -169,7 +121,9 @@ impl Input for DeadLetterQueueInput {
                 Position::default()
             };
             let mut reader = DlqReader::new(&self.dir, start);
-            let acks = Arc::new(Acks::default());
+            // Acknowledgements: the committed position advances over delivered entries
+            // only, and stops for good at a failed one (read again after a restart).
+            let acks = SharedDelivery::<Position>::new(None);
             let sink: Arc<dyn AckSink> = acks.clone();
             let mut token = 0u64;
             let mut saved = start;
@@ -177,7 +131,7 @@ impl Input for DeadLetterQueueInput {
                 if !self.commit_offsets {
                     return;
                 }
-                let c = acks.0.lock().ok().and_then(|t| t.committed);
+                let c = acks.lock().committed().copied();
                 if let Some(pos) = c.filter(|p| p != saved) {
                     match save_checkpoint(&sincedb, pos) {
                         Ok(()) => *saved = pos,
@@ -197,21 +151,15 @@ impl Input for DeadLetterQueueInput {
                         if let (Some(min), Some(t)) = (self.start_timestamp, entry.time()) {
                             if t < min {
                                 // Skipped entries count as delivered for the checkpoint.
-                                if let Ok(mut t) = acks.0.lock() {
-                                    if t.pending.is_empty() && !t.blocked {
-                                        t.committed = Some(pos);
-                                    } else {
-                                        t.pending.push_back((token, pos, true));
-                                        token += 1;
-                                    }
-                                }
+                                let mut t = acks.lock();
+                                t.register(token, pos);
+                                t.finish(token, true);
+                                token += 1;
                                 continue;
                             }
                         }
                         let mut event = entry.into_event();
-                        if let Ok(mut t) = acks.0.lock() {
-                            t.pending.push_back((token, pos, false));
-                        }
+                        acks.lock().register(token, pos);
                         event.attach_ack(Ack::new(sink.clone(), token));
                         token += 1;
                         if ctx.emit(event).await.is_err() {

@@ -128,14 +128,16 @@ impl Output for FileOutput {
     fn send<'a>(&'a self, batch: Vec<Event>) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             // Retry with backoff: a full disk or a permission problem must not lose events.
-            let mut delay = std::time::Duration::from_millis(100);
+            let mut backoff = logstash_mesos_core::Backoff::new(
+                std::time::Duration::from_millis(100),
+                std::time::Duration::from_secs(30),
+            );
             loop {
                 match self.write_batch(&batch) {
                     Ok(()) => return,
                     Err(e) => {
                         tracing::error!(error = %e, path = self.path.source(), "file output: write failed, retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(std::time::Duration::from_secs(30));
+                        tokio::time::sleep(backoff.next_delay()).await;
                     }
                 }
             }

@@ -13,6 +13,7 @@ pub mod task;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use logstash_mesos_core::Backoff;
 use serde::{Deserialize, Serialize};
 
 use crate::proto::{
@@ -115,7 +116,8 @@ pub struct NodeView {
 struct Reconciliation {
     pending: BTreeSet<Id>,
     next_at: Instant,
-    delay: Duration,
+    /// Delays between explicit reconciliation rounds (already past the first).
+    delay: Backoff,
 }
 
 pub struct Scheduler {
@@ -292,8 +294,7 @@ impl Scheduler {
                     })
                     .collect();
                 calls.push(Call::reconcile(&fid, tasks));
-                rec.delay = (rec.delay * 2).min(self.settings.reconcile_max);
-                rec.next_at = now + rec.delay;
+                rec.next_at = now + rec.delay.next_delay();
             }
         }
         if self.reconcile.is_none() && self.next_implicit.is_some_and(|t| now >= t) {
@@ -346,7 +347,12 @@ impl Scheduler {
         self.reconcile = Some(Reconciliation {
             pending,
             next_at: now + self.settings.reconcile_initial,
-            delay: self.settings.reconcile_initial,
+            delay: {
+                let mut b =
+                    Backoff::new(self.settings.reconcile_initial, self.settings.reconcile_max);
+                b.next_delay();
+                b
+            },
         });
     }
 
@@ -589,8 +595,7 @@ fn is_gone(state: &TaskState) -> bool {
 }
 
 fn backoff(s: &Settings, failures: u32) -> Duration {
-    let exp = failures.saturating_sub(1).min(20);
-    (s.backoff_initial * 2u32.pow(exp)).min(s.backoff_max)
+    Backoff::nth(s.backoff_initial, s.backoff_max, failures.saturating_sub(1))
 }
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]

@@ -10,13 +10,14 @@
 use super::discover::Globs;
 use super::identity::{event_id, FileId, Fingerprint};
 use super::sincedb::{Entry, SinceDb};
+use crate::framing::LineSplitter;
 use crate::plugin::Codec;
-use logstash_mesos_core::{Ack, AckSink, Acks, Event, FieldRef, Value};
-use std::collections::{BTreeMap, VecDeque};
+use logstash_mesos_core::{Ack, Acks, Event, FieldRef, SharedDelivery, Value};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The compiled options the watcher runs with.
@@ -40,82 +41,14 @@ pub struct Settings {
     pub line_offsets: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Status {
-    Pending,
-    Delivered,
-    Failed,
-}
+/// Tracks the delivery of one file's lines (one tracker per file generation): tokens and
+/// positions are line end offsets, so the checkpoint is the offset up to which every line
+/// was delivered.
+pub type LineAcks = SharedDelivery<u64>;
 
-#[derive(Debug)]
-struct AckState {
-    /// End offsets of emitted lines not yet contiguous with `committed`, in file order.
-    pending: VecDeque<(u64, Status)>,
-    committed: u64,
-}
-
-/// Tracks the delivery of one file's lines (one tracker per file generation).
-#[derive(Debug)]
-pub struct LineAcks {
-    state: Mutex<AckState>,
-}
-
-impl LineAcks {
-    pub fn new(start: u64) -> Arc<LineAcks> {
-        Arc::new(LineAcks {
-            state: Mutex::new(AckState {
-                pending: VecDeque::new(),
-                committed: start,
-            }),
-        })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, AckState> {
-        // A panic elsewhere while holding the lock leaves consistent data: keep going.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records an emitted line ending at `end`, before its ack can fire.
-    pub fn register(&self, end: u64) {
-        self.lock().pending.push_back((end, Status::Pending));
-    }
-
-    /// The offset up to which every line was delivered.
-    pub fn committed(&self) -> u64 {
-        self.lock().committed
-    }
-
-    /// Lines emitted and not yet settled (a failed line stays outstanding for good).
-    pub fn outstanding(&self) -> usize {
-        self.lock().pending.len()
-    }
-
-    /// Lines emitted whose fate is still unknown (neither delivered nor failed).
-    pub fn in_flight(&self) -> usize {
-        self.lock()
-            .pending
-            .iter()
-            .filter(|(_, st)| *st == Status::Pending)
-            .count()
-    }
-}
-
-impl AckSink for LineAcks {
-    fn finished(&self, token: u64, delivered: bool) {
-        let mut s = self.lock();
-        if let Ok(i) = s.pending.binary_search_by_key(&token, |(t, _)| *t) {
-            s.pending[i].1 = if delivered {
-                Status::Delivered
-            } else {
-                Status::Failed
-            };
-        }
-        // A failed line blocks the checkpoint until restart, which replays it.
-        while let Some(&(end, Status::Delivered)) = s.pending.front() {
-            s.committed = end;
-            s.pending.pop_front();
-        }
-    }
+/// The offset up to which every line of `acks` was delivered.
+fn committed(acks: &LineAcks) -> u64 {
+    acks.lock().committed().copied().unwrap_or(0)
 }
 
 /// One watched file.
@@ -127,10 +60,8 @@ struct Tracked {
     generation: u64,
     /// Next byte to read.
     read_pos: u64,
-    /// Bytes read after the last delimiter (a line still being written).
-    partial: Vec<u8>,
-    /// How much of `partial` was already searched for the delimiter.
-    scanned: usize,
+    /// Cuts what was read into lines; holds a line still being written.
+    lines: LineSplitter,
     acks: Arc<LineAcks>,
     codec: Box<dyn Codec>,
     last_activity: Instant,
@@ -207,7 +138,7 @@ impl Watcher {
             more |= self.service(id, out, max_events);
         }
         self.files
-            .retain(|_, t| !(t.finished && t.acks.outstanding() == 0));
+            .retain(|_, t| !(t.finished && t.acks.lock().outstanding() == 0));
         if self.last_db_write.elapsed() >= self.settings.sincedb_write_interval {
             self.checkpoint();
         }
@@ -217,7 +148,7 @@ impl Watcher {
     /// Writes every file's delivered position to the sincedb.
     /// Lines emitted from any file whose delivery is still unknown.
     pub fn in_flight(&self) -> usize {
-        self.files.values().map(|t| t.acks.in_flight()).sum()
+        self.files.values().map(|t| t.acks.lock().in_flight()).sum()
     }
 
     pub fn checkpoint(&mut self) {
@@ -227,7 +158,7 @@ impl Watcher {
                 id: t.id,
                 fingerprint: t.fingerprint,
                 generation: t.generation,
-                position: t.acks.committed(),
+                position: committed(&t.acks),
                 path: t.path.clone(),
                 last_active: now,
             });
@@ -323,9 +254,8 @@ impl Watcher {
             fingerprint,
             generation,
             read_pos: pos,
-            partial: Vec::new(),
-            scanned: 0,
-            acks: LineAcks::new(pos),
+            lines: LineSplitter::new(&self.settings.delimiter, pos),
+            acks: LineAcks::new(Some(pos)),
             codec: self.codec.clone_box(),
             last_activity: Instant::now(),
             last_size: size,
@@ -384,9 +314,8 @@ impl Watcher {
             decorate_all(&settings, t, &mut out[start..]);
             t.generation += 1;
             t.read_pos = 0;
-            t.partial.clear();
-            t.scanned = 0;
-            t.acks = LineAcks::new(0);
+            t.lines.reset(0);
+            t.acks = LineAcks::new(Some(0));
             t.fingerprint = Fingerprint::take(file, size).unwrap_or(Fingerprint::EMPTY);
         } else if t.fingerprint.len == 0 && size > 0 && t.read_pos == 0 {
             // First data in a file that was empty when found: fingerprint it now, before
@@ -424,7 +353,7 @@ fn read_lines(
     out: &mut Vec<Event>,
     max_events: usize,
 ) -> bool {
-    let delim = settings.delimiter.as_slice();
+    let mut lines = Vec::new();
     loop {
         if out.len() >= max_events {
             return true;
@@ -442,21 +371,10 @@ fn read_lines(
         };
         t.read_pos += n as u64;
         t.last_activity = Instant::now();
-        t.partial.extend_from_slice(&buf[..n]);
-        let base = t.read_pos - t.partial.len() as u64;
-        let mut start = 0;
-        // Resume the search where the last one stopped (minus a delimiter's overlap).
-        let mut from = t.scanned.saturating_sub(delim.len().saturating_sub(1));
-        while let Some(i) = memchr::memmem::find(&t.partial[from..], delim) {
-            let end = from + i;
-            let line = t.partial[start..end].to_vec();
-            let line_end = base + (end + delim.len()) as u64;
-            emit_line(settings, t, &line, base + start as u64, line_end, out);
-            start = end + delim.len();
-            from = start;
+        t.lines.push(&buf[..n], &mut lines);
+        for l in lines.drain(..) {
+            emit_line(settings, t, &l.bytes, l.start, l.end, out);
         }
-        t.partial.drain(..start);
-        t.scanned = t.partial.len();
     }
 }
 
@@ -468,7 +386,7 @@ fn emit_line(
     end: u64,
     out: &mut Vec<Event>,
 ) {
-    t.acks.register(end);
+    t.acks.lock().register(end, end);
     let ack = Ack::new(t.acks.clone(), end);
     let first = out.len();
     t.codec.decode_acked(line, Acks::One(ack), out);
@@ -526,17 +444,18 @@ mod tests {
 
     #[test]
     fn checkpoint_advances_only_over_contiguous_delivered_lines() {
-        let acks = LineAcks::new(0);
+        use logstash_mesos_core::AckSink;
+        let acks = LineAcks::new(Some(0));
         for end in [10, 20, 30, 40] {
-            acks.register(end);
+            acks.lock().register(end, end);
         }
         acks.finished(20, true);
-        assert_eq!(acks.committed(), 0, "line ending at 10 still pending");
+        assert_eq!(committed(&acks), 0, "line ending at 10 still pending");
         acks.finished(10, true);
-        assert_eq!(acks.committed(), 20);
+        assert_eq!(committed(&acks), 20);
         acks.finished(30, false);
         acks.finished(40, true);
-        assert_eq!(acks.committed(), 20, "a failed line blocks the checkpoint");
-        assert_eq!(acks.outstanding(), 2);
+        assert_eq!(committed(&acks), 20, "a failed line blocks the checkpoint");
+        assert_eq!(acks.lock().outstanding(), 2);
     }
 }

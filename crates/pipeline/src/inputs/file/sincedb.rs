@@ -3,16 +3,16 @@
 //! ## Design constraints
 //! - Positions only ever cover acknowledged lines (the reader's ack tracker decides), so a
 //!   crash replays, never skips (at-least-once).
-//! - Written atomically: temp file, fsync, rename, fsync of the directory. A torn write
-//!   can therefore never leave a half-written file behind.
-//! - Versioned JSON (`"version": "1"`); an unreadable or corrupt file is reported and
-//!   ignored, which restarts every file from its start position (safe: replays).
+//! - Versioned JSON (`"version": "1"`) written atomically through
+//!   [`logstash_mesos_core::state_file`]: a torn write never leaves a half-written file.
+//!   An unreadable, corrupt or other-version file is reported and ignored, which restarts
+//!   every file from its start position (safe: replays).
 //! - `/dev/null` (Logstash's idiom) disables persistence.
 
 use super::identity::{FileId, Fingerprint};
+use logstash_mesos_core::state_file::{self, StateFileError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// One file's checkpoint.
@@ -60,21 +60,18 @@ impl SinceDb {
             path: Some(path.to_path_buf()),
             entries: HashMap::new(),
         };
-        match std::fs::read(path) {
-            Ok(bytes) => match serde_json::from_slice::<OnDisk>(&bytes) {
-                Ok(OnDisk::V1 { entries }) => {
-                    db.entries = entries.into_iter().map(|e| (e.id, e)).collect()
-                }
-                Err(e) => tracing::warn!(
-                    sincedb = %path.display(),
-                    error = %e,
-                    "corrupt sincedb ignored: files are read again from their start position"
-                ),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::warn!(sincedb = %path.display(), error = %e, "cannot read sincedb; starting without it")
+        match state_file::load::<OnDisk>(path, 1) {
+            Ok(Some(OnDisk::V1 { entries })) => {
+                db.entries = entries.into_iter().map(|e| (e.id, e)).collect()
             }
+            Ok(None) => {}
+            Err(e @ StateFileError::Io { .. }) => {
+                tracing::warn!(error = %e, "cannot read sincedb; starting without it")
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "corrupt sincedb ignored: files are read again from their start position"
+            ),
         }
         db
     }
@@ -93,7 +90,7 @@ impl SinceDb {
     }
 
     /// Writes the db atomically.
-    pub fn save(&self) -> io::Result<()> {
+    pub fn save(&self) -> Result<(), StateFileError> {
         let Some(path) = &self.path else {
             return Ok(());
         };
@@ -102,28 +99,7 @@ impl SinceDb {
         let doc = OnDisk::V1 {
             entries: entries.into_iter().cloned().collect(),
         };
-        let bytes = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "sincedb".into());
-        let tmp = dir.join(format!(".{file_name}.tmp"));
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        state_file::save(path, &doc)
     }
 }
 

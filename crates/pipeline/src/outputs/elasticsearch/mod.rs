@@ -20,7 +20,7 @@ use bytes::Bytes;
 use client::{ClientSettings, Pool, Secret};
 use elasticsearch::auth::Credentials;
 use encode::{Action, ActionSpec, Chunk, DataStream, Encoder, TARGET_BULK_BYTES};
-use logstash_mesos_core::{Event, Template};
+use logstash_mesos_core::{Backoff, Event, Template};
 use response::Verdict;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -344,10 +344,9 @@ impl ElasticsearchOutput {
         }
         if let Some(job) = self.template.clone() {
             let pool = self.pool.clone();
-            let (initial, max) = (self.retry_initial, self.retry_max);
+            let mut wait = self.retry_backoff();
             let shutdown = self.shutdown.clone();
             tokio::spawn(async move {
-                let mut wait = initial;
                 loop {
                     match pool
                         .install_template(&job.name, &job.body, job.overwrite)
@@ -364,25 +363,28 @@ impl ElasticsearchOutput {
                         }
                     }
                     tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = tokio::time::sleep(wait.next_delay()) => {}
                         _ = shutdown.cancelled() => return,
                     }
-                    wait = (wait * 2).min(max);
                 }
             });
         }
     }
 
-    /// Waits `wait` unless shutdown comes first.
-    async fn backoff(&self, wait: &mut Duration) -> Result<(), GaveUp> {
+    /// `retry_initial_interval` doubling up to `retry_max_interval`.
+    fn retry_backoff(&self) -> Backoff {
+        Backoff::new(self.retry_initial, self.retry_max)
+    }
+
+    /// Waits the next delay of `wait` unless shutdown comes first.
+    async fn backoff(&self, wait: &mut Backoff) -> Result<(), GaveUp> {
         if self.shutdown.is_cancelled() {
             return Err(GaveUp);
         }
         tokio::select! {
-            _ = tokio::time::sleep(*wait) => {}
+            _ = tokio::time::sleep(wait.next_delay()) => {}
             _ = self.shutdown.cancelled() => return Err(GaveUp),
         }
-        *wait = (*wait * 2).min(self.retry_max);
         Ok(())
     }
 
@@ -395,7 +397,7 @@ impl ElasticsearchOutput {
         dead: &mut Vec<(usize, String)>,
     ) -> Result<(), GaveUp> {
         let mut pending: Vec<usize> = (0..chunk.items.len()).collect();
-        let mut wait = self.retry_initial;
+        let mut wait = self.retry_backoff();
         let mut body: Option<Bytes> = None;
         loop {
             let b = match &body {
@@ -410,7 +412,7 @@ impl ElasticsearchOutput {
             let verdicts = match self.pool.bulk(b).await {
                 Err(e) => {
                     self.stats.request_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(plugin = %self.id, error = %e, retry_in = ?wait, "bulk request failed, retrying");
+                    tracing::warn!(plugin = %self.id, error = %e, retry_in = ?wait.current(), "bulk request failed, retrying");
                     None
                 }
                 Ok(resp) => match response::classify_bulk(&resp, &sent, &self.dlq_codes) {
@@ -494,7 +496,7 @@ impl ElasticsearchOutput {
                     .map(|e| Entry::new(e, reason, "elasticsearch", &self.id))
             })
             .collect();
-        let mut wait = self.retry_initial;
+        let mut wait = self.retry_backoff();
         loop {
             let writer = match self.dlq.get() {
                 Some(w) => Ok(w.clone()),
