@@ -271,6 +271,13 @@ pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
         doc: "bulk-indexes events into Elasticsearch",
         example: r#"hosts => ["http://127.0.0.1:9200"]"#,
     },
+    Entry {
+        name: "opensearch",
+        options: outputs::opensearch::OPTIONS,
+        build: outputs::opensearch::build,
+        doc: "bulk-indexes events into OpenSearch (the elasticsearch output's code)",
+        example: r#"hosts => ["http://127.0.0.1:9200"]"#,
+    },
 ];
 
 pub static CODECS: &[Entry<CodecBuilder>] = &[

@@ -1,10 +1,10 @@
-//! The elasticsearch output against a real ES-compatible server (osmem-server, see
-//! scripts/setup/osmem.sh): volume with sprintf/date-math index names, and hosts that are
-//! unreachable at startup.
+//! The elasticsearch output against a real search engine (OpenSearch 2.19 by default, see
+//! scripts/setup/opensearch.sh; `LSM_SEARCH=osmem` for osmem-server): volume with
+//! sprintf/date-math index names, and hosts that are unreachable at startup.
 
 mod es_support;
 
-use es_support::{free_port, with_ack, AckCounter, Osmem};
+use es_support::{free_port, with_ack, AckCounter, Server};
 use logstash_mesos_core::{Event, FieldRef, Timestamp, Value};
 use logstash_mesos_pipeline::options::Args;
 use logstash_mesos_pipeline::outputs::elasticsearch::{build_output, ElasticsearchOutput};
@@ -86,7 +86,10 @@ async fn pump(out: Arc<ElasticsearchOutput>, events: Vec<Event>, batch: usize, w
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volume_exact_count_and_index_names() {
-    let Some(server) = Osmem::start() else { return };
+    // Its own node: 100,000 documents would slow the other tests' shared node down.
+    let Some(server) = Server::start() else {
+        return;
+    };
     let total: usize = std::env::var("ES_VOLUME_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -139,9 +142,10 @@ async fn volume_exact_count_and_index_names() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_host_at_startup_is_retried_until_it_comes_up() {
-    // Reserve the port first so the check for osmem happens before anything else.
-    let Some(probe) = Osmem::start() else { return };
-    drop(probe);
+    // Check for the server before anything else.
+    if !Server::check() {
+        return;
+    }
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
@@ -173,7 +177,7 @@ async fn unreachable_host_at_startup_is_retried_until_it_comes_up() {
         "send returned while the host was down"
     );
     assert_eq!(acks.delivered.load(Ordering::Relaxed), 0);
-    let server = Osmem::start_at(&format!("127.0.0.1:{port}")).expect("osmem on the reserved port");
+    let server = Server::start_at_port(port).expect("a server on the reserved port");
     tokio::time::timeout(Duration::from_secs(30), sending)
         .await
         .expect("send finished after the host came up")
@@ -186,7 +190,9 @@ async fn unreachable_host_at_startup_is_retried_until_it_comes_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_host_is_skipped_round_robin() {
-    let Some(server) = Osmem::start() else { return };
+    let Some(server) = Server::shared() else {
+        return;
+    };
     let dead = format!("http://127.0.0.1:{}", free_port());
     let dir = tempfile::tempdir().unwrap();
     let context = ctx(dir.path());

@@ -1,9 +1,9 @@
-//! The elasticsearch output through a fault proxy in front of a real ES-compatible server
-//! (osmem-server): request and item failures, a and shutdown while retrying.
+//! The elasticsearch output through a fault proxy in front of a real search engine
+//! (OpenSearch by default, see es_support): request and item failures, a and shutdown while retrying.
 
 mod es_support;
 
-use es_support::{with_ack, AckCounter, Fault, FaultProxy, Osmem};
+use es_support::{with_ack, AckCounter, Fault, FaultProxy, Server};
 use logstash_mesos_core::{Event, FieldRef, Value};
 use logstash_mesos_pipeline::dlq::{self, DlqReader, Position};
 use logstash_mesos_pipeline::options::Args;
@@ -56,7 +56,9 @@ fn args(url: &str, index: &str) -> Args {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_lose_nothing_duplicate_nothing_and_dead_letter_400s() {
-    let Some(server) = Osmem::start() else { return };
+    let Some(server) = Server::shared() else {
+        return;
+    };
     let proxy = FaultProxy::start(&server.url).await;
     for f in [
         Fault::Status(429),
@@ -166,7 +168,9 @@ async fn faults_lose_nothing_duplicate_nothing_and_dead_letter_400s() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_while_retrying_fails_acks() {
-    let Some(server) = Osmem::start() else { return };
+    let Some(server) = Server::shared() else {
+        return;
+    };
     let proxy = FaultProxy::start(&server.url).await;
     proxy.down.store(true, Ordering::Relaxed);
     let dir = tempfile::tempdir().unwrap();

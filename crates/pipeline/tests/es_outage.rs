@@ -4,7 +4,7 @@
 
 mod es_support;
 
-use es_support::{rss_kib, with_ack, AckCounter, FaultProxy, Osmem};
+use es_support::{rss_kib, with_ack, AckCounter, FaultProxy, Server};
 use logstash_mesos_core::{Event, FieldRef, Value};
 use logstash_mesos_pipeline::options::Args;
 use logstash_mesos_pipeline::outputs::elasticsearch::build_output;
@@ -25,7 +25,9 @@ fn event(i: usize) -> Event {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_applies_backpressure_with_bounded_memory_then_delivers_everything() {
-    let Some(server) = Osmem::start() else { return };
+    let Some(server) = Server::shared() else {
+        return;
+    };
     let outage = Duration::from_secs(
         std::env::var("ES_OUTAGE_SECS")
             .ok()

@@ -3,4 +3,5 @@
 pub mod elasticsearch;
 pub mod file;
 pub mod null;
+pub mod opensearch;
 pub mod stdout;

@@ -1,43 +1,155 @@
-//! Test support for the elasticsearch output: a real ES-compatible server (osmem-server,
-//! installed by scripts/setup/osmem.sh) started per test and killed on drop, a fault
-//! proxy between the output and the server, and acknowledgement counting.
+//! Test support for the elasticsearch/opensearch outputs: the search server the tests talk
+//! to, a fault proxy between the output and the server, and acknowledgement counting.
+//!
+//! The server is a real OpenSearch 2.19 node by default (`opensearch.rs`, installed by
+//! scripts/setup/opensearch.sh); `LSM_SEARCH=osmem` selects osmem-server (an in-memory
+//! compatible server, scripts/setup/osmem.sh) for quick runs. Tests of engine behaviour
+//! (real mapping conflicts, 429 rejections, templates, data streams) always use OpenSearch.
 #![allow(dead_code)]
+
+pub mod opensearch;
 
 use elasticsearch::http::transport::Transport;
 use elasticsearch::indices::IndicesRefreshParts;
 use elasticsearch::{CountParts, Elasticsearch};
 use logstash_mesos_core::{Ack, AckSink, Event};
+pub use opensearch::{NodeOptions, OpenSearch};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A running osmem-server; killed when dropped.
-pub struct Osmem {
-    child: Child,
-    pub url: String,
+/// Which server the generic tests use (`LSM_SEARCH`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    OpenSearch,
+    Osmem,
 }
 
-impl Drop for Osmem {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+pub fn engine() -> Engine {
+    match std::env::var("LSM_SEARCH").as_deref() {
+        Ok("osmem") => Engine::Osmem,
+        Ok("opensearch") | Ok("") | Err(_) => Engine::OpenSearch,
+        Ok(other) => panic!("LSM_SEARCH={other:?}: expected opensearch or osmem"),
     }
 }
 
-fn binary() -> String {
+enum Proc {
+    Node(OpenSearch),
+    Osmem(Child),
+    /// `OPENSEARCH_URL`: a node someone else runs.
+    External,
+}
+
+/// A running search server; stopped when dropped.
+pub struct Server {
+    pub url: String,
+    pub engine: Engine,
+    proc: Proc,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Proc::Osmem(c) = &mut self.proc {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn osmem_binary() -> String {
     std::env::var("OSMEM_SERVER_BIN").unwrap_or_else(|_| "osmem-server".to_string())
 }
 
-impl Osmem {
-    /// Starts a server on `addr` (`127.0.0.1:0` for any free port). `None` (with a loud
-    /// notice) when osmem-server is not installed, except under CI where that fails.
-    pub fn start_at(addr: &str) -> Option<Osmem> {
-        let spawned = Command::new(binary())
+fn missing(msg: String) -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("\n!!!!!!!! SKIPPING search server integration test: {msg} !!!!!!!!\n");
+    false
+}
+
+impl Server {
+    /// Can the selected server be started? A loud notice and `false` when not (a panic
+    /// under `CI=true`).
+    pub fn check() -> bool {
+        match engine() {
+            Engine::OpenSearch => OpenSearch::check(),
+            Engine::Osmem => match Command::new(osmem_binary()).arg("-version").output() {
+                Ok(_) => true,
+                Err(e) => missing(format!(
+                    "osmem-server not available ({e}): run scripts/setup/osmem.sh or set OSMEM_SERVER_BIN"
+                )),
+            },
+        }
+    }
+
+    /// A fresh server of the selected engine on any free port.
+    pub fn start() -> Option<Server> {
+        Self::start_on(None)
+    }
+
+    /// A fresh server on `port` (reserved earlier by the test).
+    pub fn start_at_port(port: u16) -> Option<Server> {
+        Self::start_on(Some(port))
+    }
+
+    fn start_on(port: Option<u16>) -> Option<Server> {
+        match engine() {
+            Engine::OpenSearch => Self::opensearch_with(&NodeOptions {
+                http_port: port,
+                ..NodeOptions::default()
+            }),
+            Engine::Osmem => {
+                let addr = format!("127.0.0.1:{}", port.unwrap_or(0));
+                Self::osmem_at(&addr)
+            }
+        }
+    }
+
+    /// A fresh real OpenSearch node, whatever `LSM_SEARCH` says.
+    pub fn opensearch_with(opts: &NodeOptions) -> Option<Server> {
+        let node = OpenSearch::start_with(opts)?;
+        Some(Server {
+            url: node.url.clone(),
+            engine: Engine::OpenSearch,
+            proc: Proc::Node(node),
+        })
+    }
+
+    /// The real OpenSearch node this test binary shares (default settings; tests use their
+    /// own index names), whatever `LSM_SEARCH` says. `OPENSEARCH_URL` selects an external one.
+    pub fn opensearch() -> Option<&'static Server> {
+        static NODE: OnceLock<Option<Server>> = OnceLock::new();
+        NODE.get_or_init(|| match std::env::var("OPENSEARCH_URL") {
+            Ok(u) if !u.is_empty() => Some(Server {
+                url: u.trim_end_matches('/').to_string(),
+                engine: Engine::OpenSearch,
+                proc: Proc::External,
+            }),
+            _ => Self::opensearch_with(&NodeOptions::default()),
+        })
+        .as_ref()
+    }
+
+    /// The server of the selected engine this test binary shares: one node per binary
+    /// rather than one per test keeps the suite's time down.
+    pub fn shared() -> Option<&'static Server> {
+        match engine() {
+            Engine::OpenSearch => Self::opensearch(),
+            Engine::Osmem => {
+                static OSMEM: OnceLock<Option<Server>> = OnceLock::new();
+                OSMEM.get_or_init(|| Self::osmem_at("127.0.0.1:0")).as_ref()
+            }
+        }
+    }
+
+    fn osmem_at(addr: &str) -> Option<Server> {
+        let spawned = Command::new(osmem_binary())
             .args([
                 "-addr",
                 addr,
@@ -52,11 +164,7 @@ impl Osmem {
         let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {
-                let msg = format!("osmem-server not available ({e}): run scripts/setup/osmem.sh or set OSMEM_SERVER_BIN");
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("{msg}");
-                }
-                eprintln!("\n!!!!!!!! SKIPPING elasticsearch integration test: {msg} !!!!!!!!\n");
+                missing(format!("osmem-server not available ({e}): run scripts/setup/osmem.sh or set OSMEM_SERVER_BIN"));
                 return None;
             }
         };
@@ -68,11 +176,11 @@ impl Osmem {
         let v: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("osmem-server said {line:?}: {e}"));
         let url = v["url"].as_str().expect("url in ready line").to_string();
-        Some(Osmem { child, url })
-    }
-
-    pub fn start() -> Option<Osmem> {
-        Osmem::start_at("127.0.0.1:0")
+        Some(Server {
+            url: url.trim_end_matches('/').to_string(),
+            engine: Engine::Osmem,
+            proc: Proc::Osmem(child),
+        })
     }
 
     pub fn client(&self) -> Elasticsearch {
@@ -98,21 +206,43 @@ impl Osmem {
             .unwrap_or_else(|| panic!("no count in {v}"))
     }
 
+    /// Documents in `index` as they are searchable now (no refresh first).
+    pub async fn count_no_refresh(&self, index: &str) -> u64 {
+        let v = self.get_json(&format!("{index}/_count")).await;
+        v["count"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no count in {v}"))
+    }
+
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.send_json(elasticsearch::http::Method::Get, path, None)
+            .await
+            .1
+    }
+
+    /// Sends `body` (JSON) with `method`; returns (status, JSON body).
+    pub async fn send_json(
+        &self,
+        method: elasticsearch::http::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let c = self.client();
         let r = c
             .transport()
             .send(
-                elasticsearch::http::Method::Get,
+                method,
                 path,
                 Default::default(),
                 None::<&()>,
-                None::<()>,
+                body.map(elasticsearch::http::request::JsonBody::new),
                 None,
             )
             .await
-            .expect("get");
-        r.json().await.expect("json")
+            .expect("request");
+        let status = r.status_code().as_u16();
+        let v = r.json().await.unwrap_or(serde_json::Value::Null);
+        (status, v)
     }
 }
 

@@ -269,15 +269,16 @@ impl Pool {
             .unwrap_or(false)
     }
 
-    /// Installs an index template (`PUT _index_template/<name>`) unless it exists and
-    /// `overwrite` is false. Tries the hosts in turn.
+    /// Installs an index template (`PUT <api>/<name>`, api `_index_template` or
+    /// `_template`) unless it exists and `overwrite` is false. Tries the hosts in turn.
     pub async fn install_template(
         &self,
+        api: &str,
         name: &str,
         body: &Bytes,
         overwrite: bool,
     ) -> Result<(), String> {
-        let path = format!("_index_template/{name}");
+        let path = format!("{api}/{name}");
         let mut last = String::from("no host");
         for h in &self.hosts {
             let t = transport_err(&h.display);

@@ -23,7 +23,7 @@ use encode::{Action, ActionSpec, Chunk, DataStream, Encoder, TARGET_BULK_BYTES};
 use logstash_mesos_core::{Backoff, Event, Template};
 use response::Verdict;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -56,6 +56,7 @@ pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new("template", OptKind::Path, "a template file to install instead of the default"),
     OptSpec::new("template_name", OptKind::String, "the template's name").computed("logstash, ecs-logstash with ECS"),
     OptSpec::new("template_overwrite", OptKind::Boolean, "replace an existing template of that name").default("false"),
+    OptSpec::new("template_api", OptKind::Enum(&["auto", "composable", "legacy"]), "install through _index_template (composable; auto) or _template (legacy)").default("auto"),
     OptSpec::new("dlq_custom_codes", OptKind::Array, "more item status codes sent to the dead letter queue (beside 400 and 404)"),
     OptSpec::new("silence_errors_in_log", OptKind::Array, "item error types not logged (e.g. version_conflict_engine_exception)"),
 ];
@@ -76,6 +77,7 @@ pub struct Stats {
 
 struct TemplateJob {
     name: String,
+    api: template::Api,
     body: Bytes,
     overwrite: bool,
 }
@@ -83,6 +85,8 @@ struct TemplateJob {
 /// The output.
 pub struct ElasticsearchOutput {
     id: String,
+    /// The plugin name recorded in dead letter entries (`elasticsearch`, `opensearch`).
+    pub(crate) plugin_type: &'static str,
     encoder: Encoder,
     pool: Arc<Pool>,
     retry_initial: Duration,
@@ -93,7 +97,7 @@ pub struct ElasticsearchOutput {
     dlq_settings: DlqSettings,
     dlq: OnceLock<Arc<DlqWriter>>,
     template: Option<Arc<TemplateJob>>,
-    started: AtomicBool,
+    template_done: tokio::sync::OnceCell<()>,
     shutdown: CancellationToken,
     pub stats: Arc<Stats>,
 }
@@ -297,7 +301,18 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
                 .map_err(|e| BuildError::option("template", e))?,
             None => template::default_body(&pattern),
         };
+        // `auto` is composable without asking the server its version: Elasticsearch 8 and
+        // OpenSearch 2 both take `_index_template` (Logstash asks, and picks legacy below 8).
+        let api = match args.string("template_api").as_deref() {
+            Some("legacy") => template::Api::Legacy,
+            _ => template::Api::Composable,
+        };
+        let body = match api {
+            template::Api::Legacy => template::to_legacy(body),
+            template::Api::Composable => body,
+        };
         Some(Arc::new(TemplateJob {
+            api,
             name: args
                 .string("template_name")
                 .unwrap_or_else(|| template::default_name(ecs).to_string()),
@@ -317,6 +332,7 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
     }
     Ok(ElasticsearchOutput {
         id,
+        plugin_type: "elasticsearch",
         encoder,
         pool: Arc::new(pool),
         retry_initial,
@@ -327,7 +343,7 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
         dlq_settings: ctx.dead_letter_queue.clone(),
         dlq: OnceLock::new(),
         template,
-        started: AtomicBool::new(false),
+        template_done: tokio::sync::OnceCell::new(),
         shutdown: ctx.shutdown.clone(),
         stats: Arc::new(Stats::default()),
     })
@@ -337,23 +353,26 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
 struct GaveUp;
 
 impl ElasticsearchOutput {
-    /// Background work started on the first batch (build has no runtime): the template.
-    fn start(&self) {
-        if self.started.swap(true, Ordering::Relaxed) {
+    /// Installs the template before the first bulk request, as Logstash does (it sends
+    /// nothing until `finish_register` installed it): an index created by a bulk that won
+    /// the race would never get the template's mappings and settings. Concurrent first
+    /// batches wait for the same attempt; it ends when the template is in place, was
+    /// rejected (4xx: logged, not retried) or shutdown comes.
+    async fn ensure_template(&self) {
+        let Some(job) = self.template.clone() else {
             return;
-        }
-        if let Some(job) = self.template.clone() {
-            let pool = self.pool.clone();
-            let mut wait = self.retry_backoff();
-            let shutdown = self.shutdown.clone();
-            tokio::spawn(async move {
+        };
+        self.template_done
+            .get_or_init(|| async move {
+                let mut wait = self.retry_backoff();
                 loop {
-                    match pool
-                        .install_template(&job.name, &job.body, job.overwrite)
+                    match self
+                        .pool
+                        .install_template(job.api.path(), &job.name, &job.body, job.overwrite)
                         .await
                     {
                         Ok(()) => {
-                            return tracing::info!(template = %job.name, "index template in place")
+                            return tracing::info!(template = %job.name, api = job.api.path(), "index template in place")
                         }
                         Err(e) if e.contains("http status 4") => {
                             return tracing::error!(template = %job.name, error = %e, "index template rejected")
@@ -364,11 +383,11 @@ impl ElasticsearchOutput {
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(wait.next_delay()) => {}
-                        _ = shutdown.cancelled() => return,
+                        _ = self.shutdown.cancelled() => return,
                     }
                 }
-            });
-        }
+            })
+            .await;
     }
 
     /// `retry_initial_interval` doubling up to `retry_max_interval`.
@@ -493,7 +512,7 @@ impl ElasticsearchOutput {
             .filter_map(|(ev, reason)| {
                 slots[*ev]
                     .as_ref()
-                    .map(|e| Entry::new(e, reason, "elasticsearch", &self.id))
+                    .map(|e| Entry::new(e, reason, self.plugin_type, &self.id))
             })
             .collect();
         let mut wait = self.retry_backoff();
@@ -543,7 +562,7 @@ impl ElasticsearchOutput {
         if batch.is_empty() {
             return;
         }
-        self.start();
+        self.ensure_template().await;
         let encoded = self.encoder.encode_batch(&batch, TARGET_BULK_BYTES);
         let mut slots: Vec<Option<Event>> = batch.into_iter().map(Some).collect();
         let mut dead: Vec<(usize, String)> = encoded

@@ -1,8 +1,46 @@
 //! The index template installed with `manage_template`: Logstash's default (a `message`
 //! text field, strings as text + keyword) or the user's `template` file, as a composable
-//! `_index_template` body.
+//! `_index_template` body, or turned back into the legacy `_template` form with
+//! `template_api => legacy` (the opensearch output's default, `legacy_template => true`).
 
 use std::path::Path;
+
+/// Which template API installs the template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// `_index_template` (Elasticsearch 7.8+, OpenSearch 1+).
+    Composable,
+    /// `_template`.
+    Legacy,
+}
+
+impl Api {
+    pub fn path(self) -> &'static str {
+        match self {
+            Api::Composable => "_index_template",
+            Api::Legacy => "_template",
+        }
+    }
+}
+
+/// A composable body as a legacy one: `settings`/`mappings`/`aliases` at the top, and
+/// `order` 0 instead of `priority` (legacy templates have no priority).
+pub fn to_legacy(body: serde_json::Value) -> serde_json::Value {
+    let serde_json::Value::Object(mut m) = body else {
+        return body;
+    };
+    if let Some(serde_json::Value::Object(t)) = m.remove("template") {
+        for (k, v) in t {
+            m.entry(k).or_insert(v);
+        }
+    }
+    // The legacy form knows neither; `order` 0 is Logstash's for its legacy template.
+    m.remove("priority");
+    m.remove("composed_of");
+    m.remove("data_stream");
+    m.entry("order").or_insert(serde_json::json!(0));
+    serde_json::Value::Object(m)
+}
 
 /// Default `template_name`.
 pub fn default_name(ecs: bool) -> &'static str {
@@ -107,6 +145,11 @@ mod tests {
             "keyword"
         );
         assert!(v.get("order").is_none());
+        let legacy = to_legacy(v);
+        assert_eq!(legacy["index_patterns"], serde_json::json!(["web-*"]));
+        assert_eq!(legacy["settings"]["number_of_shards"], 2);
+        assert_eq!(legacy["order"], 0);
+        assert!(legacy.get("template").is_none() && legacy.get("priority").is_none());
         std::fs::write(&p, "nope").unwrap();
         assert!(load(&p, "x").unwrap_err().contains("not JSON"));
     }
