@@ -11,6 +11,7 @@ pub mod graph;
 pub mod grok;
 pub mod input_context;
 pub mod inputs;
+pub mod kafka_config;
 pub mod lang;
 pub mod load;
 pub mod options;

@@ -181,6 +181,13 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
         doc: "replays events from the dead letter queue",
         example: r#"path => "/var/lib/logstash/dead_letter_queue""#,
     },
+    Entry {
+        name: "kafka",
+        options: inputs::kafka::OPTIONS,
+        build: inputs::kafka::build,
+        doc: "reads Kafka topics as a consumer group member (commits after delivery)",
+        example: r#"bootstrap_servers => "127.0.0.1:9092""#,
+    },
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
@@ -277,6 +284,13 @@ pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
         build: outputs::opensearch::build,
         doc: "bulk-indexes events into OpenSearch (the elasticsearch output's code)",
         example: r#"hosts => ["http://127.0.0.1:9200"]"#,
+    },
+    Entry {
+        name: "kafka",
+        options: outputs::kafka::OPTIONS,
+        build: outputs::kafka::build,
+        doc: "writes events to Kafka topics (returns once Kafka acknowledged)",
+        example: r#"bootstrap_servers => "127.0.0.1:9092" topic_id => "logs""#,
     },
 ];
 

@@ -2,6 +2,7 @@
 
 pub mod elasticsearch;
 pub mod file;
+pub mod kafka;
 pub mod null;
 pub mod opensearch;
 pub mod stdout;
