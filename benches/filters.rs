@@ -1,4 +1,4 @@
-//! Events per second through kv, dissect, mutate and json on typical lines. Each bench
+//! Events per second through kv, dissect, mutate, json, csv and translate on typical lines. Each bench
 //! checks the filter's answer once before timing it, so a broken filter cannot look fast.
 //!
 //! `cargo bench --bench filters`
@@ -134,6 +134,46 @@ fn benches(c: &mut Criterion) {
     let line = r#"{"@timestamp":"2024-05-01T10:00:00.123Z","level":"info","service":{"name":"checkout","version":"1.4.2"},"http":{"method":"POST","status":201,"path":"/api/v1/orders"},"user":{"id":42},"tags":["a","b"],"took":0.0123}"#;
     bench_one(c, "json_parse", jf, Event::from_message(line), |e| {
         assert_eq!(get(e, "[http][status]"), Some(Value::Integer(201)));
+    });
+
+    // csv and translate (parse helper).
+    let csv = filters::csv::build(
+        &args(filters::csv::OPTIONS, &[(
+            "columns",
+            json(
+                r#"["ts","host","method","path","status","bytes","took","user","agent","region"]"#,
+            ),
+        )]),
+        &ctx,
+    )
+    .expect("csv");
+    let line = r#"2024-05-01T10:00:00Z,web-1,GET,/api/v1/orders,200,5120,0.123,alice,"curl/8.0, linux",eu-west-1"#;
+    bench_one(c, "csv_10_columns", csv, Event::from_message(line), |e| {
+        assert_eq!(get(e, "agent"), Some(Value::from("curl/8.0, linux")));
+        assert_eq!(get(e, "region"), Some(Value::from("eu-west-1")));
+    });
+
+    // A 1,000-entry dictionary, the key looked up sits in the middle.
+    let mut dict = logstash_mesos_core::Map::default();
+    for i in 0..1000 {
+        dict.insert(format!("code-{i}"), Value::from(format!("meaning {i}")));
+    }
+    let translate = filters::translate::build(
+        &args(
+            filters::translate::OPTIONS,
+            &[
+                ("source", Value::from("code")),
+                ("target", Value::from("meaning")),
+                ("dictionary", Value::Object(Box::new(dict))),
+            ],
+        ),
+        &ctx,
+    )
+    .expect("translate");
+    let mut m = logstash_mesos_core::Map::default();
+    m.insert("code", Value::from("code-500"));
+    bench_one(c, "translate_exact", translate, Event::from_map(m), |e| {
+        assert_eq!(get(e, "meaning"), Some(Value::from("meaning 500")));
     });
 }
 

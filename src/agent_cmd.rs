@@ -207,6 +207,7 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
     ctx.node = logstash_mesos_pipeline::plugin::NodeSettings {
         docker_host: a.agent.docker_host.clone(),
         mesos_agent_id: a.agent.mesos_agent_id.clone(),
+        mesos_agent: a.agent.mesos_agent.clone(),
     };
     let plugins = logstash_mesos_agent::plugins::registry();
     std::fs::create_dir_all(args.path_data.join("agent"))

@@ -117,3 +117,137 @@ fn dissect() {
 fn json() {
     check("json.jsonl", 15, &[]);
 }
+
+// ---- enrich filters: geoip, useragent, cidr, tld, dns ----
+
+/// The GeoLite2 paths `scripts/setup/geoip.sh` wrote to `$LSM_ENV_DIR/geoip.env` (or the
+/// `GEOIP_CITY_DB` / `GEOIP_ASN_DB` variables).
+fn geoip_args() -> Option<Vec<String>> {
+    let get = |var: &str| -> Option<String> {
+        if let Ok(p) = std::env::var(var) {
+            return Some(p);
+        }
+        let dir = std::env::var("LSM_ENV_DIR").unwrap_or_else(|_| {
+            format!(
+                "{}/.cache/logstash-mesos/env",
+                std::env::var("HOME").unwrap_or_default()
+            )
+        });
+        let text = std::fs::read_to_string(format!("{dir}/geoip.env")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{var}=")).map(str::to_string))
+    };
+    Some(vec![
+        "--geoip-city".into(),
+        get("GEOIP_CITY_DB")?,
+        "--geoip-asn".into(),
+        get("GEOIP_ASN_DB")?,
+    ])
+}
+
+#[test]
+fn geoip() {
+    let Some(args) = geoip_args() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "GeoLite2 databases missing: run scripts/setup/geoip.sh"
+        );
+        eprintln!("skipped: geoip cases need scripts/setup/geoip.sh");
+        return;
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    check("geoip.jsonl", 29, &args);
+}
+
+#[test]
+fn useragent() {
+    check("useragent.jsonl", 36, &[]);
+}
+
+#[test]
+fn cidr() {
+    check("cidr.jsonl", 17, &[]);
+}
+
+#[test]
+fn tld() {
+    check("tld.jsonl", 16, &[]);
+}
+
+#[test]
+fn dns() {
+    check("dns.jsonl", 7, &[]);
+}
+
+// --- parse helper: csv, translate, syslog_pri, xml, urldecode, split, clone, prune, uuid,
+// truncate, de_dot ---
+
+/// csv-025/026 read dates in the process time zone; their expectations assume UTC.
+#[test]
+fn csv() {
+    check("csv.jsonl", 29, &[]);
+}
+
+#[test]
+fn translate() {
+    check("translate.jsonl", 22, &[]);
+}
+
+#[test]
+fn syslog_pri() {
+    check("syslog_pri.jsonl", 36, &[]);
+}
+
+#[test]
+fn xml() {
+    check("xml.jsonl", 34, &[]);
+}
+
+#[test]
+fn urldecode() {
+    check("urldecode.jsonl", 8, &[]);
+}
+
+#[test]
+fn split() {
+    check("split.jsonl", 28, &[]);
+}
+
+#[test]
+fn clone() {
+    check("clone.jsonl", 19, &[]);
+}
+
+#[test]
+fn prune() {
+    check("prune.jsonl", 23, &[]);
+}
+
+#[test]
+fn uuid() {
+    check("uuid.jsonl", 2, &[]);
+}
+
+#[test]
+fn truncate() {
+    check("truncate.jsonl", 7, &[]);
+}
+
+#[test]
+fn de_dot() {
+    check("de_dot.jsonl", 29, &[]);
+}
+
+// ---- agg: the cef codec and the elapsed filter ----
+
+/// Codec cases: `input_line` through `stdin { codec => cef ... }` (legacy and ECS names,
+/// escapes, delimiter buffering, syslog headers, raw_data_field, timestamps).
+#[test]
+fn cef() {
+    check("cef.jsonl", 90, &[]);
+}
+
+#[test]
+fn elapsed() {
+    check("elapsed.jsonl", 2, &[]);
+}

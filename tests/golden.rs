@@ -1,4 +1,5 @@
-//! Golden pipelines: `testdata/pipelines/<case>/{pipeline.conf,input.log,expected.ndjson}`.
+//! Golden pipelines: `testdata/pipelines/<case>/{pipeline.conf,input.log,expected.ndjson}`
+//! (and optionally `args`: extra command-line flags).
 //! The binary runs each pipeline with `input.log` on stdin; the events printed must be, in
 //! order, the expected ones. Each expected object lists the fields that matter (hash values
 //! compared exactly), so the host name and the clock-dependent @timestamp of events without
@@ -12,7 +13,12 @@ use std::process::{Command, Stdio};
 fn run_case(dir: &Path) -> Result<(), String> {
     let input = std::fs::read(dir.join("input.log")).map_err(|e| e.to_string())?;
     let data = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // Optional extra flags, e.g. `-w 1` for the filters that need one worker (aggregate).
+    let extra: Vec<String> = std::fs::read_to_string(dir.join("args"))
+        .map(|s| s.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
     let mut child = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
+        .args(&extra)
         .arg("-f")
         .arg(dir.join("pipeline.conf"))
         .arg("--path.data")

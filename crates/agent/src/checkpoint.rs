@@ -32,6 +32,16 @@ pub enum Position {
     Logs { timestamp: String },
 }
 
+impl Position {
+    /// The position as `/status` shows it: the file offset, or the logs timestamp.
+    pub fn shown(&self) -> String {
+        match self {
+            Position::File { offset, .. } => offset.to_string(),
+            Position::Logs { timestamp } => timestamp.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "version")]
 enum OnDisk {

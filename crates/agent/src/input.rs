@@ -392,10 +392,7 @@ impl Runner {
             return;
         };
         for (ck, cid, key, pos, lag) in updates {
-            let shown = pos.as_ref().map(|p| match p {
-                Position::File { offset, .. } => offset.to_string(),
-                Position::Logs { timestamp } => timestamp.clone(),
-            });
+            let shown = pos.as_ref().map(Position::shown);
             if let Some(p) = pos {
                 store.set(&ck, p);
             }

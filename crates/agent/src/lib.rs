@@ -23,6 +23,7 @@ pub mod filetail;
 pub mod input;
 pub mod lines;
 pub mod logs;
+pub mod mesos;
 pub mod plugins;
 pub mod status;
 pub mod stream;
@@ -60,6 +61,7 @@ mod tests {
 
 pub use config::OPTIONS;
 pub use input::{build, DockerInput};
+pub use mesos::MESOS_INPUT;
 
 use std::net::SocketAddr;
 
@@ -91,9 +93,14 @@ pub struct AgentOptions {
     /// Docker daemon address (unix:///..., tcp://host:2376); default $DOCKER_HOST.
     #[arg(long = "docker-host", env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
-    /// Address of the `GET /status` endpoint.
+    /// Address of the `GET /status` endpoint (under the scheduler: 0.0.0.0 and the port
+    /// Mesos offered, from `LOGSTASH_MESOS_AGENT_PORT`).
     #[arg(long = "status.bind", default_value = "127.0.0.1:9601")]
     pub status_bind: SocketAddr,
+    /// The local Mesos agent for the `mesos` input (`http(s)://host:port` or `host:port`);
+    /// default $MESOS_AGENT_ENDPOINT (command tasks), else `<LIBPROCESS_IP or hostname>:5051`.
+    #[arg(long = "mesos-agent", env = logstash_mesos_core::agent_protocol::ENV_MESOS_AGENT)]
+    pub mesos_agent: Option<String>,
     /// This node's Mesos agent id, stamped on events as `[mesos][agent][id]`.
     #[arg(long = "mesos-agent-id", env = "LOGSTASH_MESOS_AGENT_ID")]
     pub mesos_agent_id: Option<String>,

@@ -40,6 +40,9 @@ pub struct ContainerStatus {
 pub struct StatusReport {
     pub agent_id: Option<String>,
     pub docker: String,
+    /// The `mesos` input's connection to the local Mesos agent.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mesos_agent: String,
     pub errors: Vec<String>,
     pub containers: BTreeMap<String, ContainerStatus>,
 }
@@ -79,6 +82,10 @@ impl Status {
 
     pub fn set_docker(&self, state: &str) {
         self.with(|s| s.docker = state.to_string());
+    }
+
+    pub fn set_mesos_agent(&self, state: &str) {
+        self.with(|s| s.mesos_agent = state.to_string());
     }
 
     pub fn error(&self, e: String) {

@@ -49,10 +49,22 @@ pub struct StreamCtx {
     pub last_error: Option<String>,
 }
 
-fn set(e: &mut Event, path: &str, v: Value) {
-    if let Ok(r) = FieldRef::parse(path) {
-        let _ = e.set(&r, v);
+/// Sets the field at `path` (a literal); each path is parsed once per thread,
+/// not once per line.
+pub(crate) fn set(e: &mut Event, path: &'static str, v: Value) {
+    thread_local! {
+        static REFS: std::cell::RefCell<std::collections::HashMap<&'static str, Option<FieldRef>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
     }
+    REFS.with(|refs| {
+        let mut refs = refs.borrow_mut();
+        let r = refs
+            .entry(path)
+            .or_insert_with(|| FieldRef::parse(path).ok());
+        if let Some(r) = r {
+            let _ = e.set(r, v);
+        }
+    });
 }
 
 impl StreamCtx {

@@ -20,6 +20,10 @@ pub const ENV_NODE: &str = "LOGSTASH_MESOS_NODE";
 pub const ENV_TASK_ID: &str = "LOGSTASH_MESOS_TASK_ID";
 /// The port reserved for the agent from the offer: its `/status` endpoint listens there.
 pub const ENV_AGENT_PORT: &str = "LOGSTASH_MESOS_AGENT_PORT";
+/// The node's Mesos agent (`host:port`, from the offer's `url`): where the `mesos` input
+/// reads the agent API. Mesos sets `MESOS_AGENT_ENDPOINT` for command tasks only; Docker
+/// containerizer tasks get this one from the scheduler.
+pub const ENV_MESOS_AGENT: &str = "LOGSTASH_MESOS_MESOS_AGENT";
 /// Set by Mesos on every task; a fallback for [`ENV_TASK_ID`].
 pub const ENV_MESOS_TASK_ID: &str = "MESOS_TASK_ID";
 

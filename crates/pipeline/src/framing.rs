@@ -110,6 +110,16 @@ impl LineSplitter {
         self.start + self.partial.len() as u64
     }
 
+    /// Takes the carried partial line (its bytes and start offset) without emitting it:
+    /// the line continues in another file (a rotation that split a line).
+    pub fn take_partial(&mut self) -> (Vec<u8>, u64) {
+        let start = self.start;
+        let bytes = std::mem::take(&mut self.partial);
+        self.start += bytes.len() as u64;
+        self.scanned = 0;
+        (bytes, start)
+    }
+
     /// Bytes of the partial line carried over.
     pub fn pending(&self) -> usize {
         self.partial.len()

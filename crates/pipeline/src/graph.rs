@@ -2,8 +2,8 @@
 //! (filters and conditionals, in order), outputs and the routes that pick them. Built by
 //! `lang::compile`, run by `runner`.
 
-use crate::common::CommonFilterOptions;
 use crate::condition::Condition;
+use crate::filter_common::CommonFilterOptions;
 use crate::input_context::Decorator;
 use crate::plugin::{Filter, Input, Output};
 use std::sync::Arc;

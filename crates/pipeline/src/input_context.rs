@@ -32,7 +32,7 @@ impl Decorator {
         }
         for (r, tmpl) in &self.add_field {
             let v = tmpl.render_value(event);
-            crate::common::append_field(event, r, v);
+            crate::filter_common::append_field(event, r, v);
         }
     }
 }

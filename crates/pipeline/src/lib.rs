@@ -2,9 +2,9 @@
 //! pipeline that runs them: inputs → bounded queue → workers (filters, then outputs).
 
 pub mod codecs;
-pub mod common;
 pub mod condition;
 pub mod dlq;
+pub mod filter_common;
 pub mod filters;
 pub mod framing;
 pub mod graph;
@@ -18,5 +18,7 @@ pub mod options;
 pub mod outputs;
 pub mod plugin;
 pub mod registry;
+pub mod ruby;
 pub mod runner;
+pub mod settings;
 pub mod units;

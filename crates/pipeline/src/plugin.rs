@@ -4,154 +4,15 @@
 use crate::options::BuildResult;
 use logstash_mesos_core::{Acks, Event};
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
-use tokio_util::sync::CancellationToken;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// ECS compatibility mode (`ecs_compatibility`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Ecs {
-    Disabled,
-    V1,
-    /// Logstash 8's default; same field names as v1.
-    #[default]
-    V8,
-}
-
-impl Ecs {
-    pub fn parse(s: &str) -> Option<Ecs> {
-        match s {
-            "disabled" => Some(Ecs::Disabled),
-            "v1" => Some(Ecs::V1),
-            "v8" => Some(Ecs::V8),
-            _ => None,
-        }
-    }
-    pub fn enabled(self) -> bool {
-        self != Ecs::Disabled
-    }
-}
-
-/// Pipeline-wide settings plugins may need while being built.
-#[derive(Clone, Debug)]
-pub struct BuildContext {
-    pub pipeline_id: String,
-    /// `--path.data`: every piece of persistent state lives under it.
-    pub path_data: PathBuf,
-    /// `--pipeline.ecs_compatibility`.
-    pub ecs: Ecs,
-    pub workers: usize,
-    pub batch_size: usize,
-    /// `config.support_escapes`.
-    pub support_escapes: bool,
-    /// Fired when outputs must stop retrying: an output still retrying fails the acks of
-    /// what it holds (so sources do not checkpoint past it) and returns.
-    pub shutdown: CancellationToken,
-    /// `dead_letter_queue.*` settings.
-    pub dead_letter_queue: DlqSettings,
-    /// Where outputs report whether their destinations are reachable.
-    pub health: HealthBoard,
-    /// Facts about the node, for the agent's inputs (`logstash-mesos agent` flags).
-    pub node: NodeSettings,
-}
-
-/// The node an agent runs on, as its flags and the scheduler's task environment say.
-#[derive(Clone, Debug, Default)]
-pub struct NodeSettings {
-    /// `--docker-host`: the daemon inputs use when their config names none.
-    pub docker_host: Option<String>,
-    /// `--mesos-agent-id`: stamped on events as `[mesos][agent][id]`.
-    pub mesos_agent_id: Option<String>,
-}
-
-/// `dead_letter_queue.enable`, `dead_letter_queue.max_bytes`, `dead_letter_queue.storage_policy`.
-#[derive(Clone, Debug)]
-pub struct DlqSettings {
-    /// Logstash defaults to false; we default to true because no event may be lost
-    /// silently (the queue is bounded by `max_bytes`).
-    pub enable: bool,
-    /// Total size of the segment files of one pipeline (default 1024mb).
-    pub max_bytes: u64,
-    /// What to do when the queue is full.
-    pub storage_policy: DlqStoragePolicy,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DlqStoragePolicy {
-    /// Refuse new entries (they are logged and counted as dropped).
-    DropNewer,
-    /// Delete the oldest segments to make room.
-    DropOlder,
-}
-
-impl Default for DlqSettings {
-    fn default() -> Self {
-        DlqSettings {
-            enable: true,
-            max_bytes: 1024 * 1024 * 1024,
-            storage_policy: DlqStoragePolicy::DropNewer,
-        }
-    }
-}
-
-/// One destination of one output and whether it is reachable.
-#[derive(Clone, Debug)]
-pub struct HealthEntry {
-    /// The plugin's id or name.
-    pub plugin: String,
-    /// The destination, without credentials.
-    pub target: String,
-    pub up: Arc<AtomicBool>,
-}
-
-/// Shared list of destinations outputs report on (read by the agent's health endpoint).
-#[derive(Clone, Debug, Default)]
-pub struct HealthBoard(pub Arc<Mutex<Vec<HealthEntry>>>);
-
-impl HealthBoard {
-    pub fn register(&self, entry: HealthEntry) {
-        if let Ok(mut v) = self.0.lock() {
-            v.push(entry);
-        }
-    }
-    /// A snapshot: (plugin, target, up).
-    pub fn snapshot(&self) -> Vec<(String, String, bool)> {
-        match self.0.lock() {
-            Ok(v) => v
-                .iter()
-                .map(|e| {
-                    (
-                        e.plugin.clone(),
-                        e.target.clone(),
-                        e.up.load(std::sync::atomic::Ordering::Relaxed),
-                    )
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        }
-    }
-}
-
-impl Default for BuildContext {
-    fn default() -> Self {
-        BuildContext {
-            pipeline_id: "main".into(),
-            path_data: PathBuf::from("data"),
-            ecs: Ecs::V8,
-            workers: 1,
-            batch_size: 125,
-            support_escapes: false,
-            shutdown: CancellationToken::new(),
-            dead_letter_queue: DlqSettings::default(),
-            health: HealthBoard::default(),
-            node: NodeSettings::default(),
-        }
-    }
-}
+// What a plugin is built with lives in `settings.rs`; every plugin names it together with
+// the traits, so it is re-exported here.
+pub use crate::settings::{
+    BuildContext, DlqSettings, DlqStoragePolicy, Ecs, HealthBoard, HealthEntry, NodeSettings,
+};
 
 /// What a filter did with an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,11 +31,31 @@ pub enum Outcome {
 pub struct FilterContext {
     /// Events created by the filter; they continue through the filters after it.
     pub new_events: Vec<Event>,
+    /// Events created by the filter on which Logstash calls `filter_matched` (split's
+    /// pieces, clone's copies, elapsed's match event, aggregate's pushed maps): the
+    /// runner applies the filter's common options (`add_field`, `add_tag`, ...) to each,
+    /// then they continue like `new_events`.
+    pub matched_events: Vec<Event>,
 }
 
 /// A filter: synchronous, shared by all workers (use interior mutability for state).
 pub trait Filter: Send + Sync {
     fn apply(&self, event: &mut Event, ctx: &mut FilterContext) -> Outcome;
+
+    /// True for filters that emit events on their own (metrics, aggregate and elapsed
+    /// timeouts): the runner then calls [`Filter::flush`] periodically.
+    fn wants_flush(&self) -> bool {
+        false
+    }
+
+    /// Logstash's periodic flush: called every [`crate::runner::FLUSH_INTERVAL`] (5 s, the
+    /// tick Logstash filters count in) with `final_flush == false`, and once more with
+    /// `true` when the pipeline shuts down, after the last batch. Returned events continue
+    /// through the filters after this one; with `Outcome::Success` the filter's common
+    /// options (add_tag, ...) are applied to them first (Logstash's `filter_matched`).
+    fn flush(&self, _final_flush: bool) -> Vec<(Event, Outcome)> {
+        Vec::new()
+    }
 }
 
 /// Decodes bytes into events and encodes events into bytes.
@@ -214,9 +95,6 @@ pub trait Codec: Send {
     /// `auto_flush_interval`); inputs call it periodically while their source is idle.
     fn flush_expired(&mut self, _out: &mut Vec<Event>) {}
 }
-
-/// Builds a codec from its plugin value (used by inputs and outputs with a `codec` option).
-pub type CodecFactory = Arc<dyn Fn() -> Box<dyn Codec> + Send + Sync>;
 
 /// An output: receives batches of events; returns when every event in the batch was
 /// accepted. Dropping the events releases their acknowledgements; an output that gives up

@@ -48,6 +48,10 @@ pub fn run_steps(steps: &[Step], mut batch: Vec<Event>) -> Vec<Event> {
                         // Dropped on purpose: its acknowledgement fires as delivered.
                         Outcome::Drop => drop(e),
                     }
+                    for mut n in ctx.matched_events.drain(..) {
+                        node.common.apply(&mut n);
+                        out.push(n);
+                    }
                     out.append(&mut ctx.new_events);
                 }
                 batch = out;
@@ -81,6 +85,81 @@ pub fn run_steps(steps: &[Step], mut batch: Vec<Event>) -> Vec<Event> {
         }
     }
     batch
+}
+
+/// How often filters that want it are flushed (Logstash's periodic flusher: 5 s).
+pub const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// True when some filter in `steps` wants periodic flushes.
+pub fn wants_flush(steps: &[Step]) -> bool {
+    steps.iter().any(|s| match s {
+        Step::Filter(node) => node.filter.wants_flush(),
+        Step::If {
+            branches,
+            otherwise,
+        } => branches.iter().any(|(_, b)| wants_flush(b)) || wants_flush(otherwise),
+    })
+}
+
+/// Flushes every filter in order; what a filter emits runs through the steps after it
+/// (leaving a conditional branch, it continues after the conditional), as Logstash's
+/// flush does.
+pub fn flush_steps(steps: &[Step], final_flush: bool) -> Vec<Event> {
+    let mut out = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let produced: Vec<Event> = match step {
+            Step::Filter(node) => {
+                if !node.filter.wants_flush() {
+                    continue;
+                }
+                node.filter
+                    .flush(final_flush)
+                    .into_iter()
+                    .filter_map(|(mut e, outcome)| match outcome {
+                        Outcome::Success => {
+                            node.common.apply(&mut e);
+                            Some(e)
+                        }
+                        Outcome::Failure => Some(e),
+                        Outcome::Drop => None,
+                    })
+                    .collect()
+            }
+            Step::If {
+                branches,
+                otherwise,
+            } => {
+                let mut v = Vec::new();
+                for (_, b) in branches {
+                    v.extend(flush_steps(b, final_flush));
+                }
+                v.extend(flush_steps(otherwise, final_flush));
+                v
+            }
+        };
+        if !produced.is_empty() {
+            out.extend(run_steps(&steps[i + 1..], produced));
+        }
+    }
+    out
+}
+
+/// Routes `events` to the outputs and waits until each accepted its share.
+async fn deliver(routes: &[Route], outputs: &[CompiledOutput], stats: &Stats, events: Vec<Event>) {
+    if events.is_empty() {
+        return;
+    }
+    let per_output = route_batch(routes, outputs.len(), events);
+    let delivered: u64 = per_output.iter().map(|b| b.len() as u64).sum();
+    futures::future::join_all(
+        per_output
+            .into_iter()
+            .zip(outputs.iter())
+            .filter(|(b, _)| !b.is_empty())
+            .map(|(b, o)| o.output.send(b)),
+    )
+    .await;
+    stats.events_out.fetch_add(delivered, Ordering::Relaxed);
 }
 
 fn route(routes: &[Route], e: &Event, dest: &mut Vec<usize>) {
@@ -142,7 +221,11 @@ pub struct RunningPipeline {
     shutdown: CancellationToken,
     inputs: JoinSet<()>,
     workers: JoinSet<()>,
+    filters: Arc<Vec<Step>>,
+    routes: Arc<Vec<Route>>,
     outputs: Arc<Vec<CompiledOutput>>,
+    /// The periodic flusher (only when a filter wants flushes) and its stop signal.
+    flusher: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
     pub stats: Arc<Stats>,
 }
 
@@ -152,6 +235,16 @@ impl RunningPipeline {
         p: CompiledPipeline,
         build: &BuildContext,
         settings: &RunSettings,
+    ) -> RunningPipeline {
+        Self::start_with_flush_interval(p, build, settings, FLUSH_INTERVAL)
+    }
+
+    /// [`RunningPipeline::start`] with another periodic flush interval (tests).
+    pub fn start_with_flush_interval(
+        p: CompiledPipeline,
+        build: &BuildContext,
+        settings: &RunSettings,
+        flush_interval: std::time::Duration,
     ) -> RunningPipeline {
         let workers = settings.workers.max(1);
         let batch_size = settings.batch_size.max(1);
@@ -196,11 +289,26 @@ impl RunningPipeline {
                 batch_delay,
             ));
         }
+        let flusher = wants_flush(&filters).then(|| {
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(flusher(
+                stop.clone(),
+                flush_interval,
+                filters.clone(),
+                routes.clone(),
+                outputs.clone(),
+                stats.clone(),
+            ));
+            (stop, task)
+        });
         RunningPipeline {
             shutdown,
             inputs,
             workers: worker_tasks,
+            filters,
+            routes,
             outputs,
+            flusher,
             stats,
         }
     }
@@ -214,8 +322,9 @@ impl RunningPipeline {
         self.shutdown.clone()
     }
 
-    /// Waits until every input ended and everything queued was delivered, then closes the
-    /// outputs.
+    /// Waits until every input ended and everything queued was delivered, flushes the
+    /// filters a last time (Logstash's final flush: aggregate maps, pending elapsed starts,
+    /// metrics), then closes the outputs.
     pub async fn wait(mut self) {
         while self.inputs.join_next().await.is_some() {}
         while let Some(r) = self.workers.join_next().await {
@@ -223,9 +332,44 @@ impl RunningPipeline {
                 tracing::error!(error = %e, "a pipeline worker failed");
             }
         }
+        if let Some((stop, task)) = self.flusher.take() {
+            stop.cancel();
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "the filter flusher failed");
+            }
+            let events = flush_steps(&self.filters, true);
+            self.stats
+                .events_filtered
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            deliver(&self.routes, &self.outputs, &self.stats, events).await;
+        }
         for o in self.outputs.iter() {
             o.output.close().await;
         }
+    }
+}
+
+/// Flushes the filters every `interval` until stopped; what they emit goes to the outputs.
+async fn flusher(
+    stop: CancellationToken,
+    interval: std::time::Duration,
+    filters: Arc<Vec<Step>>,
+    routes: Arc<Vec<Route>>,
+    outputs: Arc<Vec<CompiledOutput>>,
+    stats: Arc<Stats>,
+) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let events = flush_steps(&filters, false);
+        stats
+            .events_filtered
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        deliver(&routes, &outputs, &stats, events).await;
     }
 }
 
@@ -268,16 +412,6 @@ async fn worker(
         stats
             .events_filtered
             .fetch_add(filtered.len() as u64, Ordering::Relaxed);
-        let per_output = route_batch(&routes, outputs.len(), filtered);
-        let delivered: u64 = per_output.iter().map(|b| b.len() as u64).sum();
-        futures::future::join_all(
-            per_output
-                .into_iter()
-                .zip(outputs.iter())
-                .filter(|(b, _)| !b.is_empty())
-                .map(|(b, o)| o.output.send(b)),
-        )
-        .await;
-        stats.events_out.fetch_add(delivered, Ordering::Relaxed);
+        deliver(&routes, &outputs, &stats, filtered).await;
     }
 }

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub offers: AtomicU64,
     pub launches: AtomicU64,
     pub declines: AtomicU64,
+    /// REVIVE calls: each clears every decline filter (a burst of offers).
+    pub revives: AtomicU64,
     pub kills: AtomicU64,
     pub updates: AtomicU64,
     pub call_errors: AtomicU64,
@@ -279,6 +281,12 @@ impl Driver {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The deadline survives loop turns: ticks must not restart the watchdog.
         let mut last_event = tokio::time::Instant::now();
+        // The node views the API serves cost O(nodes) to rebuild: after an event they are
+        // rebuilt at most every PUBLISH_EVERY (and on every tick). Rebuilding them per event
+        // made a 1,000-node start-up quadratic: the burst of status updates was processed
+        // slower than the master re-sends unacknowledged ones, and never drained.
+        const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+        let mut published = tokio::time::Instant::now();
         loop {
             let quiet = heartbeat * self.config.missed_heartbeats;
             tokio::select! {
@@ -323,7 +331,10 @@ impl Driver {
                     if subscribed || self.sched.take_dirty() {
                         self.persist().await?;
                     }
-                    self.publish();
+                    if published.elapsed() >= PUBLISH_EVERY {
+                        self.publish();
+                        published = tokio::time::Instant::now();
+                    }
                     if let Some(end) = self.send_all(calls).await {
                         return Ok(end);
                     }
@@ -339,6 +350,7 @@ impl Driver {
                         self.persist().await?;
                     }
                     self.publish();
+                    published = tokio::time::Instant::now();
                     if let Some(end) = self.send_all(calls).await {
                         return Ok(end);
                     }
@@ -366,6 +378,9 @@ impl Driver {
                 }
                 CallType::Kill => {
                     self.shared.metrics.kills.fetch_add(1, Ordering::Relaxed);
+                }
+                CallType::Revive => {
+                    self.shared.metrics.revives.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => {}
             }

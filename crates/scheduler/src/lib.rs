@@ -134,12 +134,11 @@ pub async fn run_with(
             }
         });
     }
-    let mut settings = sched::Settings::new(
+    let settings = sched::Settings::new(
         opts.role.clone(),
         spec,
         uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
     );
-    settings.agent.ports = 0;
     let framework = FrameworkInfo {
         id: None,
         user: opts.user.clone(),

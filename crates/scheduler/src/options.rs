@@ -155,7 +155,9 @@ impl SchedulerOptions {
         Ok(AgentSpec {
             cpus: self.agent_cpus,
             mem: self.agent_mem,
-            ports: 0,
+            // The status endpoint's port, taken from the offer: two tasks on one host
+            // network must not both assume 9601.
+            ports: 1,
             launch,
             scheduler_url: self.advertise_url(),
             log_dirs: self.agent_log_dirs.clone(),

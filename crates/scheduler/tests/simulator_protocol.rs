@@ -101,16 +101,24 @@ async fn stream_matches_shared_examples_and_http_rules_hold() {
     let subscribed = shared("event-SUBSCRIBED.json")["body"].clone();
     assert_eq!(keys(&records[0]), keys(&subscribed));
     assert_eq!(records[1], shared("event-HEARTBEAT.json")["body"]);
-    // Offers: every key we send is one the transcript's OFFERS record uses.
+    // Offers: every key we send is one a shared OFFERS record uses (the transcript's, or
+    // the resource-shapes example's, which also carries the agent's `url`).
     let transcript = shared("examples/subscribe-stream-transcript.json");
     let offers: Value =
         serde_json::from_str(transcript["records"][2].as_str().expect("record")).expect("json");
+    let shapes = shared("examples/offers-resource-shapes.json");
+    let shapes_record = shapes["recordio_record"].as_str().expect("record");
+    let with_url: Value =
+        serde_json::from_str(shapes_record.split_once('\n').expect("length prefix").1)
+            .expect("json");
+    let mut allowed = keys(&offers);
+    allowed.extend(keys(&with_url));
     assert_eq!(records[2]["type"], "OFFERS");
     assert!(
-        keys(&records[2]).is_subset(&keys(&offers)),
+        keys(&records[2]).is_subset(&allowed),
         "{:?} vs {:?}",
         keys(&records[2]),
-        keys(&offers)
+        allowed
     );
 
     let fid = records[0]["subscribed"]["framework_id"].clone();

@@ -1,5 +1,8 @@
 //! Codecs: bytes ↔ events. One file per codec.
 
+pub mod cef;
+pub mod dots;
+pub mod es_bulk;
 pub mod json;
 pub mod json_lines;
 pub mod line;

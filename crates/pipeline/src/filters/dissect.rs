@@ -9,9 +9,9 @@
 //! gets `tag_on_failure`; `convert_datatype` converts to `int`/`float` afterwards and tags
 //! `_dataconversion{nullvalue,uncoercible}_<field>_<type>` when it cannot.
 
-use crate::filters::rubyre;
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
+use crate::ruby;
 use logstash_mesos_core::{Event, FieldRef, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
@@ -207,7 +207,7 @@ impl Dissector {
                                 "" => " ",
                                 d => d,
                             };
-                            format!("{}{join}{}", rubyre::to_s(old), value(i))
+                            format!("{}{join}{}", ruby::to_s(old), value(i))
                         }
                         None => value(i).to_string(),
                     };
@@ -218,7 +218,7 @@ impl Dissector {
                         .ok()
                         .and_then(|r| event.get(&r).cloned())
                     {
-                        Some(v) => rubyre::to_s(&v),
+                        Some(v) => ruby::to_s(&v),
                         None => self
                             .fields
                             .iter()
@@ -350,7 +350,7 @@ fn convert(v: &Value, ty: Target) -> Option<Value> {
     let s = match v {
         Value::Integer(i) if ty == Target::Int => return Some(Value::Integer(*i)),
         Value::Null => return None,
-        other => rubyre::to_s(other),
+        other => ruby::to_s(other),
     };
     match ty {
         Target::Float => java_double(&s).map(Value::Float),
@@ -360,7 +360,7 @@ fn convert(v: &Value, ty: Target) -> Option<Value> {
                 return Some(Value::Integer(i));
             }
             // An integer beyond 64 bits is kept exactly, as Ruby's Integer() does.
-            let (neg, digits) = rubyre::split_sign(t);
+            let (neg, digits) = ruby::split_sign(t);
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Some(Value::integer_from_decimal(neg, digits));
             }
@@ -379,7 +379,7 @@ impl Filter for Dissect {
                     continue;
                 }
                 Some(Value::String(s)) => s.clone(),
-                Some(other) => rubyre::to_s(other),
+                Some(other) => ruby::to_s(other),
             };
             match d.dissect(&text, event) {
                 Ok(true) => {}

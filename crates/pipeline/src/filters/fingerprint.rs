@@ -7,9 +7,9 @@
 //! with `concatenate_sources` / `concatenate_all_fields` the input is `|name|value|...|`
 //! over the sorted field names, hashes deep-sorted, as Logstash builds it.
 
-use crate::filters::rubyre;
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
+use crate::ruby;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use logstash_mesos_core::{Event, FieldRef, Key, Map, Value};
@@ -204,7 +204,7 @@ fn deep_sort(v: &Value) -> Value {
 
 impl Fingerprint {
     fn hash(&self, v: &Value) -> Result<Value, String> {
-        let text = rubyre::to_s(v);
+        let text = ruby::to_s(v);
         let data = text.as_bytes();
         let bytes = match (self.method, &self.key) {
             (Method::Sha1, None) => digest::<sha1::Sha1>(data),
@@ -272,7 +272,7 @@ impl Fingerprint {
                 sorted.sort_by(|a, b| a.0.cmp(&b.0));
                 for (_, r) in sorted {
                     let Some(v) = event.get(r) else { continue };
-                    let kept: String = rubyre::to_s(v)
+                    let kept: String = ruby::to_s(v)
                         .chars()
                         .filter(|c| is_punct_or_symbol(*c))
                         .collect();
@@ -292,7 +292,7 @@ impl Fingerprint {
                         s.push('|');
                         s.push_str(k);
                         s.push('|');
-                        s.push_str(&rubyre::to_s(v));
+                        s.push_str(&ruby::to_s(v));
                     }
                 }
             } else {
@@ -303,7 +303,7 @@ impl Fingerprint {
                     s.push_str(name);
                     s.push('|');
                     if let Some(v) = event.get(r) {
-                        s.push_str(&rubyre::to_s(&deep_sort(v)));
+                        s.push_str(&ruby::to_s(&deep_sort(v)));
                     }
                 }
             }

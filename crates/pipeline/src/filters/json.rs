@@ -127,7 +127,7 @@ impl Filter for Json {
                 None => {
                     event.set_timestamp(Timestamp::now());
                     event.add_tag(TIMESTAMP_FAILURE_TAG);
-                    let text = crate::filters::rubyre::to_s(&raw);
+                    let text = crate::ruby::to_s(&raw);
                     let _ = event.set(&FieldRef::top(TIMESTAMP_FAILURE_FIELD), Value::String(text));
                 }
             }

@@ -8,9 +8,9 @@
 //! `timeout_millis` bounds one event: past it (or when the backtracking budget runs out)
 //! the event is tagged `tag_on_timeout` and left unchanged.
 
-use crate::filters::rubyre;
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
+use crate::ruby;
 use fancy_regex::Regex;
 use logstash_mesos_core::{Event, FieldRef, Map, Template, Value};
 use std::time::{Duration, Instant};
@@ -166,7 +166,7 @@ impl Transform {
         match self {
             Transform::Lower => s.to_lowercase(),
             Transform::Upper => s.to_uppercase(),
-            Transform::Capitalize => rubyre::capitalize(s),
+            Transform::Capitalize => ruby::capitalize(s),
         }
     }
 }
@@ -196,7 +196,7 @@ pub struct Kv {
 }
 
 fn re(option: &str, pattern: &str) -> BuildResult<Regex> {
-    rubyre::compile(pattern).map_err(|e| BuildError::option(option, e))
+    ruby::compile(pattern).map_err(|e| BuildError::option(option, e))
 }
 
 fn optional(
@@ -372,7 +372,7 @@ struct Scope {
 fn strip(re: &Option<Regex>, s: String) -> Result<String, Abort> {
     match re {
         None => Ok(s),
-        Some(r) => rubyre::gsub(r, &s, "").map_err(|_| Abort::Timeout),
+        Some(r) => ruby::gsub(r, &s, "").map_err(|_| Abort::Timeout),
     }
 }
 

@@ -5,7 +5,7 @@ use super::engine::{build_rust, Engine, EngineKind, EnginePref, MatchResult};
 use super::expand::{expand, Capture, Coerce, ExpandError};
 use super::library::PatternLibrary;
 use super::translate::{translate, Dialect};
-use crate::filters::rubyre::{ruby_to_f, ruby_to_i};
+use crate::ruby::{ruby_to_f, ruby_to_i};
 use logstash_mesos_core::FieldRef;
 
 /// One compiled grok pattern.

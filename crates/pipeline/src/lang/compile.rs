@@ -2,8 +2,8 @@
 //! (`args.rs`), plugins built, conditionals compiled. Every error is collected so the user
 //! sees all of them at once, each with its position.
 
-use crate::common::CommonFilterOptions;
 use crate::condition::{Condition, Operand};
+use crate::filter_common::CommonFilterOptions;
 use crate::graph::{CompiledInput, CompiledOutput, CompiledPipeline, FilterNode, Route, Step};
 use crate::input_context::Decorator;
 use crate::lang::args::{build_codecs, number, Resolver};

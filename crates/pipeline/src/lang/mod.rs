@@ -5,10 +5,10 @@ pub(crate) mod args;
 pub mod ast;
 mod check;
 pub mod compile;
-mod cond;
 pub mod env;
 pub mod escapes;
 mod parse;
+mod parse_condition;
 pub mod source;
 mod syntax_error;
 

@@ -345,6 +345,10 @@ pub struct RunningInput {
     pub rx: mpsc::Receiver<Event>,
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// Cancels the input when this is dropped without `stop` (a failing test): the
+    /// consumer's blocking loop then ends, so the test's runtime can shut down and the
+    /// failure is reported instead of hanging.
+    _cancel_on_drop: tokio_util::sync::DropGuard,
 }
 
 pub fn start_input(a: &Args) -> RunningInput {
@@ -355,7 +359,12 @@ pub fn start_input(a: &Args) -> RunningInput {
     let (ctx, rx): (InputContext, _) = InputContext::for_test(1000);
     let shutdown = ctx.shutdown.clone();
     let task = tokio::spawn(input.run(ctx));
-    RunningInput { rx, shutdown, task }
+    RunningInput {
+        rx,
+        _cancel_on_drop: shutdown.clone().drop_guard(),
+        shutdown,
+        task,
+    }
 }
 
 impl RunningInput {
@@ -377,6 +386,7 @@ impl RunningInput {
             mut rx,
             shutdown,
             task,
+            ..
         } = self;
         shutdown.cancel();
         // Keep the queue flowing while the consumer drains and commits.

@@ -238,6 +238,11 @@ async fn metrics(State(s): State<AppState>) -> Response {
         ("offers", "offers received", &m.offers),
         ("launches", "agent tasks launched", &m.launches),
         ("declines", "offers declined", &m.declines),
+        (
+            "revives",
+            "REVIVE calls (each clears every filter)",
+            &m.revives,
+        ),
         ("kills", "kill calls sent", &m.kills),
         ("updates", "task status updates received", &m.updates),
         (

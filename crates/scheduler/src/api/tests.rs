@@ -195,4 +195,13 @@ async fn health_metrics_openapi_ui() {
     let (code, body) = call(&st, "GET", "/", "").await;
     assert_eq!(code, StatusCode::OK);
     assert!(body.contains("id=\"editor\""));
+    // Relative URLs only: behind the DC/OS admin router the page lives under
+    // /service/<name>/, where "/v1/..." would miss the scheduler.
+    assert!(body.contains("fetch(\"v1/configs\")"));
+    for absolute in ["fetch(\"/", "src=\"/", "href=\"/", "EventSource(\"/"] {
+        assert!(
+            !body.contains(absolute),
+            "the UI uses an absolute URL: {absolute}"
+        );
+    }
 }

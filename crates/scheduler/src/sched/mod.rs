@@ -2,10 +2,16 @@
 //! calls out. No I/O, and the time is passed in, so tests drive it step by step.
 //!
 //! Policy: exactly one agent task per node (keyed by hostname). Offers from nodes
-//! lacking an agent are accepted with one LAUNCH; all others are declined with a
-//! refuse filter. When every known node has its agent the framework SUPPRESSes,
-//! REVIVing when a node loses its agent and periodically (new nodes only show up
-//! through offers). Failed agents are relaunched after an exponential backoff.
+//! lacking an agent are accepted with one LAUNCH; all others are declined with a long
+//! per-node refuse filter. The framework never SUPPRESSes: a suppressed framework gets
+//! no offers at all, so a node that joins later would wait for the next REVIVE, while a
+//! node behind a decline filter is simply not offered and a new node (no filter) is
+//! offered at the master's next allocation. A node whose agent died is re-offered
+//! because its freed resources exceed what was refused (the master filters an offer
+//! only when the refused resources contain it); REVIVE, which clears every filter, is
+//! the fallback when a node we wait for is not offered in time. Failed agents are
+//! relaunched after an exponential backoff, carried out by declining that node's
+//! offers for the remaining wait. See docs/design/scheduler-offers.md.
 
 pub mod resources;
 pub mod task;
@@ -27,7 +33,8 @@ pub use task::{AgentSpec, LaunchMode};
 pub struct Settings {
     pub role: String,
     pub agent: AgentSpec,
-    /// Refuse filter for offers from nodes that already have their agent.
+    /// Refuse filter for offers from nodes that already have their agent (and for the
+    /// rest of an accepted offer). Sets the steady offer churn: N nodes / this.
     pub refuse_seconds: f64,
     /// Refuse filter for offers too small for an agent.
     pub insufficient_refuse_seconds: f64,
@@ -38,10 +45,11 @@ pub struct Settings {
     pub reconcile_initial: Duration,
     pub reconcile_max: Duration,
     pub implicit_reconcile_every: Duration,
-    /// While suppressed, REVIVE this often so that new nodes get offered.
-    pub discover_every: Duration,
-    /// After such a REVIVE, stay unsuppressed until offers arrive or this long.
-    pub discover_window: Duration,
+    /// A node waiting for its agent that is not offered this long after we expected an
+    /// offer (its backoff or our filter over) triggers a REVIVE; doubled per miss.
+    pub revive_after: Duration,
+    /// Cap of that doubling (a node that left for good costs one REVIVE per this).
+    pub revive_max: Duration,
     /// Distinguishes task ids of this scheduler process from earlier ones.
     pub instance: String,
 }
@@ -51,16 +59,16 @@ impl Settings {
         Self {
             role: role.into(),
             agent,
-            refuse_seconds: 300.0,
-            insufficient_refuse_seconds: 60.0,
+            refuse_seconds: 3600.0,
+            insufficient_refuse_seconds: 600.0,
             backoff_initial: Duration::from_secs(5),
             backoff_max: Duration::from_secs(300),
             stable_after: Duration::from_secs(120),
             reconcile_initial: Duration::from_secs(5),
             reconcile_max: Duration::from_secs(120),
             implicit_reconcile_every: Duration::from_secs(900),
-            discover_every: Duration::from_secs(300),
-            discover_window: Duration::from_secs(30),
+            revive_after: Duration::from_secs(15),
+            revive_max: Duration::from_secs(3600),
             instance: instance.into(),
         }
     }
@@ -98,6 +106,11 @@ struct Node {
     not_before: Option<Instant>,
     last_state: Option<TaskState>,
     last_message: Option<String>,
+    /// The node has no agent and the master should offer it by then (our filters
+    /// and its backoff are over); past it, REVIVE.
+    expect_offer_by: Option<Instant>,
+    /// REVIVEs made for this node since its last offer.
+    revive_misses: u32,
 }
 
 /// A node as shown by the API.
@@ -130,9 +143,8 @@ pub struct Scheduler {
     tasks: BTreeMap<Id, TaskRecord>,
     /// hostname → the node's one active task.
     active: HashMap<String, Id>,
-    suppressed: bool,
     last_revive: Option<Instant>,
-    discovering_until: Option<Instant>,
+    revives: u64,
     reconcile: Option<Reconciliation>,
     next_implicit: Option<Instant>,
     /// Host whose agent was killed for a rolling update and is being replaced.
@@ -158,9 +170,8 @@ impl Scheduler {
             nodes: BTreeMap::new(),
             tasks: BTreeMap::new(),
             active: HashMap::new(),
-            suppressed: false,
             last_revive: None,
-            discovering_until: None,
+            revives: 0,
             reconcile: None,
             next_implicit: None,
             rolling: None,
@@ -186,8 +197,9 @@ impl Scheduler {
         self.subscribed
     }
 
-    pub fn is_suppressed(&self) -> bool {
-        self.suppressed
+    /// REVIVE calls made so far (each clears every decline filter: offer churn).
+    pub fn revives(&self) -> u64 {
+        self.revives
     }
 
     /// True once since the last call when something durable changed.
@@ -256,7 +268,6 @@ impl Scheduler {
             }
             EventType::Offers => {
                 if let Some(offers) = event.offers {
-                    self.discovering_until = None;
                     self.on_offers(now, offers.offers, &mut calls);
                 }
             }
@@ -274,8 +285,8 @@ impl Scheduler {
         calls
     }
 
-    /// Timers: reconciliation retries, periodic implicit reconciliation, node
-    /// discovery while suppressed, rolling updates.
+    /// Timers: reconciliation retries, periodic implicit reconciliation, the REVIVE
+    /// fallback for nodes not offered in time, rolling updates.
     pub fn tick(&mut self, now: Instant) -> Vec<Call> {
         let mut calls = Vec::new();
         let Some(fid) = self.live_fid() else {
@@ -301,14 +312,7 @@ impl Scheduler {
             calls.push(Call::reconcile(&fid, Vec::new()));
             self.next_implicit = Some(now + self.settings.implicit_reconcile_every);
         }
-        if self.suppressed
-            && self
-                .last_revive
-                .is_none_or(|t| now.duration_since(t) >= self.settings.discover_every)
-        {
-            self.revive(now, &fid, &mut calls);
-            self.discovering_until = Some(now + self.settings.discover_window);
-        }
+        self.revive_if_starved(now, &fid, &mut calls);
         self.after_step(now, &mut calls);
         calls
     }
@@ -327,9 +331,13 @@ impl Scheduler {
             self.dirty = true;
         }
         self.subscribed = true;
-        // A SUBSCRIBE without suppressed_roles leaves the framework unsuppressed.
-        self.suppressed = false;
-        self.last_revive = Some(now);
+        // Offers are generated afresh after a SUBSCRIBE: give them time to come.
+        for (host, node) in &mut self.nodes {
+            if !self.active.contains_key(host) {
+                let from = node.not_before.map_or(now, |t| t.max(now));
+                node.expect_offer_by = Some(from + self.settings.revive_after);
+            }
+        }
         self.next_implicit = Some(now + self.settings.implicit_reconcile_every);
         let pending: BTreeSet<Id> = self.tasks.keys().cloned().collect();
         if pending.is_empty() {
@@ -364,6 +372,8 @@ impl Scheduler {
             let host = offer.hostname.clone();
             let node = self.nodes.entry(host.clone()).or_default();
             node.agent_id = Some(offer.agent_id.clone());
+            node.revive_misses = 0;
+            node.expect_offer_by = None;
             let not_before = node.not_before;
             if let Some(tid) = self.active.get(&host).cloned() {
                 // A task left UNREACHABLE on a previous incarnation of this agent will
@@ -382,6 +392,10 @@ impl Scheduler {
             }
             if let Some(wait) = not_before.filter(|t| *t > now).map(|t| t - now) {
                 let secs = wait.as_secs_f64().max(1.0);
+                if let Some(n) = self.nodes.get_mut(&host) {
+                    n.expect_offer_by =
+                        Some(now + Duration::from_secs_f64(secs) + self.settings.revive_after);
+                }
                 declines.entry(secs_key(secs)).or_default().push(offer.id);
                 continue;
             }
@@ -389,10 +403,13 @@ impl Scheduler {
                 Ok(res) => {
                     self.seq += 1;
                     let task_id = task::task_id(&host, &self.settings.instance, self.seq);
-                    let info = self
-                        .settings
-                        .agent
-                        .build(&task_id, &offer.agent_id, &host, res);
+                    let info = self.settings.agent.build(
+                        &task_id,
+                        &offer.agent_id,
+                        &host,
+                        &task::agent_endpoint(&offer),
+                        res,
+                    );
                     tracing::info!(node = %host, task = %task_id, "launching agent");
                     self.tasks.insert(
                         task_id.clone(),
@@ -420,6 +437,11 @@ impl Scheduler {
                     tracing::warn!(node = %host, missing = ?missing, "offer too small for an agent");
                     if let Some(n) = self.nodes.get_mut(&host) {
                         n.last_message = Some(format!("offer too small: {}", missing.join("; ")));
+                        n.expect_offer_by = Some(
+                            now + Duration::from_secs_f64(
+                                self.settings.insufficient_refuse_seconds,
+                            ) + self.settings.revive_after,
+                        );
                     }
                     declines
                         .entry(secs_key(self.settings.insufficient_refuse_seconds))
@@ -504,10 +526,12 @@ impl Scheduler {
                 node.not_before = Some(now + backoff(&self.settings, node.failures));
                 tracing::warn!(node = %host, task = %task_id, state = %t.state, failures = node.failures, "agent lost");
             }
-            // Our decline filters may hold this node's offers back: clear them.
-            if let Some(fid) = &fid {
-                self.revive(now, fid, calls);
-            }
+            // No REVIVE here (it would clear every node's filter): the freed resources
+            // get this node offered again; `revive_if_starved` covers a master that
+            // does not.
+            let from = node.not_before.map_or(now, |t| t.max(now));
+            node.expect_offer_by = Some(from + self.settings.revive_after);
+            node.revive_misses = 0;
             return;
         }
         match self.active.get(&host) {
@@ -528,29 +552,43 @@ impl Scheduler {
         }
     }
 
-    fn revive(&mut self, now: Instant, fid: &Id, calls: &mut Vec<Call>) {
+    /// REVIVE when a node without an agent was not offered by the time we expected
+    /// (the master should have: its resources were freed, or our filter ran out). At
+    /// most one REVIVE per `revive_after`; each node's wait doubles per miss up to
+    /// `revive_max`, so a node that left for good does not cause steady churn.
+    fn revive_if_starved(&mut self, now: Instant, fid: &Id, calls: &mut Vec<Call>) {
+        if self
+            .last_revive
+            .is_some_and(|t| now.duration_since(t) < self.settings.revive_after)
+        {
+            return;
+        }
+        let mut starved = Vec::new();
+        for (host, node) in &self.nodes {
+            if !self.active.contains_key(host) && node.expect_offer_by.is_some_and(|t| now >= t) {
+                starved.push(host.clone());
+            }
+        }
+        if starved.is_empty() {
+            return;
+        }
+        tracing::info!(nodes = ?starved, "nodes without an agent were not offered in time: REVIVE");
         calls.push(Call::revive(fid, vec![self.settings.role.clone()]));
-        self.suppressed = false;
         self.last_revive = Some(now);
+        self.revives += 1;
+        for host in starved {
+            if let Some(n) = self.nodes.get_mut(&host) {
+                n.revive_misses = n.revive_misses.saturating_add(1);
+                let wait = (self.settings.revive_after * 2u32.pow(n.revive_misses.min(16)))
+                    .min(self.settings.revive_max);
+                n.expect_offer_by = Some(now + wait);
+            }
+        }
     }
 
-    /// Every known node has an agent (and the stream is live): no offers needed.
-    fn all_served(&self) -> bool {
-        !self.nodes.is_empty() && self.nodes.keys().all(|h| self.active.contains_key(h))
-    }
-
-    fn after_step(&mut self, now: Instant, calls: &mut Vec<Call>) {
+    fn after_step(&mut self, _now: Instant, calls: &mut Vec<Call>) {
         let Some(fid) = self.live_fid() else { return };
         self.roll(&fid, calls);
-        let discovering = self.discovering_until.is_some_and(|t| now < t);
-        if self.all_served() && self.rolling.is_none() && !discovering {
-            if !self.suppressed {
-                calls.push(Call::suppress(&fid, vec![self.settings.role.clone()]));
-                self.suppressed = true;
-            }
-        } else if self.suppressed {
-            self.revive(now, &fid, calls);
-        }
     }
 
     /// Replaces agents whose spec changed, one node at a time: kill one, wait until

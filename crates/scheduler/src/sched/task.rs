@@ -8,7 +8,8 @@ use crate::proto::{
 };
 
 pub use logstash_mesos_core::agent_protocol::{
-    ENV_AGENT_ID, ENV_AGENT_PORT, ENV_NODE, ENV_SCHEDULER_URL, ENV_TASK_ID,
+    ENV_AGENT_ID, ENV_AGENT_PORT, ENV_MESOS_AGENT, ENV_MESOS_TASK_ID, ENV_NODE, ENV_SCHEDULER_URL,
+    ENV_TASK_ID,
 };
 pub const TASK_NAME: &str = "logstash-agent";
 /// Prefix of every task id this framework creates (lets us recognise our own orphans).
@@ -66,6 +67,7 @@ impl AgentSpec {
         task_id: &Id,
         agent_id: &Id,
         hostname: &str,
+        mesos_agent: &str,
         resources: Vec<Resource>,
     ) -> TaskInfo {
         let mut vars = vec![
@@ -73,6 +75,8 @@ impl AgentSpec {
             var(ENV_SCHEDULER_URL, &self.scheduler_url),
             var(ENV_NODE, hostname),
             var(ENV_TASK_ID, &task_id.value),
+            var(ENV_MESOS_TASK_ID, &task_id.value),
+            var(ENV_MESOS_AGENT, mesos_agent),
         ];
         if let Some(port) = super::resources::first_port(&resources) {
             vars.push(var(ENV_AGENT_PORT, &port.to_string()));
@@ -154,6 +158,31 @@ impl AgentSpec {
     }
 }
 
+/// The offer's agent as `[scheme://]host:port` for the `mesos` input: from the offer's
+/// `url` (its `address.ip`, else `address.hostname`, and `port`; `https` kept), else the
+/// offer's hostname on Mesos's default agent port 5051.
+pub fn agent_endpoint(offer: &crate::proto::Offer) -> String {
+    let from_url = offer.url.as_ref().and_then(|u| {
+        let a = u.get("address")?;
+        let host = a
+            .get("ip")
+            .and_then(|v| v.as_str())
+            .or_else(|| a.get("hostname").and_then(|v| v.as_str()))
+            .filter(|h| !h.is_empty())?;
+        let port = a.get("port").and_then(|v| v.as_u64()).unwrap_or(5051);
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        Some(match u.get("scheme").and_then(|v| v.as_str()) {
+            Some("https") => format!("https://{host}:{port}"),
+            _ => format!("{host}:{port}"),
+        })
+    });
+    from_url.unwrap_or_else(|| format!("{}:5051", offer.hostname))
+}
+
 fn var(name: &str, value: &str) -> Variable {
     Variable {
         name: name.into(),
@@ -222,7 +251,7 @@ mod tests {
             image: "img:1".into(),
             force_pull: false,
         })
-        .build(&Id::new("t"), &Id::new("a"), "node-1", res);
+        .build(&Id::new("t"), &Id::new("a"), "node-1", "10.0.0.1:5051", res);
         let ours = normalize(&serde_json::to_value(&ours).expect("ser"));
         for path in [
             "/container/type",
@@ -270,7 +299,7 @@ mod tests {
         let t = spec(LaunchMode::Command {
             command: "./logstash-mesos agent".into(),
         })
-        .build(&Id::new("t"), &Id::new("a"), "n", vec![]);
+        .build(&Id::new("t"), &Id::new("a"), "n", "n:5051", vec![]);
         let cmd = t.command.expect("command");
         assert_eq!(cmd.value.as_deref(), Some("./logstash-mesos agent"));
         assert_eq!(
@@ -300,5 +329,43 @@ mod tests {
     #[test]
     fn task_ids_are_sanitised() {
         assert_eq!(task_id("a/b c", "x", 3).value, "logstash-agent.a_b_c.x-3");
+    }
+
+    /// The Docker task learns its node's agent from the offer: `url.address` (the shape
+    /// of `../shared/mesos/scheduler-api/examples/offers-resource-shapes.json`), the IP
+    /// before the hostname; without `url`, the hostname on 5051.
+    #[test]
+    fn agent_endpoint_comes_from_the_offer() {
+        let text = std::fs::read_to_string(api_dir().join("examples/offers-resource-shapes.json"))
+            .expect("read");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        let record = v["recordio_record"].as_str().expect("record");
+        let body = record.split_once('\n').expect("length prefix").1;
+        let ev: Value = serde_json::from_str(body).expect("event");
+        let mut offer: crate::proto::Offer =
+            serde_json::from_value(ev["offers"]["offers"][0].clone()).expect("offer");
+        assert_eq!(agent_endpoint(&offer), "10.0.1.5:5051");
+        offer.url = None;
+        assert_eq!(agent_endpoint(&offer), "agent-1.example.com:5051");
+        let t = spec(LaunchMode::Docker {
+            image: "img:1".into(),
+            force_pull: false,
+        })
+        .build(
+            &Id::new("t"),
+            &Id::new("a"),
+            "n",
+            &agent_endpoint(&offer),
+            vec![],
+        );
+        let vars = t
+            .command
+            .and_then(|c| c.environment)
+            .expect("env")
+            .variables;
+        assert!(vars
+            .iter()
+            .any(|v| v.name == ENV_MESOS_AGENT
+                && v.value.as_deref() == Some("agent-1.example.com:5051")));
     }
 }

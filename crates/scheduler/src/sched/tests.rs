@@ -120,9 +120,12 @@ fn one_launch_per_node_and_decline_the_rest() {
         vec!["agent-a", "agent-b"]
     );
     // The second offer from node a is declined with the long filter.
-    assert_eq!(declined(&calls), vec![("o2".to_string(), 300.0)]);
-    // Every node now has its (staging) agent: suppress.
-    assert_eq!(kinds(&calls).last(), Some(&CallType::Suppress));
+    assert_eq!(declined(&calls), vec![("o2".to_string(), 3600.0)]);
+    // Every node now has its (staging) agent, yet no SUPPRESS: a suppressed framework
+    // would not hear of new nodes.
+    assert!(!calls
+        .iter()
+        .any(|c| matches!(c.kind, CallType::Suppress | CallType::Revive)));
     let accept = calls
         .iter()
         .find(|c| c.kind == CallType::Accept)
@@ -158,8 +161,10 @@ fn small_offers_are_declined_and_nothing_is_sent_before_subscribed() {
     let mut s = subscribed(now);
     let calls = s.handle(now, Event::offers(vec![offer("o1", "a", 0.1, 2048.0)]));
     assert!(launched(&calls).is_empty());
-    assert_eq!(declined(&calls), vec![("o1".to_string(), 60.0)]);
+    assert_eq!(declined(&calls), vec![("o1".to_string(), 600.0)]);
     assert!(!calls.iter().any(|c| c.kind == CallType::Suppress));
+    // A too-small node is not a reason to REVIVE while its filter holds.
+    assert!(s.tick(now + Duration::from_secs(300)).is_empty());
     assert!(s.nodes()[0]
         .message
         .as_deref()
@@ -195,17 +200,13 @@ fn reliable_updates_are_acknowledged_and_others_not() {
 fn lost_agent_is_relaunched_with_exponential_backoff() {
     let t0 = Instant::now();
     let mut s = subscribed(t0);
-    let ids = bring_up(&mut s, t0, &["a"]);
-    assert!(s.is_suppressed());
+    let ids = bring_up(&mut s, t0, &["a", "b"]);
     let calls = s.handle(
         t0,
         status(&ids[0], "a", TaskState::Failed, Some("dXVpZA==")),
     );
-    assert!(
-        calls.iter().any(|c| c.kind == CallType::Revive),
-        "{calls:?}"
-    );
-    assert!(!s.is_suppressed());
+    // No REVIVE: it would clear node b's filter too; the freed resources bring node a back.
+    assert_eq!(kinds(&calls), vec![CallType::Acknowledge]);
     // Within the 5 s backoff: declined for the remaining time.
     let calls = s.handle(
         t0 + Duration::from_secs(2),
@@ -347,16 +348,23 @@ fn unknown_tasks_of_ours_are_killed() {
 }
 
 #[test]
-fn new_nodes_are_discovered_by_periodic_revive() {
+fn served_nodes_make_no_calls_and_a_new_node_is_launched_from_its_first_offer() {
     let t0 = Instant::now();
     let mut s = subscribed(t0);
     bring_up(&mut s, t0, &["a", "b", "c"]);
-    assert!(s.is_suppressed());
-    assert!(s.tick(t0 + Duration::from_secs(10)).is_empty());
-    let calls = s.tick(t0 + Duration::from_secs(300));
-    assert_eq!(kinds(&calls), vec![CallType::Revive]);
+    // Idle: no timer-driven offer calls at all (no SUPPRESS/REVIVE cycle), only the
+    // periodic implicit reconciliation.
+    for m in 1..=120 {
+        let calls = s.tick(t0 + Duration::from_secs(30 * m));
+        assert!(
+            calls.iter().all(|c| c.kind == CallType::Reconcile),
+            "{calls:?}"
+        );
+    }
+    assert_eq!(s.revives(), 0);
+    let t1 = t0 + Duration::from_secs(3601);
     let calls = s.handle(
-        t0 + Duration::from_secs(301),
+        t1,
         Event::offers(vec![
             offer("o1", "a", 1.0, 1024.0),
             offer("o2", "d", 1.0, 1024.0),
@@ -364,7 +372,45 @@ fn new_nodes_are_discovered_by_periodic_revive() {
     );
     assert_eq!(launched(&calls).len(), 1);
     assert_eq!(launched(&calls)[0].0, "agent-d");
-    assert_eq!(kinds(&calls).last(), Some(&CallType::Suppress));
+    assert_eq!(declined(&calls), vec![("o1".to_string(), 3600.0)]);
+    assert!(!calls.iter().any(|c| c.kind == CallType::Suppress));
+}
+
+#[test]
+fn a_node_not_offered_in_time_triggers_one_revive_with_growing_waits() {
+    let t0 = Instant::now();
+    let mut s = subscribed(t0);
+    let ids = bring_up(&mut s, t0, &["a", "b"]);
+    s.handle(t0, status(&ids[0], "a", TaskState::Failed, None));
+    // Backoff 5 s + revive_after 15 s: nothing before 20 s.
+    assert!(s.tick(t0 + Duration::from_secs(19)).is_empty());
+    assert_eq!(
+        kinds(&s.tick(t0 + Duration::from_secs(20))),
+        vec![CallType::Revive]
+    );
+    // Still not offered: the next REVIVE for it waits 30 s, then 60 s.
+    assert!(s.tick(t0 + Duration::from_secs(49)).is_empty());
+    assert_eq!(
+        kinds(&s.tick(t0 + Duration::from_secs(50))),
+        vec![CallType::Revive]
+    );
+    assert!(s.tick(t0 + Duration::from_secs(109)).is_empty());
+    assert_eq!(
+        kinds(&s.tick(t0 + Duration::from_secs(110))),
+        vec![CallType::Revive]
+    );
+    assert_eq!(s.revives(), 3);
+    // An offer resets it: the agent is launched and nothing is revived any more.
+    let l = launched(&s.handle(
+        t0 + Duration::from_secs(111),
+        Event::offers(vec![offer("o9", "a", 1.0, 1024.0)]),
+    ));
+    assert_eq!(l.len(), 1);
+    let calls = s.tick(t0 + Duration::from_secs(4000));
+    assert!(
+        calls.iter().all(|c| c.kind == CallType::Reconcile),
+        "{calls:?}"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! (`1.2345e+02`, evaluated exactly); `float` uses Ruby's strict `Float()` grammar.
 //! Integers beyond 64 bits cannot be held by [`Value`] and are reported as errors.
 
-use crate::filters::rubyre::split_sign;
+use crate::ruby::split_sign;
 use logstash_mesos_core::Value;
 
 /// A conversion target of `convert`.
@@ -45,7 +45,7 @@ impl Conversion {
     /// then tags the event.
     pub fn convert(self, v: &Value) -> Result<Value, String> {
         match self {
-            Conversion::String => Ok(Value::String(crate::filters::rubyre::to_s(v))),
+            Conversion::String => Ok(Value::String(crate::ruby::to_s(v))),
             Conversion::Integer => to_integer(v),
             Conversion::Float => to_float(v),
             Conversion::Boolean => Ok(to_boolean(v)),
@@ -105,7 +105,7 @@ fn to_integer(v: &Value) -> Result<Value, String> {
                     .ok_or_else(|| format!("invalid value for BigDecimal(): {raw:?}"));
             }
             // Ruby's `String#to_i`: leading digits, anything after ignored.
-            Ok(crate::filters::rubyre::ruby_to_i(&s))
+            Ok(crate::ruby::ruby_to_i(&s))
         }
         other => Err(format!("can't convert {} into Integer", other.type_name())),
     }
@@ -265,7 +265,7 @@ fn ruby_float(s: &str) -> Option<f64> {
 /// `true`, `t`, `yes`, `y`, `1`, `1.0` (any case) → true; the false words, `0`, `0.0` and
 /// the empty string → false; anything else is returned unchanged.
 fn to_boolean(v: &Value) -> Value {
-    let s = crate::filters::rubyre::to_s(v);
+    let s = crate::ruby::to_s(v);
     // Ruby's /^(true|...|1.0)$/i: `.` is any character and the anchors are line anchors.
     let line_matches = |words: &[&str]| {
         s.split('\n').any(|line| {

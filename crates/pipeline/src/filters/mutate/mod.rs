@@ -9,9 +9,9 @@
 
 mod convert;
 
-use crate::filters::rubyre;
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
+use crate::ruby;
 pub use convert::Conversion;
 use fancy_regex::Regex;
 use logstash_mesos_core::{Event, FieldRef, Template, Value};
@@ -201,7 +201,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         let needle = if needle_src.contains("%{") {
             Needle::Dynamic(Template::compile(&needle_src))
         } else {
-            Needle::Static(rubyre::compile(&needle_src).map_err(|e| BuildError::option("gsub", e))?)
+            Needle::Static(ruby::compile(&needle_src).map_err(|e| BuildError::option("gsub", e))?)
         };
         gsub.push(Gsub {
             field: field("gsub", &t[0].to_logstash_string())?,
@@ -323,7 +323,7 @@ impl Mutate {
             self.gsub_one(e, g)?;
         }
         map_strings(e, &self.uppercase, |s| s.to_uppercase())?;
-        map_strings(e, &self.capitalize, rubyre::capitalize)?;
+        map_strings(e, &self.capitalize, ruby::capitalize)?;
         map_strings(e, &self.lowercase, |s| s.to_lowercase())?;
         for f in &self.strip {
             let stripped = match e.get(f) {
@@ -383,13 +383,13 @@ impl Mutate {
         let re = match &g.needle {
             Needle::Static(re) => re,
             Needle::Dynamic(t) => {
-                dynamic = rubyre::compile(&t.render(e))?;
+                dynamic = ruby::compile(&t.render(e))?;
                 &dynamic
             }
         };
         let rep = g.replacement.render(e);
         let sub =
-            |s: &str| rubyre::gsub(re, s, &rep).map_err(|x| format!("gsub on {}: {x}", g.field));
+            |s: &str| ruby::gsub(re, s, &rep).map_err(|x| format!("gsub on {}: {x}", g.field));
         let result = match e.get(&g.field) {
             Some(Value::String(s)) => Value::String(sub(s)?),
             Some(Value::Array(a)) => Value::Array(
@@ -492,7 +492,7 @@ fn ruby_join(a: &[Value], sep: &str, out: &mut String) {
         }
         match v {
             Value::Array(inner) => ruby_join(inner, sep, out),
-            other => out.push_str(&rubyre::to_s(other)),
+            other => out.push_str(&ruby::to_s(other)),
         }
     }
 }

@@ -126,15 +126,8 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Output>> {
     build_output(args, ctx).map(|o| Box::new(o) as Box<dyn Output>)
 }
 
-/// Builds the concrete output (tests use it to read `stats`).
-pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<ElasticsearchOutput> {
-    // `compile` gives every plugin its id; a hand-built output is just "elasticsearch".
-    let id = args
-        .string("id")
-        .unwrap_or_else(|| "elasticsearch".to_string());
-    let ecs = args.ecs(ctx)?.enabled();
-
-    // Hosts and credentials.
+/// Hosts, credentials and TLS: the connection pool.
+fn connection(args: &Args) -> BuildResult<Pool> {
     let ssl = args.value("ssl_enabled").map(|_| args.flag("ssl_enabled"));
     let raw_hosts = args.strings("hosts");
     if raw_hosts.is_empty() {
@@ -205,7 +198,11 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
         client::ClientError::Build(_) => BuildError::option("hosts", e.to_string()),
     })?;
 
-    // What each event becomes.
+    Ok(pool)
+}
+
+/// What each event becomes: action, index, data stream parts.
+fn encoder(args: &Args, index_src: &str) -> BuildResult<Encoder> {
     let data_stream = args.flag("data_stream");
     let action = match args.string("action") {
         None if data_stream => ActionSpec::Fixed(Action::Create),
@@ -218,14 +215,6 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
             )
         })?),
     };
-    let index_src = args.string("index").unwrap_or_else(|| {
-        if ecs {
-            "ecs-logstash-%{+yyyy.MM.dd}"
-        } else {
-            "logstash-%{+yyyy.MM.dd}"
-        }
-        .to_string()
-    });
     let ds = if data_stream {
         for bad in ["index", "document_id", "routing", "doc_as_upsert"] {
             if args.contains(bad) {
@@ -263,16 +252,19 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
     } else {
         None
     };
-    let encoder = Encoder {
-        index: Template::compile(&index_src),
+    Ok(Encoder {
+        index: Template::compile(index_src),
         document_id: opt_template(args, "document_id"),
         action,
         routing: opt_template(args, "routing"),
         pipeline: opt_template(args, "pipeline"),
         doc_as_upsert: args.flag("doc_as_upsert"),
         data_stream: ds,
-    };
+    })
+}
 
+/// The bounds of the retry backoff.
+fn retry_bounds(args: &Args) -> BuildResult<(Duration, Duration)> {
     let retry_initial = seconds(args, "retry_initial_interval", 2.0)?;
     let retry_max = seconds(args, "retry_max_interval", 64.0)?;
     if retry_max < retry_initial {
@@ -281,21 +273,36 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
             "must not be less than retry_initial_interval",
         ));
     }
+    Ok((retry_initial, retry_max))
+}
+
+/// `dlq_custom_codes`: every bad code is reported.
+fn dlq_codes(args: &Args) -> BuildResult<Vec<u16>> {
     let mut dlq_codes = Vec::new();
+    let mut bad = Vec::new();
+
     for c in args.strings("dlq_custom_codes") {
         match c.trim().parse::<u16>() {
             Ok(n) if (100..600).contains(&n) && !(200..300).contains(&n) => dlq_codes.push(n),
-            _ => {
-                return Err(BuildError::option(
-                    "dlq_custom_codes",
-                    format!("expected HTTP error status codes, got {c:?}"),
-                ))
-            }
+            _ => bad.push(BuildError::option(
+                "dlq_custom_codes",
+                format!("expected HTTP error status codes, got {c:?}"),
+            )),
         }
     }
 
-    let template = if args.flag("manage_template") && !data_stream {
-        let pattern = template::pattern_for(&index_src);
+    if bad.is_empty() {
+        Ok(dlq_codes)
+    } else {
+        Err(BuildError::many(bad))
+    }
+}
+
+/// The index template to install before the first bulk, if managed.
+fn template_job(args: &Args, index_src: &str, ecs: bool) -> BuildResult<Option<Arc<TemplateJob>>> {
+    let data_stream = args.flag("data_stream");
+    Ok(if args.flag("manage_template") && !data_stream {
+        let pattern = template::pattern_for(index_src);
         let body = match args.string("template") {
             Some(p) => template::load(std::path::Path::new(&p), &pattern)
                 .map_err(|e| BuildError::option("template", e))?,
@@ -321,7 +328,38 @@ pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<Elasticsearc
         }))
     } else {
         None
-    };
+    })
+}
+
+/// Builds the concrete output (tests use it to read `stats`). Every section's error is
+/// reported, each under its option, so a config shows all its mistakes at once.
+pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<ElasticsearchOutput> {
+    // `compile` gives every plugin its id; a hand-built output is just "elasticsearch".
+    let id = args
+        .string("id")
+        .unwrap_or_else(|| "elasticsearch".to_string());
+    let ecs = args.ecs(ctx)?.enabled();
+    let index_src = args.string("index").unwrap_or_else(|| {
+        if ecs {
+            "ecs-logstash-%{+yyyy.MM.dd}"
+        } else {
+            "logstash-%{+yyyy.MM.dd}"
+        }
+        .to_string()
+    });
+    let pool = connection(args);
+    let encoder = encoder(args, &index_src);
+    let retry = retry_bounds(args);
+    let dlq_codes = dlq_codes(args);
+    let template = template_job(args, &index_src, ecs);
+    let (pool, encoder, (retry_initial, retry_max), dlq_codes, template) =
+        match (pool, encoder, retry, dlq_codes, template) {
+            (Ok(p), Ok(e), Ok(r), Ok(d), Ok(t)) => (p, e, r, d, t),
+            (p, e, r, d, t) => {
+                let errs = [p.err(), e.err(), r.err(), d.err(), t.err()];
+                return Err(BuildError::many(errs.into_iter().flatten().collect()));
+            }
+        };
 
     for h in &pool.hosts {
         ctx.health.register(HealthEntry {

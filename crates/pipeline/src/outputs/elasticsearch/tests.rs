@@ -151,3 +151,28 @@ fn every_option_is_documented() {
         assert!(!o.doc.is_empty(), "{}", o.name);
     }
 }
+
+/// Mistakes in different sections are all reported, each under its own option.
+#[test]
+fn every_bad_option_is_reported() {
+    let e = err(args()
+        .with("api_key", Value::from("nocolon"))
+        .with("action", Value::from("upsert"))
+        .with("retry_max_interval", Value::Float(0.5))
+        .with(
+            "dlq_custom_codes",
+            Value::Array(vec![Value::from("200"), Value::from("x")]),
+        ));
+    let mut named: Vec<&str> = e.all().iter().filter_map(|e| e.option.as_deref()).collect();
+    named.sort_unstable();
+    assert_eq!(
+        named,
+        [
+            "action",
+            "api_key",
+            "dlq_custom_codes",
+            "dlq_custom_codes",
+            "retry_max_interval"
+        ]
+    );
+}

@@ -14,7 +14,17 @@ use logstash_mesos_scheduler::proto::*;
 use logstash_mesos_scheduler::recordio;
 use tokio::sync::mpsc;
 
-use super::{Framework, Server, Sim, SimTask};
+use super::{Filter, Framework, Launch, Server, Sim, SimTask};
+
+/// `filters.refuse_seconds` as the master takes it: capped at one year, and a
+/// negative or NaN value treated as the 5 s default.
+fn refuse_for(secs: f64) -> Duration {
+    if secs.is_finite() && secs >= 0.0 {
+        Duration::from_secs_f64(secs.min(31_536_000.0))
+    } else {
+        Duration::from_secs(5)
+    }
+}
 
 fn text(status: StatusCode, body: &str) -> Response {
     (status, [("Content-Type", "text/plain")], body.to_string()).into_response()
@@ -179,7 +189,10 @@ fn subscribe(s: &mut Sim, call: Call) -> Response {
             .suppressed_roles
             .iter()
             .any(|r| fw.info.roles.contains(r));
+        // Offers of the old subscription are dropped without RESCIND; the allocator
+        // deactivated the framework, which clears its filters: offers come afresh.
         fw.offers.clear();
+        fw.filters.clear();
         fw.disconnected_at = None;
         for t in fw.tasks.values_mut() {
             t.last_sent = None;
@@ -209,15 +222,47 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
             let fw = s.frameworks.get_mut(fid).ok_or("unknown framework")?;
             let mut valid = !acc.offer_ids.is_empty();
             let mut agent = None;
+            let (mut cpus, mut mem) = (0.0, 0.0);
             for o in &acc.offer_ids {
                 match fw.offers.remove(o) {
-                    Some(a) => agent = Some(a),
+                    Some(r) => {
+                        if agent.as_ref().is_some_and(|a| *a != r.agent) {
+                            valid = false;
+                        }
+                        cpus += r.cpus;
+                        mem += r.mem;
+                        agent = Some(r.agent);
+                    }
                     None => valid = false,
                 }
             }
+            // What the operations use; the rest is refused for `refuse_seconds`.
+            let (mut ucpus, mut umem) = (0.0, 0.0);
+            for info in acc
+                .operations
+                .iter()
+                .filter_map(|op| op.launch.as_ref())
+                .flat_map(|l| &l.task_infos)
+            {
+                for r in &info.resources {
+                    let v = r.scalar.as_ref().map_or(0.0, |x| x.value);
+                    match r.name.as_str() {
+                        "cpus" => ucpus += v,
+                        "mem" => umem += v,
+                        _ => {}
+                    }
+                }
+            }
+            let too_much = ucpus > cpus + 1e-9 || umem > mem + 1e-9;
             if let Some(a) = &agent {
-                fw.filters
-                    .insert(a.clone(), now + Duration::from_secs_f64(refuse));
+                fw.filters.insert(
+                    a.clone(),
+                    Filter {
+                        until: now + refuse_for(refuse),
+                        cpus: (cpus - ucpus).max(0.0),
+                        mem: (mem - umem).max(0.0),
+                    },
+                );
             }
             let pa = fw.partition_aware();
             for op in acc.operations {
@@ -236,6 +281,8 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                     }
                     let problem = if info.resources.is_empty() {
                         Some("Task uses no resources")
+                    } else if too_much {
+                        Some("Total resources required by the tasks exceed the offered resources")
                     } else if info.command.is_none() && info.executor.is_none() {
                         Some("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
                     } else {
@@ -254,6 +301,15 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                     if let Some(launch) = &s.launcher {
                         launch(&info);
                     }
+                    if let Some(launch) = &s.task_launcher {
+                        if let Some(agent) = s.agents.get(&info.agent_id) {
+                            launch(&Launch {
+                                info: info.clone(),
+                                framework_id: fid.clone(),
+                                agent: agent.clone(),
+                            });
+                        }
+                    }
                     if let Some(fw) = s.frameworks.get_mut(fid) {
                         fw.tasks.insert(
                             id.clone(),
@@ -262,6 +318,7 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                                 state: TaskState::Staging,
                                 queue: vec![],
                                 last_sent: None,
+                                retry_delay: Duration::ZERO,
                             },
                         );
                     }
@@ -279,8 +336,15 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                 .unwrap_or(5.0);
             let fw = s.frameworks.get_mut(fid).ok_or("unknown framework")?;
             for o in d.offer_ids {
-                if let Some(a) = fw.offers.remove(&o) {
-                    fw.filters.insert(a, now + Duration::from_secs_f64(refuse));
+                if let Some(r) = fw.offers.remove(&o) {
+                    fw.filters.insert(
+                        r.agent,
+                        Filter {
+                            until: now + refuse_for(refuse),
+                            cpus: r.cpus,
+                            mem: r.mem,
+                        },
+                    );
                 }
             }
         }

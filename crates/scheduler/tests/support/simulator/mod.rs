@@ -2,7 +2,22 @@
 //! into the product. It speaks the real wire protocol over HTTP (exact
 //! Content-Type, Mesos-Stream-Id rules, RecordIO stream split at odd points,
 //! reliable updates re-sent until ACKed, reconciliation table, filters,
-//! SUPPRESS/REVIVE, 307 to the leader) and "runs" tasks in memory.
+//! SUPPRESS/REVIVE, 307 to the leader) and "runs" tasks in memory, or hands them
+//! to a `task_launcher` that runs real processes.
+//!
+//! The inconvenient rules are kept to the letter, so that a scheduler relying on a
+//! lenient master fails here (each has a test in `tests/simulator_rules.rs`):
+//! * a suppressed framework gets no offers at all, not even for agents that register
+//!   later; only REVIVE (or a SUBSCRIBE without `suppressed_roles`) ends it;
+//! * a decline filter holds for `refuse_seconds` per agent, and, as the allocator's
+//!   `RefusedOfferFilter` does, it only hides offers *contained in* the refused
+//!   resources (freed resources make the agent offered again);
+//! * with `offer_timeout` set, an offer left unanswered is rescinded (RESCIND) and
+//!   its resources re-offered later; using it then gives TASK_DROPPED/LOST;
+//! * a (re-)SUBSCRIBE drops every outstanding offer without RESCIND and clears the
+//!   framework's filters (the allocator deactivates it), so offers are regenerated;
+//! * reliable task updates are re-sent, with the interval doubling from `retry` up
+//!   to `retry_max`, until acknowledged, and a task's next update waits for the ACK.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,6 +41,39 @@ pub struct SimAgent {
     pub cpus: f64,
     pub mem: f64,
     pub reachable: bool,
+    /// This node's `ports` resource (disjoint per node: every simulated node shares
+    /// the one loopback interface).
+    pub ports: (u64, u64),
+    /// The agent's own HTTP port (offers carry it in `url`); 5051 as Mesos defaults.
+    pub agent_port: u16,
+    /// What the agent's `--executor_environment_variables` gives every executor of
+    /// this node (e.g. its own `DOCKER_HOST`).
+    pub executor_env: Vec<(String, String)>,
+}
+
+/// An outstanding offer: its agent and what it offered.
+#[derive(Debug, Clone)]
+pub(crate) struct OfferRec {
+    pub agent: Id,
+    pub cpus: f64,
+    pub mem: f64,
+    pub at: Instant,
+}
+
+/// A refuse filter on one agent: hides offers contained in these resources until `until`.
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    pub until: Instant,
+    pub cpus: f64,
+    pub mem: f64,
+}
+
+/// What a `task_launcher` gets for each task the master sends to an agent.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub info: TaskInfo,
+    pub framework_id: Id,
+    pub agent: SimAgent,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +83,8 @@ pub struct SimTask {
     /// Reliable updates not yet delivered+ACKed; the head is in flight.
     queue: Vec<TaskStatus>,
     last_sent: Option<Instant>,
+    /// Wait before re-sending the head of `queue`; doubles per retry.
+    retry_delay: Duration,
 }
 
 struct Framework {
@@ -42,8 +92,8 @@ struct Framework {
     stream: Option<mpsc::UnboundedSender<Bytes>>,
     stream_id: Option<String>,
     suppressed: bool,
-    filters: HashMap<Id, Instant>,
-    offers: HashMap<Id, Id>,
+    filters: HashMap<Id, Filter>,
+    offers: HashMap<Id, OfferRec>,
     tasks: BTreeMap<Id, SimTask>,
     disconnected_at: Option<Instant>,
     removed: bool,
@@ -57,6 +107,9 @@ impl Framework {
 
 /// Called with each task the simulator launches.
 pub type Launcher = Arc<dyn Fn(&TaskInfo) + Send + Sync>;
+/// Called (with the simulator locked: it must not call back) for each launched task,
+/// with its framework and agent; a real process is started by it.
+pub type TaskLauncher = Arc<dyn Fn(&Launch) + Send + Sync>;
 
 pub struct Sim {
     pub agents: BTreeMap<Id, SimAgent>,
@@ -76,7 +129,17 @@ pub struct Sim {
     pub launcher: Option<Launcher>,
     /// Stops the "process" of every task the simulator kills (KILL, TEARDOWN).
     pub killer: Option<Launcher>,
+    /// Like `launcher`, with the framework id and the agent.
+    pub task_launcher: Option<TaskLauncher>,
+    /// First re-send interval of an unacknowledged update (the agent's 10 s).
     pub retry: Duration,
+    /// Cap of its doubling (the agent's 10 min).
+    pub retry_max: Duration,
+    /// The master's `--offer_timeout`: unanswered offers are rescinded after it.
+    pub offer_timeout: Option<Duration>,
+    /// Offers sent to frameworks, and RESCINDs, since start.
+    pub offers_sent: u64,
+    pub rescinds_sent: u64,
     seq: u64,
     split: usize,
 }
@@ -104,7 +167,12 @@ impl Simulator {
             credentials: None,
             launcher: None,
             killer: None,
+            task_launcher: None,
             retry: Duration::from_millis(300),
+            retry_max: Duration::from_secs(5),
+            offer_timeout: None,
+            offers_sent: 0,
+            rescinds_sent: 0,
             seq: 0,
             split: 0,
         })));
@@ -156,9 +224,28 @@ impl Simulator {
         format!("http://{}", self.lock().addrs[index])
     }
 
+    /// A node registers; it is offered at the next allocation (50 ms).
     pub fn add_agent(&self, hostname: &str, cpus: f64, mem: f64) -> Id {
+        self.add_agent_with_env(hostname, cpus, mem, Vec::new())
+    }
+
+    /// A node whose executors get `env` (the agent's `--executor_environment_variables`).
+    pub fn add_agent_with_env(
+        &self,
+        hostname: &str,
+        cpus: f64,
+        mem: f64,
+        env: Vec<(String, String)>,
+    ) -> Id {
         let mut s = self.lock();
-        let id = Id::new(format!("agent-{hostname}-{}", s.next()));
+        let n = s.next();
+        let id = Id::new(format!("agent-{hostname}-{n}"));
+        // 100 ports per node from 31000 (Mesos's default range starts there). Every node
+        // shares the one loopback interface, and tests of one binary run side by side with
+        // their own simulators: ranges are numbered process-wide so no two nodes overlap.
+        static NEXT_RANGE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let range = NEXT_RANGE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let base = 31_000 + 100 * (range % 300);
         s.agents.insert(
             id.clone(),
             SimAgent {
@@ -167,9 +254,41 @@ impl Simulator {
                 cpus,
                 mem,
                 reachable: true,
+                ports: (base, base + 99),
+                agent_port: 5051,
+                executor_env: env,
             },
         );
         id
+    }
+
+    /// The process of a task exited on its own (the command executor's report):
+    /// a reliable TASK_FINISHED for status 0, otherwise TASK_FAILED. Ignored for
+    /// tasks already terminal or being killed.
+    pub fn task_exited(&self, task: &Id, code: Option<i32>, signal: Option<i32>) {
+        let mut s = self.lock();
+        let (state, msg) = match (code, signal) {
+            (Some(0), _) => (
+                TaskState::Finished,
+                "Command exited with status 0".to_string(),
+            ),
+            (Some(c), _) => (TaskState::Failed, format!("Command exited with status {c}")),
+            (None, Some(sig)) => (
+                TaskState::Failed,
+                format!("Command terminated with signal {sig}"),
+            ),
+            (None, None) => (TaskState::Failed, "Command terminated".to_string()),
+        };
+        s.finish_task(task, state, &msg);
+    }
+
+    /// Agent ids by hostname.
+    pub fn agent_id(&self, hostname: &str) -> Option<Id> {
+        self.lock()
+            .agents
+            .values()
+            .find(|a| a.hostname == hostname)
+            .map(|a| a.id.clone())
     }
 
     /// Health checks fail: tasks become UNREACHABLE (PA) / LOST, plus FAILURE and RESCIND.
@@ -196,6 +315,7 @@ impl Simulator {
                 fw.disconnected_at = Some(now);
             }
             fw.offers.clear();
+            fw.filters.clear();
         }
     }
 
@@ -316,7 +436,7 @@ impl Sim {
 
     fn flush(&mut self, fid: &Id) {
         let now = Instant::now();
-        let retry = self.retry;
+        let (retry, retry_max) = (self.retry, self.retry_max);
         let mut out = Vec::new();
         if let Some(fw) = self.frameworks.get_mut(fid) {
             if fw.stream.is_none() {
@@ -324,10 +444,15 @@ impl Sim {
             }
             for t in fw.tasks.values_mut() {
                 if let Some(head) = t.queue.first() {
-                    if t.last_sent.is_none_or(|l| now.duration_since(l) >= retry) {
-                        t.last_sent = Some(now);
-                        out.push(head.clone());
+                    match t.last_sent {
+                        None => t.retry_delay = retry,
+                        Some(l) if now.duration_since(l) >= t.retry_delay => {
+                            t.retry_delay = (t.retry_delay * 2).min(retry_max);
+                        }
+                        Some(_) => continue,
                     }
+                    t.last_sent = Some(now);
+                    out.push(head.clone());
                 }
             }
         }
@@ -365,7 +490,11 @@ impl Sim {
         let fids: Vec<Id> = self
             .frameworks
             .iter()
-            .filter(|(_, f)| f.tasks.contains_key(task))
+            .filter(|(_, f)| {
+                f.tasks
+                    .get(task)
+                    .is_some_and(|t| !t.state.is_terminal() && t.state != TaskState::Killing)
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for fid in fids {
@@ -392,7 +521,7 @@ impl Sim {
             let rescinded: Vec<Id> = fw
                 .offers
                 .iter()
-                .filter(|(_, a)| *a == agent)
+                .filter(|(_, r)| &r.agent == agent)
                 .map(|(o, _)| o.clone())
                 .collect();
             for o in &rescinded {
@@ -426,6 +555,7 @@ impl Sim {
             }
             self.emit(&fid, &Event::failure(agent.clone()));
             for o in rescinded {
+                self.rescinds_sent += 1;
                 self.emit(&fid, &Event::rescind(o));
             }
         }
@@ -472,7 +602,32 @@ impl Sim {
                     }
                 }
             }
+            self.expire_offers(&fid, now);
             self.offer(&fid, now);
+        }
+    }
+
+    /// `--offer_timeout`: offers unanswered that long are rescinded; their resources
+    /// go back to the pool with no filter (offered again at a later allocation).
+    fn expire_offers(&mut self, fid: &Id, now: Instant) {
+        let Some(timeout) = self.offer_timeout else {
+            return;
+        };
+        let Some(fw) = self.frameworks.get_mut(fid) else {
+            return;
+        };
+        let old: Vec<Id> = fw
+            .offers
+            .iter()
+            .filter(|(_, r)| now.duration_since(r.at) >= timeout)
+            .map(|(o, _)| o.clone())
+            .collect();
+        for o in &old {
+            fw.offers.remove(o);
+        }
+        for o in old {
+            self.rescinds_sent += 1;
+            self.emit(fid, &Event::rescind(o));
         }
     }
 
@@ -483,9 +638,35 @@ impl Sim {
             .filter(|a| a.reachable)
             .cloned()
             .collect();
+        let Some(fw) = self.frameworks.get(fid) else {
+            return;
+        };
+        if fw.stream.is_none() || fw.suppressed || fw.removed {
+            return;
+        }
+        // One pass over the tasks (not one per agent: benches run 1,000 nodes).
+        let mut usage: HashMap<Id, (f64, f64, Vec<u64>)> = HashMap::new();
+        for fw in self.frameworks.values() {
+            for t in fw.tasks.values().filter(|t| !t.state.is_terminal()) {
+                let u = usage.entry(t.info.agent_id.clone()).or_default();
+                for r in &t.info.resources {
+                    let v = r.scalar.as_ref().map_or(0.0, |x| x.value);
+                    match r.name.as_str() {
+                        "cpus" => u.0 += v,
+                        "mem" => u.1 += v,
+                        "ports" => {
+                            for range in r.ranges.iter().flat_map(|rs| &rs.range) {
+                                u.2.extend(range.begin..=range.end);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
         let mut offers = Vec::new();
         for a in agents {
-            let (uc, um) = self.used(&a.id);
+            let (uc, um, used_ports) = usage.remove(&a.id).unwrap_or_default();
             let id = Id::new(format!("offer-{}", self.next()));
             let Some(fw) = self.frameworks.get_mut(fid) else {
                 return;
@@ -493,39 +674,74 @@ impl Sim {
             if fw.stream.is_none() || fw.suppressed || fw.removed {
                 return;
             }
-            if fw.offers.values().any(|o| *o == a.id)
-                || fw.filters.get(&a.id).is_some_and(|u| *u > now)
-            {
+            if fw.offers.values().any(|o| o.agent == a.id) {
                 continue;
             }
             let (cpus, mem) = (a.cpus - uc, a.mem - um);
             if cpus < 0.01 || mem < 1.0 {
                 continue;
             }
+            if let Some(f) = fw.filters.get(&a.id) {
+                if f.until <= now {
+                    fw.filters.remove(&a.id);
+                } else if cpus <= f.cpus + 1e-9 && mem <= f.mem + 1e-9 {
+                    // Refused resources contain this offer: filtered.
+                    continue;
+                }
+            }
+            let mut ranges = Vec::new();
+            let mut start = None;
+            for p in a.ports.0..=a.ports.1 {
+                let free = !used_ports.contains(&p);
+                match (free, start) {
+                    (true, None) => start = Some(p),
+                    (false, Some(b)) => {
+                        ranges.push(Range {
+                            begin: b,
+                            end: p - 1,
+                        });
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(b) = start {
+                ranges.push(Range {
+                    begin: b,
+                    end: a.ports.1,
+                });
+            }
             let role = fw.info.roles.first().cloned().unwrap_or_else(|| "*".into());
             let alloc = AllocationInfo { role: Some(role) };
             let mut res = vec![
                 Resource::scalar("cpus", cpus),
                 Resource::scalar("mem", mem),
-                Resource::ranges(
-                    "ports",
-                    vec![Range {
-                        begin: 31000,
-                        end: 32000,
-                    }],
-                ),
+                Resource::ranges("ports", ranges),
             ];
             for r in &mut res {
                 r.role = Some("*".into());
                 r.allocation_info = Some(alloc.clone());
             }
-            fw.offers.insert(id.clone(), a.id.clone());
+            fw.offers.insert(
+                id.clone(),
+                OfferRec {
+                    agent: a.id.clone(),
+                    cpus,
+                    mem,
+                    at: now,
+                },
+            );
             offers.push(Offer {
                 id,
                 framework_id: fid.clone(),
                 agent_id: a.id.clone(),
                 hostname: a.hostname.clone(),
-                url: None,
+                // What a real master sends: the agent's libprocess address.
+                url: Some(serde_json::json!({
+                    "scheme": "http",
+                    "address": {"hostname": a.hostname, "ip": "127.0.0.1", "port": a.agent_port},
+                    "path": "/slave(1)"
+                })),
                 domain: None,
                 resources: res,
                 attributes: vec![],
@@ -535,6 +751,7 @@ impl Sim {
             });
         }
         if !offers.is_empty() {
+            self.offers_sent += offers.len() as u64;
             self.emit(fid, &Event::offers(offers));
         }
     }
