@@ -25,6 +25,7 @@ fn settings() -> Settings {
         scheduler_url: "http://scheduler:8080".into(),
         log_dirs: vec!["/var/lib/docker/containers".into()],
         kill_grace_secs: 30,
+        env: vec![],
     };
     Settings::new("logging", agent, "bench")
 }

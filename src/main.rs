@@ -5,6 +5,8 @@
 mod agent_cmd;
 mod cli;
 mod pipeline;
+#[cfg(test)]
+mod reference;
 mod reload;
 mod runtime;
 

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::sched::{AgentSpec, LaunchMode};
+use crate::sched::{AgentSpec, EnvValue, LaunchMode};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchedulerOptions {
@@ -78,6 +78,46 @@ pub struct SchedulerOptions {
     /// URL agents and people use to reach this scheduler (default: http://<hostname>:<port>).
     #[arg(long, env = "LOGSTASH_MESOS_ADVERTISE_URL")]
     pub advertise_url: Option<String>,
+    /// Extra environment variable `NAME=VALUE` of every agent task (repeatable); configs
+    /// read it as `${NAME}`.
+    #[arg(long = "agent-env", value_name = "NAME=VALUE", value_parser = parse_env_pair)]
+    pub agent_env: Vec<(String, String)>,
+    /// Elasticsearch URL handed to the agents as `ELASTICSEARCH_HOSTS` (configs write
+    /// `hosts => ["${ELASTICSEARCH_HOSTS}"]`).
+    #[arg(long, env = "LOGSTASH_MESOS_ELASTICSEARCH_HOSTS")]
+    pub elasticsearch_hosts: Option<String>,
+    /// Elasticsearch user handed to the agents as `ELASTICSEARCH_USER`.
+    #[arg(long, env = "LOGSTASH_MESOS_ELASTICSEARCH_USER")]
+    pub elasticsearch_user: Option<String>,
+    /// Elasticsearch password handed to the agents as `ELASTICSEARCH_PASSWORD` (in the
+    /// task's environment; prefer --elasticsearch-password-secret on DC/OS).
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_ELASTICSEARCH_PASSWORD",
+        hide_env_values = true,
+        conflicts_with = "elasticsearch_password_secret"
+    )]
+    pub elasticsearch_password: Option<String>,
+    /// Path of the Elasticsearch password in the DC/OS secret store: the agents get it
+    /// as `ELASTICSEARCH_PASSWORD` through a Mesos secret reference resolved on the node.
+    #[arg(long, env = "LOGSTASH_MESOS_ELASTICSEARCH_PASSWORD_SECRET")]
+    pub elasticsearch_password_secret: Option<String>,
+}
+
+/// `NAME=VALUE` of `--agent-env`; NAME is a shell variable name.
+fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))?;
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "{name:?} is not a variable name (letters, digits, _)"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -162,7 +202,38 @@ impl SchedulerOptions {
             scheduler_url: self.advertise_url(),
             log_dirs: self.agent_log_dirs.clone(),
             kill_grace_secs: 30,
+            env: self.agent_env_vars(),
         })
+    }
+
+    /// `--agent-env` pairs, then the Elasticsearch settings under their fixed names.
+    fn agent_env_vars(&self) -> Vec<(String, EnvValue)> {
+        let mut env: Vec<(String, EnvValue)> = self
+            .agent_env
+            .iter()
+            .map(|(k, v)| (k.clone(), EnvValue::Value(v.clone())))
+            .collect();
+        let plain = [
+            ("ELASTICSEARCH_HOSTS", &self.elasticsearch_hosts),
+            ("ELASTICSEARCH_USER", &self.elasticsearch_user),
+            ("ELASTICSEARCH_PASSWORD", &self.elasticsearch_password),
+        ];
+        for (name, value) in plain {
+            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                env.push((name.into(), EnvValue::Value(v.clone())));
+            }
+        }
+        if let Some(path) = self
+            .elasticsearch_password_secret
+            .as_ref()
+            .filter(|p| !p.is_empty())
+        {
+            env.push((
+                "ELASTICSEARCH_PASSWORD".into(),
+                EnvValue::SecretRef(path.clone()),
+            ));
+        }
+        env
     }
 }
 
@@ -238,6 +309,40 @@ mod tests {
             o.agent_spec(),
             Err(OptionsError::NotPositive("agent-cpus", 0.0))
         );
+        let o = parse(&[
+            "--agent-image",
+            "a",
+            "--agent-env",
+            "KAFKA=k1:9092,k2:9092",
+            "--elasticsearch-hosts",
+            "http://es:9200",
+            "--elasticsearch-password-secret",
+            "svc/es",
+        ])
+        .expect("parse");
+        assert_eq!(
+            o.agent_spec().expect("spec").env,
+            vec![
+                ("KAFKA".into(), EnvValue::Value("k1:9092,k2:9092".into())),
+                (
+                    "ELASTICSEARCH_HOSTS".into(),
+                    EnvValue::Value("http://es:9200".into())
+                ),
+                (
+                    "ELASTICSEARCH_PASSWORD".into(),
+                    EnvValue::SecretRef("svc/es".into())
+                ),
+            ]
+        );
+        assert!(parse(&["--agent-env", "1X=y"]).is_err());
+        assert!(parse(&["--agent-env", "novalue"]).is_err());
+        assert!(parse(&[
+            "--elasticsearch-password",
+            "p",
+            "--elasticsearch-password-secret",
+            "s"
+        ])
+        .is_err());
         let o = parse(&["--master", "zk://z1:2181,z2:2181/mesos"]).expect("parse");
         assert_eq!(
             o.masters(),

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser};
 use logstash_mesos_scheduler::options::OptionsError;
+use logstash_mesos_scheduler::sched::EnvValue;
 use logstash_mesos_scheduler::SchedulerOptions;
 use serde_json::{json, Map, Value};
 
@@ -508,13 +509,20 @@ fn package_files_are_valid_universe_files() {
         &resource,
         "resource.json",
     );
-    let image = resource["assets"]["container"]["docker"]["logstash-mesos"]
-        .as_str()
-        .expect("resource.json names the image");
-    assert!(
-        image.ends_with(&format!(":{}", env!("CARGO_PKG_VERSION"))),
-        "{image}: a pinned tag, not :latest"
-    );
+    // The images `scripts/build-images.sh` builds from docker/*.Dockerfile.
+    for (asset, dockerfile) in [("scheduler", "scheduler"), ("agent", "agent")] {
+        let image = resource["assets"]["container"]["docker"][asset]
+            .as_str()
+            .unwrap_or_else(|| panic!("resource.json names the {asset} image"));
+        assert_eq!(
+            image,
+            format!("logstash-mesos/{asset}:{}", env!("CARGO_PKG_VERSION")),
+            "a pinned tag, the one scripts/build-images.sh gives"
+        );
+        assert!(root()
+            .join(format!("docker/{dockerfile}.Dockerfile"))
+            .is_file());
+    }
 
     cosmos_mustache::check(&text(&pkg("marathon.json.mustache"))).expect("template parses");
     for f in [
@@ -572,7 +580,8 @@ fn defaults_render_a_dcos_framework_app() {
     let app = p.app(&json!({}));
     let opts = check_app(&app);
     check_dcos_labels(&app, &opts);
-    let image = p.resource["assets"]["container"]["docker"]["logstash-mesos"].clone();
+    let image = p.resource["assets"]["container"]["docker"]["scheduler"].clone();
+    let agent_image = p.resource["assets"]["container"]["docker"]["agent"].clone();
 
     assert_eq!(opts.framework_name, "logstash-mesos");
     assert_eq!(opts.master, "zk://master.mesos:2181/mesos");
@@ -584,8 +593,9 @@ fn defaults_render_a_dcos_framework_app() {
     assert_eq!(opts.user, "root");
     assert_eq!(opts.failover_timeout, 604_800.0);
     assert_eq!((opts.agent_cpus, opts.agent_mem), (0.5, 256.0));
-    assert_eq!(opts.agent_image.as_deref(), image.as_str());
+    assert_eq!(opts.agent_image.as_deref(), agent_image.as_str());
     assert_eq!(app["container"]["docker"]["image"], image);
+    assert_eq!(opts.elasticsearch_hosts, None);
     assert_eq!(opts.agent_log_dirs, ["/var/lib/docker/containers"]);
     assert_eq!(opts.principal, None);
     assert_eq!(opts.secret, None);
@@ -643,6 +653,11 @@ fn non_default_framework_name_and_every_option() {
             "image": "registry.example:5000/logstash-mesos:0.1.0-custom",
             "user": "logship",
             "log_dirs": "/var/lib/docker/containers,/srv/logs with \"quotes\" and \\"
+        },
+        "elasticsearch": {
+            "hosts": "https://coordinator.elastic.l4lb.thisdcos.directory:9200",
+            "user": "logship",
+            "password_secret": "logs-prod/es-password"
         }
     });
     let app = p.app(&user);
@@ -687,6 +702,30 @@ fn non_default_framework_name_and_every_option() {
     );
     assert_eq!(app["portDefinitions"][0]["port"], 10080);
     assert_eq!(app["requirePorts"], true);
+    // The Elasticsearch settings reach every agent task; the password only as a
+    // secret-store reference, which the scheduler never reads.
+    let env = opts.agent_spec().expect("spec").env;
+    assert_eq!(
+        env,
+        vec![
+            (
+                "ELASTICSEARCH_HOSTS".to_string(),
+                EnvValue::Value("https://coordinator.elastic.l4lb.thisdcos.directory:9200".into())
+            ),
+            (
+                "ELASTICSEARCH_USER".to_string(),
+                EnvValue::Value("logship".into())
+            ),
+            (
+                "ELASTICSEARCH_PASSWORD".to_string(),
+                EnvValue::SecretRef("logs-prod/es-password".into())
+            ),
+        ]
+    );
+    assert!(
+        app.get("secrets").is_none(),
+        "the scheduler gets no ES secret"
+    );
     // Two instances under different names keep apart: own framework, own state.
     let other = p.app(&json!({"service": {"name": "logs-staging"}}));
     assert_eq!(
@@ -711,9 +750,9 @@ fn invalid_options_are_rejected() {
         json!({"agent": {"cpus": 0}}),
         json!({"agent": {"mem": -1}}),
         json!({"mesos": {"master": ""}}),
-        // Elasticsearch hosts and credentials belong in the pipeline configs: the scheduler
-        // has no flag for them, so the package offers no option.
         json!({"elasticsearch": {"hosts": ["https://es.example:9200"], "user": "elastic"}}),
+        json!({"elasticsearch": {"hosts": "es.example:9200"}}),
+        json!({"elasticsearch": {"password": "in clear"}}),
     ] {
         assert!(p.options(&bad).is_err(), "config.json accepted {bad}");
     }
@@ -783,7 +822,10 @@ fn plain_marathon_app_for_mesos_without_dcos() {
             .map(|e| e.keys().cloned().collect())
             .unwrap_or_default()
     };
-    assert_eq!(keys(&plain), keys(&packaged));
+    // The plain app also names an Elasticsearch (the package leaves it empty by default).
+    let mut plain_keys = keys(&plain);
+    plain_keys.retain(|k| k != "LOGSTASH_MESOS_ELASTICSEARCH_HOSTS");
+    assert_eq!(plain_keys, keys(&packaged));
     assert_eq!(
         plain["container"]["docker"]["image"],
         packaged["container"]["docker"]["image"]

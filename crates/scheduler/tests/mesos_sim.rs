@@ -44,6 +44,7 @@ fn settings(cpus: f64) -> Settings {
         scheduler_url: "http://127.0.0.1:1".into(),
         log_dirs: vec!["/var/lib/docker/containers".into()],
         kill_grace_secs: 5,
+        env: vec![],
     };
     let mut s = Settings::new("logging", agent, uuid::Uuid::new_v4().simple().to_string());
     // The production filters (an hour): a scheduler that relies on them running out

@@ -26,7 +26,7 @@ use crate::proto::{
     Call, Event, EventType, Filters, Id, Offer, Operation, ReconcileTask, TaskState, TaskStatus,
 };
 use resources::Needs;
-pub use task::{AgentSpec, LaunchMode};
+pub use task::{AgentSpec, EnvValue, LaunchMode};
 
 /// Tunables of the policy; `Default` holds the production values.
 #[derive(Debug, Clone)]

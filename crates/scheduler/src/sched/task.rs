@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto::{
     CommandInfo, CommandUri, ContainerInfo, ContainerType, DockerInfo, DockerNetwork, DurationInfo,
-    Environment, Id, KillPolicy, Label, Labels, Resource, TaskInfo, Variable, Volume, VolumeMode,
+    Environment, Id, KillPolicy, Label, Labels, Resource, Secret, SecretReference, TaskInfo,
+    Variable, Volume, VolumeMode,
 };
 
 pub use logstash_mesos_core::agent_protocol::{
@@ -41,6 +42,20 @@ pub struct AgentSpec {
     pub log_dirs: Vec<String>,
     /// SIGTERM-to-SIGKILL grace period, so the agent can flush its buffers.
     pub kill_grace_secs: u64,
+    /// Extra environment of every agent task (`--agent-env`, the Elasticsearch
+    /// settings), which its configs read as `${NAME}`.
+    #[serde(default)]
+    pub env: Vec<(String, EnvValue)>,
+}
+
+/// The value of one extra agent variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvValue {
+    Value(String),
+    /// A path in the cluster's secret store (DC/OS): a Mesos `SECRET` variable of
+    /// type `REFERENCE`, resolved on the node.
+    SecretRef(String),
 }
 
 impl AgentSpec {
@@ -80,6 +95,23 @@ impl AgentSpec {
         ];
         if let Some(port) = super::resources::first_port(&resources) {
             vars.push(var(ENV_AGENT_PORT, &port.to_string()));
+        }
+        for (name, value) in &self.env {
+            vars.push(match value {
+                EnvValue::Value(v) => var(name, v),
+                EnvValue::SecretRef(path) => Variable {
+                    name: name.clone(),
+                    kind: Some("SECRET".into()),
+                    value: None,
+                    secret: Some(Secret {
+                        kind: "REFERENCE".into(),
+                        reference: Some(SecretReference {
+                            name: path.clone(),
+                            key: None,
+                        }),
+                    }),
+                },
+            });
         }
         let environment = Some(Environment { variables: vars });
         let (command, container) = match &self.launch {
@@ -186,7 +218,9 @@ pub fn agent_endpoint(offer: &crate::proto::Offer) -> String {
 fn var(name: &str, value: &str) -> Variable {
     Variable {
         name: name.into(),
+        kind: None,
         value: Some(value.into()),
+        secret: None,
     }
 }
 
@@ -231,7 +265,54 @@ mod tests {
             scheduler_url: "http://sched:8080".into(),
             log_dirs: vec!["/var/lib/docker/containers".into()],
             kill_grace_secs: 30,
+            env: vec![],
         }
+    }
+
+    /// Extra variables: plain ones as values, secret-store paths as Mesos `SECRET`
+    /// references (mesos.proto `Environment.Variable`), never as values.
+    #[test]
+    fn extra_env_values_and_secret_references() {
+        let mut s = spec(LaunchMode::Command {
+            command: "./logstash-mesos agent".into(),
+        });
+        s.env = vec![
+            (
+                "ELASTICSEARCH_HOSTS".into(),
+                EnvValue::Value("http://es:9200".into()),
+            ),
+            (
+                "ELASTICSEARCH_PASSWORD".into(),
+                EnvValue::SecretRef("logstash-mesos/es-password".into()),
+            ),
+        ];
+        let t = s.build(
+            &Id::new("t"),
+            &Id::new("a"),
+            "node-1",
+            "10.0.0.1:5051",
+            vec![],
+        );
+        let v = serde_json::to_value(&t).expect("ser");
+        let vars = v
+            .pointer("/command/environment/variables")
+            .and_then(Value::as_array)
+            .expect("env");
+        let find = |n: &str| vars.iter().find(|v| v["name"] == n).cloned().expect(n);
+        assert_eq!(find("ELASTICSEARCH_HOSTS")["value"], "http://es:9200");
+        assert!(find("ELASTICSEARCH_HOSTS").get("type").is_none());
+        let pw = find("ELASTICSEARCH_PASSWORD");
+        assert_eq!(pw["type"], "SECRET");
+        assert!(pw.get("value").is_none());
+        assert_eq!(pw["secret"]["type"], "REFERENCE");
+        assert_eq!(
+            pw["secret"]["reference"]["name"],
+            "logstash-mesos/es-password"
+        );
+        // A changed secret path or value rolls the agents.
+        let before = s.fingerprint();
+        s.env[0].1 = EnvValue::Value("http://es2:9200".into());
+        assert_ne!(before, s.fingerprint());
     }
 
     /// Our Docker task has the shape of the shared Docker example: the same keys at

@@ -15,6 +15,7 @@ fn spec() -> AgentSpec {
         scheduler_url: "http://sched:8080".into(),
         log_dirs: vec![],
         kill_grace_secs: 30,
+        env: vec![],
     }
 }
 
