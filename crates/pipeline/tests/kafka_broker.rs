@@ -204,14 +204,15 @@ async fn broker_restart_mid_stream_loses_nothing() {
         })
     };
     produce(&*out, 0, N / 2, 250).await;
-    // Stop the broker while the second half is being produced; the output holds its
-    // batches and retries until the broker is back.
+    // Stop the broker mid-stream (the producer's connections are live from the first
+    // half), then produce the second half: the output holds its batches and retries until
+    // the broker is back. Stopping first keeps the test independent of how fast the
+    // second half would otherwise be delivered.
+    broker.stop();
     let producer = {
         let out = out.clone();
         tokio::spawn(async move { produce(&*out, N / 2, N, 250).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    broker.stop();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
         !producer.is_finished(),

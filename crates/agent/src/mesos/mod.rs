@@ -540,6 +540,7 @@ impl Runner {
             Backend::Host {
                 dir: host,
                 held: None,
+                probed: Vec::new(),
             }
         } else {
             Backend::Remote {

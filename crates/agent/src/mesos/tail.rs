@@ -67,7 +67,12 @@ pub enum Backend {
         dir: PathBuf,
         /// The descriptor of the generation being read: renamed or even deleted by
         /// logrotate, it still reads to the generation's end.
-        held: Option<(u64, File)>,
+        held: Option<(u64, Arc<File>)>,
+        /// The descriptors this poll's probes opened, by inode: a generation is read
+        /// through the descriptor its probe saw, so a rotation that renames it between
+        /// the probe and the read (the logger shifting `stdout.k` to `stdout.k+1`) neither
+        /// hides it nor makes another generation's bytes be read in its place.
+        probed: Vec<(u64, Arc<File>)>,
     },
     Remote {
         client: AgentClient,
@@ -107,7 +112,7 @@ impl Backend {
     /// Size, inode and first bytes of `name`; `None` when there is no such file.
     pub async fn probe(&mut self, name: &str) -> Result<Option<Probe>, SrcErr> {
         match self {
-            Backend::Host { dir, .. } => {
+            Backend::Host { dir, probed, .. } => {
                 let p = dir.join(name);
                 let f = match File::open(&p) {
                     Ok(f) => f,
@@ -119,9 +124,12 @@ impl Backend {
                 let mut head = vec![0; n];
                 let got = read_full_at(&f, &mut head, 0).map_err(io_err)?;
                 head.truncate(got);
+                let ino = m.ino();
+                probed.retain(|(i, _)| *i != ino);
+                probed.push((ino, Arc::new(f)));
                 Ok(Some(Probe {
                     size: m.len(),
-                    ino: m.ino(),
+                    ino,
                     head,
                 }))
             }
@@ -158,15 +166,23 @@ impl Backend {
         max: usize,
     ) -> Result<Vec<u8>, SrcErr> {
         match self {
-            Backend::Host { dir, held } => {
-                if held.as_ref().map(|h| h.0) != Some(ino) {
-                    let f = File::open(dir.join(name)).map_err(io_err)?;
-                    let m = f.metadata().map_err(io_err)?;
-                    if m.ino() != ino {
-                        // Rotated between the probe and now: the next poll sorts it out.
-                        return Ok(Vec::new());
+            Backend::Host { dir, held, probed } => {
+                // This poll's probe of the inode wins over an older held descriptor: a
+                // deleted generation's inode number can be reused by a new file.
+                if let Some((_, f)) = probed.iter().find(|(i, _)| *i == ino) {
+                    if !held.as_ref().is_some_and(|h| Arc::ptr_eq(&h.1, f)) {
+                        *held = Some((ino, f.clone()));
                     }
-                    *held = Some((ino, f));
+                } else if held.as_ref().map(|h| h.0) != Some(ino) {
+                    {
+                        let f = File::open(dir.join(name)).map_err(io_err)?;
+                        let m = f.metadata().map_err(io_err)?;
+                        if m.ino() != ino {
+                            // Rotated between the probe and now: the next poll sorts it out.
+                            return Ok(Vec::new());
+                        }
+                        *held = Some((ino, Arc::new(f)));
+                    }
                 }
                 let Some((_, f)) = held.as_ref() else {
                     return Ok(Vec::new());
@@ -182,6 +198,13 @@ impl Backend {
                     .await?;
                 Ok(r.data)
             }
+        }
+    }
+
+    /// Drops the descriptors of the last poll's probes (the held one stays).
+    pub fn forget_probes(&mut self) {
+        if let Backend::Host { probed, .. } = self {
+            probed.clear();
         }
     }
 
@@ -442,6 +465,11 @@ pub struct Tail {
     /// A line begun in an earlier generation: (bytes, start offset there).
     carry: Option<(Vec<u8>, u64)>,
     adopted: bool,
+    /// The head of the newest rotated generation (`stdout.1`) when the current one was
+    /// taken up. While nothing of the current generation is read (its fingerprint is
+    /// empty) a rotation can't be told from growth by content, and copytruncate (or the
+    /// API, which has no inodes) keeps the inode: a changed `stdout.1` tells it instead.
+    newest_rotated: Option<Vec<u8>>,
     lines: Vec<Line>,
 }
 
@@ -478,6 +506,7 @@ impl Tail {
             name,
             carry: None,
             adopted: from.is_some(),
+            newest_rotated: None,
             lines: Vec::new(),
         }
     }
@@ -592,19 +621,43 @@ impl Tail {
     }
 
     async fn poll(&mut self) -> Result<Poll, SrcErr> {
+        self.backend.forget_probes();
         let base = self.base();
-        let Some(cur) = self.backend.probe(&base).await? else {
+        let Some(mut cur) = self.backend.probe(&base).await? else {
             return Ok(Poll::NoFile);
         };
         if !self.adopted {
             // First sight of the stream: its rotated history comes first, oldest first.
             self.adopted = true;
-            let gens = self.generations(&base).await?;
+            let gens;
+            (gens, cur) = self.stable_generations(&base, cur).await?;
+            self.newest_rotated = gens.first().map(|(_, p)| p.head.clone());
             for (name, p) in gens.into_iter().rev() {
                 self.switch_to(&name, &p);
                 self.read_range(&name, 0, p.size).await?;
             }
             self.switch_to(&base, &cur);
+        } else if self.fp.is_empty() && cur.size > 0 && self.newest_rotated.is_some() {
+            // Taken up empty: generations rotated since then were never seen.
+            let gens;
+            (gens, cur) = self.stable_generations(&base, cur).await?;
+            let unseen = match &self.newest_rotated {
+                Some(h) if !h.is_empty() => gens
+                    .iter()
+                    .position(|(_, p)| p.head.starts_with(h))
+                    .unwrap_or(gens.len()),
+                _ => gens.len(),
+            };
+            if unseen > 0 {
+                self.newest_rotated = gens.first().map(|(_, p)| p.head.clone());
+                for (name, p) in gens[..unseen].iter().rev().cloned().collect::<Vec<_>>() {
+                    self.switch_to(&name, &p);
+                    self.read_range(&name, 0, p.size).await?;
+                }
+                self.switch_to(&base, &cur);
+                self.read_range(&base, 0, cur.size).await?;
+                return Ok(Poll::Progress);
+            }
         }
         if self.same_generation(&cur) {
             if cur.head.len() > self.fp.len() {
@@ -642,7 +695,8 @@ impl Tail {
                     .unwrap_or_default();
             }
         }
-        let gens = self.generations(&base).await?;
+        let gens;
+        (gens, cur) = self.stable_generations(&base, cur).await?;
         let found = gens.iter().position(|(_, p)| self.is_old_generation(p));
         let newer = match found {
             Some(i) => {
@@ -672,6 +726,7 @@ impl Tail {
                 gens.len()
             }
         };
+        self.newest_rotated = gens.first().map(|(_, p)| p.head.clone());
         for (name, p) in gens[..newer].iter().rev().cloned().collect::<Vec<_>>() {
             self.switch_to(&name, &p);
             self.read_range(&name, 0, p.size).await?;
@@ -683,14 +738,57 @@ impl Tail {
         Ok(Poll::Progress)
     }
 
-    /// The rotated generations present, newest (`stdout.1`) first.
+    /// The rotated generations, listed while `stdout` stayed the generation `cur` probed:
+    /// a rotation during the listing (copytruncate copies and truncates between our
+    /// probes) would pair a listing with the wrong current file, so the listing is taken
+    /// again until `stdout` is unchanged around it (a few tries; rotations are seconds
+    /// apart). Returns the listing and the fresh probe of `stdout`.
+    async fn stable_generations(
+        &mut self,
+        base: &str,
+        mut cur: Probe,
+    ) -> Result<(Vec<(String, Probe)>, Probe), SrcErr> {
+        for _ in 0..5 {
+            let gens = self.generations(base).await?;
+            let Some(again) = self.backend.probe(base).await? else {
+                return Ok((gens, cur));
+            };
+            let n = cur.head.len().min(again.head.len());
+            let unchanged =
+                again.ino == cur.ino && again.size >= cur.size && again.head[..n] == cur.head[..n];
+            if unchanged {
+                return Ok((gens, again));
+            }
+            cur = again;
+        }
+        let gens = self.generations(base).await?;
+        Ok((gens, cur))
+    }
+
+    /// The rotated generations present, newest (`stdout.1`) first. A logger shifts its
+    /// generations while we list them (`.3` → `.4`, then `.2` → `.3`, ...): a name can be
+    /// missing for an instant, so the listing looks past a gap, and a file renamed during
+    /// the listing is seen twice: the first sight (the newer position) is kept.
     async fn generations(&mut self, base: &str) -> Result<Vec<(String, Probe)>, SrcErr> {
-        let mut gens = Vec::new();
+        const GAP: usize = 2;
+        let mut gens: Vec<(String, Probe)> = Vec::new();
+        let mut missing = 0;
         for k in 1..=MAX_GENERATIONS {
             let name = format!("{base}.{k}");
             match self.backend.probe(&name).await? {
-                Some(p) => gens.push((name, p)),
-                None => break,
+                Some(p) => {
+                    missing = 0;
+                    let seen = p.ino != 0 && gens.iter().any(|(_, q)| q.ino == p.ino);
+                    if !seen {
+                        gens.push((name, p));
+                    }
+                }
+                None => {
+                    missing += 1;
+                    if missing > GAP {
+                        break;
+                    }
+                }
             }
         }
         Ok(gens)
@@ -704,6 +802,17 @@ impl Tail {
             let data = self.backend.read(name, self.ino, pos, want).await?;
             if data.is_empty() {
                 break;
+            }
+            // Copytruncate keeps the inode: if the file was truncated and rewritten since
+            // it was probed, what was just read belongs to the next generation (the old
+            // bytes now live in the copy, where the next poll finds them at this offset).
+            // Checked after the read, so bytes read before a truncation are not kept
+            // either: the copy has them too.
+            if !self.fp.is_empty() {
+                let head = self.backend.read(name, self.ino, 0, self.fp.len()).await?;
+                if head != self.fp {
+                    break;
+                }
             }
             pos += data.len() as u64;
             self.feed(name, &data)?;
