@@ -35,7 +35,12 @@ pub struct Executors {
     pub procs: Arc<Mutex<HashMap<String, Proc>>>,
     /// Every task ever started: (task id, hostname).
     pub started: Arc<Mutex<Vec<(String, String)>>>,
+    /// Told of each task's sandbox once it is made (e.g. to list the task in a node's
+    /// agent API).
+    pub on_sandbox: Arc<Mutex<Option<SandboxHook>>>,
 }
+
+pub type SandboxHook = Arc<dyn Fn(&Launch, &Path) + Send + Sync>;
 
 /// A poisoned lock only means another test thread panicked: keep the data.
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -96,6 +101,10 @@ impl Executors {
             let sandbox = me.sandbox(&l);
             match me.spawn(&l, &sandbox) {
                 Ok(mut child) => {
+                    let hook = lock(&me.on_sandbox).clone();
+                    if let Some(hook) = hook {
+                        hook(&l, &sandbox);
+                    }
                     let pid = child.id();
                     lock(&me.procs).insert(
                         task.clone(),

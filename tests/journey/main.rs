@@ -16,11 +16,14 @@
 //! and, for the UI test, Chromium (`scripts/setup/chromium.sh`); with `CI=true`
 //! any of them missing fails the test.
 
+#[path = "../../crates/scheduler/tests/support/simulator/agent_api.rs"]
+mod agent_api;
 #[path = "../../crates/scheduler/tests/support/simulator/mod.rs"]
 mod simulator;
 
 mod dockerd;
 mod executor;
+mod mesos_tasks;
 mod search;
 mod ui;
 

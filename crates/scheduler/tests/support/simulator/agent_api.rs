@@ -376,6 +376,47 @@ impl AgentSim {
         dir
     }
 
+    /// A task some executor already started in `dir`, a run directory under this node's
+    /// work dir (the master simulator's command executor makes them): listed in `/state`
+    /// and served by `/files`, its framework added when new. This is how the tasks the
+    /// scheduler launches through the master simulator become tasks of this node.
+    pub fn attach_task(&self, fw_id: &str, fw_name: &str, task_id: &str, name: &str, dir: &Path) {
+        let mut n = self.lock();
+        if !n.frameworks.iter().any(|f| f.id == fw_id) {
+            n.frameworks.push(SimFramework {
+                id: fw_id.into(),
+                name: fw_name.into(),
+                role: "*".into(),
+                executors: Vec::new(),
+            });
+        }
+        let container = dir
+            .file_name()
+            .map(|c| c.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let task = SimTask {
+            id: task_id.into(),
+            name: name.into(),
+            state: "TASK_RUNNING".into(),
+            labels: Vec::new(),
+            container_type: Some("MESOS".into()),
+            child: None,
+            dir: dir.to_path_buf(),
+        };
+        let ex = SimExecutor {
+            id: task_id.into(),
+            container,
+            directory: dir.to_path_buf(),
+            kind: None,
+            tasks: vec![task],
+            completed: false,
+        };
+        n.attached.push(dir.to_path_buf());
+        if let Some(f) = n.frameworks.iter_mut().find(|f| f.id == fw_id) {
+            f.executors.push(ex);
+        }
+    }
+
     /// A task group on the default executor: each task in `containers/<child>/`, linked
     /// as `tasks/<task id>`. Returns the tasks' directories.
     pub fn launch_group(

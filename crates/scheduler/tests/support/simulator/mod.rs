@@ -262,6 +262,14 @@ impl Simulator {
         id
     }
 
+    /// Points the node's offers (`url`) at the node's agent API, e.g. an
+    /// `agent_api::AgentSim` serving this node's sandboxes.
+    pub fn set_agent_port(&self, id: &Id, port: u16) {
+        if let Some(a) = self.lock().agents.get_mut(id) {
+            a.agent_port = port;
+        }
+    }
+
     /// The process of a task exited on its own (the command executor's report):
     /// a reliable TASK_FINISHED for status 0, otherwise TASK_FAILED. Ignored for
     /// tasks already terminal or being killed.
