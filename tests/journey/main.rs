@@ -69,6 +69,35 @@ impl SchedProc {
         SchedProc { child, args, log }
     }
 
+    /// The scheduler on a free port of loopback, subscribed to `sim`, launching agents as
+    /// command tasks, its state and log under `root`; `extra` flags appended. Also its URL.
+    fn command_agents(
+        sim: &Simulator,
+        root: &std::path::Path,
+        extra: &[&str],
+    ) -> (SchedProc, String) {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut args: Vec<String> = [
+            "scheduler",
+            "--master",
+            &sim.url(0),
+            "--agent-command",
+            "./logstash-mesos agent",
+            "--state",
+            &format!("file://{}", root.join("state").display()),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--advertise-url",
+            &base,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        (SchedProc::start(args, root.join("scheduler.log")), base)
+    }
+
     fn sigkill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -166,25 +195,7 @@ impl World {
         let sim = Simulator::start(1).await;
         let exec = Executors::new(&root.path().join("work"));
         exec.install(&sim);
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let args: Vec<String> = [
-            "scheduler",
-            "--master",
-            &sim.url(0),
-            "--agent-command",
-            "./logstash-mesos agent",
-            "--state",
-            &format!("file://{}", root.path().join("state").display()),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--advertise-url",
-            &base,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let sched = SchedProc::start(args, root.path().join("scheduler.log"));
+        let (sched, base) = SchedProc::command_agents(&sim, root.path(), &[]);
         let mut w = World {
             base,
             http: reqwest::Client::new(),

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::agent_api::AgentSim;
 use super::executor::{lock, Executors, SandboxHook};
 use super::simulator::{Launch, Simulator};
-use super::{free_port, search, wait_for, SchedProc};
+use super::{search, wait_for, SchedProc};
 
 const FRAMEWORK: &str = "logstash-mesos-journey";
 const INDEX: &str = "mesos-tasks";
@@ -94,27 +94,8 @@ async fn journey_mesos_input_ships_the_launched_tasks_sandbox_logs() {
     });
     *lock(&exec.on_sandbox) = Some(hook);
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let args: Vec<String> = [
-        "scheduler",
-        "--master",
-        &sim.url(0),
-        "--framework-name",
-        FRAMEWORK,
-        "--agent-command",
-        "./logstash-mesos agent",
-        "--state",
-        &format!("file://{}", root.path().join("state").display()),
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--advertise-url",
-        &base,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let _sched = SchedProc::start(args, root.path().join("scheduler.log"));
+    let (_sched, base) =
+        SchedProc::command_agents(&sim, root.path(), &["--framework-name", FRAMEWORK]);
     let guard = KillAll(exec.clone());
 
     wait_for("the agent task on node-m", 60, || {
