@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/logstash-mesos/target}"
+# The binary embeds Ruby (the ruby filter): headers and libruby must be installed.
+bash scripts/setup/ruby.sh >/dev/null
 cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/logstash-mesos"
 if [ $# -ge 1 ]; then

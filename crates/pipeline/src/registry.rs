@@ -375,6 +375,13 @@ pub static FILTERS: &[Entry<FilterBuilder>] = &[
         example: r#"task_id => "%{task_id}" code => "map['n'] ||= 0; map['n'] += 1""#,
     },
     Entry {
+        name: "ruby",
+        options: filters::ruby::OPTIONS,
+        build: filters::ruby::build,
+        doc: "runs Ruby code on every event (embedded CRuby; cargo feature `ruby`)",
+        example: r#"code => "event.set('ruby', true)""#,
+    },
+    Entry {
         name: "metrics",
         options: filters::metrics::OPTIONS,
         build: filters::metrics::build,
@@ -737,6 +744,10 @@ impl Registry {
             ));
         }
         for e in &self.filters {
+            // Without the `ruby` feature the ruby filter is registered but cannot build.
+            if cfg!(not(feature = "ruby")) && e.name == "ruby" {
+                continue;
+            }
             configs.push((
                 e.name,
                 format!("filter {{ {} {{ {} }} }}", e.name, e.example),

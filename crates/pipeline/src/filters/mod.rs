@@ -15,6 +15,7 @@ pub mod kv;
 pub mod metrics;
 pub mod mutate;
 pub mod prune;
+pub mod ruby;
 // enrich: lookups against networks, databases and lists.
 pub mod cidr;
 pub mod dns;
