@@ -251,3 +251,10 @@ fn cef() {
 fn elapsed() {
     check("elapsed.jsonl", 2, &[]);
 }
+
+/// logstash-filter-ruby's spec cases (inline code, init, new_event_block, exceptions, file
+/// scripts), run by the embedded CRuby.
+#[test]
+fn ruby() {
+    check("filter-ruby.jsonl", 7, &[]);
+}
