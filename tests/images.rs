@@ -1,7 +1,8 @@
 //! The container images (`docker/*.Dockerfile`, built by `scripts/build-images.sh`) on the
 //! local Docker daemon, from scratch with no registry: the scheduler image runs as the
 //! unprivileged user and turns healthy through its own health check; the agent image runs
-//! a pipeline (so every shared library made it in) and turns healthy on `/status`; the
+//! a pipeline with a ruby filter (so every shared library and Ruby's own library made it
+//! in) and turns healthy on `/status`; the
 //! package's `cmd` form (`/bin/sh -c "exec logstash-mesos ..."`, as Marathon runs it)
 //! works in both.
 //!
@@ -186,6 +187,7 @@ fn images_build_from_scratch_run_and_turn_healthy() {
         // generator is done.
         "input { generator { count => 3 message => \"from the image\" }\n\
                  file { path => \"/tmp/nothing-here/*.log\" } }\n\
+         filter { ruby { code => \"event.set('via_ruby', [1, 2].sum)\" } }\n\
          output { stdout { codec => json_lines } }\n",
     )
     .expect("config");
@@ -214,7 +216,10 @@ fn images_build_from_scratch_run_and_turn_healthy() {
         let logs = docker_ok(&["logs", &a.0]);
         let events = logs
             .lines()
-            .filter(|l| l.contains("\"message\":\"from the image\""))
+            // ... and through the embedded Ruby, whose library the image carries.
+            .filter(|l| {
+                l.contains("\"message\":\"from the image\"") && l.contains("\"via_ruby\":3")
+            })
             .count();
         if events == 3 {
             break;
