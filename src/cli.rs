@@ -56,7 +56,8 @@ pub struct RunArgs {
         default_value_t = 125
     )]
     pub batch_size: usize,
-    /// Accepted for compatibility: batches are taken as soon as events are queued.
+    /// How long a worker, once it holds an event, waits for its batch to fill before
+    /// dispatching an undersized batch, in milliseconds.
     #[arg(
         short = 'u',
         long = "pipeline.batch.delay",

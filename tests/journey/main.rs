@@ -559,7 +559,7 @@ async fn journey_config_to_agents_to_search_engine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn journey_first_step_through_the_web_ui() {
-    let Some(ui) = ui::Browser::start().await else {
+    let Some(ui) = ui::Browser::start("journey UI test").await else {
         return;
     };
     let Some(w) = World::start().await else {

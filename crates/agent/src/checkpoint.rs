@@ -9,6 +9,7 @@
 //! - A corrupt (or other-version) file is reported and set aside (`.corrupt`); the streams
 //!   then restart from the beginning of what Docker still has (duplicates, never a gap).
 
+use crate::status::Status;
 use logstash_mesos_core::state_file::{self, StateFileError};
 use logstash_mesos_core::DeliveryTracker;
 use serde::{Deserialize, Serialize};
@@ -184,6 +185,127 @@ impl logstash_mesos_core::AckSink for Acker {
             if let Some(tr) = t.get_mut(&slot) {
                 tr.finish(seq, delivered);
             }
+        }
+    }
+}
+
+/// How a stream's `lag_events` on `/status` is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lag {
+    /// Events not yet passed by the checkpoint (failed ones included): the docker input.
+    Outstanding,
+    /// Events whose fate is still unknown: the mesos input.
+    InFlight,
+}
+
+/// The stream behind one ack slot.
+struct SlotStream {
+    /// Its key in the checkpoint file.
+    checkpoint: String,
+    /// Its container and stream name on `/status`.
+    container: String,
+    stream: String,
+}
+
+/// What every stream of one input shares to checkpoint: the file, the ack sink, and the
+/// stream behind each ack slot. The docker and mesos inputs commit through it.
+pub struct Checkpoints {
+    pub store: Arc<Mutex<Store>>,
+    pub acker: Arc<Acker>,
+    slots: HashMap<String, u32>,
+    streams: HashMap<u32, SlotStream>,
+}
+
+impl Checkpoints {
+    /// Opens input `id`'s checkpoint file under `dir`; a corrupt file is reported on
+    /// `status` (and set aside by [`Store::open`]).
+    pub fn open(dir: &Path, id: &str, status: &Status) -> Checkpoints {
+        let (store, err) = Store::open(dir, id);
+        if let Some(e) = err {
+            status.error(e.to_string());
+        }
+        Checkpoints {
+            store: Arc::new(Mutex::new(store)),
+            acker: Acker::new(),
+            slots: HashMap::new(),
+            streams: HashMap::new(),
+        }
+    }
+
+    /// The ack slot of the stream checkpointed as `checkpoint` (the same slot each time
+    /// its reader starts again), shown on `/status` as `container`'s `stream`.
+    pub fn slot(&mut self, checkpoint: &str, container: &str, stream: &str) -> u32 {
+        let next = self.slots.len() as u32;
+        let slot = *self.slots.entry(checkpoint.to_string()).or_insert(next);
+        self.streams.insert(
+            slot,
+            SlotStream {
+                checkpoint: checkpoint.to_string(),
+                container: container.to_string(),
+                stream: stream.to_string(),
+            },
+        );
+        slot
+    }
+
+    /// Moves delivered positions into the checkpoint file and `/status`. A stream for
+    /// which `forgotten(key, store)` holds keeps its late acknowledgements out of the file.
+    pub fn commit(&self, status: &Status, lag: Lag, forgotten: impl Fn(&str, &Store) -> bool) {
+        let mut updates = Vec::new();
+        if let Ok(mut t) = self.acker.trackers.lock() {
+            for (slot, tr) in t.iter_mut() {
+                let Some(s) = self.streams.get(slot) else {
+                    continue;
+                };
+                let pos = tr.take_advanced();
+                let lag = match lag {
+                    Lag::Outstanding => tr.outstanding(),
+                    Lag::InFlight => tr.in_flight(),
+                };
+                updates.push((s, pos, lag as u64));
+            }
+        }
+        let Ok(mut store) = self.store.lock() else {
+            return;
+        };
+        for (s, pos, lag) in updates {
+            let shown = pos.as_ref().map(Position::shown);
+            if let Some(p) = pos {
+                if !forgotten(&s.checkpoint, &store) {
+                    store.set(&s.checkpoint, p);
+                }
+            }
+            status.stream(&s.container, &s.stream, |st| {
+                st.lag_events = lag;
+                if let Some(p) = shown {
+                    st.acked_position = p;
+                }
+            });
+        }
+        if let Err(e) = store.save() {
+            status.error(format!("writing checkpoint: {e}"));
+        }
+    }
+
+    /// Events handed to the pipeline whose fate is unknown yet, over every stream.
+    pub fn in_flight(&self) -> usize {
+        self.acker
+            .trackers
+            .lock()
+            .map(|t| t.values().map(|t| t.in_flight()).sum())
+            .unwrap_or(0)
+    }
+
+    /// Once the readers stopped: gives the outputs a moment (3 s at most) to acknowledge
+    /// what is in flight, committing meanwhile, so a clean stop does not cause re-reads.
+    pub async fn drain(&self, status: &Status, lag: Lag, forgotten: impl Fn(&str, &Store) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            self.commit(status, lag, &forgotten);
+            if self.in_flight() == 0 || std::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 }

@@ -2,7 +2,7 @@
 //! reconnecting with backoff and re-listing when the daemon restarts), runs one task per
 //! stream (file tails, stdout, stderr) and advances checkpoints as outputs acknowledge.
 
-use crate::checkpoint::{Acker, Position, Store};
+use crate::checkpoint::{Checkpoints, Lag, Position};
 use crate::config::{ContainerMeta, DockerConfig};
 use crate::status::Status;
 use crate::stream::{Multiline, StreamCtx};
@@ -14,7 +14,7 @@ use logstash_mesos_pipeline::input_context::InputContext;
 use logstash_mesos_pipeline::options::{Args, BuildError, BuildResult};
 use logstash_mesos_pipeline::plugin::{BoxFuture, BuildContext, Input};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -80,10 +80,7 @@ struct Runner {
     cfg: DockerConfig,
     status: Arc<Status>,
     ctx: InputContext,
-    store: Arc<Mutex<Store>>,
-    acker: Arc<Acker>,
-    slots: HashMap<String, u32>,
-    keys: HashMap<u32, (String, String, String)>,
+    checkpoints: Checkpoints,
     running: HashMap<String, Running>,
     cleaned: HashSet<String>,
     agent_id: Option<String>,
@@ -93,10 +90,7 @@ struct Runner {
 impl Runner {
     fn new(input: DockerInput, ctx: InputContext) -> Self {
         let dir = ctx.build.path_data.join("agent");
-        let (store, err) = Store::open(&dir, &ctx.id);
-        if let Some(e) = err {
-            input.status.error(e.to_string());
-        }
+        let checkpoints = Checkpoints::open(&dir, &ctx.id, &input.status);
         let agent_id = ctx
             .build
             .node
@@ -108,10 +102,7 @@ impl Runner {
             status: input.status,
             tag: format!("lsm-tail:{}", ctx.id),
             ctx,
-            store: Arc::new(Mutex::new(store)),
-            acker: Acker::new(),
-            slots: HashMap::new(),
-            keys: HashMap::new(),
+            checkpoints,
             running: HashMap::new(),
             cleaned: HashSet::new(),
             agent_id,
@@ -207,7 +198,7 @@ impl Runner {
                             "destroy" => {
                                 self.stop_container(&id).await;
                                 self.status.remove_container(&id);
-                                if let Ok(mut s) = self.store.lock() {
+                                if let Ok(mut s) = self.checkpoints.store.lock() {
                                     s.remove_prefix(&format!("{id}:"));
                                 }
                             }
@@ -335,28 +326,20 @@ impl Runner {
         key: &str,
         path: Option<String>,
     ) -> StreamCtx {
-        let ck = format!("{}:{key}", meta.id);
-        let next = self.slots.len() as u32;
-        let slot = *self.slots.entry(ck).or_insert(next);
-        self.keys.insert(
-            slot,
-            (
-                format!("{}:{key}", meta.id),
-                meta.id.clone(),
-                key.to_string(),
-            ),
-        );
+        let slot = self
+            .checkpoints
+            .slot(&format!("{}:{key}", meta.id), &meta.id, key);
         StreamCtx {
             input: self.ctx.clone(),
             meta: meta.clone(),
             agent_id: self.agent_id.clone(),
             key: key.to_string(),
             slot,
-            acker: self.acker.clone(),
+            acker: self.checkpoints.acker.clone(),
             status: self.status.clone(),
             path,
             multiline: self.cfg.multiline.clone().map(Multiline::new),
-            store: self.store.clone(),
+            store: self.checkpoints.store.clone(),
             last_error: None,
         }
     }
@@ -372,40 +355,8 @@ impl Runner {
 
     /// Moves delivered positions into the checkpoint file.
     fn commit(&mut self) {
-        let mut updates = Vec::new();
-        if let Ok(mut t) = self.acker.trackers.lock() {
-            for (slot, tr) in t.iter_mut() {
-                let Some((ck, cid, key)) = self.keys.get(slot) else {
-                    continue;
-                };
-                let pos = tr.take_advanced();
-                updates.push((
-                    ck.clone(),
-                    cid.clone(),
-                    key.clone(),
-                    pos,
-                    tr.outstanding() as u64,
-                ));
-            }
-        }
-        let Ok(mut store) = self.store.lock() else {
-            return;
-        };
-        for (ck, cid, key, pos, lag) in updates {
-            let shown = pos.as_ref().map(Position::shown);
-            if let Some(p) = pos {
-                store.set(&ck, p);
-            }
-            self.status.stream(&cid, &key, |s| {
-                s.lag_events = lag;
-                if let Some(p) = shown {
-                    s.acked_position = p;
-                }
-            });
-        }
-        if let Err(e) = store.save() {
-            self.status.error(format!("writing checkpoint: {e}"));
-        }
+        self.checkpoints
+            .commit(&self.status, Lag::Outstanding, |_, _| false);
     }
 
     async fn stop_all(&mut self) {
@@ -413,21 +364,8 @@ impl Runner {
         for id in ids {
             self.stop_container(&id).await;
         }
-        // Give the outputs a moment to acknowledge what is in flight, so a clean stop
-        // does not cause re-reads.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            self.commit();
-            let in_flight: usize = self
-                .acker
-                .trackers
-                .lock()
-                .map(|t| t.values().map(|t| t.in_flight()).sum())
-                .unwrap_or(0);
-            if in_flight == 0 || Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.checkpoints
+            .drain(&self.status, Lag::Outstanding, |_, _| false)
+            .await;
     }
 }

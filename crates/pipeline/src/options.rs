@@ -198,17 +198,20 @@ pub struct BuildError {
 }
 
 impl BuildError {
-    pub fn option(name: &str, message: impl Into<String>) -> Self {
+    /// An error about option `name`; `message` is text or a library error, whose message
+    /// is kept word for word.
+    pub fn option(name: &str, message: impl std::fmt::Display) -> Self {
         BuildError {
             option: Some(name.to_string()),
-            message: message.into(),
+            message: message.to_string(),
             more: Vec::new(),
         }
     }
-    pub fn general(message: impl Into<String>) -> Self {
+    /// An error about the plugin as a whole (text or a library error, as [`Self::option`]).
+    pub fn general(message: impl std::fmt::Display) -> Self {
         BuildError {
             option: None,
-            message: message.into(),
+            message: message.to_string(),
             more: Vec::new(),
         }
     }

@@ -13,13 +13,30 @@ use logstash_mesos_core::Value;
 /// caller reports as a timeout or failure instead of spinning for minutes.
 pub const BACKTRACK_LIMIT: usize = 1_000_000;
 
+/// A Ruby regex that cannot be compiled, or whose match the engine gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum RegexError {
+    /// The pattern does not compile.
+    #[error("invalid regular expression {pattern:?}: {source}")]
+    Invalid {
+        pattern: String,
+        source: Box<fancy_regex::Error>,
+    },
+    /// The engine gave up while matching (backtrack limit).
+    #[error("{0}")]
+    Aborted(Box<fancy_regex::Error>),
+}
+
 /// Compiles a Ruby regex. The error message is suitable for a `BuildError`.
-pub fn compile(pattern: &str) -> Result<Regex, String> {
+pub fn compile(pattern: &str) -> Result<Regex, RegexError> {
     let translated = translate(pattern);
     RegexBuilder::new(&format!("(?m){translated}"))
         .backtrack_limit(BACKTRACK_LIMIT)
         .build()
-        .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))
+        .map_err(|source| RegexError::Invalid {
+            pattern: pattern.to_string(),
+            source: Box::new(source),
+        })
 }
 
 /// Rewrites the Onigmo constructs the Rust engines spell differently: `\h`/`\H` (hex
@@ -190,11 +207,11 @@ pub fn expand_replacement(rep: &str, caps: &Captures, text: &str, out: &mut Stri
 
 /// Ruby's `gsub(regex, replacement)`. `Err` when the regex engine gave up (backtrack
 /// limit).
-pub fn gsub(re: &Regex, text: &str, rep: &str) -> Result<String, String> {
+pub fn gsub(re: &Regex, text: &str, rep: &str) -> Result<String, RegexError> {
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for caps in re.captures_iter(text) {
-        let caps = caps.map_err(|e| e.to_string())?;
+        let caps = caps.map_err(|e| RegexError::Aborted(Box::new(e)))?;
         let Some(m) = caps.get(0) else { continue };
         out.push_str(&text[last..m.start()]);
         expand_replacement(rep, &caps, text, &mut out);

@@ -10,6 +10,9 @@
 use crate::graph::{CompiledOutput, CompiledPipeline, Route, Step};
 use crate::input_context::InputContext;
 use crate::plugin::{BuildContext, FilterContext, Outcome};
+// The settings a pipeline runs with live with the other settings; named here too, where
+// `RunningPipeline::start` takes them.
+pub use crate::settings::RunSettings;
 use logstash_mesos_core::Event;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -194,26 +197,6 @@ pub fn route_batch(routes: &[Route], n_outputs: usize, batch: Vec<Event>) -> Vec
         // No output wanted it: dropping acknowledges it as delivered.
     }
     per
-}
-
-/// Settings of a running pipeline.
-#[derive(Clone, Debug)]
-pub struct RunSettings {
-    pub workers: usize,
-    pub batch_size: usize,
-    /// How long a worker waits for a batch to fill once it has one event
-    /// (`pipeline.batch.delay`).
-    pub batch_delay: std::time::Duration,
-}
-
-impl Default for RunSettings {
-    fn default() -> Self {
-        RunSettings {
-            workers: 1,
-            batch_size: 125,
-            batch_delay: std::time::Duration::from_millis(50),
-        }
-    }
 }
 
 /// A started pipeline.

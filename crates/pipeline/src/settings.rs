@@ -1,6 +1,7 @@
-//! What a plugin is built with: the pipeline's settings (`BuildContext`: ECS mode, data
-//! path, pipeline id, dead letter queue, the node's Docker and Mesos addresses) and the
-//! board where outputs report whether their destinations are up.
+//! The pipeline's settings: what a plugin is built with (`BuildContext`: ECS mode, data
+//! path, pipeline id, dead letter queue, the node's Docker and Mesos addresses), what the
+//! runner runs with (`RunSettings`: workers, batch size and delay) and the board where
+//! outputs report whether their destinations are up.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -156,6 +157,29 @@ impl Default for BuildContext {
             dead_letter_queue: DlqSettings::default(),
             health: HealthBoard::default(),
             node: NodeSettings::default(),
+        }
+    }
+}
+
+/// Settings of a running pipeline (`pipeline.workers`, `pipeline.batch.size`,
+/// `pipeline.batch.delay`), read by `runner.rs`.
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    /// Worker tasks taking batches from the queue (at least 1).
+    pub workers: usize,
+    /// Most events a worker takes at once (at least 1).
+    pub batch_size: usize,
+    /// How long a worker, once it holds one event, waits for the batch to fill before it
+    /// dispatches an undersized batch (`pipeline.batch.delay`, Logstash's default 50 ms).
+    pub batch_delay: std::time::Duration,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            workers: 1,
+            batch_size: 125,
+            batch_delay: std::time::Duration::from_millis(50),
         }
     }
 }

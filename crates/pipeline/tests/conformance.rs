@@ -7,6 +7,7 @@
 //! (`tests/conformance.rs` at the root scores the release binary with `run.py` itself.)
 
 use logstash_mesos_core::{Event, FieldRef, Map};
+use logstash_mesos_pipeline::graph::CompiledPipeline;
 use logstash_mesos_pipeline::lang::compile::compile;
 use logstash_mesos_pipeline::lang::{parse, ParseOptions, Sources};
 use logstash_mesos_pipeline::plugin::BuildContext;
@@ -39,16 +40,27 @@ fn cases_dir() -> PathBuf {
 fn run_case(case: &J) -> Result<Vec<J>, String> {
     let body = case["filter"].as_str().ok_or("case without filter")?;
     let body = &geoip_placeholders(body)?;
-    let sources = Sources::from_string(
-        case["id"].as_str().unwrap_or("case"),
+    let compiled = compile_case(
+        case,
         &format!("filter {{\n{body}\n}}\n"),
-    );
-    let ast = parse(&sources, &ParseOptions::default()).map_err(|d| sources.render_all(&d))?;
-    let compiled = compile(&ast, &Registry::builtin(), &BuildContext::default())
-        .map_err(|d| sources.render_all(&d))?;
+        &Registry::builtin(),
+    )?;
     let input: Map = serde_json::from_value(case["input"].clone()).map_err(|e| e.to_string())?;
-    let out = run_steps(&compiled.filters, vec![Event::from_map(input)]);
-    out.iter()
+    to_json(run_steps(&compiled.filters, vec![Event::from_map(input)]))
+}
+
+/// Parses and compiles a case's config text as the real load path does; errors rendered
+/// with their positions.
+fn compile_case(case: &J, text: &str, registry: &Registry) -> Result<CompiledPipeline, String> {
+    let sources = Sources::from_string(case["id"].as_str().unwrap_or("case"), text);
+    let ast = parse(&sources, &ParseOptions::default()).map_err(|d| sources.render_all(&d))?;
+    compile(&ast, registry, &BuildContext::default()).map_err(|d| sources.render_all(&d))
+}
+
+/// Events as the JSON `run.py` compares (strict types).
+fn to_json(events: Vec<Event>) -> Result<Vec<J>, String> {
+    events
+        .iter()
         .map(|e| serde_json::from_str(&e.to_json_string()).map_err(|e| e.to_string()))
         .collect()
 }
@@ -205,7 +217,15 @@ fn check(case: &J, event: &J) -> Vec<String> {
     diffs
 }
 
+/// Runs the filter cases of `cases/<name>.jsonl`.
 fn run_file(name: &str) {
+    score_file(name, run_case);
+}
+
+/// Runs every case of `cases/<name>.jsonl` with `run` (filter cases: [`run_case`]; codec
+/// cases: [`codec_cases::run_codec_case`]), checks what came out, prints the score and
+/// fails on any failure not listed in `KNOWN_FAILURES`.
+fn score_file(name: &str, run: fn(&J) -> Result<Vec<J>, String>) {
     let path = cases_dir().join(format!("{name}.jsonl"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -213,7 +233,7 @@ fn run_file(name: &str) {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let case: J = serde_json::from_str(line).expect("case json");
         let id = case["id"].as_str().unwrap_or("?").to_string();
-        let diffs = match run_case(&case).and_then(|events| pick(&case, events)) {
+        let diffs = match run(&case).and_then(|events| pick(&case, events)) {
             Ok(Some(_)) if case["expect_no_event"].as_bool() == Some(true) => {
                 vec!["expected no event".to_string()]
             }
@@ -464,18 +484,16 @@ mod codec_cases {
     };
 
     /// Every event the case's pipeline prints.
-    fn run_codec_case(case: &J) -> Result<Vec<J>, String> {
+    pub(super) fn run_codec_case(case: &J) -> Result<Vec<J>, String> {
         let codec = case["codec"].as_str().unwrap_or("json_lines");
         let body = case["filter"].as_str().unwrap_or("");
-        let sources = Sources::from_string(
-            case["id"].as_str().unwrap_or("case"),
-            &format!("input {{ stdin {{ codec => {codec} }} }}\nfilter {{\n{body}\n}}\n"),
-        );
-        let ast = parse(&sources, &ParseOptions::default()).map_err(|d| sources.render_all(&d))?;
         let mut registry = Registry::builtin();
         registry.add_input(&STDIN);
-        let compiled = compile(&ast, &registry, &BuildContext::default())
-            .map_err(|d| sources.render_all(&d))?;
+        let compiled = compile_case(
+            case,
+            &format!("input {{ stdin {{ codec => {codec} }} }}\nfilter {{\n{body}\n}}\n"),
+            &registry,
+        )?;
         let mut codec = CODEC
             .with(|c| c.borrow_mut().take())
             .ok_or("the stdin stand-in was not built")?;
@@ -488,73 +506,13 @@ mod codec_cases {
             }
         }
         codec.flush(&mut events);
-        run_steps(&compiled.filters, events)
-            .iter()
-            .map(|e| serde_json::from_str(&e.to_json_string()).map_err(|e| e.to_string()))
-            .collect()
-    }
-
-    fn pick(case: &J, events: &[J]) -> Result<J, String> {
-        if let Some(n) = case["expect_events"].as_u64() {
-            if events.len() as u64 != n {
-                return Err(format!("expected {n} events, got {}", events.len()));
-            }
-        }
-        let idx = case["event_index"].as_i64().unwrap_or(-1);
-        let i = if idx < 0 {
-            events.len() as i64 + idx
-        } else {
-            idx
-        };
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| events.get(i))
-            .cloned()
-            .ok_or_else(|| format!("no event {idx} among {}", events.len()))
-    }
-
-    pub(super) fn run_codec_file(name: &str) {
-        let path = cases_dir().join(format!("{name}.jsonl"));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let (mut passed, mut failed, mut unexpected) = (0, 0, Vec::new());
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let case: J = serde_json::from_str(line).expect("case json");
-            let id = case["id"].as_str().unwrap_or("?").to_string();
-            let diffs = match run_codec_case(&case).and_then(|evs| pick(&case, &evs)) {
-                Ok(event) => check(&case, &event),
-                Err(e) => vec![e],
-            };
-            let known = KNOWN_FAILURES.iter().find(|(k, _)| *k == id);
-            if diffs.is_empty() {
-                passed += 1;
-                if known.is_some() {
-                    println!("NOTE {id} passes although listed as a known failure");
-                }
-            } else {
-                failed += 1;
-                match known {
-                    Some((_, why)) => println!("known failure {id}: {why}: {}", diffs.join("; ")),
-                    None => {
-                        println!("FAIL {id}: {}", diffs.join("; "));
-                        unexpected.push(id);
-                    }
-                }
-            }
-        }
-        let total = passed + failed;
-        println!("{name}.jsonl: {passed}/{total} passed");
-        assert!(total > 0, "no cases in {}", path.display());
-        assert!(
-            unexpected.is_empty(),
-            "{name}: unexpected failures: {unexpected:?}"
-        );
+        to_json(run_steps(&compiled.filters, events))
     }
 }
 
 #[test]
 fn cef_conformance() {
-    codec_cases::run_codec_file("cef");
+    score_file("cef", codec_cases::run_codec_case);
 }
 
 #[test]

@@ -104,18 +104,25 @@ pub struct SchedulerOptions {
     pub elasticsearch_password_secret: Option<String>,
 }
 
+/// A bad `--agent-env` value.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EnvPairError {
+    #[error("expected NAME=VALUE, got {0:?}")]
+    NoEquals(String),
+    #[error("{0:?} is not a variable name (letters, digits, _)")]
+    BadName(String),
+}
+
 /// `NAME=VALUE` of `--agent-env`; NAME is a shell variable name.
-fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+fn parse_env_pair(s: &str) -> Result<(String, String), EnvPairError> {
     let (name, value) = s
         .split_once('=')
-        .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))?;
+        .ok_or_else(|| EnvPairError::NoEquals(s.to_string()))?;
     let valid = !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!(
-            "{name:?} is not a variable name (letters, digits, _)"
-        ));
+        return Err(EnvPairError::BadName(name.to_string()));
     }
     Ok((name.to_string(), value.to_string()))
 }

@@ -1,11 +1,13 @@
 //! The embedded web UI driven in headless Chromium through WebDriver
 //! (`scripts/setup/chromium.sh` installs `chromium` and `chromium-driver`).
 
-use std::process::Stdio;
-use std::sync::Arc;
-use std::time::Duration;
+#[path = "support/chromium.rs"]
+mod chromium;
 
-use fantoccini::{ClientBuilder, Locator};
+use std::sync::Arc;
+
+use chromium::{wait_text, Browser};
+use fantoccini::Locator;
 use logstash_mesos_scheduler::api::{router, AgentReport, AppState};
 use logstash_mesos_scheduler::configs::{BasicValidator, ConfigService};
 use logstash_mesos_scheduler::control::UninstallReport;
@@ -13,37 +15,9 @@ use logstash_mesos_scheduler::driver::{Keeper, Shared};
 use logstash_mesos_scheduler::sched::NodeView;
 use logstash_mesos_scheduler::store::{ConfigSet, FileStore};
 
-fn find(env: &str, names: &[&str]) -> Option<String> {
-    if let Ok(p) = std::env::var(env) {
-        return Some(p);
-    }
-    let path = std::env::var("PATH").unwrap_or_default();
-    names.iter().find_map(|n| {
-        std::env::split_paths(&path)
-            .map(|d| d.join(n))
-            .find(|p| p.is_file())
-            .map(|p| p.display().to_string())
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ui_lists_edits_validates_configs_and_lists_agents() {
-    let (Some(driver), Some(browser)) = (
-        find("CHROMEDRIVER", &["chromedriver"]),
-        find("CHROMIUM", &["chromium", "chromium-browser"]),
-    ) else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "chromium/chromedriver missing: run scripts/setup/chromium.sh"
-        );
-        eprintln!("!!! SKIPPING web UI test: chromium/chromedriver not installed (scripts/setup/chromium.sh)");
+    let Some(browser) = Browser::start("web UI test").await else {
         return;
     };
 
@@ -110,40 +84,7 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
 
-    let port = free_port();
-    let profile = tempfile::tempdir().expect("profile");
-    let mut chromedriver = tokio::process::Command::new(&driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chromedriver starts");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": browser,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                     format!("--user-data-dir={}", profile.path().display())],
-        }),
-    );
-    let mut client = None;
-    for _ in 0..100 {
-        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => {
-                client = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    let c = client.expect("webdriver session");
+    let c = browser.client();
 
     let result: Result<(), fantoccini::error::CmdError> = async {
         c.goto(&base).await?;
@@ -167,7 +108,7 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
             ["node-1", "TASK_RUNNING", "7", "42.5", "0.25", "0", "1"]
         );
 
-        wait_text(&c, "fw-status", "not connected to a master").await?;
+        wait_text(c, "fw-status", "not connected to a master").await?;
 
         // New config with a syntax error: Validate shows file:line:col.
         c.find(Locator::Id("new-name"))
@@ -179,10 +120,10 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
         editor.clear().await?;
         editor.send_keys("input {\n  stdin {\n").await?;
         c.find(Locator::Id("validate-btn")).await?.click().await?;
-        wait_text(&c, "status", "web:1:7:").await?;
+        wait_text(c, "status", "web:1:7:").await?;
         // Saving is refused too.
         c.find(Locator::Id("save-btn")).await?.click().await?;
-        wait_text(&c, "status", "never closed").await?;
+        wait_text(c, "status", "never closed").await?;
         assert!(configs.get("web").is_none());
 
         editor.clear().await?;
@@ -190,9 +131,9 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
             .send_keys("input { stdin {} }\noutput { stdout {} }\n")
             .await?;
         c.find(Locator::Id("validate-btn")).await?.click().await?;
-        wait_text(&c, "status", "valid").await?;
+        wait_text(c, "status", "valid").await?;
         c.find(Locator::Id("save-btn")).await?.click().await?;
-        wait_text(&c, "status", "saved, version 2").await?;
+        wait_text(c, "status", "saved, version 2").await?;
         assert_eq!(
             configs.get("web").as_deref(),
             Some("input { stdin {} }\noutput { stdout {} }\n")
@@ -211,7 +152,7 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
             "existing"
         );
         c.find(Locator::Id("delete-btn")).await?.click().await?;
-        wait_text(&c, "status", "deleted").await?;
+        wait_text(c, "status", "deleted").await?;
         assert!(configs.get("existing").is_none());
         // The agent still reports version 1 while the accepted set is at 3 now.
         c.goto(&base).await?;
@@ -224,7 +165,7 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
         // Uninstall asks first, then shows what the scheduler did.
         c.find(Locator::Id("uninstall-btn")).await?.click().await?;
         c.accept_alert().await?;
-        wait_text(&c, "fw-result", "framework fw-1 torn down").await?;
+        wait_text(c, "fw-result", "framework fw-1 torn down").await?;
         if let Ok(dir) = std::env::var("LOGSTASH_MESOS_UI_SCREENSHOT") {
             let png = c.screenshot().await?;
             let _ = std::fs::write(dir, png);
@@ -232,26 +173,6 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
         Ok(())
     }
     .await;
-    let _ = c.close().await;
-    let _ = chromedriver.kill().await;
+    browser.close().await;
     result.expect("ui flow");
-}
-
-async fn wait_text(
-    c: &fantoccini::Client,
-    id: &str,
-    want: &str,
-) -> Result<(), fantoccini::error::CmdError> {
-    let el = c.find(Locator::Id(id)).await?;
-    // Up to 15 s: CI machines are shared and slow.
-    for _ in 0..300 {
-        if el.text().await?.contains(want) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "#{id} never showed {want:?}; it shows {:?}",
-        el.text().await?
-    );
 }

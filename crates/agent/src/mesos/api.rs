@@ -174,24 +174,66 @@ pub struct ClientConfig {
     pub timeout: Duration,
 }
 
+/// An agent address that names no agent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("empty agent address")]
+    Empty,
+    #[error("unsupported scheme {0:?} (use http or https)")]
+    Scheme(String),
+    #[error("no host in {0:?}")]
+    NoHost(String),
+    #[error("invalid port in {0:?}")]
+    Port(String),
+}
+
+/// Why the HTTP client for an agent cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    #[error("reading CA file {file}: {source}")]
+    ReadCa {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("CA file {file}: {source}")]
+    Ca {
+        file: String,
+        source: reqwest::Error,
+    },
+    #[error("CA file {file}: no certificate found")]
+    NoCertificate { file: String },
+    #[error("HTTP client: {0}")]
+    Http(reqwest::Error),
+}
+
+/// A `/files/read` body that is not `{"data":"…","offset":N}`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReadBodyError {
+    /// What is malformed, in a few words.
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error("unexpected key {0:?}")]
+    UnexpectedKey(String),
+}
+
 /// Normalises an agent address: `host:port` (as in `MESOS_AGENT_ENDPOINT`) becomes
 /// `http://host:port`; a bare host gets the default port 5051; a trailing `/` or a
 /// `/slave(1)` prefix is dropped (the routes used all work without it, `/files` only so).
-pub fn normalize_base(addr: &str) -> Result<String, String> {
+pub fn normalize_base(addr: &str) -> Result<String, AddressError> {
     let a = addr.trim();
     if a.is_empty() {
-        return Err("empty agent address".into());
+        return Err(AddressError::Empty);
     }
     let (scheme, rest) = match a.split_once("://") {
         Some((s, r)) if s == "http" || s == "https" => (s, r),
-        Some((s, _)) => return Err(format!("unsupported scheme {s:?} (use http or https)")),
+        Some((s, _)) => return Err(AddressError::Scheme(s.to_string())),
         None => ("http", a),
     };
     let hostport = rest
         .split('/')
         .next()
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| format!("no host in {addr:?}"))?;
+        .ok_or_else(|| AddressError::NoHost(addr.to_string()))?;
     let has_port = match hostport.rfind(':') {
         Some(i) => !hostport[..i].ends_with(':') && !hostport.ends_with(']'),
         None => false,
@@ -199,7 +241,7 @@ pub fn normalize_base(addr: &str) -> Result<String, String> {
     if has_port {
         let port = &hostport[hostport.rfind(':').unwrap_or(0) + 1..];
         if port.parse::<u16>().is_err() {
-            return Err(format!("invalid port in {addr:?}"));
+            return Err(AddressError::Port(addr.to_string()));
         }
         Ok(format!("{scheme}://{hostport}"))
     } else {
@@ -215,7 +257,7 @@ pub struct AgentClient {
 }
 
 impl AgentClient {
-    pub fn new(cfg: ClientConfig) -> Result<AgentClient, String> {
+    pub fn new(cfg: ClientConfig) -> Result<AgentClient, ClientBuildError> {
         let mut b = reqwest::Client::builder()
             .timeout(if cfg.timeout.is_zero() {
                 Duration::from_secs(30)
@@ -225,11 +267,18 @@ impl AgentClient {
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(8);
         for f in &cfg.ca_files {
-            let pem = std::fs::read(f).map_err(|e| format!("reading CA file {f}: {e}"))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("CA file {f}: {e}"))?;
+            let pem = std::fs::read(f).map_err(|source| ClientBuildError::ReadCa {
+                file: f.clone(),
+                source,
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+                ClientBuildError::Ca {
+                    file: f.clone(),
+                    source,
+                }
+            })?;
             if certs.is_empty() {
-                return Err(format!("CA file {f}: no certificate found"));
+                return Err(ClientBuildError::NoCertificate { file: f.clone() });
             }
             for c in certs {
                 b = b.add_root_certificate(c);
@@ -238,7 +287,7 @@ impl AgentClient {
         if cfg.insecure {
             b = b.danger_accept_invalid_certs(true);
         }
-        let http = b.build().map_err(|e| format!("HTTP client: {e}"))?;
+        let http = b.build().map_err(ClientBuildError::Http)?;
         Ok(AgentClient { cfg, http })
     }
 
@@ -307,7 +356,7 @@ impl AgentClient {
             ),
         };
         let body = self.get(&q).await?;
-        parse_read(&body).map_err(ApiError::Decode)
+        parse_read(&body).map_err(|e| ApiError::Decode(e.to_string()))
     }
 }
 
@@ -327,12 +376,12 @@ pub fn encode(s: &str) -> String {
 /// Parses `{"data":"…","offset":N}` leniently: the agent copies bytes ≥ 0x80 into the JSON
 /// string unchanged, so non-UTF-8 task output makes the body invalid JSON
 /// (PROTOCOL.md §4.3). Bytes are taken as they are; escapes are decoded.
-pub fn parse_read(body: &[u8]) -> Result<FileRead, String> {
+pub fn parse_read(body: &[u8]) -> Result<FileRead, ReadBodyError> {
     let mut data = None;
     let mut offset = None;
     let mut i = skip_ws(body, 0);
     if body.get(i) != Some(&b'{') {
-        return Err("expected a JSON object".into());
+        return Err(ReadBodyError::Malformed("expected a JSON object"));
     }
     i += 1;
     loop {
@@ -344,12 +393,12 @@ pub fn parse_read(body: &[u8]) -> Result<FileRead, String> {
                 continue;
             }
             Some(b'"') => {}
-            _ => return Err("malformed object".into()),
+            _ => return Err(ReadBodyError::Malformed("malformed object")),
         }
         let (key, next) = json_string(body, i)?;
         i = skip_ws(body, next);
         if body.get(i) != Some(&b':') {
-            return Err("expected ':'".into());
+            return Err(ReadBodyError::Malformed("expected ':'"));
         }
         i = skip_ws(body, i + 1);
         match key.as_slice() {
@@ -369,20 +418,19 @@ pub fn parse_read(body: &[u8]) -> Result<FileRead, String> {
                 let n = std::str::from_utf8(&body[start..i])
                     .ok()
                     .and_then(|s| s.parse::<i64>().ok())
-                    .ok_or("offset is not an integer")?;
+                    .ok_or(ReadBodyError::Malformed("offset is not an integer"))?;
                 offset = Some(n.max(0) as u64);
             }
             _ => {
-                return Err(format!(
-                    "unexpected key {:?}",
-                    String::from_utf8_lossy(&key)
+                return Err(ReadBodyError::UnexpectedKey(
+                    String::from_utf8_lossy(&key).into_owned(),
                 ))
             }
         }
     }
     match (data, offset) {
         (Some(data), Some(offset)) => Ok(FileRead { data, offset }),
-        _ => Err("expected data and offset".into()),
+        _ => Err(ReadBodyError::Malformed("expected data and offset")),
     }
 }
 
@@ -395,16 +443,20 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 
 /// Decodes the JSON string starting at `b[i] == '"'`; returns the bytes and the index
 /// after the closing quote.
-fn json_string(b: &[u8], mut i: usize) -> Result<(Vec<u8>, usize), String> {
+fn json_string(b: &[u8], mut i: usize) -> Result<(Vec<u8>, usize), ReadBodyError> {
     i += 1;
     let mut out = Vec::new();
     loop {
-        let c = *b.get(i).ok_or("unterminated string")?;
+        let c = *b
+            .get(i)
+            .ok_or(ReadBodyError::Malformed("unterminated string"))?;
         i += 1;
         match c {
             b'"' => return Ok((out, i)),
             b'\\' => {
-                let e = *b.get(i).ok_or("unterminated escape")?;
+                let e = *b
+                    .get(i)
+                    .ok_or(ReadBodyError::Malformed("unterminated escape"))?;
                 i += 1;
                 match e {
                     b'"' | b'\\' | b'/' => out.push(e),
@@ -429,7 +481,7 @@ fn json_string(b: &[u8], mut i: usize) -> Result<(Vec<u8>, usize), String> {
                         let mut buf = [0u8; 4];
                         out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                     }
-                    _ => return Err("bad escape".into()),
+                    _ => return Err(ReadBodyError::Malformed("bad escape")),
                 }
             }
             c => out.push(c),
@@ -437,10 +489,13 @@ fn json_string(b: &[u8], mut i: usize) -> Result<(Vec<u8>, usize), String> {
     }
 }
 
-fn hex4(b: &[u8], i: usize) -> Result<u32, String> {
-    let s = b.get(i..i + 4).ok_or("short \\u escape")?;
-    let s = std::str::from_utf8(s).map_err(|_| "bad \\u escape")?;
-    u32::from_str_radix(s, 16).map_err(|_| "bad \\u escape".to_string())
+fn hex4(b: &[u8], i: usize) -> Result<u32, ReadBodyError> {
+    let bad = ReadBodyError::Malformed("bad \\u escape");
+    let s = b
+        .get(i..i + 4)
+        .ok_or(ReadBodyError::Malformed("short \\u escape"))?;
+    let s = std::str::from_utf8(s).map_err(|_| bad.clone())?;
+    u32::from_str_radix(s, 16).map_err(|_| bad)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub mod api;
 pub mod select;
 pub mod tail;
 
-use crate::checkpoint::{Acker, Position, Store};
+use crate::checkpoint::{Checkpoints, Lag, Store};
 use crate::config::DockerConfig;
 use crate::status::Status;
 use crate::stream::Multiline;
@@ -35,7 +35,7 @@ use select::{Matcher, Sandbox, Selector, TaskMeta};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tail::{Backend, Emitter, Flags, Outcome, Tail, TailSettings};
 use tokio::task::JoinHandle;
@@ -392,11 +392,7 @@ struct Runner {
     client: AgentClient,
     status: Arc<Status>,
     ctx: InputContext,
-    store: Arc<Mutex<Store>>,
-    acker: Arc<Acker>,
-    /// checkpoint key → ack slot, and back.
-    slots: HashMap<String, u32>,
-    keys: HashMap<u32, (String, String, String)>,
+    checkpoints: Checkpoints,
     running: HashMap<String, Reader>,
     /// Streams read to their end (or gone): not started again while listed.
     finished: HashSet<String>,
@@ -406,7 +402,7 @@ impl Runner {
     fn new(input: MesosInput, ctx: InputContext) -> anyhow::Result<Self> {
         let base = match &input.cfg.agent_url {
             Some(u) => u.clone(),
-            None => api::normalize_base(&default_agent()).map_err(anyhow::Error::msg)?,
+            None => api::normalize_base(&default_agent())?,
         };
         let client = AgentClient::new(ClientConfig {
             base,
@@ -415,22 +411,15 @@ impl Runner {
             ca_files: input.cfg.ca_files.clone(),
             insecure: input.cfg.insecure,
             timeout: Duration::from_secs(30),
-        })
-        .map_err(anyhow::Error::msg)?;
+        })?;
         let dir = ctx.build.path_data.join("agent");
-        let (store, err) = Store::open(&dir, &ctx.id);
-        if let Some(e) = err {
-            input.status.error(e.to_string());
-        }
+        let checkpoints = Checkpoints::open(&dir, &ctx.id, &input.status);
         Ok(Runner {
             cfg: input.cfg,
             client,
             status: input.status,
             ctx,
-            store: Arc::new(Mutex::new(store)),
-            acker: Acker::new(),
-            slots: HashMap::new(),
-            keys: HashMap::new(),
+            checkpoints,
             running: HashMap::new(),
             finished: HashSet::new(),
         })
@@ -506,7 +495,7 @@ impl Runner {
             }
         }
         self.finished.retain(|k| listed.contains(k));
-        if let Ok(mut store) = self.store.lock() {
+        if let Ok(mut store) = self.checkpoints.store.lock() {
             let stale: Vec<String> = store
                 .streams()
                 .keys()
@@ -548,29 +537,25 @@ impl Runner {
                 dir: sb.dir.clone(),
             }
         };
-        let next = self.slots.len() as u32;
-        let slot = *self.slots.entry(key.to_string()).or_insert(next);
-        self.keys.insert(
-            slot,
-            (
-                key.to_string(),
-                sb.meta.container_id.clone(),
-                stream.to_string(),
-            ),
-        );
+        let slot = self.checkpoints.slot(key, &sb.meta.container_id, stream);
         let meta: Arc<TaskMeta> = Arc::new(sb.meta.clone());
         self.status.container(
             &meta.container_id,
             &meta.task_name,
             &format!("mesos:{}", meta.framework_name),
         );
-        let from = self.store.lock().ok().and_then(|s| s.get(key).cloned());
+        let from = self
+            .checkpoints
+            .store
+            .lock()
+            .ok()
+            .and_then(|s| s.get(key).cloned());
         let emitter = Emitter::new(
             self.ctx.clone(),
             meta,
             stream,
             slot,
-            self.acker.clone(),
+            self.checkpoints.acker.clone(),
             self.status.clone(),
             self.cfg.multiline.clone().map(Multiline::new),
         );
@@ -614,7 +599,7 @@ impl Runner {
                 }
                 Ok(Outcome::Gone) => {
                     // Nothing left to resume from.
-                    if let Ok(mut s) = self.store.lock() {
+                    if let Ok(mut s) = self.checkpoints.store.lock() {
                         s.remove_prefix(&key);
                     }
                     self.finished.insert(key);
@@ -625,43 +610,11 @@ impl Runner {
 
     /// Moves delivered positions into the checkpoint file.
     fn commit(&mut self) {
-        let mut updates = Vec::new();
-        if let Ok(mut t) = self.acker.trackers.lock() {
-            for (slot, tr) in t.iter_mut() {
-                let Some((ck, cid, key)) = self.keys.get(slot) else {
-                    continue;
-                };
-                updates.push((
-                    ck.clone(),
-                    cid.clone(),
-                    key.clone(),
-                    tr.take_advanced(),
-                    tr.in_flight() as u64,
-                ));
-            }
-        }
-        let Ok(mut store) = self.store.lock() else {
-            return;
-        };
-        for (ck, cid, key, pos, lag) in updates {
-            let gone = self.finished.contains(&ck) && store.get(&ck).is_none();
-            let shown = pos.as_ref().map(Position::shown);
-            if let Some(p) = pos {
-                // A GC'd stream's late acknowledgements must not bring its entry back.
-                if !gone {
-                    store.set(&ck, p);
-                }
-            }
-            self.status.stream(&cid, &key, |s| {
-                s.lag_events = lag;
-                if let Some(p) = shown {
-                    s.acked_position = p;
-                }
+        let finished = &self.finished;
+        self.checkpoints
+            .commit(&self.status, Lag::InFlight, |ck, store| {
+                gone(finished, ck, store)
             });
-        }
-        if let Err(e) = store.save() {
-            self.status.error(format!("writing checkpoint: {e}"));
-        }
     }
 
     async fn stop_all(&mut self) {
@@ -671,23 +624,19 @@ impl Runner {
         for (_, r) in self.running.drain() {
             let _ = tokio::time::timeout(Duration::from_secs(10), r.handle).await;
         }
-        // Give the outputs a moment to acknowledge what is in flight, so a clean stop
-        // does not cause re-reads.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            self.commit();
-            let in_flight: usize = self
-                .acker
-                .trackers
-                .lock()
-                .map(|t| t.values().map(|t| t.in_flight()).sum())
-                .unwrap_or(0);
-            if in_flight == 0 || Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let finished = &self.finished;
+        self.checkpoints
+            .drain(&self.status, Lag::InFlight, |ck, store| {
+                gone(finished, ck, store)
+            })
+            .await;
     }
+}
+
+/// A stream read to its end whose entry was collected: its late acknowledgements must not
+/// bring the entry back.
+fn gone(finished: &HashSet<String>, ck: &str, store: &Store) -> bool {
+    finished.contains(ck) && store.get(ck).is_none()
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ mod zone;
 
 pub use locale::Locale;
 pub use parse::{JodaParser, ParseError, PatternError};
-pub use zone::{parse_zone, Zone};
+pub use zone::{parse_zone, Zone, ZoneError};
 
 use crate::timestamp::Timestamp;
 use jiff::tz::TimeZone;
@@ -31,6 +31,15 @@ enum Token {
     Literal(String),
     /// A pattern letter repeated `count` times.
     Field(char, usize),
+}
+
+/// A pattern that cannot be compiled for formatting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("unterminated quote in date pattern {pattern:?}")]
+    UnterminatedQuote { pattern: String },
+    #[error("illegal pattern letter {letter:?} in date pattern {pattern:?}")]
+    IllegalLetter { letter: char, pattern: String },
 }
 
 /// A compiled pattern.
@@ -66,7 +75,7 @@ const DAYS: [&str; 7] = [
 
 impl JodaFormat {
     /// Compiles a pattern; letters are pattern fields, `'...'` quotes literals, `''` is a quote.
-    pub fn compile(pattern: &str, dialect: Dialect) -> Result<JodaFormat, String> {
+    pub fn compile(pattern: &str, dialect: Dialect) -> Result<JodaFormat, FormatError> {
         let mut tokens = Vec::new();
         let chars: Vec<char> = pattern.chars().collect();
         let mut i = 0;
@@ -95,16 +104,19 @@ impl JodaFormat {
                     j += 1;
                 }
                 if !closed {
-                    return Err(format!("unterminated quote in date pattern {pattern:?}"));
+                    return Err(FormatError::UnterminatedQuote {
+                        pattern: pattern.to_string(),
+                    });
                 }
                 i = j + 1;
             } else if c.is_ascii_alphabetic() {
                 let known = "GCYyxwweEDMdaKhHkmsSzZuQLqn".contains(c)
                     || (dialect == Dialect::JavaTime && "VXOc".contains(c));
                 if !known {
-                    return Err(format!(
-                        "illegal pattern letter {c:?} in date pattern {pattern:?}"
-                    ));
+                    return Err(FormatError::IllegalLetter {
+                        letter: c,
+                        pattern: pattern.to_string(),
+                    });
                 }
                 if !lit.is_empty() {
                     tokens.push(Token::Literal(std::mem::take(&mut lit)));

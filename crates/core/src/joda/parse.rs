@@ -20,7 +20,7 @@
 use super::civil::{days_in_month, is_leap, Fields};
 use super::locale::Locale;
 use super::zone::{parse_offset, parse_zone_id, parse_zone_name, Zone};
-use super::{Dialect, JodaFormat, Token};
+use super::{Dialect, FormatError, JodaFormat, Token};
 use crate::timestamp::Timestamp;
 
 /// Why an input did not parse. Cheap (no allocation): failures are common in the date
@@ -122,7 +122,12 @@ impl JodaParser {
         };
         let fmt = JodaFormat::compile(pattern, Dialect::Joda).map_err(|e| PatternError {
             pattern: pattern.to_string(),
-            message: e.split(" in date pattern").next().unwrap_or(&e).to_string(),
+            message: match e {
+                FormatError::UnterminatedQuote { .. } => "unterminated quote".to_string(),
+                FormatError::IllegalLetter { letter, .. } => {
+                    format!("illegal pattern letter {letter:?}")
+                }
+            },
         })?;
         let tokens = &fmt.tokens;
         if tokens.is_empty() {

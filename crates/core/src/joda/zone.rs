@@ -80,12 +80,23 @@ impl Zone {
     }
 }
 
+/// A `timezone` value that names no zone.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneError {
+    #[error("empty time zone")]
+    Empty,
+    #[error("invalid time zone offset {0:?}")]
+    InvalidOffset(String),
+    #[error("unknown time zone {0:?} (expected an IANA id such as \"Europe/Paris\" or an offset such as \"+02:00\")")]
+    Unknown(String),
+}
+
 /// Parses a `timezone` option value as Joda's `DateTimeZone.forID` does: an IANA id
 /// (`America/New_York`, `UTC`, `CET`, `Etc/GMT+5`) or an offset `+hh`, `+hh:mm`, `+hhmm`.
-pub fn parse_zone(id: &str) -> Result<Zone, String> {
+pub fn parse_zone(id: &str) -> Result<Zone, ZoneError> {
     let id = id.trim();
     if id.is_empty() {
-        return Err("empty time zone".into());
+        return Err(ZoneError::Empty);
     }
     if id == "Z" || id.eq_ignore_ascii_case("UTC") {
         return Ok(Zone::utc());
@@ -93,15 +104,15 @@ pub fn parse_zone(id: &str) -> Result<Zone, String> {
     if id.starts_with(['+', '-']) {
         let b = id.as_bytes();
         let (off, end) =
-            parse_offset(b, 0).ok_or_else(|| format!("invalid time zone offset {id:?}"))?;
+            parse_offset(b, 0).ok_or_else(|| ZoneError::InvalidOffset(id.to_string()))?;
         if end != b.len() {
-            return Err(format!("invalid time zone offset {id:?}"));
+            return Err(ZoneError::InvalidOffset(id.to_string()));
         }
         return Ok(Zone::Fixed(off));
     }
     match jiff::tz::db().get(id) {
         Ok(tz) => Ok(Zone::from_tz(tz)),
-        Err(_) => Err(format!("unknown time zone {id:?} (expected an IANA id such as \"Europe/Paris\" or an offset such as \"+02:00\")")),
+        Err(_) => Err(ZoneError::Unknown(id.to_string())),
     }
 }
 

@@ -147,9 +147,20 @@ struct NetFile {
     state: RwLock<(Vec<Net>, Instant)>,
 }
 
+/// A `network_path` file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+struct NetFileError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
 impl NetFile {
-    fn read(path: &PathBuf, separator: &str) -> Result<Vec<Net>, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    fn read(path: &PathBuf, separator: &str) -> Result<Vec<Net>, NetFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NetFileError {
+            path: path.clone(),
+            source,
+        })?;
         let nets: Vec<Net> = split_sep(&text, separator)
             .filter(|s| !s.trim().is_empty())
             .filter_map(|s| {

@@ -24,7 +24,7 @@
 
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
-use logstash_mesos_core::{Event, FieldRef, Timestamp, Value};
+use logstash_mesos_core::{Event, FieldRef, FieldRefError, Timestamp, Value};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -350,9 +350,9 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
 impl Csv {
     /// A column's reference: a name starting with `[` is a field reference, anything else
     /// one key; both go under `target`.
-    fn column(&self, name: &str) -> Result<Column, String> {
+    fn column(&self, name: &str) -> Result<Column, FieldRefError> {
         let r = if name.starts_with('[') {
-            FieldRef::parse(name).map_err(|e| e.to_string())?
+            FieldRef::parse(name)?
         } else {
             FieldRef::top(name)
         };
@@ -396,7 +396,8 @@ impl Filter for Csv {
                 .into_iter()
                 .map(Option::unwrap_or_default)
                 .collect();
-            let cols: Result<Vec<Column>, String> = names.iter().map(|n| self.column(n)).collect();
+            let cols: Result<Vec<Column>, FieldRefError> =
+                names.iter().map(|n| self.column(n)).collect();
             match cols {
                 Ok(cols) => {
                     let _ = self.columns.set(cols);

@@ -12,7 +12,8 @@
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
 use crate::ruby;
-use logstash_mesos_core::{Event, FieldRef, Value};
+use logstash_mesos_core::event::SetError;
+use logstash_mesos_core::{Event, FieldRef, FieldRefError, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new(
@@ -70,10 +71,37 @@ struct Dissector {
     first_offset: usize,
 }
 
+/// A `mapping` string that cannot be compiled.
+#[derive(Debug, thiserror::Error)]
+enum MappingError {
+    #[error("the mapping string cannot be empty")]
+    Empty,
+    #[error("mapping {0:?} has no %{{...}} field")]
+    NoField(String),
+    #[error("field %{{{text}}}: {source}")]
+    FieldRef { text: String, source: FieldRefError },
+    #[error("field %{{{0}}} cannot use both the append and the indirect prefix")]
+    AppendAndIndirect(String),
+    #[error("field %{{{0}}}: ordinal too large")]
+    OrdinalTooLarge(String),
+    #[error("a field cannot be a prefix on its own without further text")]
+    BarePrefix,
+}
+
+/// Why a matching line could not be written into the event.
+#[derive(Debug, thiserror::Error)]
+enum DissectError {
+    #[error(transparent)]
+    Set(#[from] SetError),
+    /// An indirect field's key is no field reference.
+    #[error(transparent)]
+    FieldRef(#[from] FieldRefError),
+}
+
 impl Dissector {
-    fn compile(mapping: &str) -> Result<Dissector, String> {
+    fn compile(mapping: &str) -> Result<Dissector, MappingError> {
         if mapping.is_empty() {
-            return Err("the mapping string cannot be empty".into());
+            return Err(MappingError::Empty);
         }
         let mut raw: Vec<(String, String)> = Vec::new(); // (delimiter before, field text)
         let mut rest = mapping;
@@ -88,7 +116,7 @@ impl Dissector {
             rest = &rest[open + 2 + close + 1..];
         }
         if raw.is_empty() {
-            return Err(format!("mapping {mapping:?} has no %{{...}} field"));
+            return Err(MappingError::NoField(mapping.to_string()));
         }
         // Text after the last field becomes a delimiter followed by a hidden skip field.
         let trailing = mapping.rfind('}').map_or("", |i| &mapping[i + 1..]);
@@ -186,7 +214,7 @@ impl Dissector {
     }
 
     /// Dissects `src` into `event`; false when the line does not match.
-    fn dissect(&self, src: &str, event: &mut Event) -> Result<bool, String> {
+    fn dissect(&self, src: &str, event: &mut Event) -> Result<bool, DissectError> {
         let Some(spans) = self.spans(src) else {
             return Ok(false);
         };
@@ -197,9 +225,7 @@ impl Dissector {
         for &i in &self.saveable {
             let f = &self.fields[i];
             match &f.kind {
-                Kind::Normal(r) => event
-                    .set(r, Value::from(value(i)))
-                    .map_err(|e| e.to_string())?,
+                Kind::Normal(r) => event.set(r, Value::from(value(i)))?,
                 Kind::Append(r, _) => {
                     let v = match event.get(r) {
                         Some(old) => {
@@ -211,7 +237,7 @@ impl Dissector {
                         }
                         None => value(i).to_string(),
                     };
-                    event.set(r, Value::String(v)).map_err(|e| e.to_string())?;
+                    event.set(r, Value::String(v))?;
                 }
                 Kind::Indirect => {
                     let key = match FieldRef::parse(&f.name)
@@ -228,10 +254,8 @@ impl Dissector {
                             .unwrap_or_default(),
                     };
                     if !key.is_empty() {
-                        let r = FieldRef::parse(&key).map_err(|e| e.to_string())?;
-                        event
-                            .set(&r, Value::from(value(i)))
-                            .map_err(|e| e.to_string())?;
+                        let r = FieldRef::parse(&key)?;
+                        event.set(&r, Value::from(value(i)))?;
                     }
                 }
                 Kind::Skip => {}
@@ -241,8 +265,13 @@ impl Dissector {
     }
 }
 
-fn parse_field(text: &str) -> Result<(String, Kind), String> {
-    let field_ref = |n: &str| FieldRef::parse(n).map_err(|e| format!("field %{{{text}}}: {e}"));
+fn parse_field(text: &str) -> Result<(String, Kind), MappingError> {
+    let field_ref = |n: &str| {
+        FieldRef::parse(n).map_err(|source| MappingError::FieldRef {
+            text: text.to_string(),
+            source,
+        })
+    };
     if text.is_empty() {
         return Ok((String::new(), Kind::Skip));
     }
@@ -250,27 +279,25 @@ fn parse_field(text: &str) -> Result<(String, Kind), String> {
         return Ok((n.to_string(), Kind::Skip));
     }
     if text.starts_with("+&") || text.starts_with("&+") {
-        return Err(format!(
-            "field %{{{text}}} cannot use both the append and the indirect prefix"
-        ));
+        return Err(MappingError::AppendAndIndirect(text.to_string()));
     }
     if let Some(n) = text.strip_prefix('+') {
         let (name, ord) = match n.rsplit_once('/') {
             Some((name, o)) if o.chars().all(|c| c.is_ascii_digit()) && !o.is_empty() => (
                 name,
                 o.parse()
-                    .map_err(|_| format!("field %{{{text}}}: ordinal too large"))?,
+                    .map_err(|_| MappingError::OrdinalTooLarge(text.to_string()))?,
             ),
             _ => (n, 0),
         };
         if name.is_empty() {
-            return Err("a field cannot be a prefix on its own without further text".into());
+            return Err(MappingError::BarePrefix);
         }
         return Ok((name.to_string(), Kind::Append(field_ref(name)?, ord)));
     }
     if let Some(n) = text.strip_prefix('&') {
         if n.is_empty() {
-            return Err("a field cannot be a prefix on its own without further text".into());
+            return Err(MappingError::BarePrefix);
         }
         return Ok((n.to_string(), Kind::Indirect));
     }

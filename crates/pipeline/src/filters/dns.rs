@@ -121,12 +121,28 @@ impl Hosts {
         h
     }
 
-    fn load(path: &str) -> Result<Hosts, String> {
+    fn load(path: &str) -> Result<Hosts, HostsfileError> {
         std::fs::read_to_string(path)
             .map(|t| Hosts::parse(&t))
-            .map_err(|e| format!("{path}: {e}"))
+            .map_err(|source| HostsfileError {
+                path: path.to_string(),
+                source,
+            })
     }
 }
+
+/// A `hostsfile` that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+struct HostsfileError {
+    path: String,
+    source: std::io::Error,
+}
+
+/// A `nameserver` entry that is no address.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid nameserver address {0:?} (expected an IP, IP:port or [IPv6]:port)")]
+struct InvalidNameserver(String);
 
 /// A DNS client configuration (`Resolv::DNS`'s nameserver, search, ndots).
 #[derive(Clone, Debug, Default)]
@@ -185,7 +201,7 @@ impl DnsConfig {
     }
 }
 
-fn parse_server(s: &str) -> Result<SocketAddr, String> {
+fn parse_server(s: &str) -> Result<SocketAddr, InvalidNameserver> {
     let s = s.trim();
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
@@ -194,9 +210,7 @@ fn parse_server(s: &str) -> Result<SocketAddr, String> {
         .trim_end_matches(']')
         .parse::<IpAddr>()
         .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| {
-            format!("invalid nameserver address {s:?} (expected an IP, IP:port or [IPv6]:port)")
-        })
+        .map_err(|_| InvalidNameserver(s.to_string()))
 }
 
 /// Why a lookup gave nothing.
@@ -323,7 +337,7 @@ fn nameserver_config(v: &Value) -> BuildResult<DnsConfig> {
             .iter()
             .map(|a| parse_server(a))
             .collect::<Result<_, _>>()
-            .map_err(err)?,
+            .map_err(|e| err(e.to_string()))?,
         search,
         ndots: usize::try_from(ndots).unwrap_or(1),
     })
@@ -360,9 +374,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     let hostsfiles = args.strings("hostsfile");
     let mut hosts = hostsfiles
         .iter()
-        .map(|p| {
-            Hosts::load(p).map_err(|e| BuildError::option("hostsfile", format!("cannot read {e}")))
-        })
+        .map(|p| Hosts::load(p).map_err(|e| BuildError::option("hostsfile", e)))
         .collect::<BuildResult<Vec<_>>>()?;
     // The system's hosts file always comes after the user's; a missing one is empty.
     hosts.push(Hosts::load("/etc/hosts").unwrap_or_default());

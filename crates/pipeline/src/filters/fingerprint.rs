@@ -12,6 +12,7 @@ use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
 use crate::ruby;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use logstash_mesos_core::event::SetError;
 use logstash_mesos_core::{Event, FieldRef, Key, Map, Value};
 use sha1::Digest;
 
@@ -202,8 +203,23 @@ fn deep_sort(v: &Value) -> Value {
     }
 }
 
+/// Why an event got no fingerprint (logged; the event goes on untouched).
+#[derive(Debug, thiserror::Error)]
+enum FingerprintError {
+    #[error(transparent)]
+    Set(#[from] SetError),
+    /// MurmurHash3 failed to read its input.
+    #[error("{0}")]
+    Murmur(std::io::Error),
+    #[error("invalid IPv4 address {0:?}")]
+    InvalidIpv4(String),
+    /// `UUID` and `PUNCTUATION` are handled before hashing.
+    #[error("not a hash method")]
+    NotAHash,
+}
+
 impl Fingerprint {
-    fn hash(&self, v: &Value) -> Result<Value, String> {
+    fn hash(&self, v: &Value) -> Result<Value, FingerprintError> {
         let text = ruby::to_s(v);
         let data = text.as_bytes();
         let bytes = match (self.method, &self.key) {
@@ -222,7 +238,7 @@ impl Fingerprint {
                     Value::Integer(i) => murmur3::murmur3_32(&mut &i.to_le_bytes()[..], 0),
                     _ => murmur3::murmur3_32(&mut &data[..], 0),
                 }
-                .map_err(|e| e.to_string())?;
+                .map_err(FingerprintError::Murmur)?;
                 return Ok(Value::Integer(i64::from(h)));
             }
             (Method::Murmur3_128, _) => {
@@ -233,14 +249,14 @@ impl Fingerprint {
                     Value::Integer(i) => murmur3::murmur3_x64_128(&mut &i.to_le_bytes()[..], 2),
                     _ => murmur3::murmur3_x64_128(&mut &data[..], 2),
                 }
-                .map_err(|e| e.to_string())?;
+                .map_err(FingerprintError::Murmur)?;
                 h.to_le_bytes().to_vec()
             }
             (Method::Ipv4Network(bits), _) => {
                 let ip: std::net::Ipv4Addr = text
                     .trim()
                     .parse()
-                    .map_err(|_| format!("invalid IPv4 address {text:?}"))?;
+                    .map_err(|_| FingerprintError::InvalidIpv4(text.clone()))?;
                 let mask = if bits == 0 {
                     0
                 } else {
@@ -250,7 +266,7 @@ impl Fingerprint {
                     std::net::Ipv4Addr::from(u32::from(ip) & mask).to_string(),
                 ));
             }
-            (Method::Uuid | Method::Punctuation, _) => return Err("not a hash method".into()),
+            (Method::Uuid | Method::Punctuation, _) => return Err(FingerprintError::NotAHash),
         };
         Ok(Value::String(if self.base64 {
             base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -259,13 +275,11 @@ impl Fingerprint {
         }))
     }
 
-    fn run(&self, event: &mut Event) -> Result<(), String> {
+    fn run(&self, event: &mut Event) -> Result<(), FingerprintError> {
         match self.method {
             Method::Uuid => {
                 let id = uuid::Uuid::new_v4().to_string();
-                return event
-                    .set(&self.target, Value::String(id))
-                    .map_err(|e| e.to_string());
+                return Ok(event.set(&self.target, Value::String(id))?);
             }
             Method::Punctuation => {
                 let mut sorted: Vec<_> = self.sources.iter().collect();
@@ -276,9 +290,7 @@ impl Fingerprint {
                         .chars()
                         .filter(|c| is_punct_or_symbol(*c))
                         .collect();
-                    event
-                        .set(&self.target, Value::String(kept))
-                        .map_err(|e| e.to_string())?;
+                    event.set(&self.target, Value::String(kept))?;
                 }
                 return Ok(());
             }
@@ -309,7 +321,7 @@ impl Fingerprint {
             }
             s.push('|');
             let h = self.hash(&Value::String(s))?;
-            return event.set(&self.target, h).map_err(|e| e.to_string());
+            return Ok(event.set(&self.target, h)?);
         }
         for (_, r) in &self.sources {
             let h = match event.get(r) {
@@ -321,7 +333,7 @@ impl Fingerprint {
                 ),
                 Some(v) => self.hash(&deep_sort(v))?,
             };
-            event.set(&self.target, h).map_err(|e| e.to_string())?;
+            event.set(&self.target, h)?;
         }
         Ok(())
     }

@@ -372,18 +372,25 @@ struct Record<'a> {
 
 type Reader = maxminddb::Reader<Vec<u8>>;
 
+/// A database that cannot be opened.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error("database table poisoned")]
+    Poisoned,
+    #[error(transparent)]
+    Open(#[from] maxminddb::MaxMindDbError),
+}
+
 /// Loaded databases by path, shared by every filter naming the same file.
-fn open_shared(path: &Path) -> Result<Arc<Reader>, String> {
+fn open_shared(path: &Path) -> Result<Arc<Reader>, OpenError> {
     static OPEN: OnceLock<Mutex<HashMap<PathBuf, Weak<Reader>>>> = OnceLock::new();
     let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let table = OPEN.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut g = table
-        .lock()
-        .map_err(|_| "database table poisoned".to_string())?;
+    let mut g = table.lock().map_err(|_| OpenError::Poisoned)?;
     if let Some(r) = g.get(&key).and_then(Weak::upgrade) {
         return Ok(r);
     }
-    let r = Arc::new(Reader::open_readfile(path).map_err(|e| e.to_string())?);
+    let r = Arc::new(Reader::open_readfile(path)?);
     g.retain(|_, w| w.strong_count() > 0);
     g.insert(key, Arc::downgrade(&r));
     Ok(r)

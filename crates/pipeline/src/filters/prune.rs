@@ -71,8 +71,19 @@ pub struct Prune {
     blacklist_values: Vec<ValueRule>,
 }
 
+/// Why a list of name patterns gives no regex.
+#[derive(Debug, thiserror::Error)]
+enum UnionError {
+    /// One of the patterns does not compile alone.
+    #[error(transparent)]
+    Pattern(#[from] ruby::RegexError),
+    /// Each compiles, their union does not.
+    #[error("invalid regular expression: {0}")]
+    Union(Box<fancy_regex::Error>),
+}
+
 /// Ruby's `Regexp.union` of the given patterns.
-fn union(patterns: &[String]) -> Result<Regex, String> {
+fn union(patterns: &[String]) -> Result<Regex, UnionError> {
     let joined = patterns
         .iter()
         .map(|p| format!("(?:{})", ruby::translate(p)))
@@ -85,7 +96,7 @@ fn union(patterns: &[String]) -> Result<Regex, String> {
     fancy_regex::RegexBuilder::new(&format!("(?m){joined}"))
         .backtrack_limit(ruby::BACKTRACK_LIMIT)
         .build()
-        .map_err(|e| format!("invalid regular expression: {e}"))
+        .map_err(|e| UnionError::Union(Box::new(e)))
 }
 
 fn names(

@@ -215,10 +215,31 @@ pub fn build_rust(pattern: &str) -> Result<regex::Regex, regex::Error> {
         .build()
 }
 
+/// Why no engine compiled a pattern: the messages of the engines that rejected it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The Rust engine rejected it and no other engine was allowed.
+    #[error("no engine accepted the pattern")]
+    NoEngine,
+    /// PCRE2 (translation or compilation) rejected it.
+    #[error("{0}")]
+    Pcre2(String),
+    /// Oniguruma rejected it (the only engine tried after the Rust one, or the one chosen).
+    #[error("{0}")]
+    Onig(String),
+    /// PCRE2, then Oniguruma rejected it.
+    #[error("{pcre2}; oniguruma: {onig}")]
+    Both { pcre2: String, onig: String },
+}
+
 impl Engine {
     /// Compiles `expanded` (Oniguruma syntax) with `captures` named groups on the first
     /// engine that accepts it. The error is the one of the most capable engine tried.
-    pub fn compile(expanded: &str, captures: usize, pref: EnginePref) -> Result<Engine, String> {
+    pub fn compile(
+        expanded: &str,
+        captures: usize,
+        pref: EnginePref,
+    ) -> Result<Engine, EngineError> {
         let allowed = |k| pref == EnginePref::Auto || pref == EnginePref::Only(k);
         if allowed(EngineKind::Regex) {
             if let Ok(t) = translate(expanded, Dialect::Rust) {
@@ -234,7 +255,7 @@ impl Engine {
                 }
             }
         }
-        let mut last_err = String::from("no engine accepted the pattern");
+        let mut last_err = EngineError::NoEngine;
         if allowed(EngineKind::Pcre2) {
             match translate(expanded, Dialect::Pcre2) {
                 Ok(t) => match Pcre2Regex::build(&t, true) {
@@ -247,9 +268,9 @@ impl Engine {
                             groups,
                         });
                     }
-                    Err(e) => last_err = e.to_string(),
+                    Err(e) => last_err = EngineError::Pcre2(e.to_string()),
                 },
-                Err(e) => last_err = e.to_string(),
+                Err(e) => last_err = EngineError::Pcre2(e.to_string()),
             }
         }
         if allowed(EngineKind::Onig) {
@@ -275,13 +296,13 @@ impl Engine {
                     });
                 }
                 Err(e) => {
-                    if pref == EnginePref::Auto && last_err.starts_with("no engine")
-                        || pref != EnginePref::Auto
-                    {
-                        last_err = e.description().to_string();
-                    } else {
-                        last_err = format!("{last_err}; oniguruma: {}", e.description());
-                    }
+                    let onig = e.description().to_string();
+                    last_err = match last_err {
+                        EngineError::Pcre2(pcre2) if pref == EnginePref::Auto => {
+                            EngineError::Both { pcre2, onig }
+                        }
+                        _ => EngineError::Onig(onig),
+                    };
                 }
             }
         }

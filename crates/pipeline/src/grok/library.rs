@@ -3,7 +3,24 @@
 
 use super::stock;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A `patterns_dir` entry whose pattern files cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PatternPathError {
+    #[error("invalid glob {glob:?}: {source}")]
+    Glob {
+        glob: String,
+        source: glob::PatternError,
+    },
+    #[error("pattern path {} does not exist", .0.display())]
+    Missing(PathBuf),
+    #[error("cannot read pattern file {}: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// Which stock set to load (`ecs_compatibility`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +72,15 @@ impl PatternLibrary {
     }
 
     /// Adds the pattern files at `path` (a file, or a directory filtered by `glob`).
-    pub fn add_path(&mut self, path: &Path, glob: &str) -> Result<(), String> {
+    pub fn add_path(&mut self, path: &Path, glob: &str) -> Result<(), PatternPathError> {
         let mut files = Vec::new();
         if path.is_dir() {
             let pat = path.join(glob);
             let pat = pat.to_string_lossy();
-            let entries = glob::glob(&pat).map_err(|e| format!("invalid glob {pat:?}: {e}"))?;
+            let entries = glob::glob(&pat).map_err(|source| PatternPathError::Glob {
+                glob: pat.to_string(),
+                source,
+            })?;
             for entry in entries.flatten() {
                 if entry.is_file() {
                     files.push(entry);
@@ -70,11 +90,13 @@ impl PatternLibrary {
         } else if path.is_file() {
             files.push(path.to_path_buf());
         } else {
-            return Err(format!("pattern path {} does not exist", path.display()));
+            return Err(PatternPathError::Missing(path.to_path_buf()));
         }
         for f in files {
-            let bytes = std::fs::read(&f)
-                .map_err(|e| format!("cannot read pattern file {}: {e}", f.display()))?;
+            let bytes = std::fs::read(&f).map_err(|source| PatternPathError::Read {
+                file: f.clone(),
+                source,
+            })?;
             self.add_text(&String::from_utf8_lossy(&bytes));
         }
         Ok(())

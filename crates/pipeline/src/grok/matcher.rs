@@ -1,7 +1,7 @@
 //! Compiled grok patterns and the per-field matcher that picks candidate patterns with a
 //! `RegexSet` prefilter before running the full (capturing) engines.
 
-use super::engine::{build_rust, Engine, EngineKind, EnginePref, MatchResult};
+use super::engine::{build_rust, Engine, EngineError, EngineKind, EnginePref, MatchResult};
 use super::expand::{expand, Capture, Coerce, ExpandError};
 use super::library::PatternLibrary;
 use super::translate::{translate, Dialect};
@@ -25,7 +25,7 @@ pub enum CompileError {
     #[error("{0}")]
     Expand(#[from] ExpandError),
     #[error("invalid regex: {0}")]
-    Regex(String),
+    Regex(#[source] EngineError),
 }
 
 impl Grok {

@@ -434,6 +434,7 @@ impl Scheduler {
                     ));
                 }
                 Err(missing) => {
+                    let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
                     tracing::warn!(node = %host, missing = ?missing, "offer too small for an agent");
                     if let Some(n) = self.nodes.get_mut(&host) {
                         n.last_message = Some(format!("offer too small: {}", missing.join("; ")));

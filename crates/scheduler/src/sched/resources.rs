@@ -31,6 +31,20 @@ fn usable(offer: &Offer, res: &Resource, role: &str) -> bool {
     res.disk.is_none() && res.revocable.is_none() && res.shared.is_none()
 }
 
+/// A resource an offer has too little of for an agent.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Shortfall {
+    /// `cpus` or `mem`.
+    #[error("{name}: need {need}, offered {offered:.3}")]
+    Scalar {
+        name: String,
+        need: f64,
+        offered: f64,
+    },
+    #[error("ports: need {need}, offered {offered}")]
+    Ports { need: u32, offered: u64 },
+}
+
 /// Takes `need` of scalar `name` from the offer, possibly from several resources
 /// (e.g. part reserved, part unreserved); each piece keeps its reservation fields,
 /// which the master requires in TaskInfo.
@@ -40,7 +54,7 @@ fn take_scalar(
     name: &str,
     need: f64,
     out: &mut Vec<Resource>,
-) -> Result<(), String> {
+) -> Result<(), Shortfall> {
     let mut left = need;
     for res in offer
         .resources
@@ -64,7 +78,11 @@ fn take_scalar(
         left -= take;
     }
     if left > EPSILON {
-        Err(format!("{name}: need {need}, offered {:.3}", need - left))
+        Err(Shortfall::Scalar {
+            name: name.to_string(),
+            need,
+            offered: need - left,
+        })
     } else {
         Ok(())
     }
@@ -75,7 +93,7 @@ fn take_ports(
     role: &str,
     count: u32,
     out: &mut Vec<Resource>,
-) -> Result<(), String> {
+) -> Result<(), Shortfall> {
     if count == 0 {
         return Ok(());
     }
@@ -109,10 +127,10 @@ fn take_ports(
             return Ok(());
         }
     }
-    Err(format!(
-        "ports: need {count}, offered {}",
-        u64::from(count) - left
-    ))
+    Err(Shortfall::Ports {
+        need: count,
+        offered: u64::from(count) - left,
+    })
 }
 
 fn round3(v: f64) -> f64 {
@@ -121,9 +139,9 @@ fn round3(v: f64) -> f64 {
 
 /// The resources to put in the task, or every shortfall (all of them, so the log
 /// says at once why a node gets no agent).
-pub fn pick(offer: &Offer, role: &str, needs: &Needs) -> Result<Vec<Resource>, Vec<String>> {
+pub fn pick(offer: &Offer, role: &str, needs: &Needs) -> Result<Vec<Resource>, Vec<Shortfall>> {
     let mut out = Vec::new();
-    let errors: Vec<String> = [
+    let errors: Vec<Shortfall> = [
         take_scalar(offer, role, "cpus", needs.cpus, &mut out),
         take_scalar(offer, role, "mem", needs.mem, &mut out),
         take_ports(offer, role, needs.ports, &mut out),
@@ -215,8 +233,8 @@ mod tests {
         )
         .expect_err("too big");
         assert_eq!(err.len(), 2, "{err:?}");
-        assert!(err[0].starts_with("cpus"), "{err:?}");
-        assert!(err[1].starts_with("mem"), "{err:?}");
+        assert!(err[0].to_string().starts_with("cpus"), "{err:?}");
+        assert!(err[1].to_string().starts_with("mem"), "{err:?}");
     }
 
     #[test]

@@ -536,7 +536,7 @@ impl Shared {
                     Value::Null
                 } else {
                     let ts = timestamp::normalize(&v, device_tz.as_deref(), &self.default_tz, now)
-                        .map_err(&fail)?;
+                        .map_err(|e| fail(e.to_string()))?;
                     Value::Timestamp(ts)
                 };
                 match (k.as_str(), value) {

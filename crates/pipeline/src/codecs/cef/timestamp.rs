@@ -11,37 +11,62 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::SignedDuration;
 use logstash_mesos_core::Timestamp;
 
+/// Why a value is no CEF timestamp.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TimestampError {
+    /// Neither epoch milliseconds nor one of the `MMM dd ...` formats.
+    #[error("not a valid CEF timestamp: `{0}`")]
+    Format(String),
+    /// The fields name no date or time (`Feb 30`, hour 25...).
+    #[error("not a valid CEF timestamp: `{value}` ({source})")]
+    Date { value: String, source: jiff::Error },
+    #[error("not a valid CEF timestamp: `{0}` (no Feb 29)")]
+    NoFeb29(String),
+    /// The event's `dtz` names no zone.
+    #[error("unknown time zone {0:?}")]
+    UnknownZone(String),
+    /// The instant is out of the representable range.
+    #[error("{0}")]
+    Range(jiff::Error),
+}
+
 /// Parses `value`; `Err` says why (the codec then emits a `_cefparsefailure` event).
 pub(crate) fn normalize(
     value: &str,
     device_tz: Option<&str>,
     default_tz: &TimeZone,
     now: jiff::Timestamp,
-) -> Result<Timestamp, String> {
+) -> Result<Timestamp, TimestampError> {
     if let Some(ts) = epoch_millis(value) {
         return Ok(ts);
     }
-    let p = parse_format(value).ok_or_else(|| format!("not a valid CEF timestamp: `{value}`"))?;
+    let p = parse_format(value).ok_or_else(|| TimestampError::Format(value.to_string()))?;
     let tz = match (&p.zone, device_tz) {
         (Some(z), _) => z.clone(),
-        (None, Some(name)) => zone(name).ok_or_else(|| format!("unknown time zone {name:?}"))?,
+        (None, Some(name)) => {
+            zone(name).ok_or_else(|| TimestampError::UnknownZone(name.to_string()))?
+        }
         (None, None) => default_tz.clone(),
     };
     // Java's plusYears clamps Feb 29 to Feb 28; so does `at` for a year without one.
-    let at = |year: i16| -> Result<jiff::Timestamp, String> {
+    let at = |year: i16| -> Result<jiff::Timestamp, TimestampError> {
         let day = if p.month == 2 && p.day == 29 && !leap(year) {
             28
         } else {
             p.day
         };
-        let dt = DateTime::new(year, p.month, day, p.hour, p.minute, p.second, p.nanos)
-            .map_err(|e| format!("not a valid CEF timestamp: `{value}` ({e})"))?;
-        tz.to_timestamp(dt).map_err(|e| e.to_string())
+        let dt = DateTime::new(year, p.month, day, p.hour, p.minute, p.second, p.nanos).map_err(
+            |source| TimestampError::Date {
+                value: value.to_string(),
+                source,
+            },
+        )?;
+        tz.to_timestamp(dt).map_err(TimestampError::Range)
     };
     let ts = match p.year {
         Some(y) => {
             if p.month == 2 && p.day == 29 && !leap(y) {
-                return Err(format!("not a valid CEF timestamp: `{value}` (no Feb 29)"));
+                return Err(TimestampError::NoFeb29(value.to_string()));
             }
             at(y)?
         }
@@ -50,7 +75,7 @@ pub(crate) fn normalize(
             let year = local_now.year();
             let soon = now
                 .checked_add(SignedDuration::from_hours(48))
-                .map_err(|e| e.to_string())?;
+                .map_err(TimestampError::Range)?;
             let this_year = at(year)?;
             if this_year > soon {
                 at(year - 1)?
@@ -248,7 +273,7 @@ mod tests {
         "2021-05-12T10:00:00Z".parse().unwrap()
     }
 
-    fn norm(v: &str, dtz: Option<&str>) -> Result<String, String> {
+    fn norm(v: &str, dtz: Option<&str>) -> Result<String, TimestampError> {
         normalize(v, dtz, &TimeZone::UTC, now()).map(|t| t.to_string())
     }
 

@@ -18,7 +18,8 @@
 //! and arrays; on `nil` it fails as Ruby does (the event is tagged `_aggregateexception`).
 
 use crate::ruby::{ruby_to_f, ruby_to_i};
-use logstash_mesos_core::{Event, FieldRef, Map, Value};
+use logstash_mesos_core::event::SetError;
+use logstash_mesos_core::{Event, FieldRef, FieldRefError, Map, Value};
 
 /// Per-map settings the code may change (Logstash's `map_meta`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -38,6 +39,70 @@ pub struct CodeEffects {
     pub new_events: Vec<Event>,
 }
 
+/// Why a statement is outside the supported subset.
+#[derive(Debug, thiserror::Error)]
+pub enum SyntaxError {
+    #[error("unterminated string")]
+    UnterminatedString,
+    #[error("string interpolation #{{...}} needs Ruby")]
+    Interpolation,
+    #[error("bad number {0}")]
+    BadNumber(String),
+    #[error("unexpected {0:?}")]
+    UnexpectedChar(char),
+    /// `found` is the token met, as written in messages.
+    #[error("expected {expected:?}, found {found}")]
+    ExpectedPunct { expected: String, found: String },
+    #[error("expected a string, found {found}")]
+    ExpectedString { found: String },
+    #[error(transparent)]
+    FieldRef(#[from] FieldRefError),
+    #[error("only event.get('field') reads the event")]
+    EventGetOnly,
+    #[error("unsupported expression starting at {found}")]
+    UnsupportedExpression { found: String },
+    #[error("unsupported method {found}")]
+    UnsupportedMethod { found: String },
+    #[error("unsupported operator {found}")]
+    UnsupportedOperator { found: String },
+    #[error("expected an event method")]
+    ExpectedEventMethod,
+    #[error("unsupported event method {0:?}")]
+    UnsupportedEventMethod(String),
+    #[error("unsupported statement starting at {found}")]
+    UnsupportedStatement { found: String },
+    #[error("unexpected {found} after a statement")]
+    AfterStatement { found: String },
+    /// `timeout_code` reads or writes `map`.
+    #[error("timeout_code has no map")]
+    NoMapInTimeoutCode,
+}
+
+/// A `code` / `timeout_code` this build cannot run (a config error).
+#[derive(Debug, thiserror::Error)]
+#[error("{src:?} needs Ruby, which this build does not embed ({reason}); without it the aggregate code may use: {subset}", subset = SUBSET)]
+pub struct UnsupportedCode {
+    pub src: String,
+    pub reason: SyntaxError,
+}
+
+/// Why compiled code failed on an event (it is tagged `_aggregateexception`).
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    #[error("no map in timeout_code")]
+    NoMap,
+    #[error("integer overflow")]
+    IntegerOverflow,
+    /// An operator Ruby does not define for these operand types.
+    #[error("undefined method for {left} and {right}")]
+    UndefinedMethod {
+        left: &'static str,
+        right: &'static str,
+    },
+    #[error("{}", .0.reason)]
+    Set(SetError),
+}
+
 /// The `code` option, compiled.
 pub trait MapCode: Send + Sync {
     fn run(
@@ -46,12 +111,12 @@ pub trait MapCode: Send + Sync {
         map: &mut Map,
         meta: &mut MapMeta,
         effects: &mut CodeEffects,
-    ) -> Result<(), String>;
+    ) -> Result<(), CodeError>;
 }
 
 /// The `timeout_code` option, compiled: runs on the event pushed at timeout.
 pub trait EventCode: Send + Sync {
-    fn run(&self, event: &mut Event, effects: &mut CodeEffects) -> Result<(), String>;
+    fn run(&self, event: &mut Event, effects: &mut CodeEffects) -> Result<(), CodeError>;
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -98,7 +163,7 @@ enum Stmt {
     Cancel,
 }
 
-fn lex(src: &str) -> Result<Vec<Tok>, String> {
+fn lex(src: &str) -> Result<Vec<Tok>, SyntaxError> {
     let cs: Vec<char> = src.chars().collect();
     let mut i = 0;
     let mut out = Vec::new();
@@ -121,7 +186,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 i += 1;
                 loop {
                     let Some(&ch) = cs.get(i) else {
-                        return Err("unterminated string".into());
+                        return Err(SyntaxError::UnterminatedString);
                     };
                     i += 1;
                     if ch == q {
@@ -129,7 +194,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                     }
                     if ch == '\\' {
                         let Some(&n) = cs.get(i) else {
-                            return Err("unterminated string".into());
+                            return Err(SyntaxError::UnterminatedString);
                         };
                         i += 1;
                         match (q, n) {
@@ -146,7 +211,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                         continue;
                     }
                     if q == '"' && ch == '#' && cs.get(i) == Some(&'{') {
-                        return Err("string interpolation #{...} needs Ruby".into());
+                        return Err(SyntaxError::Interpolation);
                     }
                     s.push(ch);
                 }
@@ -172,9 +237,15 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 }
                 let text: String = cs[start..i].iter().filter(|c| **c != '_').collect();
                 let v = if float {
-                    Value::Float(text.parse().map_err(|_| format!("bad number {text}"))?)
+                    Value::Float(
+                        text.parse()
+                            .map_err(|_| SyntaxError::BadNumber(text.clone()))?,
+                    )
                 } else {
-                    Value::Integer(text.parse().map_err(|_| format!("bad number {text}"))?)
+                    Value::Integer(
+                        text.parse()
+                            .map_err(|_| SyntaxError::BadNumber(text.clone()))?,
+                    )
                 };
                 out.push(Tok::Num(v));
             }
@@ -195,7 +266,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 ]
                 .into_iter()
                 .find(|p| rest.starts_with(p))
-                .ok_or_else(|| format!("unexpected {c:?}"))?;
+                .ok_or(SyntaxError::UnexpectedChar(c))?;
                 out.push(Tok::P(p));
                 i += p.chars().count();
             }
@@ -219,10 +290,13 @@ impl Parser {
         self.i += 1;
         t
     }
-    fn punct(&mut self, p: &str) -> Result<(), String> {
+    fn punct(&mut self, p: &str) -> Result<(), SyntaxError> {
         match self.next() {
             Tok::P(q) if q == p => Ok(()),
-            other => Err(format!("expected {p:?}, found {other:?}")),
+            other => Err(SyntaxError::ExpectedPunct {
+                expected: p.to_string(),
+                found: format!("{other:?}"),
+            }),
         }
     }
     fn ident(&mut self, name: &str) -> bool {
@@ -233,18 +307,20 @@ impl Parser {
             false
         }
     }
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, SyntaxError> {
         match self.next() {
             Tok::Str(s) => Ok(s),
-            other => Err(format!("expected a string, found {other:?}")),
+            other => Err(SyntaxError::ExpectedString {
+                found: format!("{other:?}"),
+            }),
         }
     }
-    fn field(&mut self) -> Result<FieldRef, String> {
+    fn field(&mut self) -> Result<FieldRef, SyntaxError> {
         let s = self.string()?;
-        FieldRef::parse(&s).map_err(|e| e.to_string())
+        Ok(FieldRef::parse(&s)?)
     }
     /// `map['k']` after `map`.
-    fn map_key(&mut self) -> Result<String, String> {
+    fn map_key(&mut self) -> Result<String, SyntaxError> {
         self.punct("[")?;
         let k = self.string()?;
         self.punct("]")?;
@@ -256,7 +332,7 @@ impl Parser {
         }
     }
 
-    fn expr(&mut self) -> Result<Expr, String> {
+    fn expr(&mut self) -> Result<Expr, SyntaxError> {
         let mut e = match self.next() {
             Tok::Str(s) => Expr::Lit(Value::String(s)),
             Tok::Num(n) => Expr::Lit(n),
@@ -286,14 +362,18 @@ impl Parser {
             Tok::Ident(n) if n == "event" => {
                 self.punct(".")?;
                 if !self.ident("get") {
-                    return Err("only event.get('field') reads the event".into());
+                    return Err(SyntaxError::EventGetOnly);
                 }
                 self.punct("(")?;
                 let f = self.field()?;
                 self.punct(")")?;
                 Expr::EventGet(f)
             }
-            other => return Err(format!("unsupported expression starting at {other:?}")),
+            other => {
+                return Err(SyntaxError::UnsupportedExpression {
+                    found: format!("{other:?}"),
+                })
+            }
         };
         while self.peek() == &Tok::P(".") {
             self.i += 1;
@@ -301,7 +381,11 @@ impl Parser {
                 Tok::Ident(n) if n == "to_i" => Conv::I,
                 Tok::Ident(n) if n == "to_f" => Conv::F,
                 Tok::Ident(n) if n == "to_s" => Conv::S,
-                other => return Err(format!("unsupported method {other:?}")),
+                other => {
+                    return Err(SyntaxError::UnsupportedMethod {
+                        found: format!("{other:?}"),
+                    })
+                }
             };
             self.empty_call();
             e = Expr::Conv(Box::new(e), conv);
@@ -309,7 +393,7 @@ impl Parser {
         Ok(e)
     }
 
-    fn stmt(&mut self) -> Result<Stmt, String> {
+    fn stmt(&mut self) -> Result<Stmt, SyntaxError> {
         if self.ident("map") {
             let k = self.map_key()?;
             let op = match self.next() {
@@ -318,14 +402,18 @@ impl Parser {
                 Tok::P("+=") => Op::Add,
                 Tok::P("-=") => Op::Sub,
                 Tok::P("<<") => Op::Push,
-                other => return Err(format!("unsupported operator {other:?}")),
+                other => {
+                    return Err(SyntaxError::UnsupportedOperator {
+                        found: format!("{other:?}"),
+                    })
+                }
             };
             return Ok(Stmt::Map(k, op, self.expr()?));
         }
         if self.ident("event") {
             self.punct(".")?;
             let Tok::Ident(m) = self.next() else {
-                return Err("expected an event method".into());
+                return Err(SyntaxError::ExpectedEventMethod);
             };
             return match m.as_str() {
                 "set" => {
@@ -352,20 +440,19 @@ impl Parser {
                     self.empty_call();
                     Ok(Stmt::Cancel)
                 }
-                other => Err(format!("unsupported event method {other:?}")),
+                other => Err(SyntaxError::UnsupportedEventMethod(other.to_string())),
             };
         }
-        Err(format!(
-            "unsupported statement starting at {:?}",
-            self.peek()
-        ))
+        Err(SyntaxError::UnsupportedStatement {
+            found: format!("{:?}", self.peek()),
+        })
     }
 }
 
 /// The supported subset, for error messages.
 pub const SUBSET: &str = "map['k'] = / ||= / += / -= / << X; event.set('f', X); event.remove('f'); event.tag('t'); event.cancel() — X: a literal, {'k' => X}, event.get('f'), map['k'], optionally .to_i/.to_f/.to_s";
 
-fn parse(src: &str) -> Result<Vec<Stmt>, String> {
+fn parse(src: &str) -> Result<Vec<Stmt>, SyntaxError> {
     let toks = lex(src)?;
     let mut p = Parser { toks, i: 0 };
     let mut out = Vec::new();
@@ -379,7 +466,11 @@ fn parse(src: &str) -> Result<Vec<Stmt>, String> {
         out.push(p.stmt()?);
         match p.next() {
             Tok::End => {}
-            other => return Err(format!("unexpected {other:?} after a statement")),
+            other => {
+                return Err(SyntaxError::AfterStatement {
+                    found: format!("{other:?}"),
+                })
+            }
         }
     }
 }
@@ -423,7 +514,7 @@ fn eval(e: &Expr, event: &Event, map: Option<&Map>) -> Value {
     }
 }
 
-fn arith(op: Op, old: Value, v: Value) -> Result<Value, String> {
+fn arith(op: Op, old: Value, v: Value) -> Result<Value, CodeError> {
     let num = |x: &Value| match x {
         Value::Integer(i) => Some(*i as f64),
         Value::Float(f) => Some(*f),
@@ -433,11 +524,11 @@ fn arith(op: Op, old: Value, v: Value) -> Result<Value, String> {
         (Op::Add, Value::Integer(a), Value::Integer(b)) => a
             .checked_add(b)
             .map(Value::Integer)
-            .ok_or_else(|| "integer overflow".into()),
+            .ok_or(CodeError::IntegerOverflow),
         (Op::Sub, Value::Integer(a), Value::Integer(b)) => a
             .checked_sub(b)
             .map(Value::Integer)
-            .ok_or_else(|| "integer overflow".into()),
+            .ok_or(CodeError::IntegerOverflow),
         (Op::Add, Value::String(a), Value::String(b)) => Ok(Value::String(a + &b)),
         (Op::Add, Value::Array(mut a), Value::Array(b)) => {
             a.extend(b);
@@ -451,11 +542,10 @@ fn arith(op: Op, old: Value, v: Value) -> Result<Value, String> {
         (op, a, b) => match (num(&a), num(&b)) {
             (Some(x), Some(y)) if op == Op::Add => Ok(Value::Float(x + y)),
             (Some(x), Some(y)) if op == Op::Sub => Ok(Value::Float(x - y)),
-            _ => Err(format!(
-                "undefined method for {} and {}",
-                a.type_name(),
-                b.type_name()
-            )),
+            _ => Err(CodeError::UndefinedMethod {
+                left: a.type_name(),
+                right: b.type_name(),
+            }),
         },
     }
 }
@@ -465,11 +555,11 @@ fn run_stmts(
     event: &mut Event,
     mut map: Option<&mut Map>,
     effects: &mut CodeEffects,
-) -> Result<(), String> {
+) -> Result<(), CodeError> {
     for s in stmts {
         match s {
             Stmt::Map(k, op, e) => {
-                let m = map.as_deref_mut().ok_or("no map in timeout_code")?;
+                let m = map.as_deref_mut().ok_or(CodeError::NoMap)?;
                 let v = eval(e, event, Some(m));
                 let old = m.get(k).cloned().unwrap_or(Value::Null);
                 let new = match op {
@@ -484,7 +574,7 @@ fn run_stmts(
             }
             Stmt::EventSet(f, e) => {
                 let v = eval(e, event, map.as_deref());
-                event.set(f, v).map_err(|e| e.reason)?;
+                event.set(f, v).map_err(CodeError::Set)?;
             }
             Stmt::EventRemove(f) => {
                 event.remove(f);
@@ -503,41 +593,42 @@ impl MapCode for Subset {
         map: &mut Map,
         _meta: &mut MapMeta,
         effects: &mut CodeEffects,
-    ) -> Result<(), String> {
+    ) -> Result<(), CodeError> {
         run_stmts(&self.0, event, Some(map), effects)
     }
 }
 
 impl EventCode for Subset {
-    fn run(&self, event: &mut Event, effects: &mut CodeEffects) -> Result<(), String> {
+    fn run(&self, event: &mut Event, effects: &mut CodeEffects) -> Result<(), CodeError> {
         run_stmts(&self.0, event, None, effects)
     }
 }
 
-fn unsupported(src: &str, why: String) -> String {
-    format!(
-        "{src:?} needs Ruby, which this build does not embed ({why}); without it the aggregate code may use: {SUBSET}"
-    )
+fn unsupported(src: &str, reason: SyntaxError) -> UnsupportedCode {
+    UnsupportedCode {
+        src: src.to_string(),
+        reason,
+    }
 }
 
 /// Compiles the `code` option.
-pub fn compile_map_code(src: &str) -> Result<Box<dyn MapCode>, String> {
+pub fn compile_map_code(src: &str) -> Result<Box<dyn MapCode>, UnsupportedCode> {
     parse(src)
         .map(|s| Box::new(Subset(s)) as Box<dyn MapCode>)
         .map_err(|e| unsupported(src, e))
 }
 
 /// Compiles the `timeout_code` option (no `map` there: the map is the event).
-pub fn compile_event_code(src: &str) -> Result<Box<dyn EventCode>, String> {
+pub fn compile_event_code(src: &str) -> Result<Box<dyn EventCode>, UnsupportedCode> {
     let stmts = parse(src).map_err(|e| unsupported(src, e))?;
     if stmts.iter().any(|s| matches!(s, Stmt::Map(..))) {
-        return Err(unsupported(src, "timeout_code has no map".into()));
+        return Err(unsupported(src, SyntaxError::NoMapInTimeoutCode));
     }
     if stmts
         .iter()
         .any(|s| matches!(s, Stmt::EventSet(_, e) if uses_map(e)))
     {
-        return Err(unsupported(src, "timeout_code has no map".into()));
+        return Err(unsupported(src, SyntaxError::NoMapInTimeoutCode));
     }
     Ok(Box::new(Subset(stmts)))
 }
@@ -555,7 +646,11 @@ fn uses_map(e: &Expr) -> bool {
 mod tests {
     use super::*;
 
-    fn run(code: &str, event: &mut Event, map: &mut Map) -> Result<CodeEffects, String> {
+    fn run(
+        code: &str,
+        event: &mut Event,
+        map: &mut Map,
+    ) -> Result<CodeEffects, Box<dyn std::error::Error>> {
         let c = compile_map_code(code)?;
         let mut fx = CodeEffects::default();
         c.run(event, map, &mut MapMeta::default(), &mut fx)?;
@@ -641,7 +736,7 @@ mod tests {
             "if x then y end",
             "'unterminated",
         ] {
-            let err = compile_map_code(src).err().unwrap();
+            let err = compile_map_code(src).err().unwrap().to_string();
             assert!(err.contains("needs Ruby"), "{src}: {err}");
         }
         assert!(compile_event_code("map['a'] = 1").is_err());

@@ -70,24 +70,44 @@ pub(super) fn save(path: &Path, patterns: &Patterns) -> std::io::Result<()> {
     Ok(())
 }
 
-pub(super) fn load(path: &Path) -> Result<Patterns, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
-    let doc = doc.as_object().ok_or("not a JSON object")?;
+/// An `aggregate_maps_path` file that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum LoadError {
+    #[error("{0}")]
+    Read(std::io::Error),
+    #[error("not JSON: {0}")]
+    Json(serde_json::Error),
+    #[error("unknown version {0:?}")]
+    Version(Option<Value>),
+    /// The document is not shaped as `store` writes it (what is wrong is said).
+    #[error("{0}")]
+    Shape(&'static str),
+}
+
+pub(super) fn load(path: &Path) -> Result<Patterns, LoadError> {
+    let bytes = std::fs::read(path).map_err(LoadError::Read)?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(LoadError::Json)?;
+    let doc = doc
+        .as_object()
+        .ok_or(LoadError::Shape("not a JSON object"))?;
     match doc.get("version") {
         Some(Value::Integer(1)) => {}
-        other => return Err(format!("unknown version {other:?}")),
+        other => return Err(LoadError::Version(other.cloned())),
     }
     let maps = doc
         .get("maps")
         .and_then(Value::as_object)
-        .ok_or("no maps")?;
+        .ok_or(LoadError::Shape("no maps"))?;
     let mut out = Patterns::new();
     for (pattern, tasks) in maps.iter() {
-        let tasks = tasks.as_object().ok_or("a pattern is not an object")?;
+        let tasks = tasks
+            .as_object()
+            .ok_or(LoadError::Shape("a pattern is not an object"))?;
         let mut t = IndexMap::new();
         for (id, el) in tasks.iter() {
-            let el = el.as_object().ok_or("a task is not an object")?;
+            let el = el
+                .as_object()
+                .ok_or(LoadError::Shape("a task is not an object"))?;
             let now = Timestamp::now();
             let creation = ts(el.get("creation")).unwrap_or(now);
             let last_event = ts(el.get("last_event")).unwrap_or(creation);

@@ -8,6 +8,31 @@
 use crate::ruby::split_sign;
 use logstash_mesos_core::Value;
 
+/// Why a value does not convert; mutate tags the event and logs the message.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ConvertError {
+    /// A string that Ruby's `Integer()`, `Float()` or `BigDecimal()` rejects.
+    #[error("invalid value for {parser}(): {raw:?}")]
+    InvalidString { parser: &'static str, raw: String },
+    /// A value of a type the conversion does not take.
+    #[error("can't convert {type_name} into {target}")]
+    WrongType {
+        type_name: &'static str,
+        target: &'static str,
+    },
+    #[error("{0} cannot be converted to an integer")]
+    NotFinite(f64),
+    #[error("{0} does not fit a 64-bit integer")]
+    OutOfRange(f64),
+}
+
+fn invalid(parser: &'static str, raw: &str) -> ConvertError {
+    ConvertError::InvalidString {
+        parser,
+        raw: raw.to_string(),
+    }
+}
+
 /// A conversion target of `convert`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conversion {
@@ -43,7 +68,7 @@ impl Conversion {
 
     /// Converts one value (not an array, not a hash). `Err` carries the reason; mutate
     /// then tags the event.
-    pub fn convert(self, v: &Value) -> Result<Value, String> {
+    pub fn convert(self, v: &Value) -> Result<Value, ConvertError> {
         match self {
             Conversion::String => Ok(Value::String(crate::ruby::to_s(v))),
             Conversion::Integer => to_integer(v),
@@ -84,7 +109,7 @@ fn is_hex(s: &str) -> bool {
     u.len() >= 2 && u[..2].eq_ignore_ascii_case("0x")
 }
 
-fn to_integer(v: &Value) -> Result<Value, String> {
+fn to_integer(v: &Value) -> Result<Value, ConvertError> {
     match v {
         Value::Bool(b) => Ok(Value::Integer(i64::from(*b))),
         Value::Integer(i) => Ok(Value::Integer(*i)),
@@ -93,34 +118,34 @@ fn to_integer(v: &Value) -> Result<Value, String> {
             let s = clean(raw);
             if is_hex(&s) {
                 if !s.contains('.') {
-                    return parse_hex_int(&s)
-                        .ok_or_else(|| format!("invalid value for Integer(): {raw:?}"));
+                    return parse_hex_int(&s).ok_or_else(|| invalid("Integer", raw));
                 }
-                let f = parse_hex_float(&s)
-                    .ok_or_else(|| format!("invalid value for Float(): {raw:?}"))?;
+                let f = parse_hex_float(&s).ok_or_else(|| invalid("Float", raw))?;
                 return float_to_int(f);
             }
             if s.contains('e') {
-                return decimal_to_int(&s)
-                    .ok_or_else(|| format!("invalid value for BigDecimal(): {raw:?}"));
+                return decimal_to_int(&s).ok_or_else(|| invalid("BigDecimal", raw));
             }
             // Ruby's `String#to_i`: leading digits, anything after ignored.
             Ok(crate::ruby::ruby_to_i(&s))
         }
-        other => Err(format!("can't convert {} into Integer", other.type_name())),
+        other => Err(ConvertError::WrongType {
+            type_name: other.type_name(),
+            target: "Integer",
+        }),
     }
 }
 
-fn float_to_int(f: f64) -> Result<Value, String> {
+fn float_to_int(f: f64) -> Result<Value, ConvertError> {
     if !f.is_finite() {
-        return Err(format!("{f} cannot be converted to an integer"));
+        return Err(ConvertError::NotFinite(f));
     }
     let t = f.trunc();
     // i64::MAX as f64 rounds up to 2^63, which is out of range.
     if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&t) {
         Ok(Value::Integer(t as i64))
     } else {
-        Err(format!("{f} does not fit a 64-bit integer"))
+        Err(ConvertError::OutOfRange(f))
     }
 }
 
@@ -200,7 +225,7 @@ fn parse_hex_float(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-fn to_float(v: &Value) -> Result<Value, String> {
+fn to_float(v: &Value) -> Result<Value, ConvertError> {
     match v {
         Value::Bool(b) => Ok(Value::Float(if *b { 1.0 } else { 0.0 })),
         Value::Integer(i) => Ok(Value::Float(*i as f64)),
@@ -210,13 +235,16 @@ fn to_float(v: &Value) -> Result<Value, String> {
             if is_hex(&s) {
                 return parse_hex_float(&s)
                     .map(Value::Float)
-                    .ok_or_else(|| format!("invalid value for Float(): {raw:?}"));
+                    .ok_or_else(|| invalid("Float", raw));
             }
             ruby_float(&s)
                 .map(Value::Float)
-                .ok_or_else(|| format!("invalid value for Float(): {raw:?}"))
+                .ok_or_else(|| invalid("Float", raw))
         }
-        other => Err(format!("can't convert {} into Float", other.type_name())),
+        other => Err(ConvertError::WrongType {
+            type_name: other.type_name(),
+            target: "Float",
+        }),
     }
 }
 
@@ -293,10 +321,10 @@ fn to_boolean(v: &Value) -> Value {
 mod tests {
     use super::*;
 
-    fn int(s: &str) -> Result<Value, String> {
+    fn int(s: &str) -> Result<Value, ConvertError> {
         Conversion::Integer.convert(&Value::from(s))
     }
-    fn float(s: &str) -> Result<Value, String> {
+    fn float(s: &str) -> Result<Value, ConvertError> {
         Conversion::Float.convert(&Value::from(s))
     }
 

@@ -12,9 +12,10 @@ mod convert;
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
 use crate::ruby;
-pub use convert::Conversion;
+pub use convert::{Conversion, ConvertError};
 use fancy_regex::Regex;
-use logstash_mesos_core::{Event, FieldRef, Template, Value};
+use logstash_mesos_core::event::SetError;
+use logstash_mesos_core::{Event, FieldRef, FieldRefError, Template, Value};
 
 pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new(
@@ -263,7 +264,30 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     }))
 }
 
-type Step = Result<(), String>;
+/// Why mutate gave up on an event (it is tagged with `tag_on_failure`).
+#[derive(Debug, thiserror::Error)]
+enum MutateError {
+    #[error(transparent)]
+    Set(#[from] SetError),
+    #[error(transparent)]
+    FieldRef(#[from] FieldRefError),
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    /// A `gsub` pattern rendered from the event does not compile.
+    #[error(transparent)]
+    Pattern(#[from] ruby::RegexError),
+    #[error("gsub on {field}: {source}")]
+    Gsub {
+        field: String,
+        source: ruby::RegexError,
+    },
+    #[error("undefined method `strip' for {0}")]
+    Strip(&'static str),
+    #[error("add_field: {0}")]
+    AddField(FieldRefError),
+}
+
+type Step = Result<(), MutateError>;
 
 /// Sets `r`, replacing in place when it exists (so `[list][0]` addresses an element).
 fn set(event: &mut Event, r: &FieldRef, v: Value) -> Step {
@@ -272,7 +296,7 @@ fn set(event: &mut Event, r: &FieldRef, v: Value) -> Step {
             *slot = v;
             Ok(())
         }
-        None => event.set(r, v).map_err(|e| e.to_string()),
+        None => Ok(event.set(r, v)?),
     }
 }
 
@@ -285,8 +309,8 @@ impl Mutate {
             }
         }
         for (old, new) in &self.rename {
-            let old = FieldRef::parse(&old.render(e)).map_err(|x| x.to_string())?;
-            let new = FieldRef::parse(&new.render(e)).map_err(|x| x.to_string())?;
+            let old = FieldRef::parse(&old.render(e))?;
+            let new = FieldRef::parse(&new.render(e))?;
             if let Some(v) = e.remove(&old) {
                 set(e, &new, v)?;
             }
@@ -332,10 +356,7 @@ impl Mutate {
                     a.iter()
                         .map(|v| match v {
                             Value::String(s) => Ok(Value::String(ruby_strip(s).to_string())),
-                            other => Err(format!(
-                                "undefined method `strip' for {}",
-                                other.type_name()
-                            )),
+                            other => Err(MutateError::Strip(other.type_name())),
                         })
                         .collect::<Result<_, _>>()?,
                 ),
@@ -370,7 +391,7 @@ impl Mutate {
         }
         for k in &self.add_field_keys {
             let key = k.render(e);
-            FieldRef::parse(&key).map_err(|x| format!("add_field: {x}"))?;
+            FieldRef::parse(&key).map_err(MutateError::AddField)?;
         }
         Ok(())
     }
@@ -388,8 +409,12 @@ impl Mutate {
             }
         };
         let rep = g.replacement.render(e);
-        let sub =
-            |s: &str| ruby::gsub(re, s, &rep).map_err(|x| format!("gsub on {}: {x}", g.field));
+        let sub = |s: &str| {
+            ruby::gsub(re, s, &rep).map_err(|source| MutateError::Gsub {
+                field: g.field.to_string(),
+                source,
+            })
+        };
         let result = match e.get(&g.field) {
             Some(Value::String(s)) => Value::String(sub(s)?),
             Some(Value::Array(a)) => Value::Array(

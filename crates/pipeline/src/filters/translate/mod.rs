@@ -120,7 +120,7 @@ pub struct Lookup {
 }
 
 impl Lookup {
-    fn new(entries: Map, mode: Mode) -> Result<Lookup, String> {
+    fn new(entries: Map, mode: Mode) -> Result<Lookup, DictionaryError> {
         let mut l = Lookup {
             exact: HashMap::default(),
             regexes: Vec::new(),
@@ -148,7 +148,8 @@ impl Lookup {
                         .map(|k| fancy_regex::escape(k).into_owned())
                         .collect::<Vec<_>>()
                         .join("|");
-                    l.union = Some(Regex::new(&alt).map_err(|e| e.to_string())?);
+                    l.union =
+                        Some(Regex::new(&alt).map_err(|e| DictionaryError::Union(Box::new(e)))?);
                 }
             }
         }
@@ -216,19 +217,66 @@ pub struct Translate {
     _reloader: Option<mpsc::Sender<()>>,
 }
 
+/// A dictionary that cannot be read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum DictionaryError {
+    #[error("cannot read {name}: {source}")]
+    Read {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("{name} is larger than yaml_dictionary_code_point_limit ({limit})")]
+    TooLarge { name: String, limit: usize },
+    #[error("invalid YAML in {name}: {source}")]
+    Yaml {
+        name: String,
+        source: yaml_rust2::ScanError,
+    },
+    #[error("{name}: the YAML document is not a mapping")]
+    YamlNotMapping { name: String },
+    #[error("invalid JSON in {name}: {source}")]
+    Json {
+        name: String,
+        source: serde_json::Error,
+    },
+    #[error("{name}: the JSON document is not an object")]
+    JsonNotObject { name: String },
+    #[error("invalid CSV in {name}: {source}")]
+    Csv {
+        name: String,
+        source: crate::filters::csv::CsvError,
+    },
+    #[error("dictionary {name} has a non valid format (expected .yml, .yaml, .json or .csv)")]
+    Format { name: String },
+    /// A key of an `exact => true, regex => true` dictionary is no regex.
+    #[error(transparent)]
+    Key(#[from] ruby::RegexError),
+    /// The keys' union (`exact => false`) does not compile.
+    #[error("{0}")]
+    Union(Box<fancy_regex::Error>),
+}
+
 /// Reads a dictionary file by its extension.
-pub fn load_file(path: &Path, code_point_limit: usize) -> Result<Map, String> {
+pub fn load_file(path: &Path, code_point_limit: usize) -> Result<Map, DictionaryError> {
     let name = path.to_string_lossy();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|source| DictionaryError::Read {
+        name: name.to_string(),
+        source,
+    })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     if name.ends_with(".yml") || name.ends_with(".yaml") {
         if text.chars().count() > code_point_limit {
-            return Err(format!(
-                "{name} is larger than yaml_dictionary_code_point_limit ({code_point_limit})"
-            ));
+            return Err(DictionaryError::TooLarge {
+                name: name.to_string(),
+                limit: code_point_limit,
+            });
         }
-        let docs = yaml_rust2::YamlLoader::load_from_str(text)
-            .map_err(|e| format!("invalid YAML in {name}: {e}"))?;
+        let docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|source| {
+            DictionaryError::Yaml {
+                name: name.to_string(),
+                source,
+            }
+        })?;
         match docs.into_iter().next() {
             None | Some(yaml_rust2::Yaml::Null) => Ok(Map::new()),
             Some(yaml_rust2::Yaml::Hash(h)) => {
@@ -238,26 +286,34 @@ pub fn load_file(path: &Path, code_point_limit: usize) -> Result<Map, String> {
                 }
                 Ok(m)
             }
-            Some(_) => Err(format!("{name}: the YAML document is not a mapping")),
+            Some(_) => Err(DictionaryError::YamlNotMapping {
+                name: name.to_string(),
+            }),
         }
     } else if name.ends_with(".json") {
         if text.trim().is_empty() {
             return Ok(Map::new());
         }
         let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("invalid JSON in {name}: {e}"))?;
+            serde_json::from_str(text).map_err(|source| DictionaryError::Json {
+                name: name.to_string(),
+                source,
+            })?;
         match Value::from_json(v) {
             Value::Object(m) => Ok(*m),
-            _ => Err(format!("{name}: the JSON document is not an object")),
+            _ => Err(DictionaryError::JsonNotObject {
+                name: name.to_string(),
+            }),
         }
     } else if name.ends_with(".csv") {
         let d = Dialect {
             separator: ",".into(),
             quote: '"',
         };
-        let rows = d
-            .parse_rows(text)
-            .map_err(|e| format!("invalid CSV in {name}: {e}"))?;
+        let rows = d.parse_rows(text).map_err(|source| DictionaryError::Csv {
+            name: name.to_string(),
+            source,
+        })?;
         let mut m = Map::with_capacity(rows.len());
         for row in rows {
             let mut it = row.into_iter();
@@ -268,9 +324,9 @@ pub fn load_file(path: &Path, code_point_limit: usize) -> Result<Map, String> {
         }
         Ok(m)
     } else {
-        Err(format!(
-            "dictionary {name} has a non valid format (expected .yml, .yaml, .json or .csv)"
-        ))
+        Err(DictionaryError::Format {
+            name: name.to_string(),
+        })
     }
 }
 

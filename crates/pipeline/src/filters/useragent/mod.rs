@@ -25,8 +25,9 @@ pub mod parser;
 
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
+use logstash_mesos_core::event::SetError;
 use logstash_mesos_core::{Event, FieldRef, Value};
-use parser::{Client, Rules};
+use parser::{Client, Rules, RulesError};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -70,14 +71,10 @@ pub static OPTIONS: &[OptSpec] = &[
 pub const REGEXES_YAML: &str = include_str!("../../../data/uap-core/regexes.yaml");
 
 /// The embedded rules, compiled once per process and shared by every filter.
-pub fn default_rules() -> Result<Arc<Rules>, String> {
-    static RULES: OnceLock<Result<Arc<Rules>, String>> = OnceLock::new();
+pub fn default_rules() -> Result<Arc<Rules>, RulesError> {
+    static RULES: OnceLock<Result<Arc<Rules>, RulesError>> = OnceLock::new();
     RULES
-        .get_or_init(|| {
-            Rules::from_yaml(REGEXES_YAML)
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
-        })
+        .get_or_init(|| Rules::from_yaml(REGEXES_YAML).map(Arc::new))
         .clone()
 }
 
@@ -301,13 +298,9 @@ impl UserAgentFilter {
         parsed
     }
 
-    fn write(&self, event: &mut Event, ua: &str, c: &Client) -> Result<(), String> {
+    fn write(&self, event: &mut Event, ua: &str, c: &Client) -> Result<(), SetError> {
         let f = &self.fields;
-        let mut set = |r: &FieldRef, v: &str| {
-            event
-                .set(r, Value::String(v.to_string()))
-                .map_err(|e| e.to_string())
-        };
+        let mut set = |r: &FieldRef, v: &str| event.set(r, Value::String(v.to_string()));
         set(&f.name, &c.user_agent.family)?;
         set(&f.device, &c.device)?;
         let u = &c.user_agent;

@@ -51,8 +51,11 @@ pub struct Client {
     pub device: String,
 }
 
-#[derive(Debug)]
+/// Embedded or user rules that do not compile (the message says which and why).
+#[derive(Clone, Debug)]
 pub struct RulesError(pub String);
+
+impl std::error::Error for RulesError {}
 
 impl fmt::Display for RulesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

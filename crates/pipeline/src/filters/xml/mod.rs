@@ -457,7 +457,7 @@ impl Xml {
     }
 
     /// Runs the xpath expressions; the results per destination, or why it failed.
-    fn run_xpath(&self, root: Option<Element>) -> Result<Vec<(usize, Vec<String>)>, String> {
+    fn run_xpath(&self, root: Option<Element>) -> Result<Vec<(usize, Vec<String>)>, XpathError> {
         let Some(mut root) = root else {
             return Ok(Vec::new());
         };
@@ -485,7 +485,12 @@ impl Xml {
             let xp = match factory.build(expr) {
                 Ok(Some(x)) => x,
                 Ok(None) => continue,
-                Err(e) => return Err(format!("invalid XPath expression {expr:?}: {e}")),
+                Err(e) => {
+                    return Err(XpathError::Invalid {
+                        expr: expr.clone(),
+                        message: e.to_string(),
+                    })
+                }
             };
             let known = |p: &str| {
                 if self.namespaces.is_empty() {
@@ -495,16 +500,22 @@ impl Xml {
                 }
             };
             if let Some(p) = prefixes(expr).into_iter().find(|p| !known(p)) {
-                return Err(format!("XPath {expr:?}: undefined namespace prefix {p:?}"));
+                return Err(XpathError::UndefinedPrefix {
+                    expr: expr.clone(),
+                    prefix: p.to_string(),
+                });
             }
             // A safety net: sxd-xpath reports some errors by panicking.
             let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 xp.evaluate(&context, doc.root())
-                    .map_err(|e| format!("XPath {expr:?}: {e}"))
+                    .map_err(|e| XpathError::Evaluate {
+                        expr: expr.clone(),
+                        message: e.to_string(),
+                    })
             }));
             let value = match evaluated {
                 Ok(r) => r?,
-                Err(_) => return Err(format!("XPath {expr:?} could not be evaluated")),
+                Err(_) => return Err(XpathError::Panicked { expr: expr.clone() }),
             };
             let data = match value {
                 sxd_xpath::Value::Nodeset(ns) => {
@@ -519,6 +530,20 @@ impl Xml {
         }
         Ok(out)
     }
+}
+
+/// Why the `xpath` expressions gave no result (the event is tagged `_xmlparsefailure`).
+#[derive(Debug, thiserror::Error)]
+enum XpathError {
+    #[error("invalid XPath expression {expr:?}: {message}")]
+    Invalid { expr: String, message: String },
+    #[error("XPath {expr:?}: undefined namespace prefix {prefix:?}")]
+    UndefinedPrefix { expr: String, prefix: String },
+    #[error("XPath {expr:?}: {message}")]
+    Evaluate { expr: String, message: String },
+    /// sxd-xpath panicked on it.
+    #[error("XPath {expr:?} could not be evaluated")]
+    Panicked { expr: String },
 }
 
 impl Filter for Xml {

@@ -62,6 +62,31 @@ pub enum SendError {
     },
 }
 
+/// Why an index template is not in place.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// The output has no host.
+    #[error("no host")]
+    NoHost,
+    /// The last host tried could not be reached.
+    #[error("{host}: {msg}")]
+    Transport { host: String, msg: String },
+    /// A host answered the `PUT` with an error status.
+    #[error("{host}: http status {status}: {body}")]
+    Rejected {
+        host: String,
+        status: u16,
+        body: String,
+    },
+}
+
+impl TemplateError {
+    /// A 4xx answer: the template itself is refused, retrying will not help.
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, TemplateError::Rejected { status, .. } if (400..500).contains(status))
+    }
+}
+
 /// One host.
 pub struct Host {
     /// The URL without credentials (for logs and health).
@@ -283,11 +308,14 @@ impl Pool {
         name: &str,
         body: &Bytes,
         overwrite: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), TemplateError> {
         let path = format!("{api}/{name}");
-        let mut last = String::from("no host");
+        let mut last = TemplateError::NoHost;
         for h in &self.hosts {
-            let t = transport_err(&h.display);
+            let t = |e: elasticsearch::Error| TemplateError::Transport {
+                host: h.display.clone(),
+                msg: e.to_string(),
+            };
             if !overwrite {
                 match h
                     .client
@@ -305,7 +333,7 @@ impl Pool {
                     Ok(r) if r.status_code().as_u16() == 200 => return Ok(()),
                     Ok(_) => {}
                     Err(e) => {
-                        last = t(e.to_string());
+                        last = t(e);
                         continue;
                     }
                 }
@@ -330,52 +358,60 @@ impl Pool {
                     let status = r.status_code().as_u16();
                     let b = r.bytes().await.unwrap_or_default();
                     // A rejected template will not get better by retrying.
-                    return Err(format!(
-                        "{}: http status {status}: {}",
-                        h.display,
-                        String::from_utf8_lossy(&b[..b.len().min(512)])
-                    ));
+                    return Err(TemplateError::Rejected {
+                        host: h.display.clone(),
+                        status,
+                        body: String::from_utf8_lossy(&b[..b.len().min(512)]).into_owned(),
+                    });
                 }
-                Err(e) => last = t(e.to_string()),
+                Err(e) => last = t(e),
             }
         }
         Err(last)
     }
 }
 
-fn transport_err(host: &str) -> impl Fn(String) -> String + '_ {
-    move |m| format!("{host}: {m}")
+/// A `hosts` entry that is no usable URL; `host` is the entry with its password redacted.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("empty host")]
+    Empty,
+    /// The URL parser's message.
+    #[error("invalid URL {host:?}: {message}")]
+    Parse { host: String, message: String },
+    #[error("invalid URL {host:?}: scheme must be http or https")]
+    Scheme { host: String },
+    #[error("invalid URL {host:?}: no host")]
+    NoHost { host: String },
+    #[error("invalid URL {host:?}: no query or fragment allowed")]
+    QueryOrFragment { host: String },
 }
 
 /// Parses one `hosts` entry as Logstash does: `host`, `host:port`, `scheme://host:port/prefix`;
 /// no scheme means http (https with `ssl_enabled`), no port means 9200. User info in the
 /// URL is moved out into credentials. Errors never echo a password.
-pub fn parse_host(raw: &str, ssl: bool) -> Result<(Url, Option<(String, String)>), String> {
+pub fn parse_host(raw: &str, ssl: bool) -> Result<(Url, Option<(String, String)>), HostError> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err("empty host".into());
+        return Err(HostError::Empty);
     }
     let with_scheme = if raw.contains("://") {
         raw.to_string()
     } else {
         format!("{}://{raw}", if ssl { "https" } else { "http" })
     };
-    let mut url =
-        Url::parse(&with_scheme).map_err(|e| format!("invalid URL {:?}: {e}", redact(raw)))?;
+    let mut url = Url::parse(&with_scheme).map_err(|e| HostError::Parse {
+        host: redact(raw),
+        message: e.to_string(),
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "invalid URL {:?}: scheme must be http or https",
-            redact(raw)
-        ));
+        return Err(HostError::Scheme { host: redact(raw) });
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("invalid URL {:?}: no host", redact(raw)));
+        return Err(HostError::NoHost { host: redact(raw) });
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "invalid URL {:?}: no query or fragment allowed",
-            redact(raw)
-        ));
+        return Err(HostError::QueryOrFragment { host: redact(raw) });
     }
     if !has_explicit_port(raw) {
         let _ = url.set_port(Some(9200));
@@ -490,7 +526,9 @@ mod tests {
         ] {
             assert!(parse_host(bad, false).is_err(), "{bad:?}");
         }
-        let e = parse_host("http://bob:hunter2@es 1:9200", false).unwrap_err();
+        let e = parse_host("http://bob:hunter2@es 1:9200", false)
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("hunter2"), "{e}");
         assert!(e.contains("bob:xxxxxx@"), "{e}");
     }

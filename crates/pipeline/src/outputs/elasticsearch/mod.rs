@@ -412,7 +412,7 @@ impl ElasticsearchOutput {
                         Ok(()) => {
                             return tracing::info!(template = %job.name, api = job.api.path(), "index template in place")
                         }
-                        Err(e) if e.contains("http status 4") => {
+                        Err(e) if e.is_client_error() => {
                             return tracing::error!(template = %job.name, error = %e, "index template rejected")
                         }
                         Err(e) => {

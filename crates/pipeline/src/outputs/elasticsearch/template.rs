@@ -85,15 +85,38 @@ pub fn default_body(pattern: &str) -> serde_json::Value {
     })
 }
 
+/// A `template` file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateFileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not JSON: {source}", path.display())]
+    Json {
+        path: std::path::PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{} must hold a JSON object", .0.display())]
+    NotAnObject(std::path::PathBuf),
+}
+
 /// Reads a user's template file. A legacy template (top-level `settings` / `mappings` /
 /// `aliases`, or `template` as a pattern string) is converted to the composable form;
 /// `index_patterns` defaults to `pattern`.
-pub fn load(path: &Path, pattern: &str) -> Result<serde_json::Value, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+pub fn load(path: &Path, pattern: &str) -> Result<serde_json::Value, TemplateFileError> {
+    let text = std::fs::read(path).map_err(|source| TemplateFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|source| TemplateFileError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let serde_json::Value::Object(mut m) = v else {
-        return Err(format!("{} must hold a JSON object", path.display()));
+        return Err(TemplateFileError::NotAnObject(path.to_path_buf()));
     };
     if let Some(serde_json::Value::String(p)) = m.get("template").cloned() {
         // Pre-6 legacy form: `template` is the pattern.
@@ -151,6 +174,6 @@ mod tests {
         assert_eq!(legacy["order"], 0);
         assert!(legacy.get("template").is_none() && legacy.get("priority").is_none());
         std::fs::write(&p, "nope").unwrap();
-        assert!(load(&p, "x").unwrap_err().contains("not JSON"));
+        assert!(load(&p, "x").unwrap_err().to_string().contains("not JSON"));
     }
 }
