@@ -58,6 +58,10 @@ fn default_workers() -> usize {
 /// Reads the config sources once, parses and checks them; prints every error and returns
 /// `None` on failure.
 pub(crate) fn load_and_parse(args: &RunArgs) -> Option<Loaded> {
+    load_and_parse_with(args, ParseOptions::default())
+}
+
+fn load_and_parse_with(args: &RunArgs, opts: ParseOptions) -> Option<Loaded> {
     let sources = match load::read(&args.path_config, args.config_string.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -65,7 +69,7 @@ pub(crate) fn load_and_parse(args: &RunArgs) -> Option<Loaded> {
             return None;
         }
     };
-    parse_sources(sources, args)
+    parse_sources_with(sources, args, opts)
 }
 
 /// Parses and checks sources already read; prints every error and returns `None`.
@@ -73,9 +77,17 @@ pub(crate) fn parse_sources(
     sources: logstash_mesos_pipeline::lang::Sources,
     args: &RunArgs,
 ) -> Option<Loaded> {
+    parse_sources_with(sources, args, ParseOptions::default())
+}
+
+fn parse_sources_with(
+    sources: logstash_mesos_pipeline::lang::Sources,
+    args: &RunArgs,
+    opts: ParseOptions,
+) -> Option<Loaded> {
     let opts = ParseOptions {
         support_escapes: args.support_escapes,
-        ..ParseOptions::default()
+        ..opts
     };
     match load::parse_checked(sources, &opts) {
         Ok(loaded) => Some(loaded),
@@ -89,7 +101,14 @@ pub(crate) fn parse_sources(
 /// `check` / `-t`: exit 0 when the config is valid, 1 otherwise.
 pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
     init_logging(&args.log_level);
-    let Some(loaded) = load_and_parse(&args) else {
+    // Syntax only means syntax: `${VAR}` is not resolved, so an unset variable (set only
+    // where the pipeline runs) is no error here. A placeholder reads as its own text.
+    let opts = if syntax_only {
+        ParseOptions::with_env(|name| Some(format!("${{{name}}}")))
+    } else {
+        ParseOptions::default()
+    };
+    let Some(loaded) = load_and_parse_with(&args, opts) else {
         return 1;
     };
     if !syntax_only {

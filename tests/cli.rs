@@ -177,3 +177,78 @@ fn stdin_event_has_logstash_fields() {
     assert!(v["host"]["hostname"].is_string());
     assert_eq!(v["event"]["original"], "hello");
 }
+
+/// Syntax only means syntax (Logstash 8): `${VAR}` is not resolved there, so a variable set
+/// only where the pipeline runs is no error; plain `check` still names it.
+#[test]
+fn syntax_only_check_leaves_variables_alone() {
+    let conf = "input { generator { message => \"${SURELY_UNDEFINED_VAR}\" } } output { null {} }";
+    let syntax = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
+        .args(["check", "--syntax-only", "-e", conf])
+        .env_remove("SURELY_UNDEFINED_VAR")
+        .output()
+        .unwrap();
+    assert_eq!(syntax.status.code(), Some(0), "{}", text(&syntax.stderr));
+    let full = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
+        .args(["check", "-e", conf])
+        .env_remove("SURELY_UNDEFINED_VAR")
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1));
+    assert!(text(&full.stderr).contains("SURELY_UNDEFINED_VAR"));
+}
+
+/// Logstash's stdin switches `json` to `json_lines` and `plain` to `line`
+/// (`fix_streaming_codecs`): one event per line, not per read; lines get the host.
+#[test]
+fn stdin_switches_to_line_oriented_codecs() {
+    let out = run(
+        &[
+            "-e",
+            "input { stdin { codec => json } } output { stdout { codec => json_lines } }",
+        ],
+        "{\"a\":1}\n{\"a\":2,\"host\":{\"hostname\":\"sender\"}}\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "one event per line: {events:?}");
+    assert_eq!(events[0]["a"], 1);
+    assert_eq!(events[1]["host"]["hostname"], "sender");
+    let out = run(
+        &[
+            "-e",
+            "input { stdin { codec => plain } } output { stdout { codec => json_lines } }",
+        ],
+        "one\ntwo\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let messages: Vec<&str> = events
+        .iter()
+        .map(|v| v["message"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(messages, ["one", "two"]);
+    assert!(events.iter().all(|v| v["host"]["hostname"].is_string()));
+}
+
+/// A conditional's regex with a `{` that opens no quantifier (`/^{.*}$/`, common in real
+/// configs to spot JSON) is valid, as in Ruby.
+#[test]
+fn conditional_regex_braces_are_literal_as_in_ruby() {
+    let conf = r#"input { stdin {} }
+filter { if [message] =~ /^{.*}$/ { mutate { add_tag => "json" } } }
+output { stdout { codec => json_lines } }"#;
+    let out = run(&["-e", conf], "{\"a\":1}\nplain\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tags: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["tags"].clone())
+        .collect();
+    assert_eq!(tags, [serde_json::json!(["json"]), serde_json::Value::Null]);
+}

@@ -69,10 +69,16 @@ pub trait Codec: Send {
     fn encode(&mut self, event: &Event, out: &mut Vec<u8>);
     /// A fresh codec with the same settings (each input stream gets its own).
     fn clone_box(&self) -> Box<dyn Codec>;
-    /// True for codecs that decode whole documents (json): inputs then leave the event's
-    /// fields as the document has them rather than adding their own (host).
+    /// True for codecs that decode whole documents (json): stdin then leaves the event's
+    /// fields as the document has them rather than adding its own (host).
     fn structured(&self) -> bool {
         false
+    }
+
+    /// Logstash's `fix_streaming_codecs`: the line-oriented codec a stream input (stdin)
+    /// switches to from this one (`plain` → `line`, `json` → `json_lines`), if any.
+    fn for_streams(&self) -> Option<Box<dyn Codec>> {
+        None
     }
 
     /// Decodes one complete record (a file line without its delimiter) that carries the

@@ -39,10 +39,24 @@ pub fn compile(pattern: &str) -> Result<Regex, RegexError> {
         })
 }
 
+/// A Ruby regex on the linear-time `regex` engine, for the places that only ask whether
+/// it matches or where it is found (conditionals' `=~`, the multiline codec's `pattern`):
+/// the same rewrites as [`translate`] (a `{` that opens no quantifier is a literal, as in
+/// Ruby: `/^{.*}$/` is valid), `\Z` as `\n?\z` (no lookahead there; the same answer to
+/// "does it match"), and `(?m)` for Ruby's line anchors.
+pub fn compile_linear(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("(?m){}", translate_with(pattern, false)))
+}
+
 /// Rewrites the Onigmo constructs the Rust engines spell differently: `\h`/`\H` (hex
 /// digit), `\Z`, and a `{` or `}` that is not part of a `{n,m}` quantifier (Ruby reads
 /// those literally, Rust rejects them).
 pub fn translate(p: &str) -> String {
+    translate_with(p, true)
+}
+
+/// [`translate`]; `lookaround` says whether the engine has lookahead (for `\Z`).
+fn translate_with(p: &str, lookaround: bool) -> String {
     let chars: Vec<char> = p.chars().collect();
     let mut out = String::with_capacity(p.len() + 8);
     let mut in_class = 0usize;
@@ -57,7 +71,8 @@ pub fn translate(p: &str) -> String {
                     ('h', false) => out.push_str("[0-9a-fA-F]"),
                     ('H', false) => out.push_str("[^0-9a-fA-F]"),
                     ('h', true) => out.push_str("0-9a-fA-F"),
-                    ('Z', false) => out.push_str("(?=\\n?\\z)"),
+                    ('Z', false) if lookaround => out.push_str("(?=\\n?\\z)"),
+                    ('Z', false) => out.push_str("\\n?\\z"),
                     ('p' | 'P' | 'x' | 'u', _) if chars.get(i + 2) == Some(&'{') => {
                         // `\p{Class}`, `\x{hex}`: copy through the closing brace.
                         let end = chars[i..]
@@ -402,6 +417,26 @@ mod tests {
     }
 
     use logstash_mesos_core::Map;
+
+    #[test]
+    fn linear_regexes_read_braces_and_anchors_as_ruby_does() {
+        // The patterns real configs use in conditionals (Ruby reads these `{` literally).
+        for (pattern, text, want) in [
+            (r"^{.*}$", r#"{"a": 1}"#, true),
+            (r"^{", "{x", true),
+            (r"{name=", "a{name=b", true),
+            (r"^{.*}$", "plain", false),
+            (r"^b$", "a\nb", true),
+            (r"x\Z", "ax\n", true),
+            (r"\h{2}", "zz0f", true),
+            (r"a{2}", "aa", true),
+            (r"a{2}", "a{2}", false),
+        ] {
+            let re = compile_linear(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+            assert_eq!(re.is_match(text), want, "{pattern} on {text:?}");
+        }
+        assert!(compile_linear("(unclosed").is_err());
+    }
 
     #[test]
     fn translates_onigmo_forms() {

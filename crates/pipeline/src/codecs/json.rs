@@ -80,6 +80,12 @@ impl Codec for JsonCodec {
     fn clone_box(&self) -> Box<dyn Codec> {
         Box::new(self.clone())
     }
+
+    fn for_streams(&self) -> Option<Box<dyn Codec>> {
+        Some(Box::new(super::json_lines::JsonLinesCodec::from_json(
+            self.target.clone(),
+        )))
+    }
 }
 
 #[cfg(test)]

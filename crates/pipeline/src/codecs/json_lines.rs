@@ -35,6 +35,17 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
     }))
 }
 
+impl JsonLinesCodec {
+    /// The `json_lines` codec a stream input uses instead of `json` with this target.
+    pub(crate) fn from_json(target: Option<logstash_mesos_core::FieldRef>) -> JsonLinesCodec {
+        JsonLinesCodec {
+            delimiter: b"\n".to_vec(),
+            target,
+            lines: LineSplitter::new(b"\n", 0),
+        }
+    }
+}
+
 /// Blank lines are skipped, as Logstash's codec does.
 fn decode_line(line: &[u8], target: Option<&logstash_mesos_core::FieldRef>, out: &mut Vec<Event>) {
     if !line.iter().all(u8::is_ascii_whitespace) {

@@ -39,6 +39,18 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Codec>> {
     }))
 }
 
+impl LineCodec {
+    /// The `line` codec a stream input uses instead of `plain` with these settings.
+    pub(crate) fn from_plain(format: Option<Template>, original: bool) -> LineCodec {
+        LineCodec {
+            delimiter: b"\n".to_vec(),
+            format,
+            original,
+            lines: LineSplitter::new(b"\n", 0),
+        }
+    }
+}
+
 /// One line as an event (`[event][original]` too under ECS).
 fn event(bytes: &[u8], original: bool) -> Event {
     let text = String::from_utf8_lossy(bytes);

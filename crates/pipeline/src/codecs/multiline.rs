@@ -122,7 +122,7 @@ pub fn options(args: &Args) -> BuildResult<MultilineOptions> {
             format!("grok references (%{{NAME}}) are not supported yet in {pattern_src:?}; write a plain regular expression"),
         ));
     }
-    let pattern = Regex::new(&pattern_src)
+    let pattern = crate::ruby::compile_linear(&pattern_src)
         .map_err(|e| BuildError::option("pattern", format!("invalid regular expression: {e}")))?;
     let what = match args.string("what").as_deref() {
         Some("previous") => What::Previous,

@@ -50,4 +50,11 @@ impl Codec for PlainCodec {
     fn clone_box(&self) -> Box<dyn Codec> {
         Box::new(self.clone())
     }
+
+    fn for_streams(&self) -> Option<Box<dyn Codec>> {
+        Some(Box::new(super::line::LineCodec::from_plain(
+            self.format.clone(),
+            self.original,
+        )))
+    }
 }

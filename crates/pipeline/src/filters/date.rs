@@ -211,12 +211,20 @@ impl DateFilter {
                 _ => Err(ParseError::NotAString),
             };
             match result {
-                Ok(ts) => return Ok(ts),
+                // Logstash's date filter works in Joda's milliseconds: digits past them
+                // are dropped (`.123456` → `.123`), whatever the format.
+                Ok(ts) => return Ok(truncate_to_millis(ts)),
                 Err(e) => last = e,
             }
         }
         Err(last)
     }
+}
+
+/// `ts` without its sub-millisecond part (toward the past, as an instant in milliseconds).
+fn truncate_to_millis(ts: Timestamp) -> Timestamp {
+    let ns = ts.unix_nanos();
+    Timestamp::from_unix_nanos(ns - ns.rem_euclid(1_000_000)).unwrap_or(ts)
 }
 
 impl Filter for DateFilter {
@@ -498,8 +506,10 @@ mod tests {
         assert_eq!(e.option.as_deref(), Some("match"));
     }
 
+    /// Logstash's date filter is limited to milliseconds ("Maximum precision is
+    /// milliseconds (SSS). Beyond that, zeroes are appended."), for every format.
     #[test]
-    fn nanoseconds_are_kept_for_text_formats() {
+    fn digits_past_milliseconds_are_dropped() {
         let f = filter(&[
             (
                 "match",
@@ -510,10 +520,11 @@ mod tests {
         for input in [
             "2016-01-01T00:00:00.123456789Z",
             "2016-01-01 00:00:00.123456789",
+            "2016-01-01T00:00:00.123999+0000",
         ] {
             let mut e = event("t", Value::from(input));
             assert_eq!(run(&f, &mut e), Outcome::Success);
-            assert_eq!(ts(&e), "2016-01-01T00:00:00.123456789Z");
+            assert_eq!(ts(&e), "2016-01-01T00:00:00.123Z");
         }
     }
 }

@@ -19,8 +19,18 @@ pub struct StdinInput {
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     let ecs = args.ecs(ctx)?;
+    let mut codec = args.codec("codec")?;
+    // As Logstash's stdin (`fix_streaming_codecs`): standard input is a stream of lines, so
+    // `plain` becomes `line` and `json` becomes `json_lines` (one event per line, not per
+    // read chunk).
+    if let Some(streaming) = codec.for_streams() {
+        if let Some(name) = args.codec_spec("codec").map(|s| s.name.clone()) {
+            tracing::info!(from = %name, "stdin: switching to the line-oriented codec, as Logstash does");
+        }
+        codec = streaming;
+    }
     Ok(Box::new(StdinInput {
-        codec: args.codec("codec")?,
+        codec,
         ecs: ecs.enabled(),
     }))
 }
@@ -42,7 +52,9 @@ impl Input for StdinInput {
                 } else {
                     self.codec.decode(&buf[..n], &mut events);
                 }
-                // A JSON document brings its own fields; text lines get this host.
+                // Text lines get this host (`[host][hostname]`, or `host` without ECS); a
+                // JSON document keeps the fields it brings, so the conformance cases fed as
+                // JSON lines see exactly their input.
                 if !self.codec.structured() {
                     for e in events.iter_mut() {
                         super::set_host(e, &host, self.ecs);

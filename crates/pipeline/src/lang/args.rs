@@ -401,9 +401,18 @@ fn to_value(v: &ast::Value) -> Result<Value, Diagnostic> {
     })
 }
 
-/// Merges repeated attributes as Logstash does: hashes merge, anything else accumulates
-/// into an array (`add_tag => "a" add_tag => "b"` is `["a", "b"]`).
+/// Merges repeated attributes as Logstash's `lscl.rb` does: hashes merge, arrays append,
+/// two different scalars become an array (`add_tag => "a" add_tag => "b"` is `["a", "b"]`)
+/// and a scalar repeated with the same value stays one value (`unless v == existing`).
 fn merge_attributes(attrs: &[ast::Attribute]) -> Vec<(String, Span, ast::Value)> {
+    // A scalar as Ruby compares it: barewords and quoted strings are both strings.
+    fn scalar(k: &ValueKind) -> Option<(bool, &str)> {
+        match k {
+            ValueKind::String(s) | ValueKind::Bareword(s) => Some((false, s)),
+            ValueKind::Number(n) => Some((true, n)),
+            _ => None,
+        }
+    }
     let mut out: Vec<(String, Span, ast::Value)> = Vec::new();
     for a in attrs {
         if let Some(existing) = out.iter_mut().find(|(n, _, _)| *n == a.name) {
@@ -430,6 +439,7 @@ fn merge_attributes(attrs: &[ast::Attribute]) -> Vec<(String, Span, ast::Value)>
                         .chain(y.iter().cloned())
                         .collect(),
                 ),
+                (x, y) if scalar(x).is_some() && scalar(x) == scalar(y) => continue,
                 _ => ValueKind::Array(vec![existing.2.clone(), a.value.clone()]),
             };
             existing.2 = ast::Value {
@@ -441,4 +451,58 @@ fn merge_attributes(attrs: &[ast::Attribute]) -> Vec<(String, Span, ast::Value)>
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::{parse, ParseOptions, Sources};
+
+    /// The merged attributes of the first plugin of `text`, as (name, kind).
+    fn merged(text: &str) -> Vec<(String, ValueKind)> {
+        let s = Sources::from_string("t.conf", text);
+        let cfg = parse(&s, &ParseOptions::with_env(|_| None)).expect("parses");
+        let Some(ast::Stmt::Plugin(p)) = cfg.sections[0].body.first() else {
+            panic!("no plugin in {text}");
+        };
+        merge_attributes(&p.attributes)
+            .into_iter()
+            .map(|(n, _, v)| (n, v.kind))
+            .collect()
+    }
+
+    fn strings(kind: &ValueKind) -> Vec<String> {
+        match kind {
+            ValueKind::Array(items) => items.iter().flat_map(|v| strings(&v.kind)).collect(),
+            ValueKind::String(s) | ValueKind::Bareword(s) | ValueKind::Number(s) => {
+                vec![s.clone()]
+            }
+            other => panic!("not a scalar or array: {other:?}"),
+        }
+    }
+
+    /// Logstash (`lscl.rb`): `hash[k] = [existing, v] unless v == existing`.
+    #[test]
+    fn a_repeated_option_with_the_same_value_stays_one_value() {
+        let m = merged(
+            r#"input { file { path => "/x" start_position => "beginning" start_position => beginning } }"#,
+        );
+        assert_eq!(m.len(), 2);
+        assert!(
+            matches!(&m[1].1, ValueKind::String(s) if s == "beginning"),
+            "{m:?}"
+        );
+        // Different values still accumulate, and hashes still merge.
+        let m = merged(
+            r#"filter { mutate { add_tag => "a" add_tag => "a" add_tag => "b" add_tag => ["c"] } }"#,
+        );
+        assert_eq!(strings(&m[0].1), ["a", "b", "c"]);
+        let m = merged(r#"filter { mutate { add_tag => "1" add_tag => 1 } }"#);
+        assert_eq!(strings(&m[0].1), ["1", "1"], "a string and a number differ");
+        let m = merged(r#"filter { grok { match => { "a" => "x" } match => { "b" => "y" } } }"#);
+        assert!(
+            matches!(&m[0].1, ValueKind::Hash(e) if e.len() == 2),
+            "{m:?}"
+        );
+    }
 }

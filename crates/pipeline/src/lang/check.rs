@@ -94,7 +94,7 @@ fn expr(e: &Expr, diags: &mut Vec<Diagnostic>) {
             rvalue(left, diags);
             match &right.kind {
                 RvalueKind::Regex(pattern) | RvalueKind::String(pattern) => {
-                    if let Err(err) = regex::Regex::new(pattern) {
+                    if let Err(err) = crate::ruby::compile_linear(pattern) {
                         diags.push(Diagnostic::new(
                             right.span,
                             format!(

@@ -368,7 +368,7 @@ impl Compiler<'_> {
                         return None;
                     }
                 };
-                match regex::Regex::new(&pattern) {
+                match crate::ruby::compile_linear(&pattern) {
                     Ok(regex) => Condition::Match {
                         negate: *negate,
                         left: l?,
