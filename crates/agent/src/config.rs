@@ -88,19 +88,24 @@ pub static OPTIONS: &[OptSpec] = &[
         "seconds between re-expansions of path globs",
     )
     .default("10"),
-    OptSpec::new(
-        "max_line_bytes",
-        OptKind::Number,
-        "longer lines are cut and tagged _linetoolong",
-    )
-    .default("16777216"),
-    // multiline: the multiline codec's options as a hash
-    OptSpec::new(
-        "multiline",
-        OptKind::Hash,
-        "join lines: { pattern => .. negate => .. what => previous|next }",
-    ),
+    MAX_LINE_BYTES,
+    MULTILINE,
 ];
+
+/// `max_line_bytes`, shared by the docker and mesos inputs.
+pub const MAX_LINE_BYTES: OptSpec = OptSpec::new(
+    "max_line_bytes",
+    OptKind::Number,
+    "longer lines are cut and tagged _linetoolong",
+)
+.default("16777216");
+
+/// `multiline`: the multiline codec's options as a hash (docker and mesos inputs).
+pub const MULTILINE: OptSpec = OptSpec::new(
+    "multiline",
+    OptKind::Hash,
+    "join lines: { pattern => .. negate => .. what => previous|next }",
+);
 
 /// Matches containers against the input's selection.
 #[derive(Clone, Debug, Default)]

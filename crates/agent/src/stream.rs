@@ -49,6 +49,23 @@ pub struct StreamCtx {
     pub last_error: Option<String>,
 }
 
+/// Sets `labels` as an object at `path`, unless there are none (container labels, Mesos
+/// task labels).
+pub(crate) fn set_labels(
+    e: &mut Event,
+    path: &'static str,
+    labels: &std::collections::BTreeMap<String, String>,
+) {
+    if labels.is_empty() {
+        return;
+    }
+    let m: Map = labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    set(e, path, Value::from(m));
+}
+
 /// Sets the field at `path` (a literal); each path is parsed once per thread,
 /// not once per line.
 pub(crate) fn set(e: &mut Event, path: &'static str, v: Value) {
@@ -127,14 +144,7 @@ impl StreamCtx {
             "[container][image][name]",
             Value::from(m.image.as_str()),
         );
-        if !m.labels.is_empty() {
-            let labels: Map = m
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-                .collect();
-            set(&mut e, "[container][labels]", Value::from(labels));
-        }
+        set_labels(&mut e, "[container][labels]", &m.labels);
         if let Some(t) = &m.mesos_task_id {
             set(&mut e, "[mesos][task][id]", Value::from(t.as_str()));
         }

@@ -125,17 +125,8 @@ pub static OPTIONS: &[OptSpec] = &[
         "seconds a terminal task's stream must stay unchanged before it is released",
     )
     .default("5"),
-    OptSpec::new(
-        "max_line_bytes",
-        OptKind::Number,
-        "longer lines are cut and tagged _linetoolong",
-    )
-    .default("16777216"),
-    OptSpec::new(
-        "multiline",
-        OptKind::Hash,
-        "join lines: { pattern => .. negate => .. what => previous|next }",
-    ),
+    crate::config::MAX_LINE_BYTES,
+    crate::config::MULTILINE,
 ];
 
 /// The registry entry the binary adds to its input table.

@@ -16,8 +16,8 @@ use super::select::TaskMeta;
 use crate::checkpoint::{Acker, Position, Tracker};
 use crate::lines::{splitter, Line};
 use crate::status::Status;
-use crate::stream::{set, Multiline, Record};
-use logstash_mesos_core::{Ack, Event, Map, Value};
+use crate::stream::{set, set_labels, Multiline, Record};
+use logstash_mesos_core::{Ack, Event, Value};
 use logstash_mesos_pipeline::framing::LineSplitter;
 use logstash_mesos_pipeline::input_context::{Closed, InputContext};
 use std::fs::File;
@@ -368,14 +368,7 @@ impl Emitter {
             "[mesos][task][name]",
             Value::from(m.task_name.as_str()),
         );
-        if !m.labels.is_empty() {
-            let labels: Map = m
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-                .collect();
-            set(&mut e, "[mesos][task][labels]", Value::from(labels));
-        }
+        set_labels(&mut e, "[mesos][task][labels]", &m.labels);
         set(
             &mut e,
             "[mesos][container][id]",
