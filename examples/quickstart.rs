@@ -95,7 +95,7 @@ fn binary() -> PathBuf {
 struct Demo {
     scheduler: Child,
     exec: executor::Executors,
-    _node: dockerd::Dockerd,
+    node: dockerd::Dockerd,
     _sim: simulator::Simulator,
     engine: Option<search::Engine>,
     root: PathBuf,
@@ -254,7 +254,7 @@ async fn run(check: Option<u64>) -> i32 {
     let demo = Demo {
         scheduler,
         exec,
-        _node: node,
+        node,
         _sim: sim.clone(),
         engine,
         root: root_path.clone(),
@@ -264,7 +264,7 @@ async fn run(check: Option<u64>) -> i32 {
         "node-1",
         4.0,
         4096.0,
-        vec![("DOCKER_HOST".into(), demo._node.host())],
+        vec![("DOCKER_HOST".into(), demo.node.host())],
     );
 
     let http = reqwest::Client::new();
@@ -314,7 +314,7 @@ async fn run(check: Option<u64>) -> i32 {
     }
     println!(
         "  the container's log   docker -H {} exec {CONTAINER} tail -f /var/log/nginx/access.log",
-        demo._node.host()
+        demo.node.host()
     );
     println!(
         "  scheduler log         {}",
