@@ -108,6 +108,26 @@ pub struct RunArgs {
     /// Log level: error, warn, info, debug, trace.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
     pub log_level: String,
+    /// Directory holding logstash.yml (defaults for every setting above) and
+    /// pipelines.yml (several pipelines in one process, used when neither -f nor -e is given).
+    #[arg(long = "path.settings", value_name = "DIR")]
+    pub path_settings: Option<PathBuf>,
+    /// The flags given on the command line (clap ids): they win over logstash.yml.
+    #[arg(skip)]
+    pub explicit: Vec<String>,
+}
+
+impl RunArgs {
+    /// Records which of these flags `matches` got from the command line.
+    pub fn note_explicit(&mut self, matches: &clap::ArgMatches) {
+        self.explicit = matches
+            .ids()
+            .filter(|id| {
+                matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.as_str().to_string())
+            .collect();
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -5,12 +5,14 @@
 mod agent_cmd;
 mod cli;
 mod pipeline;
+mod pipelines;
 #[cfg(test)]
 mod reference;
 mod reload;
 mod runtime;
+mod settings;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 // glibc's allocator was a third of the CPU time of a grok pipeline (events are many small
 // strings and maps); mimalloc's thread-local free lists cut that sharply.
@@ -19,11 +21,29 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use cli::{Cli, Command};
 
 fn main() {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let code = match cli.command {
-        None => pipeline::run(cli.run),
-        Some(Command::Run(args)) => pipeline::run(args),
-        Some(Command::Check(c)) => pipeline::check(c.run, c.syntax_only),
+        None => {
+            let mut args = cli.run;
+            args.note_explicit(&matches);
+            pipeline::run(args)
+        }
+        Some(Command::Run(mut args)) => {
+            if let Some(m) = matches.subcommand_matches("run") {
+                args.note_explicit(m);
+            }
+            pipeline::run(args)
+        }
+        Some(Command::Check(mut c)) => {
+            if let Some(m) = matches.subcommand_matches("check") {
+                c.run.note_explicit(m);
+            }
+            pipeline::check(c.run, c.syntax_only)
+        }
         Some(Command::Agent(a)) => agent_cmd::run(a),
         Some(Command::Scheduler(opts)) => runtime_then(
             || logstash_mesos_scheduler::run(opts, logstash_mesos_agent::plugins::registry()),

@@ -98,9 +98,49 @@ fn parse_sources_with(
     }
 }
 
-/// `check` / `-t`: exit 0 when the config is valid, 1 otherwise.
+/// Reads `--path.settings`; prints the error and returns `None` when it cannot be used.
+fn plan(args: RunArgs) -> Option<crate::settings::Plan> {
+    match crate::settings::plan(args) {
+        Ok((plan, warnings)) => {
+            let level = match &plan {
+                crate::settings::Plan::One(a) => a.log_level.clone(),
+                crate::settings::Plan::Many(v) => v
+                    .first()
+                    .map_or_else(|| "info".to_string(), |a| a.log_level.clone()),
+            };
+            init_logging(&level);
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            Some(plan)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+/// `check` / `-t`: exit 0 when the config is valid (every pipeline of pipelines.yml), 1
+/// otherwise.
 pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
-    init_logging(&args.log_level);
+    match plan(args) {
+        None => 1,
+        Some(crate::settings::Plan::One(args)) => check_one(args, syntax_only),
+        Some(crate::settings::Plan::Many(list)) => {
+            let mut code = 0;
+            for args in list {
+                eprintln!("== pipeline {}", args.pipeline_id);
+                if check_one(args, syntax_only) != 0 {
+                    code = 1;
+                }
+            }
+            code
+        }
+    }
+}
+
+fn check_one(args: RunArgs, syntax_only: bool) -> i32 {
     // Syntax only means syntax: `${VAR}` is not resolved, so an unset variable (set only
     // where the pipeline runs) is no error here. A placeholder reads as its own text.
     let opts = if syntax_only {
@@ -148,7 +188,15 @@ pub fn run(args: RunArgs) -> i32 {
     if args.test_and_exit {
         return check(args, false);
     }
-    init_logging(&args.log_level);
+    match plan(args) {
+        None => 1,
+        Some(crate::settings::Plan::One(args)) => run_one(args),
+        Some(crate::settings::Plan::Many(list)) => crate::pipelines::run_many(list),
+    }
+}
+
+/// Runs one pipeline (`-f`/`-e`).
+fn run_one(args: RunArgs) -> i32 {
     let Some(loaded) = load_and_parse(&args) else {
         return 1;
     };

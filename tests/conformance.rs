@@ -22,7 +22,11 @@ fn case_file(file: &str) -> PathBuf {
     } else {
         shared().join("cases").join(file)
     };
-    assert!(path.exists(), "conformance case file missing: {}", path.display());
+    assert!(
+        path.exists(),
+        "conformance case file missing: {}",
+        path.display()
+    );
     path
 }
 

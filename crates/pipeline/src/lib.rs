@@ -1,6 +1,7 @@
 //! The Logstash config language, the plugins (inputs, codecs, filters, outputs) and the
 //! pipeline that runs them: inputs → bounded queue → workers (filters, then outputs).
 
+pub mod bus;
 pub mod codecs;
 pub mod condition;
 pub mod dlq;
@@ -21,4 +22,5 @@ pub mod registry;
 pub mod ruby;
 pub mod runner;
 pub mod settings;
+pub mod settings_file;
 pub mod units;

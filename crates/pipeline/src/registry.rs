@@ -188,6 +188,13 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
         doc: "reads Kafka topics as a consumer group member (commits after delivery)",
         example: r#"bootstrap_servers => "127.0.0.1:9092""#,
     },
+    Entry {
+        name: "pipeline",
+        options: inputs::pipeline::OPTIONS,
+        build: inputs::pipeline::build,
+        doc: "receives events other pipelines of this process send to its address",
+        example: r#"address => "parsed""#,
+    },
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[
@@ -404,6 +411,13 @@ pub static OUTPUTS: &[Entry<OutputBuilder>] = &[
         build: outputs::file::build,
         doc: "writes events to files (sprintf path)",
         example: r#"path => "/tmp/out.log""#,
+    },
+    Entry {
+        name: "pipeline",
+        options: outputs::pipeline::OPTIONS,
+        build: outputs::pipeline::build,
+        doc: "sends events to the pipeline inputs of other pipelines of this process",
+        example: r#"send_to => ["parsed"]"#,
     },
     Entry {
         name: "null",

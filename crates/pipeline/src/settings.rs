@@ -53,6 +53,9 @@ pub struct BuildContext {
     pub health: HealthBoard,
     /// Facts about the node, for the agent's inputs (`logstash-mesos agent` flags).
     pub node: NodeSettings,
+    /// The process's pipeline bus (`pipeline` input and output); shared by every
+    /// pipeline of the process.
+    pub bus: crate::bus::PipelineBus,
 }
 
 /// The node an agent runs on, as its flags and the scheduler's task environment say.
@@ -157,6 +160,7 @@ impl Default for BuildContext {
             dead_letter_queue: DlqSettings::default(),
             health: HealthBoard::default(),
             node: NodeSettings::default(),
+            bus: crate::bus::PipelineBus::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod dead_letter_queue;
 pub mod file;
 pub mod generator;
 pub mod kafka;
+pub mod pipeline;
 pub mod stdin;
 
 /// This host's name, as inputs record it.

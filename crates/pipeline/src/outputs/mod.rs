@@ -5,4 +5,5 @@ pub mod file;
 pub mod kafka;
 pub mod null;
 pub mod opensearch;
+pub mod pipeline;
 pub mod stdout;
