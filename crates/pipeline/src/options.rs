@@ -304,6 +304,35 @@ impl Args {
         self
     }
 
+    /// A deprecated option name: what the user wrote under `old` moves to `new` (through
+    /// `convert`, for a changed value type), with a deprecation warning. Giving both is an
+    /// error, as in Logstash.
+    pub fn rename_deprecated(
+        &mut self,
+        old: &str,
+        new: &str,
+        convert: impl FnOnce(Value) -> Value,
+    ) -> BuildResult<()> {
+        if !self.contains(old) {
+            return Ok(());
+        }
+        if self.contains(new) {
+            return Err(BuildError::option(
+                old,
+                format!("`{old}` is the deprecated name of `{new}`: give only `{new}`"),
+            ));
+        }
+        let Some(slot) = self.values.shift_remove(old) else {
+            return Ok(());
+        };
+        let ArgValue::Value(v) = slot.value else {
+            return Ok(());
+        };
+        tracing::warn!(plugin = %self.plugin, "`{old}` is deprecated: use `{new}` (applied as `{new}`)");
+        self.insert(new, ArgValue::Value(convert(v)), slot.span);
+        Ok(())
+    }
+
     /// True when the user wrote the option (a schema default does not count).
     pub fn contains(&self, name: &str) -> bool {
         self.values.get(name).is_some_and(|s| s.given)

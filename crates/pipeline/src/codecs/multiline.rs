@@ -73,7 +73,7 @@ pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new(
         "patterns_dir",
         OptKind::Array,
-        "accepted for compatibility: grok patterns are not expanded yet",
+        "directories of grok pattern files for %{NAME} in pattern (besides the stock ones)",
     ),
     crate::registry::CHARSET,
 ];
@@ -85,12 +85,57 @@ pub enum What {
     Next,
 }
 
+/// `pattern`: a Ruby regular expression, or, when it holds `%{NAME}` references, a grok
+/// expression expanded with the stock (legacy) library and the `patterns_dir` files, as
+/// logstash-codec-multiline does (`^%{TIMESTAMP_ISO8601} ` is the common case).
+pub enum LinePattern {
+    Regex(Regex),
+    Grok(Box<crate::grok::matcher::Grok>),
+}
+
+impl LinePattern {
+    pub fn is_match(&self, text: &str) -> bool {
+        match self {
+            LinePattern::Regex(r) => r.is_match(text),
+            // A pattern that runs out of backtracking budget counts as no match.
+            LinePattern::Grok(g) => {
+                g.captures(text, |_, _, _| {}) == crate::grok::engine::MatchResult::Match
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for LinePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinePattern::Regex(r) => write!(f, "Regex({:?})", r.as_str()),
+            LinePattern::Grok(_) => f.write_str("Grok"),
+        }
+    }
+}
+
+fn compile_pattern(src: &str, args: &Args) -> BuildResult<LinePattern> {
+    use crate::grok::library::{PatternLibrary, PatternSet};
+    if !src.contains("%{") {
+        return crate::ruby::compile_linear(src)
+            .map(LinePattern::Regex)
+            .map_err(|e| BuildError::option("pattern", format!("invalid regular expression: {e}")));
+    }
+    let mut lib = PatternLibrary::stock(PatternSet::Legacy);
+    for dir in args.strings("patterns_dir") {
+        lib.add_path(std::path::Path::new(&dir), "*")
+            .map_err(|e| BuildError::option("patterns_dir", e))?;
+    }
+    crate::grok::matcher::Grok::compile(src, &lib, true, Default::default())
+        .map(|g| LinePattern::Grok(Box::new(g)))
+        .map_err(|e| BuildError::option("pattern", format!("{e} in {src:?}")))
+}
+
 /// The compiled options, shared by every clone of the codec.
 #[derive(Debug)]
 pub struct MultilineOptions {
-    /// `pattern` (required): a plain regular expression.
-    // TODO: expand `%{NAME}` grok references once `crate::grok` exists on main.
-    pub pattern: Regex,
+    /// `pattern` (required).
+    pub pattern: LinePattern,
     /// `what` (required): `previous` or `next`.
     pub what: What,
     /// `negate` (boolean, false).
@@ -116,14 +161,7 @@ pub fn options(args: &Args) -> BuildResult<MultilineOptions> {
     let pattern_src = args
         .string("pattern")
         .ok_or_else(|| BuildError::option("pattern", "is required"))?;
-    if pattern_src.contains("%{") {
-        return Err(BuildError::option(
-            "pattern",
-            format!("grok references (%{{NAME}}) are not supported yet in {pattern_src:?}; write a plain regular expression"),
-        ));
-    }
-    let pattern = crate::ruby::compile_linear(&pattern_src)
-        .map_err(|e| BuildError::option("pattern", format!("invalid regular expression: {e}")))?;
+    let pattern = compile_pattern(&pattern_src, args)?;
     let what = match args.string("what").as_deref() {
         Some("previous") => What::Previous,
         Some("next") => What::Next,
@@ -650,6 +688,54 @@ mod tests {
         c.decode_acked(b"bad \xff byte", Acks::None, &mut out);
         c.flush(&mut out);
         assert_eq!(messages(&out), vec!["bad \u{fffd} byte"]);
+    }
+
+    /// The common Java-log setup: a line starting with a timestamp starts an event.
+    #[test]
+    fn grok_references_in_the_pattern_are_expanded() {
+        let mut c = codec(&[
+            ("pattern", "^%{TIMESTAMP_ISO8601} ".into()),
+            ("negate", true.into()),
+            ("what", "previous".into()),
+        ]);
+        let out = feed(
+            &mut c,
+            &[
+                "2024-05-01 10:00:00,123 ERROR boom",
+                "java.lang.IllegalStateException: x",
+                "\tat a.b(C.java:1)",
+                "2024-05-01T10:00:01Z INFO fine",
+                "2024-05-01 10:00:02 INFO last",
+            ],
+        );
+        assert_eq!(
+            messages(&out),
+            vec![
+                "2024-05-01 10:00:00,123 ERROR boom\njava.lang.IllegalStateException: x\n\tat a.b(C.java:1)",
+                "2024-05-01T10:00:01Z INFO fine"
+            ]
+        );
+        // patterns_dir adds the user's own names; an unknown one is an error on `pattern`.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("mine"), "MYSTART >>>\n").expect("write");
+        let mut c = codec(&[
+            ("pattern", "^%{MYSTART}".into()),
+            ("negate", true.into()),
+            ("what", "previous".into()),
+            (
+                "patterns_dir",
+                Value::Array(vec![dir.path().display().to_string().into()]),
+            ),
+        ]);
+        let out = feed(&mut c, &[">>> one", "more", ">>> two"]);
+        assert_eq!(messages(&out), vec![">>> one\nmore"]);
+        let mut args = Args::for_plugin(crate::registry::Kind::Codec, OPTIONS);
+        args = args
+            .with("pattern", "^%{NOPE}".into())
+            .with("what", "next".into());
+        let e = options(&args).expect_err("unknown pattern");
+        assert_eq!(e.option.as_deref(), Some("pattern"));
+        assert!(e.message.contains("unknown pattern %{NOPE}"), "{e}");
     }
 
     #[test]

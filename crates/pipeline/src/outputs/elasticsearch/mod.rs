@@ -59,7 +59,72 @@ pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new("template_api", OptKind::Enum(&["auto", "composable", "legacy"]), "install through _index_template (composable; auto) or _template (legacy)").default("auto"),
     OptSpec::new("dlq_custom_codes", OptKind::Array, "more item status codes sent to the dead letter queue (beside 400 and 404)"),
     OptSpec::new("silence_errors_in_log", OptKind::Array, "item error types not logged (e.g. version_conflict_engine_exception)"),
+    // Names older Logstash configs use: deprecated aliases of the options above, or
+    // settings that no longer apply (accepted with a warning, as Logstash 8 does).
+    OptSpec::new("ssl", OptKind::Boolean, "deprecated: ssl_enabled"),
+    OptSpec::new("cacert", OptKind::String, "deprecated: ssl_certificate_authorities"),
+    OptSpec::new("ssl_certificate_verification", OptKind::Boolean, "deprecated: ssl_verification_mode (false is none)"),
+    OptSpec::new("truststore", OptKind::String, "deprecated: ssl_truststore_path; a PEM file of CA certificates is used as ssl_certificate_authorities (JKS/PKCS12 stores are refused)"),
+    OptSpec::new("ssl_truststore_path", OptKind::String, "a PEM file of CA certificates, used as ssl_certificate_authorities (JKS/PKCS12 stores are refused)"),
+    OptSpec::new("truststore_password", OptKind::Password, "deprecated: ssl_truststore_password (PEM stores need none)"),
+    OptSpec::new("ssl_truststore_password", OptKind::Password, "accepted; PEM stores need none"),
+    OptSpec::new("failure_type_logging_whitelist", OptKind::Array, "deprecated: silence_errors_in_log"),
+    OptSpec::new("document_type", OptKind::String, "deprecated: Elasticsearch 8 has no mapping types; not sent"),
+    OptSpec::new("sniffing", OptKind::Boolean, "accepted: the hosts given are used as they are (no node discovery)").default("false"),
+    OptSpec::new("sniffing_delay", OptKind::Number, "accepted with sniffing"),
+    OptSpec::new("sniffing_path", OptKind::String, "accepted with sniffing"),
+    OptSpec::new("ilm_enabled", OptKind::String, "auto or false: index lifecycle is left to the cluster; true is refused (see README)").default("\"auto\""),
+    OptSpec::new("ilm_rollover_alias", OptKind::String, "accepted; used only with ilm_enabled => true"),
+    OptSpec::new("ilm_pattern", OptKind::String, "accepted; used only with ilm_enabled => true"),
+    OptSpec::new("ilm_policy", OptKind::String, "accepted; used only with ilm_enabled => true"),
 ];
+
+/// Maps the deprecated option names to the current ones and checks the options that are
+/// only accepted (`document_type`, `sniffing`, `ilm_*`).
+fn current_names(args: &Args) -> BuildResult<Args> {
+    let mut a = args.clone();
+    a.rename_deprecated("ssl", "ssl_enabled", |v| v)?;
+    a.rename_deprecated("cacert", "ssl_certificate_authorities", |v| v)?;
+    a.rename_deprecated("ssl_certificate_verification", "ssl_verification_mode", |v| {
+        logstash_mesos_core::Value::from(if matches!(v, logstash_mesos_core::Value::Bool(false)) { "none" } else { "full" })
+    })?;
+    a.rename_deprecated("truststore", "ssl_truststore_path", |v| v)?;
+    a.rename_deprecated("truststore_password", "ssl_truststore_password", |v| v)?;
+    a.rename_deprecated("failure_type_logging_whitelist", "silence_errors_in_log", |v| v)?;
+    if a.contains("ssl_truststore_path") {
+        let path = a.string("ssl_truststore_path").unwrap_or_default();
+        let lower = path.to_ascii_lowercase();
+        if [".jks", ".p12", ".pfx", ".bks"].iter().any(|x| lower.ends_with(x)) {
+            return Err(BuildError::option(
+                "ssl_truststore_path",
+                format!("{path:?} is a JKS/PKCS12 store, which this output cannot read: export its CA certificates as PEM (keytool -exportcert -rfc) and give them in ssl_certificate_authorities"),
+            ));
+        }
+        a.rename_deprecated("ssl_truststore_path", "ssl_certificate_authorities", |v| v)?;
+    }
+    if a.contains("document_type") {
+        tracing::warn!("elasticsearch: `document_type` is deprecated and not sent (Elasticsearch 8 has no mapping types)");
+    }
+    if a.flag("sniffing") {
+        tracing::warn!("elasticsearch: `sniffing` is not supported: events go to the hosts given, round robin");
+    }
+    match a.string("ilm_enabled").as_deref().map(str::trim) {
+        None | Some("auto" | "false") => {}
+        Some("true") => {
+            return Err(BuildError::option(
+                "ilm_enabled",
+                "this output does not bootstrap ILM rollover aliases: create the policy and the write alias in the cluster and set index => \"<alias>\" (or use data streams)",
+            ))
+        }
+        Some(other) => {
+            return Err(BuildError::option(
+                "ilm_enabled",
+                format!("expected auto, true or false, got {other:?}"),
+            ))
+        }
+    }
+    Ok(a)
+}
 
 /// Counters, readable by tests and the metrics endpoint.
 #[derive(Debug, Default)]
@@ -334,6 +399,7 @@ fn template_job(args: &Args, index_src: &str, ecs: bool) -> BuildResult<Option<A
 /// Builds the concrete output (tests use it to read `stats`). Every section's error is
 /// reported, each under its option, so a config shows all its mistakes at once.
 pub fn build_output(args: &Args, ctx: &BuildContext) -> BuildResult<ElasticsearchOutput> {
+    let args = &current_names(args)?;
     // `compile` gives every plugin its id; a hand-built output is just "elasticsearch".
     let id = args
         .string("id")

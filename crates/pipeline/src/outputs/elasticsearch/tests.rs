@@ -176,3 +176,73 @@ fn every_bad_option_is_reported() {
         ]
     );
 }
+
+/// The option names of Logstash 7/8.x configs: deprecated aliases reach the current
+/// options (so their checks apply under the new name), retired settings are accepted.
+#[test]
+fn deprecated_names_map_to_the_current_options() {
+    let a = current_names(
+        &args()
+            .with("ssl", Value::Bool(true))
+            .with("cacert", Value::from("/etc/ca.pem"))
+            .with("ssl_certificate_verification", Value::Bool(false))
+            .with(
+                "failure_type_logging_whitelist",
+                Value::Array(vec![Value::from("version_conflict_engine_exception")]),
+            ),
+    )
+    .unwrap();
+    assert!(a.flag("ssl_enabled"));
+    assert_eq!(
+        a.strings("ssl_certificate_authorities"),
+        vec!["/etc/ca.pem".to_string()]
+    );
+    assert_eq!(a.string("ssl_verification_mode").as_deref(), Some("none"));
+    assert_eq!(
+        a.strings("silence_errors_in_log"),
+        vec!["version_conflict_engine_exception".to_string()]
+    );
+    // The alias is checked as the option it stands for.
+    assert_eq!(
+        err(args()
+            .with("ssl", Value::Bool(true))
+            .with("hosts", Value::from("http://x:9200")))
+        .option
+        .as_deref(),
+        Some("ssl_enabled")
+    );
+    assert_eq!(
+        err(args().with("cacert", Value::from("/nonexistent/ca.pem")))
+            .option
+            .as_deref(),
+        Some("ssl_certificate_authorities")
+    );
+    // Both names at once is ambiguous.
+    let e = err(args()
+        .with("ssl", Value::Bool(true))
+        .with("ssl_enabled", Value::Bool(true)));
+    assert_eq!(e.option.as_deref(), Some("ssl"));
+    // A PEM truststore is used as the CA list; JKS/PKCS12 are refused with the way out.
+    let a = current_names(&args().with("truststore", Value::from("/etc/ca-bundle.pem"))).unwrap();
+    assert_eq!(
+        a.strings("ssl_certificate_authorities"),
+        vec!["/etc/ca-bundle.pem".to_string()]
+    );
+    let e = err(args().with("truststore", Value::from("/etc/truststore.jks")));
+    assert_eq!(e.option.as_deref(), Some("ssl_truststore_path"));
+    assert!(e.message.contains("PEM"), "{e}");
+    // Retired settings build.
+    let ctx = BuildContext::default();
+    assert!(build_output(
+        &args()
+            .with("document_type", Value::from("_doc"))
+            .with("sniffing", Value::Bool(true))
+            .with("ilm_enabled", Value::from("false"))
+            .with("ilm_rollover_alias", Value::from("logs"))
+            .with("ilm_policy", Value::from("hot-warm")),
+        &ctx
+    )
+    .is_ok());
+    let e = err(args().with("ilm_enabled", Value::from("true")));
+    assert_eq!(e.option.as_deref(), Some("ilm_enabled"));
+}
