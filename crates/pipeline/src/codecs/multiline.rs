@@ -119,7 +119,9 @@ fn compile_pattern(src: &str, args: &Args) -> BuildResult<LinePattern> {
     if !src.contains("%{") {
         return crate::ruby::compile_linear(src)
             .map(LinePattern::Regex)
-            .map_err(|e| BuildError::option("pattern", format!("invalid regular expression: {e}")));
+            .map_err(|e| {
+                BuildError::option("pattern", format!("invalid regular expression: {e}"))
+            });
     }
     let mut lib = PatternLibrary::stock(PatternSet::Legacy);
     for dir in args.strings("patterns_dir") {

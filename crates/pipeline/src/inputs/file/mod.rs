@@ -1,6 +1,8 @@
-//! The `file` input (logstash-input-file, tail mode): follows files matching globs,
+//! The `file` input (logstash-input-file): in tail mode follows files matching globs,
 //! survives rename rotation and copytruncate, and checkpoints per file in a sincedb only
-//! past delivered lines (at-least-once).
+//! past delivered lines (at-least-once). In read mode it reads each file whole (its last
+//! line needs no delimiter) and completes it (`file_completed_action`: delete, log or both)
+//! only once every line of it was delivered, so a deleted file lost nothing.
 //!
 //! Events carry `message`, `[host][name]`/`[log][file][path]` (ECS) or `host`/`path`
 //! (ECS disabled), `[@metadata][path]`, `[@metadata][host]` and a deterministic
@@ -104,9 +106,26 @@ pub static OPTIONS: &[OptSpec] = &[
     OptSpec::new(
         "mode",
         OptKind::Enum(&["tail", "read"]),
-        "tail (follow files); read is not supported yet",
+        "tail (follow files as they grow) or read (read whole files, then complete them)",
     )
     .default("tail"),
+    OptSpec::new(
+        "file_completed_action",
+        OptKind::Enum(&["delete", "log", "log_and_delete"]),
+        "read mode: what to do with a file once every line of it was delivered",
+    )
+    .default("delete"),
+    OptSpec::new(
+        "file_completed_log_path",
+        OptKind::String,
+        "read mode: the file completed paths are appended to (log, log_and_delete)",
+    ),
+    OptSpec::new(
+        "exit_after_read",
+        OptKind::Boolean,
+        "read mode: end the input once every file found is completed",
+    )
+    .default("false"),
     OptSpec::new(
         "file_sort_by",
         OptKind::Enum(&["last_modified", "path"]),
@@ -145,9 +164,44 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
                 .map_err(|e| BuildError::option("exclude", format!("invalid pattern {p:?}: {e}")))
         })
         .collect::<BuildResult<Vec<_>>>()?;
-    if args.string("mode").as_deref() == Some("read") {
-        return Err(BuildError::option("mode", "only \"tail\" is supported"));
-    }
+    let read = if args.string("mode").as_deref() == Some("read") {
+        let action = args.string("file_completed_action").unwrap_or_default();
+        let log_path = args.string("file_completed_log_path").map(PathBuf::from);
+        if action.starts_with("log") && log_path.is_none() {
+            return Err(BuildError::option(
+                "file_completed_log_path",
+                format!("file_completed_action => {action:?} needs file_completed_log_path"),
+            ));
+        }
+        if let Some(p) = log_path.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(BuildError::option(
+                "file_completed_log_path",
+                format!("must be an absolute path, got {:?}", p.display()),
+            ));
+        }
+        Some(reader::ReadMode {
+            delete: action != "log",
+            log_path: if action.starts_with("log") {
+                log_path
+            } else {
+                None
+            },
+            exit_after_read: args.flag("exit_after_read"),
+        })
+    } else {
+        for o in [
+            "file_completed_action",
+            "file_completed_log_path",
+            "exit_after_read",
+        ] {
+            if args.contains(o) {
+                tracing::warn!(
+                    "file input: {o} applies to mode => read only; ignored in tail mode"
+                );
+            }
+        }
+        None
+    };
     let stat_interval = duration(args, "stat_interval")?;
     let discover_every = positive(args, "discover_interval")?;
     let delimiter = args.string("delimiter").unwrap_or_default().into_bytes();
@@ -193,6 +247,7 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
         line_offsets: args
             .codec_spec("codec")
             .is_none_or(|c| c.name == "plain" || c.name == "line"),
+        read,
     };
     // Plain by default, as Logstash; each line is decoded as one complete record.
     let codec = args.codec("codec")?;
@@ -249,7 +304,7 @@ impl Input for FileInput {
                 .await?;
                 watcher = w;
                 let stop = emit_all(&ctx, events).await;
-                if stop {
+                if stop || watcher.all_read() {
                     break;
                 }
                 if !more {

@@ -39,6 +39,21 @@ pub struct Settings {
     pub ecs: bool,
     /// Set `[log][offset]` (ECS) on events: only for one-event-per-line codecs.
     pub line_offsets: bool,
+    /// `mode => read`: what to do with files read to their end.
+    pub read: Option<ReadMode>,
+}
+
+/// `mode => read`: every file is read from its start to its end (the last line needs no
+/// delimiter), then, once every line of it was delivered, completed as
+/// `file_completed_action` says.
+#[derive(Clone, Debug)]
+pub struct ReadMode {
+    /// `delete` or `log_and_delete`.
+    pub delete: bool,
+    /// `file_completed_log_path`, for `log` and `log_and_delete`.
+    pub log_path: Option<PathBuf>,
+    /// `exit_after_read`: the input ends once every file found is completed.
+    pub exit_after_read: bool,
 }
 
 /// Tracks the delivery of one file's lines (one tracker per file generation): tokens and
@@ -70,6 +85,9 @@ struct Tracked {
     rotated: bool,
     /// Done with (closed after rotation): dropped once every ack settled.
     finished: bool,
+    /// Read mode: read to its end, the last partial line and the codec flushed; completed
+    /// once every line is delivered.
+    drained: bool,
 }
 
 /// Polls the watched files: discovery, rotation and truncation checks, reading.
@@ -86,6 +104,8 @@ pub struct Watcher {
     warned_max_open: bool,
     buf: Vec<u8>,
     round: usize,
+    /// Read mode: files completed by this process (not read again while their file stays).
+    completed: std::collections::HashSet<FileId>,
 }
 
 fn unix_now() -> i64 {
@@ -110,7 +130,22 @@ impl Watcher {
             warned_max_open: false,
             buf: vec![0; chunk],
             round: 0,
+            completed: Default::default(),
         }
+    }
+
+    /// Read mode with `exit_after_read`: every file found was read, delivered and
+    /// completed.
+    pub fn all_read(&self) -> bool {
+        self.settings
+            .read
+            .as_ref()
+            .is_some_and(|r| r.exit_after_read)
+            && self.discovered_once
+            && self
+                .files
+                .values()
+                .all(|t| t.finished && t.acks.lock().outstanding() == 0)
     }
 
     /// One polling round. Appends at most about `max_events` events to `out` and returns
@@ -182,6 +217,14 @@ impl Watcher {
         self.discovered_once = true;
         for found in self.settings.globs.discover() {
             let id = FileId::of(&found.meta);
+            if self.completed.contains(&id) {
+                continue;
+            }
+            if self.settings.read.is_some() && self.too_old(&found.meta) {
+                // Read mode skips old files altogether: not read, never deleted.
+                self.completed.insert(id);
+                continue;
+            }
             if let Some(t) = self.files.get_mut(&id) {
                 // Renamed to another watched name, or back: keep reading where we are.
                 if !t.finished {
@@ -213,6 +256,16 @@ impl Watcher {
         }
     }
 
+    /// `ignore_older`: last modified longer ago than the limit.
+    fn too_old(&self, meta: &std::fs::Metadata) -> bool {
+        self.settings.ignore_older.is_some_and(|limit| {
+            meta.modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > limit)
+        })
+    }
+
     /// Opens a newly found file and decides where reading starts.
     fn start(
         &self,
@@ -223,12 +276,7 @@ impl Watcher {
     ) -> std::io::Result<Tracked> {
         let file = File::open(&path)?;
         let size = file.metadata()?.len();
-        let ignored = self.settings.ignore_older.is_some_and(|limit| {
-            meta.modified()
-                .ok()
-                .and_then(|m| m.elapsed().ok())
-                .is_some_and(|age| age > limit)
-        });
+        let ignored = self.too_old(meta);
         let (pos, fingerprint, generation) = match self.db.get(id) {
             Some(e) if e.fingerprint.matches(&file, size)? => {
                 if e.position > size {
@@ -241,7 +289,9 @@ impl Watcher {
             }
             // Our inode, other content: rewritten while we were away; read it all.
             Some(e) => (0, Fingerprint::take(&file, size)?, e.generation + 1),
-            None if ignored || (first && self.settings.start_at_end) => {
+            None if ignored
+                || (first && self.settings.start_at_end && self.settings.read.is_none()) =>
+            {
                 (size, Fingerprint::take(&file, size)?, 0)
             }
             None => (0, Fingerprint::take(&file, size)?, 0),
@@ -261,6 +311,7 @@ impl Watcher {
             last_size: size,
             rotated: false,
             finished: false,
+            drained: false,
         })
     }
 
@@ -271,6 +322,19 @@ impl Watcher {
             return false;
         };
         if t.finished {
+            return false;
+        }
+        if t.drained {
+            if let Some(read) = &settings.read {
+                let delivered = {
+                    let acks = t.acks.lock();
+                    acks.outstanding() == 0 && acks.committed().copied().unwrap_or(0) >= t.read_pos
+                };
+                if delivered {
+                    complete(read, t);
+                    self.completed.insert(id);
+                }
+            }
             return false;
         }
         if !t.rotated {
@@ -329,6 +393,19 @@ impl Watcher {
         decorate_all(&settings, t, &mut out[start..]);
         let at_eof = t.read_pos >= size;
         let idle = t.last_activity.elapsed();
+        if at_eof && !more && settings.read.is_some() {
+            // The file is complete: its last line needs no delimiter.
+            let (rest, start) = t.lines.take_partial();
+            if !rest.is_empty() {
+                let end = t.read_pos;
+                emit_line(&settings, t, &rest, start, end, out);
+            }
+            let first = out.len();
+            t.codec.flush(out);
+            decorate_all(&settings, t, &mut out[first..]);
+            t.drained = true;
+            return false;
+        }
         if at_eof && !more {
             if t.rotated && (meta.nlink() == 0 || settings.close_older.is_some_and(|c| idle >= c)) {
                 // Rotated away and drained: nothing more will come.
@@ -343,6 +420,33 @@ impl Watcher {
         }
         more
     }
+}
+
+/// Read mode: a file whose every line was delivered is logged and/or deleted, then let go.
+fn complete(read: &ReadMode, t: &mut Tracked) {
+    if let Some(log) = &read.log_path {
+        use std::io::Write;
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| writeln!(f, "{}", t.path.display()));
+        if let Err(e) = written {
+            tracing::warn!(log = %log.display(), path = %t.path.display(), error = %e, "cannot write file_completed_log_path");
+        }
+    }
+    if read.delete {
+        // Only the file that was read: the name may lead to a new file by now.
+        let same = std::fs::metadata(&t.path).is_ok_and(|m| FileId::of(&m) == t.id);
+        if same {
+            if let Err(e) = std::fs::remove_file(&t.path) {
+                tracing::warn!(path = %t.path.display(), error = %e, "cannot delete a completed file");
+            }
+        }
+    }
+    tracing::debug!(path = %t.path.display(), "file completed");
+    t.file = None;
+    t.finished = true;
 }
 
 /// Reads complete lines from `t` until EOF or the event budget is used.

@@ -382,8 +382,11 @@ fn config_errors() {
     assert_eq!(e.option.as_deref(), Some("stat_interval"));
     let e = err(Args::for_plugin(crate::registry::Kind::Input, OPTIONS)
         .with("path", Value::from("/tmp/x.log"))
-        .with("mode", Value::from("read")));
-    assert_eq!(e.option.as_deref(), Some("mode"));
+        .with("mode", Value::from("read"))
+        .with("file_completed_action", Value::from("log_and_delete"))
+        .with("file_completed_log_path", Value::from("done.log")));
+    assert_eq!(e.option.as_deref(), Some("file_completed_log_path"));
+    assert!(e.message.contains("absolute"), "{}", e.message);
     assert_eq!(
         crate::units::parse_duration("500 ms", 1.0),
         Some(Duration::from_millis(500))
@@ -396,4 +399,92 @@ fn config_errors() {
         crate::units::parse_duration("1 hour", 1.0),
         Some(Duration::from_secs(3600))
     );
+}
+
+/// `mode => read`: whole files, the last line without its delimiter; a file is deleted
+/// (and logged) only after every line of it was delivered; `exit_after_read` ends the
+/// input once all are done; the default start_position (end) does not apply.
+#[tokio::test]
+async fn read_mode_completes_files_only_after_delivery() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = dir.path().join("a.csv");
+    let b = dir.path().join("b.csv");
+    std::fs::write(&a, b"a1\na2\na3").expect("write");
+    std::fs::write(&b, b"b1\n").expect("write");
+    let done = dir.path().join("state/completed.log");
+    std::fs::create_dir_all(dir.path().join("state")).expect("mkdir");
+    let mut run = start(
+        &args(dir.path(), &["*.csv"])
+            .with("mode", Value::from("read"))
+            .with("file_completed_action", Value::from("log_and_delete"))
+            .with(
+                "file_completed_log_path",
+                Value::from(done.display().to_string()),
+            )
+            .with("exit_after_read", Value::Bool(true)),
+    );
+    let mut got = run.recv(4).await;
+    let mut msgs = messages(&got);
+    msgs.sort();
+    assert_eq!(msgs, vec!["a1", "a2", "a3", "b1"]);
+    // Nothing delivered yet (the events are held here): the files stay.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        a.exists() && b.exists(),
+        "a file was completed before delivery"
+    );
+    assert!(!run.handle.is_finished(), "exited before delivery");
+    // Deliver: dropping the events releases their acks.
+    got.clear();
+    tokio::time::timeout(WAIT, &mut run.handle)
+        .await
+        .expect("exit_after_read ends the input")
+        .expect("no panic")
+        .expect("no error");
+    assert!(!a.exists() && !b.exists(), "completed files are deleted");
+    let mut logged: Vec<String> = std::fs::read_to_string(&done)
+        .expect("completed log")
+        .lines()
+        .map(String::from)
+        .collect();
+    logged.sort();
+    assert_eq!(
+        logged,
+        vec![a.display().to_string(), b.display().to_string()]
+    );
+}
+
+/// `file_completed_action => log` keeps the file and does not read it again; a log action
+/// without its path is a config error.
+#[tokio::test]
+async fn read_mode_log_keeps_the_file_and_reads_it_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = dir.path().join("a.txt");
+    std::fs::write(&a, b"only\n").expect("write");
+    let done = dir.path().join("done.log");
+    let base = args(dir.path(), &["*.txt"])
+        .with("mode", Value::from("read"))
+        .with("file_completed_action", Value::from("log"));
+    let e = build(&base, &BuildContext::default())
+        .err()
+        .expect("log needs a path");
+    assert_eq!(e.option.as_deref(), Some("file_completed_log_path"));
+    let mut run = start(&base.with(
+        "file_completed_log_path",
+        Value::from(done.display().to_string()),
+    ));
+    let got = run.recv(1).await;
+    assert_eq!(messages(&got), vec!["only"]);
+    drop(got);
+    let deadline = std::time::Instant::now() + WAIT;
+    while !done.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        std::fs::read_to_string(&done).expect("logged"),
+        format!("{}\n", a.display())
+    );
+    assert!(a.exists(), "log keeps the file");
+    run.quiet().await;
+    run.stop().await;
 }

@@ -85,16 +85,33 @@ fn current_names(args: &Args) -> BuildResult<Args> {
     let mut a = args.clone();
     a.rename_deprecated("ssl", "ssl_enabled", |v| v)?;
     a.rename_deprecated("cacert", "ssl_certificate_authorities", |v| v)?;
-    a.rename_deprecated("ssl_certificate_verification", "ssl_verification_mode", |v| {
-        logstash_mesos_core::Value::from(if matches!(v, logstash_mesos_core::Value::Bool(false)) { "none" } else { "full" })
-    })?;
+    a.rename_deprecated(
+        "ssl_certificate_verification",
+        "ssl_verification_mode",
+        |v| {
+            logstash_mesos_core::Value::from(
+                if matches!(v, logstash_mesos_core::Value::Bool(false)) {
+                    "none"
+                } else {
+                    "full"
+                },
+            )
+        },
+    )?;
     a.rename_deprecated("truststore", "ssl_truststore_path", |v| v)?;
     a.rename_deprecated("truststore_password", "ssl_truststore_password", |v| v)?;
-    a.rename_deprecated("failure_type_logging_whitelist", "silence_errors_in_log", |v| v)?;
+    a.rename_deprecated(
+        "failure_type_logging_whitelist",
+        "silence_errors_in_log",
+        |v| v,
+    )?;
     if a.contains("ssl_truststore_path") {
         let path = a.string("ssl_truststore_path").unwrap_or_default();
         let lower = path.to_ascii_lowercase();
-        if [".jks", ".p12", ".pfx", ".bks"].iter().any(|x| lower.ends_with(x)) {
+        if [".jks", ".p12", ".pfx", ".bks"]
+            .iter()
+            .any(|x| lower.ends_with(x))
+        {
             return Err(BuildError::option(
                 "ssl_truststore_path",
                 format!("{path:?} is a JKS/PKCS12 store, which this output cannot read: export its CA certificates as PEM (keytool -exportcert -rfc) and give them in ssl_certificate_authorities"),
@@ -106,7 +123,9 @@ fn current_names(args: &Args) -> BuildResult<Args> {
         tracing::warn!("elasticsearch: `document_type` is deprecated and not sent (Elasticsearch 8 has no mapping types)");
     }
     if a.flag("sniffing") {
-        tracing::warn!("elasticsearch: `sniffing` is not supported: events go to the hosts given, round robin");
+        tracing::warn!(
+            "elasticsearch: `sniffing` is not supported: events go to the hosts given, round robin"
+        );
     }
     match a.string("ilm_enabled").as_deref().map(str::trim) {
         None | Some("auto" | "false") => {}
