@@ -143,28 +143,70 @@ pub fn check(args: RunArgs, syntax_only: bool) -> i32 {
 fn check_one(args: RunArgs, syntax_only: bool) -> i32 {
     // Syntax only means syntax: `${VAR}` is not resolved, so an unset variable (set only
     // where the pipeline runs) is no error here. A placeholder reads as its own text.
-    let opts = if syntax_only {
-        ParseOptions::with_env(|name| Some(format!("${{{name}}}")))
-    } else {
-        ParseOptions::default()
-    };
-    let Some(loaded) = load_and_parse_with(&args, opts) else {
-        return 1;
-    };
-    if !syntax_only {
-        let plugins = logstash_mesos_agent::plugins::registry();
-        let ctx = match build_context(&args) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 1;
-            }
-        };
-        let diags = loaded.validate(&plugins, &ctx);
-        if !diags.is_empty() {
-            eprint!("{}", loaded.sources.render_all(&diags));
+    if syntax_only {
+        let opts = ParseOptions::with_env(|name| Some(format!("${{{name}}}")));
+        if load_and_parse_with(&args, opts).is_none() {
             return 1;
         }
+        println!("Configuration OK");
+        return 0;
+    }
+    let sources = match load::read(&args.path_config, args.config_string.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let opts = ParseOptions {
+        support_escapes: args.support_escapes,
+        ..ParseOptions::default()
+    };
+    // An unset `${VAR}` must not hide the config's other errors: when it is the only kind
+    // of error, the config is checked again with the placeholders as written, and every
+    // error is reported together (those on the option holding the placeholder excepted).
+    let (loaded, mut diags) = match load::parse_checked(sources, &opts) {
+        Ok(l) => (l, Vec::new()),
+        Err(rejected) if rejected.diagnostics.iter().all(is_unset_variable) => {
+            let lenient = ParseOptions {
+                support_escapes: args.support_escapes,
+                ..ParseOptions::with_env(|name| {
+                    std::env::var(name)
+                        .ok()
+                        .or_else(|| Some(format!("${{{name}}}")))
+                })
+            };
+            match load::parse_checked(rejected.sources.clone(), &lenient) {
+                Ok(l) => (l, rejected.diagnostics),
+                Err(_) => {
+                    eprint!("{}", rejected.render());
+                    return 1;
+                }
+            }
+        }
+        Err(rejected) => {
+            eprint!("{}", rejected.render());
+            return 1;
+        }
+    };
+    let plugins = logstash_mesos_agent::plugins::registry();
+    let ctx = match build_context(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let unset: Vec<_> = diags.iter().map(|d| d.span).collect();
+    let beside_unset = |d: &logstash_mesos_pipeline::lang::Diagnostic| {
+        !unset
+            .iter()
+            .any(|u| d.span.start <= u.start && u.end <= d.span.end.max(d.span.start + 1))
+    };
+    let invalid = loaded.validate(&plugins, &ctx);
+    let invalid_count = invalid.len();
+    diags.extend(invalid.into_iter().filter(|d| beside_unset(d)));
+    if invalid_count == 0 {
         // Building runs each plugin's own checks (absolute paths, regexes, URLs); nothing
         // is started. Some builders expect a runtime (clients), so give them one.
         let built = crate::runtime::block_on(crate::runtime::Threads::One, async {
@@ -172,15 +214,22 @@ fn check_one(args: RunArgs, syntax_only: bool) -> i32 {
         });
         match built {
             None => return 1,
-            Some(Err(diags)) => {
-                eprint!("{}", loaded.sources.render_all(&diags));
-                return 1;
-            }
+            Some(Err(more)) => diags.extend(more.into_iter().filter(|d| beside_unset(d))),
             Some(Ok(())) => {}
         }
     }
+    if !diags.is_empty() {
+        diags.sort_by_key(|d| d.span.start);
+        eprint!("{}", loaded.sources.render_all(&diags));
+        return 1;
+    }
     println!("Configuration OK");
     0
+}
+
+/// The parser's error for an unset `${VAR}` without a default.
+fn is_unset_variable(d: &logstash_mesos_pipeline::lang::Diagnostic) -> bool {
+    d.message.starts_with("cannot evaluate `${")
 }
 
 /// `run`: run the pipeline until its inputs end or a signal asks it to stop.

@@ -198,6 +198,30 @@ fn syntax_only_check_leaves_variables_alone() {
     assert!(text(&full.stderr).contains("SURELY_UNDEFINED_VAR"));
 }
 
+/// `-t` with an unset variable still reports the config's other errors, in one run; an
+/// error on the option holding the placeholder itself (`count => "${N}"` is no number
+/// until set) is not reported twice.
+#[test]
+fn config_test_reports_an_unset_variable_with_the_other_errors() {
+    let conf = "input { generator { count => \"${SURELY_UNSET_N}\" id => \"${SURELY_UNSET_ID}\" } }\nfilter { mutate { bogus => 1 } }\noutput { null {} }";
+    let out = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
+        .args(["-t", "-e", conf])
+        .env_remove("SURELY_UNSET_N")
+        .env_remove("SURELY_UNSET_ID")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("`${SURELY_UNSET_N}`"), "{err}");
+    assert!(err.contains("`${SURELY_UNSET_ID}`"), "{err}");
+    assert!(err.contains("unknown option \"bogus\""), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("config string:")).count(),
+        3,
+        "two unset variables and one unknown option, no second error on the placeholder's option: {err}"
+    );
+}
+
 /// Logstash's stdin switches `json` to `json_lines` and `plain` to `line`
 /// (`fix_streaming_codecs`): one event per line, not per read; lines get the host.
 #[test]
