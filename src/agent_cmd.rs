@@ -69,10 +69,11 @@ fn run_args(a: &AgentArgs) -> RunArgs {
     }
 }
 
-/// Parses a config set from the scheduler; `None` (logged) when it does not parse — the
-/// scheduler validates before accepting, so this only happens across version skew.
-fn parse_set(set: &ConfigSet) -> Option<Loaded> {
-    let sources = load::from_texts(set.configs.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+/// Parses one pipeline's configs from the scheduler's set; `None` (logged) when they do
+/// not parse — the scheduler validates before accepting, so this only happens across
+/// version skew.
+fn parse_group(version: u64, pipeline: &str, configs: &[(&str, &str)]) -> Option<Loaded> {
+    let sources = load::from_texts(configs.iter().copied());
     if sources.is_empty() {
         return None;
     }
@@ -80,8 +81,9 @@ fn parse_set(set: &ConfigSet) -> Option<Loaded> {
         Ok(loaded) => Some(loaded),
         Err(rejected) => {
             tracing::error!(
-                version = set.version,
-                "config set rejected:\n{}",
+                version,
+                pipeline,
+                "pipeline rejected:\n{}",
                 rejected.render()
             );
             None
@@ -89,9 +91,8 @@ fn parse_set(set: &ConfigSet) -> Option<Loaded> {
     }
 }
 
-/// Long-polls the scheduler until it serves a valid config set newer than `since`.
-async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> (u64, Loaded) {
-    let mut since = since;
+/// Long-polls the scheduler until it serves a config set newer than `since`.
+async fn next_set(http: &reqwest::Client, base: &str, since: u64) -> ConfigSet {
     // Jittered: after a scheduler restart every agent retries, and they should not all
     // come back in the same instant.
     let mut backoff =
@@ -111,17 +112,107 @@ async fn next_from_scheduler(http: &reqwest::Client, base: &str, since: u64) -> 
         }
         .await;
         match got {
-            Ok(set) if set.version > since => {
-                backoff.reset();
-                since = set.version;
-                if let Some(loaded) = parse_set(&set) {
-                    return (set.version, loaded);
-                }
-            }
-            Ok(_) => {}
+            Ok(set) if set.version > since => return set,
+            Ok(_) => backoff.reset(),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot reach the scheduler for configs; retrying");
                 tokio::time::sleep(backoff.next_delay()).await;
+            }
+        }
+    }
+}
+
+/// One pipeline of the scheduler's set, running under [`supervise`].
+struct Running {
+    /// The config text it runs (or was last handed).
+    text: String,
+    /// Hands the supervisor a replacement config (drained and swapped in).
+    replace: tokio::sync::mpsc::Sender<Loaded>,
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<crate::pipeline::Ended>,
+}
+
+/// Starts pipeline `id` with `first` under its own supervisor.
+fn start_pipeline(
+    id: &str,
+    text: String,
+    first: Loaded,
+    ctx: &logstash_mesos_pipeline::plugin::BuildContext,
+    settings: &logstash_mesos_pipeline::runner::RunSettings,
+    parent: &tokio_util::sync::CancellationToken,
+) -> Running {
+    let (replace, rx) = tokio::sync::mpsc::channel::<Loaded>(1);
+    let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+    let mut ctx = ctx.clone();
+    // Each pipeline keeps its state (checkpoints, dead letters) under its own id.
+    ctx.pipeline_id = id.to_string();
+    let settings = settings.clone();
+    let stop = parent.child_token();
+    let token = stop.clone();
+    let task = tokio::spawn(async move {
+        let plugins = logstash_mesos_agent::plugins::registry();
+        let next = |_text: String| {
+            let rx = rx.clone();
+            async move {
+                match rx.lock().await.recv().await {
+                    Some(l) => l,
+                    None => std::future::pending().await,
+                }
+            }
+        };
+        supervise(first, &plugins, &ctx, &settings, token, next).await
+    });
+    Running {
+        text,
+        replace,
+        stop,
+        task,
+    }
+}
+
+/// Brings the running pipelines in line with `set`: new pipelines start, changed ones are
+/// drained and replaced, removed ones stop; unchanged ones keep running untouched.
+async fn apply_set(
+    set: &ConfigSet,
+    running: &mut std::collections::BTreeMap<String, Running>,
+    ctx: &logstash_mesos_pipeline::plugin::BuildContext,
+    settings: &logstash_mesos_pipeline::runner::RunSettings,
+    parent: &tokio_util::sync::CancellationToken,
+) {
+    let groups = set.grouped();
+    let gone: Vec<String> = running
+        .keys()
+        .filter(|id| !groups.contains_key(id.as_str()))
+        .cloned()
+        .collect();
+    for id in gone {
+        if let Some(r) = running.remove(&id) {
+            tracing::info!(pipeline = %id, "pipeline removed from the config set: stopping it");
+            r.stop.cancel();
+            let _ = r.task.await;
+        }
+    }
+    for (id, configs) in groups {
+        let text = load::from_texts(configs.iter().copied()).text().to_string();
+        // Unchanged: it keeps running (or stays ended: finite inputs, invalid here).
+        if running.get(id).is_some_and(|r| r.text == text) {
+            continue;
+        }
+        let Some(loaded) = parse_group(set.version, id, &configs) else {
+            continue;
+        };
+        match running.get_mut(id) {
+            Some(r) if !r.task.is_finished() => {
+                tracing::info!(pipeline = %id, version = set.version, "pipeline changed: replacing it");
+                r.text = text;
+                if r.replace.send(loaded).await.is_err() {
+                    tracing::warn!(pipeline = %id, "pipeline ended before its replacement arrived");
+                }
+            }
+            _ => {
+                tracing::info!(pipeline = %id, version = set.version, "starting pipeline");
+                let r = start_pipeline(id, text, loaded, ctx, settings, parent);
+                running.insert(id.to_string(), r);
             }
         }
     }
@@ -250,33 +341,27 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
         .build()?;
     let version = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     tokio::spawn(report_loop(http.clone(), base.clone(), version.clone()));
+    // The set's pipelines share the process's pipeline bus (ctx.bus); at a signal the bus
+    // learns first, so `pipeline` inputs wait for their upstream pipelines to drain.
+    let pipelines_stop = tokio_util::sync::CancellationToken::new();
+    let mut running = std::collections::BTreeMap::new();
     let mut since = 0;
-    // An agent outlives its pipelines: when one ends (finite inputs) or is invalid on this
-    // node, it waits for the scheduler's next config set.
+    // An agent outlives its pipelines: one that ends (finite inputs) or is invalid on this
+    // node waits for the scheduler's next config set.
     loop {
-        let (v, loaded) = tokio::select! {
-            next = next_from_scheduler(&http, &base, since) => next,
-            _ = stop.cancelled() => return Ok(0),
+        let set = tokio::select! {
+            set = next_set(&http, &base, since) => set,
+            _ = stop.cancelled() => break,
         };
-        version.store(v, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(version = v, "running the scheduler's config set");
-        let next = |_text: String| {
-            let http = http.clone();
-            let base = base.clone();
-            let version = version.clone();
-            async move {
-                let since = version.load(std::sync::atomic::Ordering::Relaxed);
-                let (v, loaded) = next_from_scheduler(&http, &base, since).await;
-                version.store(v, std::sync::atomic::Ordering::Relaxed);
-                tracing::info!(version = v, "running the scheduler's config set");
-                loaded
-            }
-        };
-        match supervise(loaded, &plugins, &ctx, &settings, stop.clone(), next).await {
-            crate::pipeline::Ended::Stopped => return Ok(0),
-            crate::pipeline::Ended::InputsDone | crate::pipeline::Ended::InvalidConfig => {
-                since = version.load(std::sync::atomic::Ordering::Relaxed);
-            }
-        }
+        since = set.version;
+        version.store(set.version, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(version = set.version, "running the scheduler's config set");
+        apply_set(&set, &mut running, &ctx, &settings, &pipelines_stop).await;
     }
+    ctx.bus.begin_shutdown();
+    pipelines_stop.cancel();
+    for (_, r) in running {
+        let _ = r.task.await;
+    }
+    Ok(0)
 }

@@ -179,6 +179,60 @@ async fn scheduler_launches_agents_that_run_and_swap_pipelines() {
     })
     .await;
 
+    // Named pipelines (`?pipeline=`): each runs on its own in every agent, connected by
+    // the `pipeline` output and input; adding them leaves `main` untouched (its finite
+    // generator is not run again).
+    let proc_out = |node: &str| out.join(format!("{node}-proc.log"));
+    let put = |name: &str, pipeline: &str, body: String| {
+        let req = http
+            .put(format!("{base}/v1/configs/{name}?pipeline={pipeline}"))
+            .body(body);
+        async move { req.send().await.unwrap() }
+    };
+    let resp = put(
+        "proc",
+        "proc",
+        format!(
+            "input {{ pipeline {{ address => \"proc\" }} }}\n\
+             output {{ file {{ path => \"{}/${{LOGSTASH_MESOS_NODE:unknown}}-proc.log\" codec => line {{ format => \"%{{message}}-proc\" }} }} }}\n",
+            out.display()
+        ),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["pipeline"], "proc", "{body}");
+    let resp = put(
+        "intake",
+        "intake",
+        "input { generator { count => 5 message => \"hop\" } }\noutput { pipeline { send_to => [\"proc\"] } }\n"
+            .to_string(),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    wait_for("both agents ran the two-pipeline chain", 60, || {
+        lines(&proc_out("node-a")) == vec!["hop-proc"; 5]
+            && lines(&proc_out("node-b")) == vec!["hop-proc"; 5]
+    })
+    .await;
+    let listed: serde_json::Value = http
+        .get(format!("{base}/v1/configs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["pipelines"]["main"], "main", "{listed}");
+    assert_eq!(listed["pipelines"]["intake"], "intake", "{listed}");
+    assert_eq!(
+        lines(&a).iter().filter(|l| *l == "v2").count(),
+        3,
+        "an unchanged pipeline was restarted"
+    );
+    let resp = put("x", "../bad", "input {}".into()).await;
+    assert_eq!(resp.status(), 400);
+
     // The agents report to the scheduler under their node names.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {

@@ -62,7 +62,7 @@ fn write_settings(dir: &Path, broken: bool) {
 fn distributor_and_collector_patterns_run_and_a_broken_pipeline_is_isolated() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_settings(dir.path(), true);
-    let mut child = bin()
+    let child = bin()
         .arg("--path.settings")
         .arg(dir.path())
         .stdout(Stdio::null())

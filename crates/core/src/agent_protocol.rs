@@ -38,8 +38,36 @@ pub const STATUS_PATH: &str = "/v1/agents/status";
 pub struct ConfigSet {
     /// Increases with every accepted change.
     pub version: u64,
-    /// Config name → Logstash config text; concatenated in name order.
+    /// Config name → Logstash config text; the configs of one pipeline are concatenated
+    /// in name order (as `-f conf.d/` does).
     pub configs: BTreeMap<String, String>,
+    /// Config name → the pipeline it belongs to, for configs outside [`DEFAULT_PIPELINE`]
+    /// (older schedulers send none: everything is one pipeline).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pipelines: BTreeMap<String, String>,
+}
+
+/// The pipeline of configs that name none.
+pub const DEFAULT_PIPELINE: &str = "main";
+
+impl ConfigSet {
+    /// The pipeline config `name` belongs to.
+    pub fn pipeline_of(&self, name: &str) -> &str {
+        self.pipelines
+            .get(name)
+            .map_or(DEFAULT_PIPELINE, String::as_str)
+    }
+
+    /// Pipeline id → its configs (name, text) in name order.
+    pub fn grouped(&self) -> BTreeMap<&str, Vec<(&str, &str)>> {
+        let mut out: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+        for (name, text) in &self.configs {
+            out.entry(self.pipeline_of(name))
+                .or_default()
+                .push((name.as_str(), text.as_str()));
+        }
+        out
+    }
 }
 
 /// What an agent posts to [`STATUS_PATH`] every few seconds.

@@ -2,6 +2,10 @@
 //! `--config-dir` (re-scanned, so added/changed/removed files take effect) and from
 //! the REST API. Every change is validated first; the accepted set has a version
 //! that grows by one per change, is persisted, and wakes long-polling agents.
+//!
+//! Each config belongs to a pipeline (`main` unless `PUT ...?pipeline=ID` or a
+//! subdirectory of `--config-dir` names another): agents run the configs of one pipeline
+//! concatenated, and each pipeline on its own, as Logstash runs `pipelines.yml`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +17,7 @@ use tokio::sync::{watch, Mutex};
 
 use crate::driver::Keeper;
 use crate::store::{ConfigSet, StoreError};
+use logstash_mesos_core::agent_protocol::DEFAULT_PIPELINE;
 
 /// One problem in a config text, 1-based position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -147,6 +152,8 @@ pub enum ConfigError {
     },
     #[error("no config named {0:?}")]
     NotFound(String),
+    #[error("invalid pipeline id {0:?}: use letters, digits, '.', '_' or '-' (at most 128)")]
+    BadPipeline(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -167,9 +174,9 @@ pub struct ConfigService {
     /// Serialises changes so versions never interleave.
     write: Mutex<()>,
     dir: Option<PathBuf>,
-    /// The directory's contents at the last scan; only differences from it apply,
-    /// so configs added over the API survive a rescan.
-    seen: Mutex<BTreeMap<String, String>>,
+    /// The directory's contents at the last scan (name → text, pipeline); only
+    /// differences from it apply, so configs added over the API survive a rescan.
+    seen: Mutex<BTreeMap<String, (String, String)>>,
 }
 
 impl ConfigService {
@@ -210,14 +217,38 @@ impl ConfigService {
             })
     }
 
-    /// Validates and stores; returns the new version (unchanged if the text is).
+    /// Validates and stores in the config's pipeline (a new one goes to `main`); returns
+    /// the new version (unchanged if the text is).
     pub async fn put(&self, name: &str, text: &str) -> Result<u64, ConfigError> {
+        self.put_in(name, text, None).await
+    }
+
+    /// [`ConfigService::put`] into `pipeline` (`None`: the config's current one).
+    pub async fn put_in(
+        &self,
+        name: &str,
+        text: &str,
+        pipeline: Option<&str>,
+    ) -> Result<u64, ConfigError> {
+        if let Some(p) = pipeline.filter(|p| !valid_name(p)) {
+            return Err(ConfigError::BadPipeline(p.into()));
+        }
         self.validate(name, text)?;
         self.apply(|c| {
-            if c.get(name).map(String::as_str) == Some(text) {
+            let moved = pipeline.is_some_and(|p| p != c.pipeline_of(name));
+            if c.configs.get(name).map(String::as_str) == Some(text) && !moved {
                 return false;
             }
-            c.insert(name.into(), text.into());
+            c.configs.insert(name.into(), text.into());
+            match pipeline {
+                Some(DEFAULT_PIPELINE) => {
+                    c.pipelines.remove(name);
+                }
+                Some(p) => {
+                    c.pipelines.insert(name.into(), p.into());
+                }
+                None => {}
+            }
             true
         })
         .await
@@ -227,16 +258,17 @@ impl ConfigService {
         if self.get(name).is_none() {
             return Err(ConfigError::NotFound(name.into()));
         }
-        self.apply(|c| c.remove(name).is_some()).await
+        self.apply(|c| {
+            c.pipelines.remove(name);
+            c.configs.remove(name).is_some()
+        })
+        .await
     }
 
-    async fn apply(
-        &self,
-        change: impl FnOnce(&mut BTreeMap<String, String>) -> bool,
-    ) -> Result<u64, ConfigError> {
+    async fn apply(&self, change: impl FnOnce(&mut ConfigSet) -> bool) -> Result<u64, ConfigError> {
         let _guard = self.write.lock().await;
         let mut next = self.current();
-        if !change(&mut next.configs) {
+        if !change(&mut next) {
             return Ok(next.version);
         }
         next.version += 1;
@@ -263,11 +295,12 @@ impl ConfigService {
         let now = read_dir(dir);
         let mut seen = self.seen.lock().await;
         let mut problems = Vec::new();
-        for (name, text) in &now {
-            if seen.get(name) == Some(text) {
+        for (name, entry) in &now {
+            if seen.get(name) == Some(entry) {
                 continue;
             }
-            match self.put(name, text).await {
+            let (text, pipeline) = entry;
+            match self.put_in(name, text, Some(pipeline)).await {
                 Ok(v) => {
                     tracing::info!(config = %name, version = v, "config from directory applied")
                 }
@@ -311,27 +344,61 @@ impl ConfigService {
     }
 }
 
-/// `name.conf` → name; unreadable files and other names are skipped.
-fn read_dir(dir: &Path) -> BTreeMap<String, String> {
+/// `name.conf` → name in pipeline `main`, `<pipeline>/name.conf` → name in that pipeline;
+/// unreadable files and other names are skipped, and a name already taken by another
+/// pipeline's file is reported and skipped.
+fn read_dir(dir: &Path) -> BTreeMap<String, (String, String)> {
     let mut out = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         tracing::warn!(dir = %dir.display(), "config directory unreadable");
         return out;
     };
-    for e in entries.flatten() {
-        let path = e.path();
+    let mut subdirs = Vec::new();
+    read_confs(dir, DEFAULT_PIPELINE, entries, &mut out, &mut subdirs);
+    subdirs.sort();
+    for (pipeline, sub) in subdirs {
+        if let Ok(entries) = std::fs::read_dir(&sub) {
+            read_confs(&sub, &pipeline, entries, &mut out, &mut Vec::new());
+        }
+    }
+    out
+}
+
+fn read_confs(
+    dir: &Path,
+    pipeline: &str,
+    entries: std::fs::ReadDir,
+    out: &mut BTreeMap<String, (String, String)>,
+    subdirs: &mut Vec<(String, PathBuf)>,
+) {
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            if let Some(name) = path.file_name().and_then(|s| s.to_str()) {
+                if valid_name(name) {
+                    subdirs.push((name.to_string(), path.clone()));
+                }
+            }
+            continue;
+        }
         if path.extension().is_some_and(|x| x == "conf") {
             if let (Some(stem), Ok(text)) = (
                 path.file_stem().and_then(|s| s.to_str()),
                 std::fs::read_to_string(&path),
             ) {
-                if valid_name(stem) {
-                    out.insert(stem.to_string(), text);
+                if !valid_name(stem) {
+                    continue;
                 }
+                if let Some((_, other)) = out.get(stem) {
+                    tracing::error!(dir = %dir.display(), config = %stem, pipeline = %other,
+                        "config name already used by another pipeline's file: skipped");
+                    continue;
+                }
+                out.insert(stem.to_string(), (text, pipeline.to_string()));
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -449,5 +516,62 @@ mod tests {
         svc.scan_dir().await;
         assert!(svc.get("b").is_none());
         assert!(svc.get("api").is_some(), "API configs survive rescans");
+    }
+
+    #[tokio::test]
+    async fn configs_belong_to_pipelines() {
+        let (_d, svc, keeper) = service(None).await;
+        assert_eq!(
+            svc.put_in("web", "input {}", Some("web"))
+                .await
+                .expect("put"),
+            1
+        );
+        // Without a pipeline an existing config stays where it is; a move is a change.
+        assert_eq!(svc.put("web", "input {}").await.expect("same"), 1);
+        assert_eq!(svc.current().pipeline_of("web"), "web");
+        assert_eq!(
+            svc.put_in("web", "input {}", Some("main"))
+                .await
+                .expect("move"),
+            2
+        );
+        assert_eq!(svc.current().pipeline_of("web"), "main");
+        assert!(svc.current().pipelines.is_empty());
+        svc.put_in("web", "input {}", Some("edge"))
+            .await
+            .expect("move");
+        svc.put("other", "filter {}").await.expect("put");
+        let set = svc.current();
+        let groups = set.grouped();
+        assert_eq!(groups["edge"], vec![("web", "input {}")]);
+        assert_eq!(groups["main"], vec![("other", "filter {}")]);
+        assert!(matches!(
+            svc.put_in("x", "input {}", Some("a/b")).await,
+            Err(ConfigError::BadPipeline(_))
+        ));
+        svc.delete("web").await.expect("delete");
+        let saved = keeper.snapshot().await.configs;
+        assert!(saved.pipelines.is_empty(), "{saved:?}");
+    }
+
+    /// `--config-dir`: top-level files are `main`, a subdirectory is a pipeline.
+    #[tokio::test]
+    async fn config_dir_subdirectories_are_pipelines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.conf"), "input {}").expect("write");
+        std::fs::create_dir(dir.path().join("edge")).expect("mkdir");
+        std::fs::write(dir.path().join("edge/b.conf"), "output {}").expect("write");
+        std::fs::write(dir.path().join("edge/a.conf"), "filter {}").expect("write");
+        let (_d, svc, _k) = service(Some(dir.path().to_path_buf())).await;
+        assert!(svc.scan_dir().await.is_empty());
+        let set = svc.current();
+        assert_eq!(set.pipeline_of("a"), "main");
+        assert_eq!(set.pipeline_of("b"), "edge");
+        assert_eq!(
+            set.configs.get("a").map(String::as_str),
+            Some("input {}"),
+            "a name taken by main is not overwritten by another pipeline's file"
+        );
     }
 }

@@ -181,6 +181,7 @@ mod tests {
             configs: ConfigSet {
                 version: 3,
                 configs: [("main".to_string(), "input {}".to_string())].into(),
+                pipelines: [("main".to_string(), "web".to_string())].into(),
             },
         }
     }

@@ -33,7 +33,7 @@ impl IntoResponse for ApiError {
                     })).collect::<Vec<_>>(),
                 }),
             ),
-            ApiError::Config(ConfigError::BadName(_)) => {
+            ApiError::Config(ConfigError::BadName(_) | ConfigError::BadPipeline(_)) => {
                 (StatusCode::BAD_REQUEST, json!({"error": self.to_string()}))
             }
             ApiError::Config(ConfigError::NotFound(_)) => {

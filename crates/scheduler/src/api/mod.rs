@@ -10,7 +10,7 @@
 
 mod error;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
@@ -91,7 +91,12 @@ async fn openapi() -> Response {
 
 async fn list_configs(State(s): State<AppState>) -> Json<serde_json::Value> {
     let set = s.configs.current();
-    Json(json!({"version": set.version, "configs": set.configs}))
+    let pipelines: BTreeMap<&str, &str> = set
+        .configs
+        .keys()
+        .map(|n| (n.as_str(), set.pipeline_of(n)))
+        .collect();
+    Json(json!({"version": set.version, "configs": set.configs, "pipelines": pipelines}))
 }
 
 async fn get_config(
@@ -110,13 +115,27 @@ fn body_text(body: &Bytes) -> Result<&str, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("config text is not UTF-8: {e}")))
 }
 
+#[derive(Deserialize)]
+struct PutQuery {
+    /// The pipeline the config belongs to; without it a new config goes to `main` and an
+    /// existing one stays where it is.
+    pipeline: Option<String>,
+}
+
 async fn put_config(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    Query(q): Query<PutQuery>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let version = s.configs.put(&name, body_text(&body)?).await?;
-    Ok(Json(json!({"name": name, "version": version})))
+    let version = s
+        .configs
+        .put_in(&name, body_text(&body)?, q.pipeline.as_deref())
+        .await?;
+    let pipeline = s.configs.current().pipeline_of(&name).to_string();
+    Ok(Json(
+        json!({"name": name, "version": version, "pipeline": pipeline}),
+    ))
 }
 
 async fn validate_config(

@@ -54,7 +54,10 @@ async fn config_crud_with_validation() {
     let (_d, st) = app().await;
     let (code, body) = call(&st, "PUT", "/v1/configs/main", "input { stdin {} }").await;
     assert_eq!(code, StatusCode::OK, "{body}");
-    assert_eq!(js(&body), json!({"name": "main", "version": 1}));
+    assert_eq!(
+        js(&body),
+        json!({"name": "main", "version": 1, "pipeline": "main"})
+    );
     let (code, body) = call(&st, "GET", "/v1/configs/main", "").await;
     assert_eq!(
         (code, body.as_str()),
@@ -84,8 +87,17 @@ async fn config_crud_with_validation() {
     let (_, body) = call(&st, "GET", "/v1/configs", "").await;
     assert_eq!(
         js(&body),
-        json!({"version": 1, "configs": {"main": "input { stdin {} }"}})
+        json!({"version": 1, "configs": {"main": "input { stdin {} }"}, "pipelines": {"main": "main"}})
     );
+    // `?pipeline=` puts a config in its own pipeline; a bad id is a 400.
+    let (code, body) = call(&st, "PUT", "/v1/configs/edge?pipeline=edge", "output {}").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(js(&body)["pipeline"], "edge");
+    let (code, body) = call(&st, "PUT", "/v1/configs/x?pipeline=a%2Fb", "output {}").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("invalid pipeline id"), "{body}");
+    let (code, _) = call(&st, "DELETE", "/v1/configs/edge", "").await;
+    assert_eq!(code, StatusCode::OK);
     let (code, _) = call(&st, "POST", "/v1/configs/main/validate", "output {}").await;
     assert_eq!(code, StatusCode::OK);
     let (code, body) = call(&st, "PUT", "/v1/configs/..", "input {}").await;
