@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// Check the configuration, then exit with 0 (valid) or 1 (invalid).
     #[arg(short = 't', long = "config.test_and_exit")]
     pub test_and_exit: bool,
+    /// With -t/check: problems with files plugins read when they start (grok patterns_dir,
+    /// templates, dictionaries, scripts, CA files) are errors, not warnings.
+    #[arg(long = "strict")]
+    pub strict: bool,
     /// Number of workers running filters and outputs in parallel [default: number of cores].
     #[arg(short = 'w', long = "pipeline.workers", value_name = "COUNT")]
     pub workers: Option<usize>,

@@ -222,6 +222,56 @@ fn config_test_reports_an_unset_variable_with_the_other_errors() {
     );
 }
 
+/// Files plugins read when they start (grok `patterns_dir`, templates, dictionaries) may
+/// exist only where the pipeline runs: `-t` warns about them and passes, as `logstash -t`
+/// (which does not open them) would; `--strict` makes them errors; running fails.
+#[test]
+fn config_test_warns_about_files_read_at_start_unless_strict() {
+    let conf = "filter { grok { patterns_dir => [\"/surely/missing/patterns\"] match => { \"message\" => \"%{MYPAT:x}\" } } translate { source => \"a\" target => \"b\" dictionary_path => \"/surely/missing/d.yml\" } }\noutput { elasticsearch { template => \"/surely/missing/t.json\" } }";
+    let out = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
+        .args(["-t", "-e", conf])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: 4 problem(s) with files read when the plugins start"),
+        "{err}"
+    );
+    for what in [
+        "patterns_dir",
+        "unknown pattern %{MYPAT}",
+        "dictionary_path",
+        "option \"template\"",
+    ] {
+        assert!(err.contains(what), "{what}: {err}");
+    }
+    let strict = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
+        .args(["-t", "--strict", "-e", conf])
+        .output()
+        .unwrap();
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict.stderr));
+    // An unknown pattern with no unread pattern file is a plain error.
+    let plain = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
+        .args([
+            "-t",
+            "-e",
+            "filter { grok { match => { \"message\" => \"%{MYPAT:x}\" } } }",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(1), "{}", text(&plain.stderr));
+    // Running needs the files.
+    let run = Command::new(env!("CARGO_BIN_EXE_logstash-mesos"))
+        .args([
+            "-e",
+            &format!("input {{ generator {{ count => 1 }} }} {conf}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+}
+
 /// Logstash's stdin switches `json` to `json_lines` and `plain` to `line`
 /// (`fix_streaming_codecs`): one event per line, not per read; lines get the host.
 #[test]

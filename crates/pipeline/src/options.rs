@@ -195,6 +195,9 @@ pub struct BuildError {
     pub message: String,
     /// Further errors found in the same plugin.
     pub more: Vec<BuildError>,
+    /// A problem with a file the plugin reads when it starts (see
+    /// [`crate::lang::Diagnostic::at_start`]).
+    pub at_start: bool,
 }
 
 impl BuildError {
@@ -205,6 +208,7 @@ impl BuildError {
             option: Some(name.to_string()),
             message: message.to_string(),
             more: Vec::new(),
+            at_start: false,
         }
     }
     /// An error about the plugin as a whole (text or a library error, as [`Self::option`]).
@@ -213,8 +217,18 @@ impl BuildError {
             option: None,
             message: message.to_string(),
             more: Vec::new(),
+            at_start: false,
         }
     }
+    /// An error about a file option `name` names (missing, unreadable, or its content
+    /// invalid): Logstash meets it only when the plugin starts.
+    pub fn file(name: &str, message: impl std::fmt::Display) -> Self {
+        BuildError {
+            at_start: true,
+            ..BuildError::option(name, message)
+        }
+    }
+
     /// All of `errors` as one error (the first carries the rest). `errors` must not be
     /// empty; an empty list gives a general "invalid options" error.
     pub fn many(errors: Vec<BuildError>) -> Self {

@@ -247,7 +247,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
                 ));
             }
             let nets = NetFile::read(&path, &separator).map_err(|e| {
-                BuildError::option("network_path", format!("cannot read the network list: {e}"))
+                BuildError::file("network_path", format!("cannot read the network list: {e}"))
             })?;
             if nets.is_empty() {
                 return Err(BuildError::option(

@@ -238,9 +238,13 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
         PatternSet::Legacy
     });
     let glob = args.string("patterns_files_glob").unwrap_or_default();
+    // Pattern files are read when the filter starts (Logstash: at register, not `-t`);
+    // a missing one is reported with the patterns that may need it.
+    let mut file_errors = Vec::new();
     for dir in args.strings("patterns_dir") {
-        lib.add_path(Path::new(&dir), &glob)
-            .map_err(|e| BuildError::option("patterns_dir", e))?;
+        if let Err(e) = lib.add_path(Path::new(&dir), &glob) {
+            file_errors.push(BuildError::file("patterns_dir", e));
+        }
     }
     for (name, v) in args.hash("pattern_definitions") {
         lib.add(&name, &v.to_logstash_string());
@@ -263,7 +267,13 @@ pub fn build_with(args: &Args, ctx: &BuildContext, pref: EnginePref) -> BuildRes
         }
     }
     if !errors.is_empty() {
-        return Err(BuildError::option("match", errors.join("; ")));
+        let mut e = BuildError::option("match", errors.join("; "));
+        // Names the unread pattern files may define are not known to be wrong.
+        e.at_start = !file_errors.is_empty();
+        file_errors.push(e);
+    }
+    if !file_errors.is_empty() {
+        return Err(BuildError::many(file_errors));
     }
     let timeout = args.i64("timeout_millis").unwrap_or_default();
     let scope = args.string("timeout_scope").unwrap_or_default();

@@ -133,7 +133,9 @@ impl Compiler<'_> {
                 Some(o) => format!("{} {name:?}: option {o:?}: {}", kind.as_str(), e.message),
                 None => format!("{} {name:?}: {}", kind.as_str(), e.message),
             };
-            self.r.diags.push(Diagnostic::new(span, msg));
+            self.r
+                .diags
+                .push(Diagnostic::new(span, msg).at_start(e.at_start));
         }
     }
 

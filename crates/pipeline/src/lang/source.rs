@@ -38,6 +38,10 @@ pub struct Diagnostic {
     pub message: String,
     /// What was expected / the allowed values / a suggestion.
     pub help: Option<String>,
+    /// About a file a plugin reads when it starts (patterns, templates, dictionaries,
+    /// scripts): Logstash finds such problems only then, so `-t` reports them as warnings
+    /// unless `--strict`.
+    pub at_start: bool,
 }
 
 impl Diagnostic {
@@ -46,7 +50,13 @@ impl Diagnostic {
             span,
             message: message.into(),
             help: None,
+            at_start: false,
         }
+    }
+
+    pub fn at_start(mut self, yes: bool) -> Self {
+        self.at_start = yes;
+        self
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {

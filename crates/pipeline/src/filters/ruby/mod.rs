@@ -132,7 +132,7 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         (None, Some(path)) => {
             let path = std::path::PathBuf::from(path);
             if let Err(e) = std::fs::metadata(&path) {
-                return Err(BuildError::option(
+                return Err(BuildError::file(
                     "path",
                     format!("cannot read the script {}: {e}", path.display()),
                 ));

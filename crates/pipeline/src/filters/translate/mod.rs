@@ -519,7 +519,7 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
             ));
         }
         Some(p) => {
-            load_file(Path::new(p), limit).map_err(|e| BuildError::option("dictionary_path", e))?
+            load_file(Path::new(p), limit).map_err(|e| BuildError::file("dictionary_path", e))?
         }
         None => args.hash_map("dictionary").cloned().unwrap_or_default(),
     };

@@ -189,10 +189,10 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         }
         Some(path) => {
             let text = std::fs::read_to_string(&path)
-                .map_err(|e| BuildError::option("regexes", format!("cannot read {path:?}: {e}")))?;
+                .map_err(|e| BuildError::file("regexes", format!("cannot read {path:?}: {e}")))?;
             Arc::new(
                 Rules::from_yaml(&text)
-                    .map_err(|e| BuildError::option("regexes", format!("{path:?}: {e}")))?,
+                    .map_err(|e| BuildError::file("regexes", format!("{path:?}: {e}")))?,
             )
         }
     };

@@ -277,7 +277,7 @@ fn connection(args: &Args) -> BuildResult<Pool> {
     };
     let pool = Pool::new(urls, &settings).map_err(|e| match e {
         client::ClientError::Ca { .. } => {
-            BuildError::option("ssl_certificate_authorities", e.to_string())
+            BuildError::file("ssl_certificate_authorities", e.to_string())
         }
         client::ClientError::Build(_) => BuildError::option("hosts", e.to_string()),
     })?;
@@ -389,7 +389,7 @@ fn template_job(args: &Args, index_src: &str, ecs: bool) -> BuildResult<Option<A
         let pattern = template::pattern_for(index_src);
         let body = match args.string("template") {
             Some(p) => template::load(std::path::Path::new(&p), &pattern)
-                .map_err(|e| BuildError::option("template", e))?,
+                .map_err(|e| BuildError::file("template", e))?,
             None => template::default_body(&pattern),
         };
         // `auto` is composable without asking the server its version: Elasticsearch 8 and
