@@ -1,6 +1,8 @@
-//! Pipeline throughput: generator → null through the whole runner, and json_lines bytes
+//! Pipeline throughput: generator → null through the whole runner, json_lines bytes
 //! decoded → pipeline → json_lines bytes encoded (what `stdin { codec => json_lines }` →
-//! `stdout { codec => json_lines }` does, minus the pipes).
+//! `stdout { codec => json_lines }` does, minus the pipes), and the same generator → null
+//! through a chain of one, two and three pipelines joined by the `pipeline` output and
+//! input (the cost of a hop).
 
 // The binary runs on mimalloc; measure with the same allocator.
 #[global_allocator]
@@ -174,5 +176,89 @@ fn json_lines_round_trip(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, generator_to_null, json_lines_round_trip);
+/// generator → `hops` pipeline-to-pipeline hops → null; every pipeline one worker.
+fn pipeline_hops(c: &mut Criterion) {
+    let rt = runtime();
+    let message = "127.0.0.1 - - [11/Dec/2013:00:01:45 -0800] \\\"GET /xampp/status.php HTTP/1.1\\\" 200 3891";
+    let mut g = c.benchmark_group("pipeline_hops");
+    g.throughput(Throughput::Elements(EVENTS as u64));
+    g.sample_size(10);
+    for hops in [0usize, 1, 2] {
+        // Pipeline 0 generates; pipeline i > 0 listens on "hop<i>"; the last one discards.
+        let texts: Vec<String> = (0..=hops)
+            .map(|i| {
+                let input = if i == 0 {
+                    format!("generator {{ count => {EVENTS} message => \"{message}\" }}")
+                } else {
+                    format!("pipeline {{ address => \"hop{i}\" }}")
+                };
+                let output = if i == hops {
+                    "null {}".to_string()
+                } else {
+                    format!("pipeline {{ send_to => [\"hop{}\"] }}", i + 1)
+                };
+                format!("input {{ {input} }} output {{ {output} }}")
+            })
+            .collect();
+        let asts: Vec<_> = texts
+            .iter()
+            .map(|t| {
+                parse(
+                    &Sources::from_string("bench.conf", t),
+                    &ParseOptions::default(),
+                )
+                .expect("valid config")
+            })
+            .collect();
+        g.bench_function(format!("{hops}_hops"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let bus = logstash_mesos_pipeline::bus::PipelineBus::default();
+                    let settings = RunSettings {
+                        workers: 1,
+                        batch_size: 125,
+                        ..RunSettings::default()
+                    };
+                    // Downstream first, so every address is listened on before events flow.
+                    let mut running = Vec::new();
+                    for (i, ast) in asts.iter().enumerate().rev() {
+                        let ctx = BuildContext {
+                            workers: 1,
+                            pipeline_id: format!("p{i}"),
+                            bus: bus.clone(),
+                            ..BuildContext::default()
+                        };
+                        let p = compile(ast, &Registry::builtin(), &ctx).expect("compiles");
+                        running.push(RunningPipeline::start(p, &ctx, &settings));
+                        if i > 0 {
+                            while bus.lookup(&format!("hop{i}")).is_none() {
+                                tokio::task::yield_now().await;
+                            }
+                        }
+                    }
+                    let last = running[0].stats.clone();
+                    let first = running.pop().expect("the generating pipeline");
+                    first.wait().await;
+                    bus.begin_shutdown();
+                    // The rest end upstream first: each input waits for its upstream.
+                    for p in running.iter() {
+                        p.shutdown();
+                    }
+                    while let Some(p) = running.pop() {
+                        p.wait().await;
+                    }
+                    assert_eq!(last.events_out.load(Ordering::Relaxed), EVENTS as u64);
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    generator_to_null,
+    json_lines_round_trip,
+    pipeline_hops
+);
 criterion_main!(benches);

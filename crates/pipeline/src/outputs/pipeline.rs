@@ -95,18 +95,21 @@ impl PipelineOutput {
             if !listener.decorator.is_empty() {
                 events.iter_mut().for_each(|e| listener.decorator.apply(e));
             }
-            // Move the events one by one; a queue that closed under us (its pipeline is
-            // reloading) hands the rest back to be sent to whoever listens next.
-            let mut rest = events.into_iter();
-            let mut back = Vec::new();
-            while let Some(e) = rest.next() {
-                if let Err(tokio::sync::mpsc::error::SendError(e)) = listener.sender.send(e).await {
-                    back.push(e);
-                    back.extend(rest);
+            // Move the events in chunks of reserved slots (one wake-up of the downstream
+            // workers per chunk, not per event); a queue that closed under us (its
+            // pipeline is reloading) leaves the rest to whoever listens next.
+            let chunk = (listener.sender.max_capacity() / 2).max(1);
+            let mut rest = events.into_iter().peekable();
+            while rest.peek().is_some() {
+                let want = rest.len().min(chunk);
+                let Ok(permits) = listener.sender.reserve_many(want).await else {
                     break;
+                };
+                for (permit, e) in permits.zip(rest.by_ref()) {
+                    permit.send(e);
                 }
             }
-            events = back;
+            events = rest.collect();
             if !events.is_empty() {
                 self.bus.changed(Duration::from_millis(100)).await;
             }
