@@ -342,7 +342,7 @@ impl Event {
 
     /// Writes the event as JSON (without `@metadata`) into `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let _ = serde_json::to_writer(out, &self.fields);
+        crate::json_out::write_map(out, &self.fields);
     }
 
     /// The event as a value tree (without `@metadata`).

@@ -24,6 +24,7 @@ pub mod delivery;
 pub mod event;
 pub mod fieldref;
 pub mod joda;
+pub mod json_out;
 pub mod map;
 pub mod sprintf;
 pub mod state_file;

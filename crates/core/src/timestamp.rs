@@ -64,6 +64,8 @@ impl Timestamp {
     }
 }
 
+/// The general form; `json_out::write_timestamp` writes the same text faster for years 0
+/// to 9999 (tested against this).
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dt = self.to_utc_datetime();

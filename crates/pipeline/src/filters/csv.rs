@@ -24,8 +24,9 @@
 
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
-use logstash_mesos_core::{Event, FieldRef, FieldRefError, Timestamp, Value};
-use std::collections::HashMap;
+use logstash_mesos_core::{Event, FieldRef, FieldRefError, Key, Map, Timestamp, Value};
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 pub static OPTIONS: &[OptSpec] = &[
@@ -119,7 +120,52 @@ struct Column {
     name: String,
     field: FieldRef,
     convert: Option<Conversion>,
+    /// The key in the destination map (the event root, or `target`) when the name is one
+    /// plain key (not a `[a][b]` reference); `None` otherwise.
+    key: Option<Key>,
 }
+
+/// The column names in use, and whether a row can take the direct path.
+struct Columns {
+    cols: Vec<Column>,
+    /// Every name is a plain key, no two are equal and none looks like a generated
+    /// `column<N>`: a row's values all go into one map under distinct keys, so each key
+    /// is looked up once, before anything is added (see [`Csv::insert_direct`]).
+    direct: bool,
+}
+
+impl Columns {
+    fn new(cols: Vec<Column>) -> Columns {
+        let mut seen = HashSet::with_capacity(cols.len());
+        let direct = cols.iter().all(|c| {
+            let Some(key) = &c.key else { return false };
+            let generated_like = key
+                .strip_prefix("column")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            !generated_like && seen.insert(key.as_str())
+        });
+        Columns { cols, direct }
+    }
+}
+
+/// Per-thread buffers reused from row to row: the parsed values and, on the direct path,
+/// where each one goes. Taken out of the cell while in use, so nothing is borrowed across
+/// calls.
+#[derive(Default)]
+struct Scratch {
+    /// `Value::Null` for an empty unquoted field, else `Value::String`.
+    values: Vec<Value>,
+    slots: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
+}
+
+/// A slot: the value is not written.
+const SKIP: u32 = u32::MAX;
+/// A slot: the key is absent from the destination and is appended.
+const APPEND: u32 = u32::MAX - 1;
 
 /// The CSV dialect.
 #[derive(Clone, Debug)]
@@ -146,12 +192,18 @@ impl Dialect {
             return Ok(None);
         }
         let mut out = Vec::with_capacity(16);
-        self.parse_into(line, &mut out)?;
+        self.parse_into(line, |v| out.push(v))?;
         Ok(Some(out))
     }
 
     /// Parses one row into `out`; returns where the row ended (its newline, or the end).
-    fn parse_into(&self, line: &str, out: &mut Vec<Option<String>>) -> Result<usize, CsvError> {
+    /// Each field goes to `out` (`None`: an empty unquoted one) as it is parsed.
+    #[inline]
+    fn parse_into(
+        &self,
+        line: &str,
+        mut out: impl FnMut(Option<String>),
+    ) -> Result<usize, CsvError> {
         let b = line.as_bytes();
         let sep = self.separator.as_bytes();
         let mut quote_buf = [0u8; 4];
@@ -164,7 +216,7 @@ impl Dialect {
         loop {
             if pos >= b.len() || b[pos] == b'\n' || b[pos] == b'\r' {
                 // After a separator: one more, empty, field.
-                out.push(None);
+                out(None);
                 return Ok(pos);
             }
             if b[pos..].starts_with(quote) {
@@ -183,7 +235,7 @@ impl Dialect {
                         break;
                     }
                 }
-                out.push(Some(value));
+                out(Some(value));
                 if pos >= b.len() || b[pos] == b'\n' || b[pos] == b'\r' {
                     return Ok(pos);
                 }
@@ -199,7 +251,7 @@ impl Dialect {
             if find(field.as_bytes(), quote).is_some() {
                 return Err(CsvError::IllegalQuoting);
             }
-            out.push((!field.is_empty()).then(|| field.to_string()));
+            out((!field.is_empty()).then(|| field.to_string()));
             if !at_sep {
                 return Ok(pos + end);
             }
@@ -213,7 +265,7 @@ impl Dialect {
         let mut rest = text;
         while !rest.is_empty() {
             let mut row = Vec::new();
-            let end = self.parse_into(rest, &mut row)?;
+            let end = self.parse_into(rest, |v| row.push(v))?;
             rows.push(row);
             let tail = &rest[end..];
             rest = tail
@@ -255,7 +307,7 @@ pub struct Csv {
     dialect: Dialect,
     target: Option<FieldRef>,
     /// `columns`, or the detected ones (`autodetect_column_names`).
-    columns: OnceLock<Vec<Column>>,
+    columns: OnceLock<Columns>,
     autodetect: bool,
     autogenerate: bool,
     skip_header: bool,
@@ -267,6 +319,10 @@ pub struct Csv {
 }
 
 pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
+    Ok(Box::new(build_csv(args)?))
+}
+
+fn build_csv(args: &Args) -> BuildResult<Csv> {
     let separator = args.string("separator").unwrap_or_else(|| ",".to_string());
     if separator.is_empty() {
         return Err(BuildError::option("separator", "cannot be empty"));
@@ -342,9 +398,9 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
         .collect::<Result<_, _>>()
         .map_err(BuildError::general)?;
     if !cols.is_empty() || !csv.autodetect {
-        let _ = csv.columns.set(cols);
+        let _ = csv.columns.set(Columns::new(cols));
     }
-    Ok(Box::new(csv))
+    Ok(csv)
 }
 
 impl Csv {
@@ -356,6 +412,11 @@ impl Csv {
         } else {
             FieldRef::top(name)
         };
+        // One plain key, but not `@metadata` itself (setting that replaces the metadata).
+        let key = match r.path() {
+            [k] if !r.is_metadata() => Some(Key::from(k.as_str())),
+            _ => None,
+        };
         let field = match &self.target {
             Some(t) => r.under(t),
             None => r,
@@ -364,6 +425,7 @@ impl Csv {
             name: name.to_string(),
             field,
             convert: self.convert.get(name).copied(),
+            key,
         })
     }
 
@@ -376,7 +438,22 @@ impl Csv {
 
 impl Filter for Csv {
     fn apply(&self, event: &mut Event, _ctx: &mut FilterContext) -> Outcome {
-        let values = {
+        let mut scratch = SCRATCH.take();
+        let outcome = self.apply_with(event, &mut scratch);
+        scratch.values.clear();
+        scratch.slots.clear();
+        // Keep the buffers for the next row unless a freak line made them huge.
+        if scratch.values.capacity() <= 1024 {
+            SCRATCH.set(scratch);
+        }
+        outcome
+    }
+}
+
+impl Csv {
+    fn apply_with(&self, event: &mut Event, scratch: &mut Scratch) -> Outcome {
+        let values = &mut scratch.values;
+        let empty_line = {
             let line = match event.get(&self.source) {
                 None | Some(Value::Null) | Some(Value::Bool(false)) => return Outcome::Failure,
                 Some(Value::String(s)) => s,
@@ -385,55 +462,84 @@ impl Filter for Csv {
                     return self.fail(event, &format_args!("source is a {kind}, not a string"));
                 }
             };
-            match self.dialect.parse_line(line) {
-                Ok(v) => v,
-                Err(e) => return self.fail(event, &e),
+            // An empty line is Ruby's `nil` row.
+            if !line.is_empty() {
+                let push = |v: Option<String>| values.push(v.map_or(Value::Null, Value::String));
+                if let Err(e) = self.dialect.parse_into(line, push) {
+                    return self.fail(event, &e);
+                }
             }
+            line.is_empty()
         };
         if self.autodetect && self.columns.get().is_none() {
             let names: Vec<String> = values
-                .unwrap_or_default()
-                .into_iter()
-                .map(Option::unwrap_or_default)
+                .drain(..)
+                .map(|v| match v {
+                    Value::String(s) => s,
+                    _ => String::new(),
+                })
                 .collect();
             let cols: Result<Vec<Column>, FieldRefError> =
                 names.iter().map(|n| self.column(n)).collect();
             match cols {
                 Ok(cols) => {
-                    let _ = self.columns.set(cols);
+                    let _ = self.columns.set(Columns::new(cols));
                 }
                 Err(e) => return self.fail(event, &e),
             }
             return Outcome::Drop;
         }
-        let columns = self.columns.get().map_or(&[][..], Vec::as_slice);
-        let Some(values) = values else {
+        let (columns, direct) = match self.columns.get() {
+            Some(c) => (c.cols.as_slice(), c.direct),
+            None => (&[][..], true),
+        };
+        if empty_line {
             if self.skip_empty_rows {
                 event.add_tag(SKIPPED_EMPTY_TAG);
                 return Outcome::Failure;
             }
             // Ruby calls a method on nil here: the event is tagged as a parse failure.
             return self.fail(event, &"empty line");
-        };
+        }
         if self.skip_header
             && !columns.is_empty()
             && columns.len() == values.len()
             && columns
                 .iter()
-                .zip(&values)
-                .all(|(c, v)| v.as_deref() == Some(c.name.as_str()))
+                .zip(values.iter())
+                .all(|(c, v)| v.as_str() == Some(c.name.as_str()))
         {
             return Outcome::Drop;
         }
+        if direct {
+            if let Some(outcome) = self.insert_direct(event, columns, scratch) {
+                return outcome;
+            }
+        }
+        self.insert_each(event, columns, &mut scratch.values)
+    }
+
+    /// Whether the value at `i` is left out.
+    fn skipped(&self, columns: &[Column], i: usize, v: &Value) -> bool {
+        (self.skip_empty_columns && v.as_str().is_none_or(str::is_empty))
+            || (i >= columns.len() && !self.autogenerate)
+    }
+
+    /// The general path: each value set on its own, as Logstash does.
+    fn insert_each(
+        &self,
+        event: &mut Event,
+        columns: &[Column],
+        values: &mut Vec<Value>,
+    ) -> Outcome {
         let mut extra: Option<Column> = None;
-        for (i, v) in values.into_iter().enumerate() {
-            if self.skip_empty_columns && v.as_deref().is_none_or(str::is_empty) {
+        for (i, v) in values.drain(..).enumerate() {
+            if self.skipped(columns, i, &v) {
                 continue;
             }
             // Ruby: `@columns[i] || "column#{i + 1}"`, numbered by the value's position.
             let col = match columns.get(i) {
                 Some(c) => c,
-                None if !self.autogenerate => continue,
                 None => match self.generated.get(i) {
                     Some(c) => c,
                     None => match self.column(&format!("column{}", i + 1)) {
@@ -442,19 +548,122 @@ impl Filter for Csv {
                     },
                 },
             };
-            let value = match v {
-                None => Value::Null,
-                Some(s) => match col.convert {
-                    None => Value::String(s),
-                    Some(c) => convert(c, s),
-                },
-            };
-            if event.set(&col.field, value).is_err() {
-                return self.fail(event, &format_args!("cannot set {}", col.field));
+            let value = col_value(col, v);
+            match (&col.key, &self.target) {
+                // One top-level key: what `set` does, without its key copy.
+                (Some(key), None) => {
+                    event.fields_mut().insert(key.clone(), value);
+                }
+                _ => {
+                    if event.set(&col.field, value).is_err() {
+                        return self.fail(event, &format_args!("cannot set {}", col.field));
+                    }
+                }
             }
         }
         Outcome::Success
     }
+
+    /// The direct path, for plain distinct names (see [`Columns::direct`]): the destination
+    /// map (the root or `target`; a new target is made with room for the row) is found
+    /// once, every key is looked up among the entries it had before the row, then the
+    /// values are written in order (replacing in place, or appended without a second
+    /// search). The result equals setting each value on its own. (An existing map is not
+    /// moved into a presized one: `Map` has no `reserve`, and the move was no faster
+    /// than the Vec's own growth.) `None` (nothing done) when it does not apply: the
+    /// target is not a hash, or a name beyond the cached `column<N>` is needed.
+    fn insert_direct(
+        &self,
+        event: &mut Event,
+        columns: &[Column],
+        scratch: &mut Scratch,
+    ) -> Option<Outcome> {
+        let Scratch { values, slots } = scratch;
+        if self.autogenerate && values.len() > columns.len().max(self.generated.len()) {
+            return None;
+        }
+        let writes = values
+            .iter()
+            .enumerate()
+            .filter(|(i, v)| !self.skipped(columns, *i, v))
+            .count();
+        if writes == 0 {
+            return Some(Outcome::Success);
+        }
+        let dest = match &self.target {
+            None => event.fields_mut(),
+            Some(t) => {
+                if object_at(event, t).is_none() {
+                    if event.get(t).is_some() {
+                        // Not a hash: the general path fails the event as Logstash does.
+                        return None;
+                    }
+                    let room = Map::with_capacity(writes);
+                    event.set(t, Value::Object(Box::new(room))).ok()?;
+                }
+                object_at(event, t)?
+            }
+        };
+        let key_of = |i: usize| -> &Column {
+            match columns.get(i) {
+                Some(c) => c,
+                None => &self.generated[i],
+            }
+        };
+        slots.extend(values.iter().enumerate().map(|(i, v)| {
+            if self.skipped(columns, i, v) {
+                return SKIP;
+            }
+            let key = key_of(i).key.as_deref().unwrap_or_default();
+            match dest.get_index_of(key) {
+                Some(pos) => pos as u32,
+                None => APPEND,
+            }
+        }));
+        for (i, (v, &slot)) in values.drain(..).zip(slots.iter()).enumerate() {
+            if slot == SKIP {
+                continue;
+            }
+            let col = key_of(i);
+            let value = col_value(col, v);
+            if slot == APPEND {
+                let key = col.key.clone().unwrap_or_default();
+                dest.insert_absent(key, value);
+            } else if let Some((_, old)) = dest.get_index_mut(slot as usize) {
+                *old = value;
+            }
+        }
+        Some(Outcome::Success)
+    }
+}
+
+/// A column's value, converted as configured (`null` stays `null`).
+#[inline(always)]
+fn col_value(col: &Column, v: Value) -> Value {
+    match (col.convert, v) {
+        (Some(c), Value::String(s)) => convert(c, s),
+        (_, v) => v,
+    }
+}
+
+/// The hash at `r`, reached through hashes only (as [`Event::set`] walks); `None` when a
+/// part is missing or is not a hash, or `r` is `[@metadata]` itself.
+fn object_at<'a>(event: &'a mut Event, r: &FieldRef) -> Option<&'a mut Map> {
+    let (mut map, path) = if r.is_metadata() {
+        (event.metadata_mut(), &r.path()[1..])
+    } else {
+        (event.fields_mut(), r.path())
+    };
+    if path.is_empty() {
+        return None;
+    }
+    for key in path {
+        match map.get_mut(key.as_str()) {
+            Some(Value::Object(m)) => map = m,
+            _ => return None,
+        }
+    }
+    Some(map)
 }
 
 /// Applies a `convert` type; a value that does not convert stays a string.
@@ -769,6 +978,126 @@ mod tests {
         assert_eq!(e.get(&FieldRef::top("x")), Some(&"1".into()));
         assert_eq!(e.get(&FieldRef::top("y")), Some(&"2".into()));
         assert_eq!(e.get(&FieldRef::top("column3")), Some(&"3".into()));
+    }
+
+    /// The per-value algorithm (`event.set` for each value in order), as the reference
+    /// for the direct path.
+    fn reference(f: &Csv, event: &mut Event) -> Outcome {
+        let line = event
+            .get(&f.source)
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_string();
+        let values = f.dialect.parse_line(&line).unwrap().unwrap();
+        let columns = &f.columns.get().unwrap().cols;
+        for (i, v) in values.into_iter().enumerate() {
+            if f.skip_empty_columns && v.as_deref().is_none_or(str::is_empty) {
+                continue;
+            }
+            let col = match columns.get(i) {
+                Some(c) => c,
+                None if !f.autogenerate => continue,
+                None => &f.column(&format!("column{}", i + 1)).unwrap(),
+            };
+            let value = col_value(col, v.map_or(Value::Null, Value::String));
+            if event.set(&col.field, value).is_err() {
+                return f.fail(event, &"cannot set");
+            }
+        }
+        Outcome::Success
+    }
+
+    #[test]
+    fn direct_path_matches_setting_each_value() {
+        let configs: Vec<Vec<(&str, Value)>> = vec![
+            vec![(
+                "columns",
+                Value::from_json(serde_json::json!(["a", "message", "b"])),
+            )],
+            vec![(
+                "columns",
+                Value::from_json(serde_json::json!(["a", "a", "b"])),
+            )],
+            vec![(
+                "columns",
+                Value::from_json(serde_json::json!(["a", "column3"])),
+            )],
+            vec![("columns", Value::from_json(serde_json::json!(["[a]", "a"])))],
+            vec![(
+                "columns",
+                Value::from_json(serde_json::json!(["[x][y]", "x", "z"])),
+            )],
+            vec![(
+                "columns",
+                Value::from_json(serde_json::json!(["@metadata", "b"])),
+            )],
+            vec![
+                ("columns", Value::from_json(serde_json::json!(["a", "b"]))),
+                ("target", "t".into()),
+            ],
+            vec![
+                ("columns", Value::from_json(serde_json::json!(["a", "b"]))),
+                ("target", "[@metadata][t]".into()),
+            ],
+            vec![
+                ("columns", Value::from_json(serde_json::json!(["a", "b"]))),
+                ("target", "[x][t]".into()),
+                ("skip_empty_columns", true.into()),
+            ],
+            vec![
+                ("columns", Value::from_json(serde_json::json!(["a", "b"]))),
+                ("autogenerate_column_names", false.into()),
+            ],
+            vec![
+                ("columns", Value::from_json(serde_json::json!(["a", "n"]))),
+                (
+                    "convert",
+                    Value::from_json(serde_json::json!({"n": "integer", "column3": "float"})),
+                ),
+                ("skip_empty_columns", true.into()),
+            ],
+            vec![],
+        ];
+        let lines = ["1,2,3,4", "x,,\"\",7", ",,", "only", "1,2.5,3.5"];
+        let starts = [
+            serde_json::json!({}),
+            serde_json::json!({"a": "old", "b": 1, "column3": "old"}),
+            serde_json::json!({"t": {"a": "old", "keep": 1}, "x": {"t": "str"}}),
+            serde_json::json!({"t": "str", "x": "str"}),
+            serde_json::json!({"t": [1], "x": {"t": {}}}),
+        ];
+        let mut big = serde_json::Map::new();
+        for i in 0..20 {
+            big.insert(format!("k{i}"), serde_json::json!(i));
+        }
+        big.insert("b".into(), serde_json::json!("old"));
+        let starts: Vec<_> = starts
+            .into_iter()
+            .chain([serde_json::Value::Object(big)])
+            .collect();
+        for cfg in &configs {
+            let args = cfg.iter().fold(
+                Args::for_plugin(crate::registry::Kind::Filter, OPTIONS),
+                |a, (k, v)| a.with(k, v.clone()),
+            );
+            let f = build_csv(&args).unwrap();
+            for start in &starts {
+                for line in lines {
+                    let map: logstash_mesos_core::Map =
+                        serde_json::from_value(start.clone()).unwrap();
+                    let mut e = Event::from_map(map);
+                    e.set(&FieldRef::top("message"), line.into()).unwrap();
+                    let _ = e.set(&FieldRef::parse("[@metadata][m]").unwrap(), 1.into());
+                    let mut want = e.clone();
+                    let o = f.apply(&mut e, &mut FilterContext::default());
+                    let wo = reference(&f, &mut want);
+                    let ctx = format!("{cfg:?} {start} {line:?}");
+                    assert_eq!(o, wo, "{ctx}");
+                    assert_eq!(e.to_json_string(), want.to_json_string(), "{ctx}");
+                    assert_eq!(e.metadata(), want.metadata(), "{ctx}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -23,14 +23,22 @@
 //! with an error naming the option (`scripts/setup/geoip.sh` installs GeoLite2 files from a
 //! registry package for the tests). A file is loaded into memory once and shared by every
 //! filter that names the same path. Results are kept in an LRU cache of `cache_size`
-//! addresses (default 1000, as Logstash's `CHMCache`; 0 disables it).
+//! addresses (default 1000, as Logstash's `CHMCache`; 0 disables it): one exact LRU per
+//! filter, shared by the workers behind one lock that is held only to find an entry and
+//! take a reference to it (`Arc`); its values are copied into the event after the lock
+//! is released. A lookup writes its values into presized maps following a layout worked
+//! out from `fields` at startup (no key searches), and decodes only the parts of the
+//! record it reads (English names; of `subdivisions`, only the last is decoded).
 
 use crate::options::{Args, BuildError, BuildResult, OptKind, OptSpec};
 use crate::plugin::{BuildContext, Filter, FilterContext, Outcome};
-use logstash_mesos_core::{Event, FieldRef, Map, Value};
+use logstash_mesos_core::{Event, FieldRef, Key, Map, Value};
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::fmt;
+use std::marker::PhantomData;
+use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -342,8 +350,8 @@ struct Record<'a> {
     location: Location<'a>,
     #[serde(borrow, default)]
     postal: Named<'a>,
-    #[serde(borrow, default)]
-    subdivisions: Vec<Named<'a>>,
+    #[serde(borrow, default, rename = "subdivisions")]
+    subdivision: LastSubdivision<'a>,
     #[serde(borrow, default)]
     traits: Traits<'a>,
     #[serde(default)]
@@ -370,7 +378,40 @@ struct Record<'a> {
     is_residential_proxy: Option<bool>,
 }
 
+/// The last of a record's `subdivisions` (the most specific, the one Logstash reads); the
+/// others are skipped without being decoded, and no `Vec` is built.
+#[derive(Default)]
+struct LastSubdivision<'a>(Option<Named<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LastSubdivision<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Last<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Last<'a> {
+            type Value = LastSubdivision<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of subdivisions")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                // The hint is a lower bound of what is left (the decoder's own count,
+                // capped by the bytes left): skip all but one, then keep the last decoded.
+                for _ in 1..seq.size_hint().unwrap_or(0) {
+                    if seq.next_element::<IgnoredAny>()?.is_none() {
+                        return Ok(LastSubdivision(None));
+                    }
+                }
+                let mut last = None;
+                while let Some(n) = seq.next_element::<Named<'a>>()? {
+                    last = Some(n);
+                }
+                Ok(LastSubdivision(last))
+            }
+        }
+        d.deserialize_seq(Last(PhantomData))
+    }
+}
+
 type Reader = maxminddb::Reader<Vec<u8>>;
+type Found<'a> = maxminddb::LookupResult<'a, Vec<u8>>;
 
 /// A database that cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -399,7 +440,7 @@ fn open_shared(path: &Path) -> Result<Arc<Reader>, OpenError> {
 /// Java's `InetAddress.getHostAddress()`: IPv6 as eight hex groups, no `::` compression.
 fn java_host_address(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(v4) => dotted_quad(v4),
         IpAddr::V6(v6) => {
             let s = v6.segments();
             format!(
@@ -408,6 +449,24 @@ fn java_host_address(ip: IpAddr) -> String {
             )
         }
     }
+}
+
+/// `a.b.c.d`, written without the formatting machinery (one per uncached lookup).
+fn dotted_quad(v4: Ipv4Addr) -> String {
+    let mut s = String::with_capacity(15);
+    for (i, o) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if o >= 100 {
+            s.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            s.push(char::from(b'0' + o / 10 % 10));
+        }
+        s.push(char::from(b'0' + o % 10));
+    }
+    s
 }
 
 /// An IP literal as Java reads one (`[v6]` brackets allowed, a zone id dropped,
@@ -434,10 +493,198 @@ pub struct GeoIp {
     target: FieldRef,
     reader: Arc<Reader>,
     kind: DbKind,
-    /// (field, path under the target), in Logstash's order.
+    /// (field, path under the target), in Logstash's order: what [`Layout`] is made from
+    /// (kept for the tests' field-by-field reference).
+    #[cfg(test)]
     fields: Vec<(Field, Vec<&'static str>)>,
+    layout: Layout,
     tag_on_failure: Vec<String>,
-    cache: Option<Mutex<lru::LruCache<IpAddr, Option<Map>>>>,
+    /// Results by address, shared: a hit clones an `Arc` under the lock and copies the
+    /// values into the event after releasing it.
+    cache: Option<Mutex<lru::LruCache<IpAddr, Option<Arc<Map>>>>>,
+}
+
+/// Where a leaf's value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    Field(Field),
+    /// ECS `[geo][location][lat]`, standing for `location`, `latitude` and `longitude`
+    /// together (see [`Layout::new`]): `own` when `latitude` is selected, `pair` when
+    /// `location` is.
+    EcsLat {
+        own: bool,
+        pair: bool,
+    },
+    EcsLon {
+        own: bool,
+        pair: bool,
+    },
+}
+
+/// One value written under the target: into node `node`, at `key`.
+#[derive(Debug)]
+struct Leaf {
+    src: Src,
+    node: usize,
+    key: Key,
+}
+
+/// An object under the target (node 0: the result map itself).
+#[derive(Debug)]
+struct Node {
+    parent: usize,
+    key: Key,
+    /// How many entries it can get (its leaves and child objects).
+    width: usize,
+}
+
+/// The most objects a layout has: the root, `as`, `[as][organization]`, `geo`,
+/// `[geo][location]`, `mmdb`, `ip_traits`.
+const MAX_NODES: usize = 8;
+
+/// The shape of a lookup's result, worked out once from `fields`, so that a lookup fills
+/// presized maps in order with no key searches. Writing the leaves in Logstash's field
+/// order, each object placed in its parent when its first value arrives, gives the same
+/// maps (and key order) as setting each field's path on its own.
+#[derive(Debug)]
+struct Layout {
+    leaves: Vec<Leaf>,
+    nodes: Vec<Node>,
+}
+
+impl Layout {
+    /// `fields` (unique, in Logstash's order) as leaves. No path may be a prefix of
+    /// another, so that every key is written once; the one overlap of the ECS names,
+    /// `location` at `[geo][location]` (a `{lat, lon}` object) with `latitude` and
+    /// `longitude` inside it, becomes two leaves with the same result: `lat` when
+    /// latitude is selected, or location is and both coordinates are known (likewise `lon`).
+    fn new(fields: &[Field], ecs: bool) -> Result<Layout, String> {
+        let mut paths: Vec<(Src, Vec<&'static str>)> = Vec::with_capacity(fields.len());
+        let has = |f: Field| fields.contains(&f);
+        let (pair, lat, lon) = (
+            has(Field::Location),
+            has(Field::Latitude),
+            has(Field::Longitude),
+        );
+        let mut coords_done = false;
+        for &f in fields {
+            match f {
+                Field::Location | Field::Latitude | Field::Longitude if ecs => {
+                    // Adjacent in the field order: the two leaves take the first one's place.
+                    if !coords_done {
+                        coords_done = true;
+                        paths.push((
+                            Src::EcsLat { own: lat, pair },
+                            vec!["geo", "location", "lat"],
+                        ));
+                        paths.push((
+                            Src::EcsLon { own: lon, pair },
+                            vec!["geo", "location", "lon"],
+                        ));
+                    }
+                }
+                _ => {
+                    if let Some(p) = field_path(f, ecs) {
+                        paths.push((Src::Field(f), p));
+                    }
+                }
+            }
+        }
+        let mut layout = Layout {
+            leaves: Vec::with_capacity(paths.len()),
+            nodes: vec![Node {
+                parent: 0,
+                key: Key::default(),
+                width: 0,
+            }],
+        };
+        for (src, path) in paths {
+            let Some((last, parents)) = path.split_last() else {
+                continue;
+            };
+            let mut node = 0;
+            for part in parents {
+                let found = (1..layout.nodes.len())
+                    .find(|&n| layout.nodes[n].parent == node && layout.nodes[n].key == *part);
+                node = match found {
+                    Some(n) => n,
+                    None => {
+                        layout.nodes[node].width += 1;
+                        layout.nodes.push(Node {
+                            parent: node,
+                            key: Key::from(*part),
+                            width: 0,
+                        });
+                        layout.nodes.len() - 1
+                    }
+                };
+            }
+            let clash = layout
+                .leaves
+                .iter()
+                .any(|l| l.node == node && l.key == *last)
+                || layout.nodes[1..]
+                    .iter()
+                    .any(|n| n.parent == node && n.key == *last);
+            if clash {
+                return Err(format!("field paths overlap at {last:?}"));
+            }
+            layout.nodes[node].width += 1;
+            layout.leaves.push(Leaf {
+                src,
+                node,
+                key: Key::from(*last),
+            });
+        }
+        // A leaf written before an object of the same name would also clash.
+        for n in &layout.nodes[1..] {
+            if layout
+                .leaves
+                .iter()
+                .any(|l| l.node == n.parent && l.key == n.key)
+            {
+                return Err(format!("field paths overlap at {:?}", n.key));
+            }
+        }
+        if layout.nodes.len() > MAX_NODES {
+            return Err("too many nested objects".into());
+        }
+        Ok(layout)
+    }
+
+    /// Makes node `n` (and its parents) exist: a presized map, its place in the parent
+    /// taken by a placeholder filled in by [`Layout::finish`].
+    fn open(&self, n: usize, maps: &mut [Map; MAX_NODES], slot: &mut [u32; MAX_NODES]) {
+        if slot[n] != u32::MAX {
+            return;
+        }
+        let node = &self.nodes[n];
+        maps[n] = Map::with_capacity(node.width);
+        slot[n] = if n == 0 {
+            0
+        } else {
+            self.open(node.parent, maps, slot);
+            maps[node.parent].insert_absent(node.key.clone(), Value::Null) as u32
+        };
+    }
+
+    /// Moves every opened object into its place, children first (a child's number is
+    /// larger than its parent's); the result map, or `None` when nothing was written.
+    fn finish(&self, maps: &mut [Map; MAX_NODES], slot: &[u32; MAX_NODES]) -> Option<Map> {
+        if slot[0] == u32::MAX {
+            return None;
+        }
+        for n in (1..self.nodes.len()).rev() {
+            if slot[n] == u32::MAX {
+                continue;
+            }
+            let m = std::mem::take(&mut maps[n]);
+            if let Some((_, v)) = maps[self.nodes[n].parent].get_index_mut(slot[n] as usize) {
+                *v = Value::Object(Box::new(m));
+            }
+        }
+        Some(std::mem::take(&mut maps[0]))
+    }
 }
 
 const ECS_TARGETS: &[&str] = &[
@@ -450,6 +697,10 @@ const ECS_TARGETS: &[&str] = &[
 ];
 
 pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
+    Ok(Box::new(build_geoip(args, ctx)?))
+}
+
+fn build_geoip(args: &Args, ctx: &BuildContext) -> BuildResult<GeoIp> {
     let source_s = args
         .string("source")
         .ok_or_else(|| BuildError::option("source", "geoip needs source => the IP field"))?;
@@ -533,6 +784,8 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     // An EnumSet: unique, in declaration order.
     wanted.sort();
     wanted.dedup();
+    let layout = Layout::new(&wanted, ecs).map_err(BuildError::general)?;
+    #[cfg(test)]
     let fields = wanted
         .into_iter()
         .filter_map(|f| field_path(f, ecs).map(|p| (f, p)))
@@ -550,36 +803,27 @@ pub fn build(args: &Args, ctx: &BuildContext) -> BuildResult<Box<dyn Filter>> {
     } else {
         vec!["_geoip_lookup_failure".to_string()]
     };
-    Ok(Box::new(GeoIp {
+    Ok(GeoIp {
         source,
         target,
         reader,
         kind,
+        #[cfg(test)]
         fields,
+        layout,
         tag_on_failure,
         cache,
-    }))
-}
-
-fn put(out: &mut Map, path: &[&str], v: Value) {
-    match path {
-        [] => {}
-        [last] => {
-            out.insert(*last, v);
-        }
-        [first, rest @ ..] => {
-            if !matches!(out.get(first), Some(Value::Object(_))) {
-                out.insert(*first, Value::from(Map::new()));
-            }
-            if let Some(Value::Object(m)) = out.get_mut(first) {
-                put(m, rest, v);
-            }
-        }
-    }
+    })
 }
 
 fn s(v: Option<&str>) -> Option<Value> {
     v.map(|x| Value::String(x.to_string()))
+}
+
+/// A lookup's result: built for this event, or shared with the cache.
+enum Data {
+    Owned(Map),
+    Shared(Arc<Map>),
 }
 
 impl GeoIp {
@@ -607,105 +851,120 @@ impl GeoIp {
         {
             return None;
         }
-        let sub = rec.subdivisions.last();
-        let traits_or = |own: Option<bool>, t: Option<bool>| own.or(t).unwrap_or(false);
-        let mut out = Map::with_capacity(8);
-        for (f, path) in &self.fields {
-            let v = match f {
-                Field::Ip => Some(Value::String(java_host_address(ip))),
-                Field::CityName => s(rec.city.names.en),
-                Field::ContinentCode => s(rec.continent.code),
-                Field::ContinentName => s(rec.continent.names.en),
-                Field::CountryName => s(rec.country.names.en),
-                Field::CountryCode2 | Field::CountryCode3 => s(rec.country.iso_code),
-                Field::PostalCode => s(rec.postal.code),
-                Field::DmaCode => rec
-                    .location
-                    .metro_code
-                    .map(|m| Value::Integer(i64::from(m))),
-                Field::RegionName => s(sub.and_then(|x| x.names.en)),
-                Field::RegionCode => s(sub.and_then(|x| x.iso_code)),
-                Field::RegionIsoCode => {
-                    match (rec.country.iso_code, sub.and_then(|x| x.iso_code)) {
-                        (Some(c), Some(r)) => Some(Value::String(format!("{c}-{r}"))),
-                        _ => None,
-                    }
-                }
-                Field::Timezone => s(rec.location.time_zone),
-                Field::Location => match (rec.location.latitude, rec.location.longitude) {
-                    (Some(lat), Some(lon)) => {
-                        let mut m = Map::with_capacity(2);
-                        m.insert("lat", Value::Float(lat));
-                        m.insert("lon", Value::Float(lon));
-                        Some(Value::from(m))
-                    }
-                    _ => None,
-                },
-                Field::Latitude => rec.location.latitude.map(Value::Float),
-                Field::Longitude => rec.location.longitude.map(Value::Float),
-                Field::AutonomousSystemNumber => rec
-                    .autonomous_system_number
-                    .or(rec.traits.autonomous_system_number)
-                    .map(|n| Value::Integer(i64::from(n))),
-                Field::AutonomousSystemOrganization => s(rec
-                    .autonomous_system_organization
-                    .or(rec.traits.autonomous_system_organization)),
-                Field::Isp => s(rec.isp),
-                Field::Organization => s(rec.organization),
-                Field::Domain => s(rec.domain),
-                Field::Network => match self.kind {
-                    DbKind::Asn | DbKind::Enterprise => {
-                        found.network().ok().map(|n| Value::String(n.to_string()))
-                    }
-                    _ => None,
-                },
-                Field::HostingProvider
-                | Field::TorExitNode
-                | Field::AnonymousVpn
-                | Field::Anonymous
-                | Field::PublicProxy
-                | Field::ResidentialProxy
-                    if matches!(self.kind, DbKind::AnonymousIp | DbKind::Enterprise) =>
-                {
-                    let t = &rec.traits;
-                    Some(Value::Bool(match f {
-                        Field::HostingProvider => {
-                            traits_or(rec.is_hosting_provider, t.is_hosting_provider)
-                        }
-                        Field::TorExitNode => traits_or(rec.is_tor_exit_node, t.is_tor_exit_node),
-                        Field::AnonymousVpn => traits_or(rec.is_anonymous_vpn, t.is_anonymous_vpn),
-                        Field::Anonymous => traits_or(rec.is_anonymous, t.is_anonymous),
-                        Field::PublicProxy => traits_or(rec.is_public_proxy, t.is_public_proxy),
-                        _ => traits_or(rec.is_residential_proxy, t.is_residential_proxy),
-                    }))
-                }
-                _ => None,
+        self.result_map(&rec, ip, &found)
+    }
+
+    /// A record's values laid out as the map written under the target.
+    fn result_map(&self, rec: &Record, ip: IpAddr, found: &Found) -> Option<Map> {
+        let mut maps: [Map; MAX_NODES] = Default::default();
+        let mut slot = [u32::MAX; MAX_NODES];
+        for leaf in &self.layout.leaves {
+            let (lat, lon) = (rec.location.latitude, rec.location.longitude);
+            let v = match leaf.src {
+                Src::Field(f) => self.field_value(f, rec, ip, found),
+                Src::EcsLat { own, pair } => lat
+                    .filter(|_| own || (pair && lon.is_some()))
+                    .map(Value::Float),
+                Src::EcsLon { own, pair } => lon
+                    .filter(|_| own || (pair && lat.is_some()))
+                    .map(Value::Float),
             };
             if let Some(v) = v {
-                put(&mut out, path, v);
+                self.layout.open(leaf.node, &mut maps, &mut slot);
+                maps[leaf.node].insert_absent(leaf.key.clone(), v);
             }
         }
-        if out.is_empty() {
-            None
-        } else {
-            Some(out)
+        self.layout.finish(&mut maps, &slot)
+    }
+
+    /// One field's value from a decoded record.
+    fn field_value(&self, f: Field, rec: &Record, ip: IpAddr, found: &Found) -> Option<Value> {
+        let sub = rec.subdivision.0.as_ref();
+        let traits_or = |own: Option<bool>, t: Option<bool>| own.or(t).unwrap_or(false);
+        match f {
+            Field::Ip => Some(Value::String(java_host_address(ip))),
+            Field::CityName => s(rec.city.names.en),
+            Field::ContinentCode => s(rec.continent.code),
+            Field::ContinentName => s(rec.continent.names.en),
+            Field::CountryName => s(rec.country.names.en),
+            Field::CountryCode2 | Field::CountryCode3 => s(rec.country.iso_code),
+            Field::PostalCode => s(rec.postal.code),
+            Field::DmaCode => rec
+                .location
+                .metro_code
+                .map(|m| Value::Integer(i64::from(m))),
+            Field::RegionName => s(sub.and_then(|x| x.names.en)),
+            Field::RegionCode => s(sub.and_then(|x| x.iso_code)),
+            Field::RegionIsoCode => match (rec.country.iso_code, sub.and_then(|x| x.iso_code)) {
+                (Some(c), Some(r)) => Some(Value::String(format!("{c}-{r}"))),
+                _ => None,
+            },
+            Field::Timezone => s(rec.location.time_zone),
+            Field::Location => match (rec.location.latitude, rec.location.longitude) {
+                (Some(lat), Some(lon)) => {
+                    let mut m = Map::with_capacity(2);
+                    m.insert("lat", Value::Float(lat));
+                    m.insert("lon", Value::Float(lon));
+                    Some(Value::from(m))
+                }
+                _ => None,
+            },
+            Field::Latitude => rec.location.latitude.map(Value::Float),
+            Field::Longitude => rec.location.longitude.map(Value::Float),
+            Field::AutonomousSystemNumber => rec
+                .autonomous_system_number
+                .or(rec.traits.autonomous_system_number)
+                .map(|n| Value::Integer(i64::from(n))),
+            Field::AutonomousSystemOrganization => s(rec
+                .autonomous_system_organization
+                .or(rec.traits.autonomous_system_organization)),
+            Field::Isp => s(rec.isp),
+            Field::Organization => s(rec.organization),
+            Field::Domain => s(rec.domain),
+            Field::Network => match self.kind {
+                DbKind::Asn | DbKind::Enterprise => {
+                    found.network().ok().map(|n| Value::String(n.to_string()))
+                }
+                _ => None,
+            },
+            Field::HostingProvider
+            | Field::TorExitNode
+            | Field::AnonymousVpn
+            | Field::Anonymous
+            | Field::PublicProxy
+            | Field::ResidentialProxy
+                if matches!(self.kind, DbKind::AnonymousIp | DbKind::Enterprise) =>
+            {
+                let t = &rec.traits;
+                Some(Value::Bool(match f {
+                    Field::HostingProvider => {
+                        traits_or(rec.is_hosting_provider, t.is_hosting_provider)
+                    }
+                    Field::TorExitNode => traits_or(rec.is_tor_exit_node, t.is_tor_exit_node),
+                    Field::AnonymousVpn => traits_or(rec.is_anonymous_vpn, t.is_anonymous_vpn),
+                    Field::Anonymous => traits_or(rec.is_anonymous, t.is_anonymous),
+                    Field::PublicProxy => traits_or(rec.is_public_proxy, t.is_public_proxy),
+                    _ => traits_or(rec.is_residential_proxy, t.is_residential_proxy),
+                }))
+            }
+            _ => None,
         }
     }
 
-    fn cached_lookup(&self, ip: IpAddr) -> Option<Map> {
+    fn cached_lookup(&self, ip: IpAddr) -> Option<Data> {
         let Some(cache) = &self.cache else {
-            return self.lookup(ip);
+            return self.lookup(ip).map(Data::Owned);
         };
         if let Ok(mut c) = cache.lock() {
             if let Some(hit) = c.get(&ip) {
-                return hit.clone();
+                return hit.clone().map(Data::Shared);
             }
         }
-        let res = self.lookup(ip);
+        let res = self.lookup(ip).map(Arc::new);
         if let Ok(mut c) = cache.lock() {
             c.put(ip, res.clone());
         }
-        res
+        res.map(Data::Shared)
     }
 
     fn fail(&self, event: &mut Event) -> Outcome {
@@ -718,13 +977,33 @@ impl GeoIp {
 
 /// Sets every leaf of `src` into `dst`, keeping what `dst` already has elsewhere (Logstash
 /// sets each field on its own).
-/// `src` is consumed: its values move into `dst` (a cache hit already paid for one copy).
+/// `src` is consumed: its values move into `dst`.
 fn merge_into(dst: &mut Map, src: Map) {
     for (k, v) in src {
         match (dst.get_mut(k.as_str()), v) {
             (Some(Value::Object(d)), Value::Object(s)) => merge_into(d, *s),
-            (_, v) => {
-                dst.insert(k, v);
+            (Some(slot), v) => *slot = v,
+            (None, v) => {
+                dst.insert_absent(k, v);
+            }
+        }
+    }
+}
+
+/// [`merge_into`] from a shared (cached) result: each value is copied once, straight
+/// into its place, and not at all where the event already holds it (the address itself,
+/// usually).
+fn merge_from(dst: &mut Map, src: &Map) {
+    for (k, v) in src {
+        match (dst.get_mut(k.as_str()), v) {
+            (Some(Value::Object(d)), Value::Object(s)) => merge_from(d, s),
+            (Some(slot), v) => {
+                if slot != v {
+                    *slot = v.clone();
+                }
+            }
+            (None, v) => {
+                dst.insert_absent(k.clone(), v.clone());
             }
         }
     }
@@ -753,13 +1032,21 @@ impl Filter for GeoIp {
         let existing = event.get_mut(&self.target);
         match (existing, data) {
             (Some(Value::Object(m)), Some(d)) => {
-                merge_into(m, d);
+                match d {
+                    Data::Owned(d) => merge_into(m, d),
+                    Data::Shared(d) => merge_from(m, &d),
+                }
                 Outcome::Success
             }
             (Some(Value::Object(_)), None) => self.fail(event),
             (_, d) => {
                 let ok = d.is_some();
-                if let Err(e) = event.set(&self.target, Value::from(d.unwrap_or_default())) {
+                let map = match d {
+                    None => Map::new(),
+                    Some(Data::Owned(m)) => m,
+                    Some(Data::Shared(m)) => Map::clone(&m),
+                };
+                if let Err(e) = event.set(&self.target, Value::from(map)) {
                     tracing::warn!(error = %e, "geoip: cannot set target");
                     return self.fail(event);
                 }

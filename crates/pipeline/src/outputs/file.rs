@@ -84,16 +84,28 @@ impl FileOutput {
     fn write_batch(&self, batch: &[Event]) -> std::io::Result<()> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut per_file: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-        for e in batch {
-            let p = PathBuf::from(self.path.render(e));
-            let idx = match per_file.iter().position(|(q, _)| *q == p) {
-                Some(i) => i,
-                None => {
-                    per_file.push((p, Vec::new()));
-                    per_file.len() - 1
+        match batch.first() {
+            // A path without `%{...}` is the same for every event: rendered once.
+            Some(first) if self.path.is_constant() => {
+                let mut bytes = Vec::new();
+                for e in batch {
+                    st.codec.encode(e, &mut bytes);
                 }
-            };
-            st.codec.encode(e, &mut per_file[idx].1);
+                per_file.push((PathBuf::from(self.path.render(first)), bytes));
+            }
+            _ => {
+                for e in batch {
+                    let p = PathBuf::from(self.path.render(e));
+                    let idx = match per_file.iter().position(|(q, _)| *q == p) {
+                        Some(i) => i,
+                        None => {
+                            per_file.push((p, Vec::new()));
+                            per_file.len() - 1
+                        }
+                    };
+                    st.codec.encode(e, &mut per_file[idx].1);
+                }
+            }
         }
         for (p, bytes) in per_file {
             // Re-open when the file was deleted or rotated away underneath us.

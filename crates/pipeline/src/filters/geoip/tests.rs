@@ -270,3 +270,237 @@ fn shared_reader_and_bad_fields() {
     .expect("bad field");
     assert_eq!(err.option.as_deref(), Some("fields"));
 }
+
+/// The field-by-field way (each field's path set on its own, creating objects as
+/// needed), as Logstash does it: the reference for [`Layout`].
+fn reference_lookup(f: &GeoIp, ip: IpAddr) -> Option<Map> {
+    let found = f.reader.lookup(ip).ok()?;
+    let rec: Record = found.decode().ok()??;
+    if f.kind == DbKind::City && rec.location.latitude.is_none() && rec.location.longitude.is_none()
+    {
+        return None;
+    }
+    reference_map(f, &rec, ip, &found)
+}
+
+fn reference_map(f: &GeoIp, rec: &Record, ip: IpAddr, found: &Found) -> Option<Map> {
+    fn put(out: &mut Map, path: &[&str], v: Value) {
+        match path {
+            [] => {}
+            [last] => {
+                out.insert(*last, v);
+            }
+            [first, rest @ ..] => {
+                if !matches!(out.get(first), Some(Value::Object(_))) {
+                    out.insert(*first, Value::from(Map::new()));
+                }
+                if let Some(Value::Object(m)) = out.get_mut(first) {
+                    put(m, rest, v);
+                }
+            }
+        }
+    }
+    let mut out = Map::new();
+    for (field, path) in &f.fields {
+        if let Some(v) = f.field_value(*field, rec, ip, found) {
+            put(&mut out, path, v);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Addresses over the whole IPv4 space and some IPv6 ones (deterministic).
+fn sample_addresses(n: usize) -> Vec<IpAddr> {
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut out: Vec<IpAddr> = (0..n)
+        .map(|_| IpAddr::V4(Ipv4Addr::from(rng.u32(..))))
+        .collect();
+    for s in [
+        "2607:f0d0:1002:51::4",
+        "2a00:1450:4001:81c::200e",
+        "2001:4860:4860::8888",
+    ] {
+        out.push(s.parse().expect("v6"));
+    }
+    out
+}
+
+fn geoip_with(db: &str, fields: &[&str], ecs: &str) -> GeoIp {
+    let mut args = Args::for_plugin(crate::registry::Kind::Filter, OPTIONS)
+        .with("source", Value::from("ip"))
+        .with("database", Value::from(db))
+        .with("ecs_compatibility", Value::from(ecs))
+        .with("target", Value::from("source"));
+    if !fields.is_empty() {
+        args = args.with(
+            "fields",
+            Value::Array(fields.iter().map(|f| Value::from(*f)).collect()),
+        );
+    }
+    build_geoip(&args, &BuildContext::default()).expect("build")
+}
+
+#[test]
+fn layout_matches_setting_each_field() {
+    let all: Vec<&str> = ALL_FIELDS.iter().map(|(_, n, _)| *n).collect();
+    let city_sets: &[&[&str]] = &[
+        &[],
+        &all,
+        &["location"],
+        &["latitude"],
+        &["longitude"],
+        &["location", "longitude"],
+        &["latitude", "longitude"],
+        &["longitude", "city_name", "location", "ip"],
+        &["region_iso_code", "region_code", "region_name", "dma_code"],
+    ];
+    let asn_sets: &[&[&str]] = &[&[], &all];
+    let mut dbs = Vec::new();
+    if let Some(city) = db("CITY") {
+        dbs.push((city, city_sets));
+    }
+    if let Some(asn) = db("ASN") {
+        dbs.push((asn, asn_sets));
+    }
+    let ips = sample_addresses(3000);
+    for (path, sets) in &dbs {
+        for fields in sets.iter() {
+            for ecs in ["disabled", "v8"] {
+                let f = geoip_with(path, fields, ecs);
+                let mut found = 0;
+                for ip in &ips {
+                    let want = reference_lookup(&f, *ip);
+                    let got = f.lookup(*ip);
+                    found += usize::from(want.is_some());
+                    assert_eq!(
+                        got.as_ref()
+                            .map(|m| Value::Object(Box::new(m.clone())).to_json()),
+                        want.as_ref()
+                            .map(|m| Value::Object(Box::new(m.clone())).to_json()),
+                        "{ip} {fields:?} {ecs}"
+                    );
+                    // Same key order too.
+                    assert_eq!(
+                        got.map(|m| serde_json::to_string(&m).expect("json")),
+                        want.map(|m| serde_json::to_string(&m).expect("json")),
+                        "{ip} {fields:?} {ecs}"
+                    );
+                }
+                assert!(found > 1000, "{path} {fields:?}: only {found} found");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_layout_is_prefix_free() {
+    let all: Vec<Field> = ALL_FIELDS.iter().map(|(f, _, _)| *f).collect();
+    for ecs in [false, true] {
+        let l = Layout::new(&all, ecs).expect("layout");
+        assert!(l.nodes.len() <= MAX_NODES);
+        let width: usize = l.nodes.iter().map(|n| n.width).sum();
+        assert_eq!(width, l.leaves.len() + l.nodes.len() - 1);
+    }
+}
+
+#[test]
+fn last_subdivision_as_the_full_record() {
+    let Some(city) = db("CITY") else { return };
+    let reader = open_shared(Path::new(&city)).expect("open");
+    let mut several = 0;
+    for ip in sample_addresses(5000) {
+        let found = reader.lookup(ip).expect("lookup");
+        let full: Option<maxminddb::geoip2::City> = found.decode().expect("decode");
+        let ours: Option<Record> = found.decode().expect("decode");
+        let (Some(full), Some(ours)) = (full, ours) else {
+            continue;
+        };
+        let subs = full.subdivisions;
+        several += usize::from(subs.len() > 1);
+        let want = subs.last().map(|s| (s.iso_code, s.names.english));
+        let got = ours.subdivision.0.map(|s| (s.iso_code, s.names.en));
+        assert_eq!(got, want, "{ip}");
+    }
+    assert!(several > 0, "no address with several subdivisions");
+}
+
+#[test]
+fn cached_results_equal_fresh_ones() {
+    let Some(city) = db("CITY") else { return };
+    let cached = filter(&city, &[("cache_size", Value::Integer(50))], "v8");
+    let fresh = filter(&city, &[("cache_size", Value::Integer(0))], "v8");
+    let ips = sample_addresses(200);
+    for round in 0..3 {
+        for ip in &ips {
+            for start in [
+                json!({ "ip": ip.to_string() }),
+                json!({ "ip": ip.to_string(), "source": {"port": 1, "geo": {"x": 1}} }),
+                json!({ "ip": ip.to_string(), "source": "text" }),
+            ] {
+                let (o1, mut e1) = run(&*cached, start.clone());
+                let (o2, mut e2) = run(&*fresh, start.clone());
+                for e in [&mut e1, &mut e2] {
+                    e.as_object_mut().map(|m| m.remove("@timestamp"));
+                }
+                assert_eq!(o1, o2, "{ip} round {round}");
+                assert_eq!(e1.to_string(), e2.to_string(), "{ip} round {round}");
+            }
+        }
+    }
+}
+
+#[test]
+fn dotted_quad_is_display() {
+    let mut rng = fastrand::Rng::with_seed(5);
+    for a in [0u32, 1, u32::MAX, 0x0a00_0001, 0x6464_6464, 0x0909_6363]
+        .into_iter()
+        .chain((0..2000).map(|_| rng.u32(..)))
+    {
+        let ip = Ipv4Addr::from(a);
+        assert_eq!(dotted_quad(ip), ip.to_string());
+    }
+}
+
+#[test]
+fn coordinates_alone_as_field_by_field() {
+    // No database record has one coordinate without the other; records made up here do.
+    let Some(city) = db("CITY") else { return };
+    let ip: IpAddr = "8.8.8.8".parse().expect("ip");
+    let sets: &[&[&str]] = &[
+        &["location"],
+        &["latitude"],
+        &["longitude"],
+        &["location", "latitude"],
+        &["location", "longitude"],
+        &["latitude", "longitude"],
+        &["location", "latitude", "longitude", "timezone", "ip"],
+    ];
+    for fields in sets {
+        for ecs in ["disabled", "v8"] {
+            let f = geoip_with(&city, fields, ecs);
+            let found = f.reader.lookup(ip).expect("lookup");
+            for (lat, lon) in [
+                (Some(1.5), None),
+                (None, Some(2.5)),
+                (Some(1.5), Some(2.5)),
+                (None, None),
+            ] {
+                let rec = Record {
+                    location: Location {
+                        latitude: lat,
+                        longitude: lon,
+                        time_zone: Some("UTC"),
+                        ..Location::default()
+                    },
+                    ..Record::default()
+                };
+                let json = |m: Option<Map>| m.map(|m| serde_json::to_string(&m).expect("json"));
+                assert_eq!(
+                    json(f.result_map(&rec, ip, &found)),
+                    json(reference_map(&f, &rec, ip, &found)),
+                    "{fields:?} {ecs} {lat:?} {lon:?}"
+                );
+            }
+        }
+    }
+}
