@@ -24,6 +24,11 @@ for f in "$LSM_ENV_DIR"/*.env; do
   set -a; . "$f"; set +a
 done
 
+# The quickstart test runs the example binary itself; `cargo test --all-targets` builds
+# examples only as test harnesses, so build the program first (shares the test build's deps).
+echo "== cargo build --example quickstart"
+cargo build --workspace --example quickstart
+
 echo "== cargo test (workspace)"
 # (set +e: a failing run must still reach the summary line below.)
 set +e
