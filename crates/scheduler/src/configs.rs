@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::{watch, Mutex};
 
 use crate::driver::Keeper;
-use crate::store::{ConfigSet, StoreError};
+use crate::store::{ConfigHistory, ConfigSet, Revision, StoreError, HISTORY_PER_CONFIG};
 use logstash_mesos_core::agent_protocol::DEFAULT_PIPELINE;
 
 /// One problem in a config text, 1-based position.
@@ -31,6 +31,17 @@ pub struct ValidationError {
 /// grammar (`logstash_mesos_pipeline::lang`); `BasicValidator` is the fallback.
 pub trait ConfigValidator: Send + Sync {
     fn validate(&self, name: &str, text: &str) -> Result<(), Vec<ValidationError>>;
+
+    /// "Try it": runs `lines` (one event each, as `message`) through the config's filters,
+    /// here, with no input or output started; the resulting events as JSON. `None` when
+    /// this validator cannot run filters.
+    fn try_filters(
+        &self,
+        _text: &str,
+        _lines: &[String],
+    ) -> Option<Result<Vec<serde_json::Value>, Vec<ValidationError>>> {
+        None
+    }
 }
 
 /// Structural checks only: balanced `{}`/`[]`, terminated strings, and top-level
@@ -154,6 +165,8 @@ pub enum ConfigError {
     NotFound(String),
     #[error("invalid pipeline id {0:?}: use letters, digits, '.', '_' or '-' (at most 128)")]
     BadPipeline(String),
+    #[error("config {name:?} has no revision made at version {version}")]
+    NoRevision { name: String, version: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -171,8 +184,8 @@ pub struct ConfigService {
     validator: Arc<dyn ConfigValidator>,
     keeper: Arc<Keeper>,
     tx: watch::Sender<ConfigSet>,
-    /// Serialises changes so versions never interleave.
-    write: Mutex<()>,
+    /// Serialises changes so versions never interleave; holds the revisions.
+    write: Mutex<ConfigHistory>,
     dir: Option<PathBuf>,
     /// The directory's contents at the last scan (name → text, pipeline); only
     /// differences from it apply, so configs added over the API survive a rescan.
@@ -191,9 +204,43 @@ impl ConfigService {
             validator,
             keeper,
             tx,
-            write: Mutex::new(()),
+            write: Mutex::new(ConfigHistory::new()),
             dir,
             seen: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Starts from the revisions a restarted scheduler kept.
+    pub fn with_history(self, history: ConfigHistory) -> Self {
+        Self {
+            write: Mutex::new(history),
+            ..self
+        }
+    }
+
+    /// The revisions of `name`, newest first.
+    pub async fn history(&self, name: &str) -> Vec<Revision> {
+        let h = self.write.lock().await;
+        h.get(name)
+            .map(|v| v.iter().rev().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Makes the revision of `name` accepted at set version `version` current again (its
+    /// text and pipeline; a deleted revision deletes the config). Validated like any change.
+    pub async fn rollback(&self, name: &str, version: u64) -> Result<u64, ConfigError> {
+        let rev = self
+            .history(name)
+            .await
+            .into_iter()
+            .find(|r| r.version == version)
+            .ok_or_else(|| ConfigError::NoRevision {
+                name: name.into(),
+                version,
+            })?;
+        match rev.text {
+            Some(text) => self.put_in(name, &text, Some(&rev.pipeline)).await,
+            None => self.delete(name).await,
         }
     }
 
@@ -203,6 +250,15 @@ impl ConfigService {
 
     pub fn get(&self, name: &str) -> Option<String> {
         self.tx.borrow().configs.get(name).cloned()
+    }
+
+    /// See [`ConfigValidator::try_filters`].
+    pub fn try_filters(
+        &self,
+        text: &str,
+        lines: &[String],
+    ) -> Option<Result<Vec<serde_json::Value>, Vec<ValidationError>>> {
+        self.validator.try_filters(text, lines)
     }
 
     pub fn validate(&self, name: &str, text: &str) -> Result<(), ConfigError> {
@@ -266,14 +322,20 @@ impl ConfigService {
     }
 
     async fn apply(&self, change: impl FnOnce(&mut ConfigSet) -> bool) -> Result<u64, ConfigError> {
-        let _guard = self.write.lock().await;
-        let mut next = self.current();
+        let mut history = self.write.lock().await;
+        let before = self.current();
+        let mut next = before.clone();
         if !change(&mut next) {
             return Ok(next.version);
         }
         next.version += 1;
+        let mut new_history = history.clone();
+        record_revisions(&before, &next, &mut new_history);
         // Durable before visible: an agent never runs a version a restart forgets.
-        self.keeper.save_configs(next.clone()).await?;
+        self.keeper
+            .save_configs(next.clone(), new_history.clone())
+            .await?;
+        *history = new_history;
         let v = next.version;
         self.tx.send_replace(next);
         Ok(v)
@@ -340,6 +402,34 @@ impl ConfigService {
         loop {
             self.scan_dir().await;
             tokio::time::sleep(every).await;
+        }
+    }
+}
+
+/// Appends a revision for every config `next` changed against `before` (text, pipeline,
+/// or deleted), dropping the oldest beyond [`HISTORY_PER_CONFIG`].
+fn record_revisions(before: &ConfigSet, next: &ConfigSet, history: &mut ConfigHistory) {
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let names: std::collections::BTreeSet<&String> =
+        before.configs.keys().chain(next.configs.keys()).collect();
+    for name in names {
+        let old = (before.configs.get(name), before.pipeline_of(name));
+        let new = (next.configs.get(name), next.pipeline_of(name));
+        if old.0 == new.0 && (new.0.is_none() || old.1 == new.1) {
+            continue;
+        }
+        let revs = history.entry(name.clone()).or_default();
+        revs.push(Revision {
+            version: next.version,
+            text: new.0.cloned(),
+            pipeline: new.1.to_string(),
+            at_ms,
+        });
+        if revs.len() > HISTORY_PER_CONFIG {
+            let extra = revs.len() - HISTORY_PER_CONFIG;
+            revs.drain(..extra);
         }
     }
 }
@@ -553,6 +643,61 @@ mod tests {
         svc.delete("web").await.expect("delete");
         let saved = keeper.snapshot().await.configs;
         assert!(saved.pipelines.is_empty(), "{saved:?}");
+    }
+
+    #[tokio::test]
+    async fn revisions_are_kept_persisted_and_rolled_back() {
+        let (_d, svc, keeper) = service(None).await;
+        svc.put("web", "input {}").await.expect("v1");
+        svc.put("other", "filter {}").await.expect("v2");
+        svc.put_in("web", "output {}", Some("edge"))
+            .await
+            .expect("v3");
+        svc.delete("web").await.expect("v4");
+        let h = svc.history("web").await;
+        let seen: Vec<(u64, Option<&str>, &str)> = h
+            .iter()
+            .map(|r| (r.version, r.text.as_deref(), r.pipeline.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (4, None, "main"),
+                (3, Some("output {}"), "edge"),
+                (1, Some("input {}"), "main")
+            ],
+            "newest first; the change to `other` is not in web's history"
+        );
+        assert!(h.iter().all(|r| r.at_ms > 0));
+        assert_eq!(
+            keeper.snapshot().await.config_history["web"].len(),
+            3,
+            "persisted with the set"
+        );
+        // Roll back to version 3: text and pipeline come back, as a new version.
+        assert_eq!(svc.rollback("web", 3).await.expect("rollback"), 5);
+        assert_eq!(svc.get("web").as_deref(), Some("output {}"));
+        assert_eq!(svc.current().pipeline_of("web"), "edge");
+        assert!(matches!(
+            svc.rollback("web", 2).await,
+            Err(ConfigError::NoRevision { .. })
+        ));
+        // A restarted service starts from the persisted revisions.
+        let restarted = ConfigService::new(
+            Arc::new(BasicValidator),
+            keeper.clone(),
+            keeper.snapshot().await.configs,
+            None,
+        )
+        .with_history(keeper.snapshot().await.config_history);
+        assert_eq!(restarted.history("web").await.len(), 4);
+        // At most HISTORY_PER_CONFIG revisions are kept.
+        for i in 0..(HISTORY_PER_CONFIG + 5) {
+            svc.put("other", &format!("filter {{}} # {i}"))
+                .await
+                .expect("put");
+        }
+        assert_eq!(svc.history("other").await.len(), HISTORY_PER_CONFIG);
     }
 
     /// `--config-dir`: top-level files are `main`, a subdirectory is a pipeline.

@@ -79,9 +79,14 @@ impl Keeper {
         self.store.save(&st).await
     }
 
-    pub async fn save_configs(&self, c: ConfigSet) -> Result<(), StoreError> {
+    pub async fn save_configs(
+        &self,
+        c: ConfigSet,
+        history: crate::store::ConfigHistory,
+    ) -> Result<(), StoreError> {
         let mut st = self.state.lock().await;
         st.configs = c;
+        st.config_history = history;
         self.store.save(&st).await
     }
 }

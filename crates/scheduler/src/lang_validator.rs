@@ -22,7 +22,72 @@ impl LangValidator {
     }
 }
 
+/// Events "Try it" runs at most, so a pasted file cannot hold the scheduler.
+pub const TRY_MAX_LINES: usize = 1000;
+
+fn to_errors(sources: &Sources, diags: Vec<lang::Diagnostic>) -> Vec<ValidationError> {
+    diags
+        .into_iter()
+        .map(|d| {
+            let loc = sources.locate(d.span.start);
+            let message = match d.help {
+                Some(h) => format!("{}; {h}", d.message),
+                None => d.message,
+            };
+            ValidationError {
+                line: loc.line,
+                column: loc.column,
+                message,
+            }
+        })
+        .collect()
+}
+
 impl ConfigValidator for LangValidator {
+    fn try_filters(
+        &self,
+        text: &str,
+        lines: &[String],
+    ) -> Option<Result<Vec<serde_json::Value>, Vec<ValidationError>>> {
+        let sources = Sources::from_string("try", text);
+        let opts = ParseOptions::with_env(|_| Some(String::new()));
+        let mut ast = match parse(&sources, &opts) {
+            Ok(ast) => ast,
+            Err(d) => return Some(Err(to_errors(&sources, d))),
+        };
+        // Only the filters run: inputs and outputs would open files, sockets, clients.
+        ast.sections
+            .retain(|s| s.kind == logstash_mesos_pipeline::lang::ast::SectionKind::Filter);
+        let d = lang::check_syntax(&ast);
+        if !d.is_empty() {
+            return Some(Err(to_errors(&sources, d)));
+        }
+        let compiled = match lang::compile::compile(&ast, &self.registry, &self.ctx) {
+            Ok(p) => p,
+            Err(d) => return Some(Err(to_errors(&sources, d))),
+        };
+        let events: Vec<logstash_mesos_core::Event> = lines
+            .iter()
+            .take(TRY_MAX_LINES)
+            .map(|l| logstash_mesos_core::Event::from_message(l.as_str()))
+            .collect();
+        let out = logstash_mesos_pipeline::runner::run_steps(&compiled.filters, events);
+        Some(Ok(out
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e.to_value()).unwrap_or_default();
+                if !e.metadata().is_empty() {
+                    if let (Some(obj), Ok(meta)) =
+                        (v.as_object_mut(), serde_json::to_value(e.metadata()))
+                    {
+                        obj.insert("@metadata".into(), meta);
+                    }
+                }
+                v
+            })
+            .collect()))
+    }
+
     fn validate(&self, name: &str, text: &str) -> Result<(), Vec<ValidationError>> {
         let sources = Sources::from_string(name, text);
         // `${VAR}` is resolved on the agent's node, not here: any name is accepted.
@@ -41,21 +106,7 @@ impl ConfigValidator for LangValidator {
         if diags.is_empty() {
             return Ok(());
         }
-        Err(diags
-            .into_iter()
-            .map(|d| {
-                let loc = sources.locate(d.span.start);
-                let message = match d.help {
-                    Some(h) => format!("{}; {h}", d.message),
-                    None => d.message,
-                };
-                ValidationError {
-                    line: loc.line,
-                    column: loc.column,
-                    message,
-                }
-            })
-            .collect())
+        Err(to_errors(&sources, diags))
     }
 }
 
@@ -110,5 +161,47 @@ mod product_plugins {
             .expect_err("unknown option");
         assert_eq!((e[0].line, e[0].column), (2, 30), "{e:?}");
         assert!(e[0].message.contains("pathh"), "{e:?}");
+    }
+
+    /// "Try it": sample lines through the real filters; inputs and outputs are not built
+    /// (the unreachable Elasticsearch and the docker input play no part); conditionals,
+    /// drops and failure tags behave as in a running pipeline.
+    #[test]
+    fn try_runs_sample_lines_through_the_filters() {
+        let v = LangValidator::new(logstash_mesos_agent::plugins::registry());
+        let config = "input { docker { image => \"nginx*\" } }\n\
+             filter {\n  grok { match => { \"message\" => \"%{IP:client} %{WORD:verb} %{URIPATH:path}\" } }\n\
+               if [verb] == \"HEAD\" { drop {} }\n\
+               mutate { add_field => { \"[@metadata][seen]\" => \"yes\" } }\n}\n\
+             output { elasticsearch { hosts => [\"http://192.0.2.1:9200\"] } }\n";
+        let lines = [
+            "10.0.0.1 GET /index.html",
+            "10.0.0.2 HEAD /ping",
+            "not a log line",
+        ]
+        .map(String::from);
+        let events = v
+            .try_filters(config, &lines)
+            .expect("the product validator runs filters")
+            .expect("valid config");
+        assert_eq!(events.len(), 2, "the HEAD line is dropped: {events:?}");
+        assert_eq!(events[0]["client"], "10.0.0.1");
+        assert_eq!(events[0]["path"], "/index.html");
+        assert_eq!(events[0]["@metadata"]["seen"], "yes");
+        assert_eq!(events[1]["message"], "not a log line");
+        assert_eq!(events[1]["tags"], serde_json::json!(["_grokparsefailure"]));
+        // Errors carry positions, as validation's.
+        let e = v
+            .try_filters("filter {\n  mutate { bogus => 1 }\n}\n", &lines)
+            .expect("runs")
+            .expect_err("unknown option");
+        assert_eq!((e[0].line, e[0].column), (2, 12), "{e:?}");
+        // At most TRY_MAX_LINES events.
+        let many = vec!["x".to_string(); TRY_MAX_LINES + 10];
+        let out = v
+            .try_filters("filter { }", &many)
+            .expect("runs")
+            .expect("valid");
+        assert_eq!(out.len(), TRY_MAX_LINES);
     }
 }

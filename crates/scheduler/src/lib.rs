@@ -74,12 +74,15 @@ pub async fn run_with(
         "state loaded"
     );
 
-    let configs = Arc::new(configs::ConfigService::new(
-        validator,
-        keeper.clone(),
-        state.configs.clone(),
-        opts.config_dir.clone(),
-    ));
+    let configs = Arc::new(
+        configs::ConfigService::new(
+            validator,
+            keeper.clone(),
+            state.configs.clone(),
+            opts.config_dir.clone(),
+        )
+        .with_history(state.config_history.clone()),
+    );
     if opts.config_dir.is_some() {
         tokio::spawn(configs.clone().watch_dir(Duration::from_secs(2)));
     }

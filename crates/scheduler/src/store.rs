@@ -27,6 +27,27 @@ pub use logstash_mesos_core::agent_protocol::ConfigSet;
 pub struct State {
     pub scheduler: Persisted,
     pub configs: ConfigSet,
+    /// Earlier texts of each config, newest last (older states have none).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub config_history: ConfigHistory,
+}
+
+/// Config name → its revisions, oldest first, at most [`HISTORY_PER_CONFIG`] each.
+pub type ConfigHistory = std::collections::BTreeMap<String, Vec<Revision>>;
+
+/// How many revisions of one config are kept.
+pub const HISTORY_PER_CONFIG: usize = 20;
+
+/// One accepted state of a config: what it was from set version `version` on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    /// The config set's version that made this revision.
+    pub version: u64,
+    /// The text; `None` when the config was deleted.
+    pub text: Option<String>,
+    pub pipeline: String,
+    /// When it was accepted, Unix milliseconds.
+    pub at_ms: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -183,6 +204,16 @@ mod tests {
                 configs: [("main".to_string(), "input {}".to_string())].into(),
                 pipelines: [("main".to_string(), "web".to_string())].into(),
             },
+            config_history: [(
+                "main".to_string(),
+                vec![Revision {
+                    version: 3,
+                    text: Some("input {}".into()),
+                    pipeline: "web".into(),
+                    at_ms: 1_700_000_000_000,
+                }],
+            )]
+            .into(),
         }
     }
 

@@ -36,7 +36,7 @@ impl IntoResponse for ApiError {
             ApiError::Config(ConfigError::BadName(_) | ConfigError::BadPipeline(_)) => {
                 (StatusCode::BAD_REQUEST, json!({"error": self.to_string()}))
             }
-            ApiError::Config(ConfigError::NotFound(_)) => {
+            ApiError::Config(ConfigError::NotFound(_) | ConfigError::NoRevision { .. }) => {
                 (StatusCode::NOT_FOUND, json!({"error": self.to_string()}))
             }
             ApiError::Config(ConfigError::Store(e)) => {

@@ -1,6 +1,8 @@
 //! REST API and web UI under one axum router.
 //!
 //! * `GET /v1/configs`, `GET/PUT/DELETE /v1/configs/{name}`, `POST /v1/configs/{name}/validate`
+//! * `GET /v1/configs/{name}/history` (revisions, newest first), `POST /v1/configs/{name}/rollback?to=V`
+//! * `POST /v1/try` (`{"config": ..., "lines": [...]}`): sample lines through a config's filters
 //! * `GET /v1/pipeline?since=N&timeout=S`: agents long-poll the config set
 //! * `POST /v1/agents/status` (agents report), `GET /v1/agents`
 //! * `DELETE /v1/framework`: uninstall (TEARDOWN: the master kills every agent)
@@ -66,6 +68,9 @@ pub fn router(state: AppState) -> Router {
             get(get_config).put(put_config).delete(delete_config),
         )
         .route("/v1/configs/{name}/validate", post(validate_config))
+        .route("/v1/configs/{name}/history", get(config_history))
+        .route("/v1/configs/{name}/rollback", post(rollback_config))
+        .route("/v1/try", post(try_config))
         .route(PIPELINE_PATH, get(pipeline))
         .route("/v1/agents", get(agents))
         .route(STATUS_PATH, post(agent_status))
@@ -135,6 +140,73 @@ async fn put_config(
     let pipeline = s.configs.current().pipeline_of(&name).to_string();
     Ok(Json(
         json!({"name": name, "version": version, "pipeline": pipeline}),
+    ))
+}
+
+/// The config's revisions, newest first (deleted ones with `text: null`).
+async fn config_history(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let revisions = s.configs.history(&name).await;
+    if revisions.is_empty() && s.configs.get(&name).is_none() {
+        return Err(crate::configs::ConfigError::NotFound(name).into());
+    }
+    Ok(Json(json!({"name": name, "revisions": revisions})))
+}
+
+#[derive(Deserialize)]
+struct TryRequest {
+    /// A config text; only its `filter` sections run.
+    config: String,
+    /// Sample log lines, one event each (`message`).
+    lines: Vec<String>,
+}
+
+/// "Try it": the events the config's filters make of the sample lines (no input or output
+/// runs; at most `lang_validator::TRY_MAX_LINES` lines).
+async fn try_config(
+    State(s): State<AppState>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let req: TryRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected {{\"config\": \"...\", \"lines\": [\"...\"]}}: {e}"
+        ))
+    })?;
+    let configs = s.configs.clone();
+    // Filters are CPU work (grok on a thousand lines): off the async threads.
+    let ran = tokio::task::spawn_blocking(move || configs.try_filters(&req.config, &req.lines))
+        .await
+        .map_err(|e| ApiError::Internal(format!("try: {e}")))?;
+    match ran {
+        None => Err(ApiError::Internal(
+            "this scheduler validates configs structurally only and cannot run filters".into(),
+        )),
+        Some(Err(errors)) => Err(crate::configs::ConfigError::Invalid {
+            name: "try".into(),
+            errors,
+        }
+        .into()),
+        Some(Ok(events)) => Ok(Json(json!({ "events": events }))),
+    }
+}
+
+#[derive(Deserialize)]
+struct RollbackQuery {
+    /// The set version whose revision of the config becomes current again.
+    to: u64,
+}
+
+async fn rollback_config(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<RollbackQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let version = s.configs.rollback(&name, q.to).await?;
+    let pipeline = s.configs.current().pipeline_of(&name).to_string();
+    Ok(Json(
+        json!({"name": name, "version": version, "pipeline": pipeline, "restored": q.to}),
     ))
 }
 

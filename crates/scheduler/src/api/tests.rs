@@ -89,6 +89,23 @@ async fn config_crud_with_validation() {
         js(&body),
         json!({"version": 1, "configs": {"main": "input { stdin {} }"}, "pipelines": {"main": "main"}})
     );
+    // Revisions and roll back.
+    let (code, _) = call(&st, "PUT", "/v1/configs/main", "input { generator {} }").await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, body) = call(&st, "GET", "/v1/configs/main/history", "").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let revs = js(&body)["revisions"].clone();
+    assert_eq!(revs[0]["version"], 2);
+    assert_eq!(revs[1]["text"], "input { stdin {} }");
+    let (code, body) = call(&st, "POST", "/v1/configs/main/rollback?to=1", "").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(js(&body)["version"], 3);
+    let (_, body) = call(&st, "GET", "/v1/configs/main", "").await;
+    assert_eq!(body, "input { stdin {} }");
+    let (code, _) = call(&st, "POST", "/v1/configs/main/rollback?to=99", "").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, _) = call(&st, "GET", "/v1/configs/nope/history", "").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
     // `?pipeline=` puts a config in its own pipeline; a bad id is a 400.
     let (code, body) = call(&st, "PUT", "/v1/configs/edge?pipeline=edge", "output {}").await;
     assert_eq!(code, StatusCode::OK, "{body}");
