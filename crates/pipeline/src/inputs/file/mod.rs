@@ -279,7 +279,7 @@ pub struct FileInput {
 }
 
 /// Events read per polling round: bounds memory and keeps shutdown prompt.
-const MAX_EVENTS_PER_POLL: usize = 1024;
+const MAX_EVENTS_PER_POLL: usize = 4096;
 
 impl Input for FileInput {
     fn run(self: Box<Self>, ctx: InputContext) -> BoxFuture<'static, anyhow::Result<()>> {
@@ -351,28 +351,28 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Queues events with back-pressure. On shutdown (or a closed pipeline) the events not
 /// queued are failed so their lines are not checkpointed; returns true to stop.
 async fn emit_all(ctx: &InputContext, events: Vec<logstash_mesos_core::Event>) -> bool {
-    let mut iter = events.into_iter();
-    while let Some(mut event) = iter.next() {
-        // Reserve first so that a shutdown never drops an event inside a cancelled send
-        // (which would report it as delivered).
-        let permit = tokio::select! {
+    // Slots are reserved in chunks (one wake-up of the workers per chunk, not per line),
+    // and reserved before the events leave `iter`, so a shutdown never drops an event
+    // inside a cancelled send (which would report it as delivered).
+    let chunk = (ctx.sender.max_capacity() / 2).max(1);
+    let mut iter = events.into_iter().peekable();
+    while iter.peek().is_some() {
+        let want = iter.len().min(chunk);
+        let permits = tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => None,
-            p = ctx.sender.reserve() => p.ok(),
+            p = ctx.sender.reserve_many(want) => p.ok(),
         };
-        match permit {
-            Some(permit) => {
-                // What `InputContext::emit` does, on a reserved slot.
-                if !ctx.decorator.is_empty() {
-                    ctx.decorator.apply(&mut event);
-                }
-                permit.send(event);
+        let Some(permits) = permits else {
+            iter.for_each(|e| e.fail_acks());
+            return true;
+        };
+        for (permit, mut event) in permits.zip(iter.by_ref()) {
+            // What `InputContext::emit` does, on a reserved slot.
+            if !ctx.decorator.is_empty() {
+                ctx.decorator.apply(&mut event);
             }
-            None => {
-                event.fail_acks();
-                iter.for_each(|e| e.fail_acks());
-                return true;
-            }
+            permit.send(event);
         }
     }
     ctx.is_shutdown()
