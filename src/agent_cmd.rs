@@ -272,6 +272,35 @@ async fn report_loop(
     }
 }
 
+/// The credentials the scheduler handed this agent (`--api-token`, else
+/// `--api-user`/`--api-password` of the scheduler), sent on every call to it.
+fn scheduler_auth_headers() -> Result<reqwest::header::HeaderMap> {
+    use base64::Engine;
+    use logstash_mesos_core::agent_protocol::{ENV_API_PASSWORD, ENV_API_TOKEN, ENV_API_USER};
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    let value = match (var(ENV_API_TOKEN), var(ENV_API_USER), var(ENV_API_PASSWORD)) {
+        (Some(t), _, _) => Some(format!("Bearer {t}")),
+        (None, Some(u), Some(p)) => Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )),
+        _ => None,
+    };
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(v) = value {
+        let mut v = reqwest::header::HeaderValue::from_str(&v)
+            .context("the scheduler API credentials are not a valid header value")?;
+        v.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, v);
+        // A write authenticated with Basic credentials must say it is no browser form.
+        headers.insert(
+            "x-requested-with",
+            reqwest::header::HeaderValue::from_static("logstash-mesos-agent"),
+        );
+    }
+    Ok(headers)
+}
+
 /// Where `/status` listens: `--status.bind`, except that under the scheduler (which
 /// reserves a port for it from the offer) the reserved port on all interfaces.
 fn status_bind(a: &AgentArgs) -> std::net::SocketAddr {
@@ -338,6 +367,7 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
     };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
+        .default_headers(scheduler_auth_headers()?)
         .build()?;
     let version = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     tokio::spawn(report_loop(http.clone(), base.clone(), version.clone()));

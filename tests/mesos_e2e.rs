@@ -124,6 +124,9 @@ async fn scheduler_launches_agents_that_run_and_swap_pipelines() {
         format!("127.0.0.1:{port}"),
         "--advertise-url".into(),
         format!("http://127.0.0.1:{port}"),
+        // The API wants a token: the agents get it from their task environment.
+        "--api-token".into(),
+        "e2e-token".into(),
     ])
     .expect("flags");
     let sched = tokio::spawn(logstash_mesos_scheduler::run(
@@ -145,7 +148,24 @@ async fn scheduler_launches_agents_that_run_and_swap_pipelines() {
             out.display()
         )
     };
-    let http = reqwest::Client::new();
+    // Without the token nothing is served; with it, everything below.
+    let anonymous = reqwest::Client::new()
+        .get(format!("{base}/v1/configs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let http = {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_static("Bearer e2e-token"),
+        );
+        reqwest::Client::builder()
+            .default_headers(h)
+            .build()
+            .unwrap()
+    };
     let resp = http
         .put(format!("{base}/v1/configs/main"))
         .body(config("v1"))

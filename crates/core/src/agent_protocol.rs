@@ -14,6 +14,12 @@ use std::collections::BTreeMap;
 pub const ENV_AGENT_ID: &str = "LOGSTASH_MESOS_AGENT_ID";
 /// The scheduler's base URL, where the agent takes its configs from.
 pub const ENV_SCHEDULER_URL: &str = "LOGSTASH_MESOS_SCHEDULER_URL";
+/// The scheduler's API token (`--api-token`), for the agent's calls to it.
+pub const ENV_API_TOKEN: &str = "LOGSTASH_MESOS_API_TOKEN";
+/// The scheduler's API Basic credentials (`--api-user`/`--api-password`), used by the
+/// agent when no token is given.
+pub const ENV_API_USER: &str = "LOGSTASH_MESOS_API_USER";
+pub const ENV_API_PASSWORD: &str = "LOGSTASH_MESOS_API_PASSWORD";
 /// The node's hostname as Mesos knows it (the key of the agent's reports).
 pub const ENV_NODE: &str = "LOGSTASH_MESOS_NODE";
 /// The agent task's own id.

@@ -90,7 +90,11 @@ pub async fn run_with(
     let artifact = matches!(spec.launch, sched::LaunchMode::Command { .. })
         .then(std::env::current_exe)
         .transpose()?;
-    let app = api::router(api::AppState::new(configs, shared.clone(), artifact));
+    let auth = opts.auth();
+    if !auth.enabled() && !opts.listen.ip().is_loopback() {
+        tracing::warn!(listen = %opts.listen, "the API and web UI accept anyone: set --api-token or --api-user/--api-password, or serve them behind the DC/OS admin router");
+    }
+    let app = api::router(api::AppState::new(configs, shared.clone(), artifact).with_auth(auth));
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("binding --listen {}", opts.listen))?;

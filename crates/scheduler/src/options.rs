@@ -102,6 +102,21 @@ pub struct SchedulerOptions {
     /// as `ELASTICSEARCH_PASSWORD` through a Mesos secret reference resolved on the node.
     #[arg(long, env = "LOGSTASH_MESOS_ELASTICSEARCH_PASSWORD_SECRET")]
     pub elasticsearch_password_secret: Option<String>,
+    /// Require `Authorization: Bearer <TOKEN>` on the API and web UI (agents get the token
+    /// in their task's environment). Off when neither this nor --api-user is given.
+    #[arg(long, env = "LOGSTASH_MESOS_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// Require Basic credentials (this user, --api-password) on the API and web UI.
+    #[arg(long, env = "LOGSTASH_MESOS_API_USER", requires = "api_password")]
+    pub api_user: Option<String>,
+    /// The password of --api-user.
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_API_PASSWORD",
+        hide_env_values = true,
+        requires = "api_user"
+    )]
+    pub api_password: Option<String>,
 }
 
 /// A bad `--agent-env` value.
@@ -213,7 +228,17 @@ impl SchedulerOptions {
         })
     }
 
-    /// `--agent-env` pairs, then the Elasticsearch settings under their fixed names.
+    /// Who may call the API, from `--api-token`, `--api-user` and `--api-password`.
+    pub fn auth(&self) -> crate::api::auth::Auth {
+        let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        crate::api::auth::Auth {
+            token: nonempty(&self.api_token),
+            basic: nonempty(&self.api_user).zip(nonempty(&self.api_password)),
+        }
+    }
+
+    /// `--agent-env` pairs, then the Elasticsearch settings under their fixed names, then
+    /// the API credentials the agents call the scheduler with.
     fn agent_env_vars(&self) -> Vec<(String, EnvValue)> {
         let mut env: Vec<(String, EnvValue)> = self
             .agent_env
@@ -239,6 +264,26 @@ impl SchedulerOptions {
                 "ELASTICSEARCH_PASSWORD".into(),
                 EnvValue::SecretRef(path.clone()),
             ));
+        }
+        let auth = self.auth();
+        let creds = [
+            (
+                logstash_mesos_core::agent_protocol::ENV_API_TOKEN,
+                auth.token.clone(),
+            ),
+            (
+                logstash_mesos_core::agent_protocol::ENV_API_USER,
+                auth.basic.as_ref().map(|(u, _)| u.clone()),
+            ),
+            (
+                logstash_mesos_core::agent_protocol::ENV_API_PASSWORD,
+                auth.basic.as_ref().map(|(_, p)| p.clone()),
+            ),
+        ];
+        for (name, value) in creds {
+            if let Some(v) = value {
+                env.push((name.into(), EnvValue::Value(v)));
+            }
         }
         env
     }

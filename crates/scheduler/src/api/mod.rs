@@ -10,6 +10,7 @@
 //! * `GET /v1/artifacts/logstash-mesos`: this binary, for command tasks
 //! * `GET /`: the embedded UI
 
+pub mod auth;
 mod error;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +43,8 @@ pub struct AppState {
     pub reports: Arc<RwLock<HashMap<String, (AgentReport, Instant)>>>,
     /// The file served as the command task's binary.
     pub artifact: Option<PathBuf>,
+    /// Who may call the API (`--api-token`, `--api-user`/`--api-password`); off by default.
+    pub auth: auth::Auth,
 }
 
 impl AppState {
@@ -55,7 +58,13 @@ impl AppState {
             shared,
             reports: Arc::default(),
             artifact,
+            auth: auth::Auth::default(),
         }
+    }
+
+    /// The same state, with the API requiring `auth`.
+    pub fn with_auth(self, auth: auth::Auth) -> Self {
+        Self { auth, ..self }
     }
 }
 
@@ -79,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route(crate::sched::task::ARTIFACT_PATH, get(artifact))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::require,
+        ))
         .with_state(state)
 }
 

@@ -234,3 +234,89 @@ async fn health_metrics_openapi_ui() {
         );
     }
 }
+
+/// A request with extra headers; the response's status, `WWW-Authenticate` and body.
+async fn call_with(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Option<String>, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Body::from("input { }")).expect("request");
+    let resp = router(state.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    let status = resp.status();
+    let www = resp
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, www, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn credentials_guard_every_route_but_health_and_the_agent_binary() {
+    let (_d, st) = app().await;
+    let st = st.with_auth(auth::Auth {
+        token: Some("s3cret-token".into()),
+        basic: Some(("ops".into(), "pw".into())),
+    });
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ops:pw")
+    );
+    // Nothing without credentials, and the browser is told how to log in.
+    for (m, uri) in [
+        ("GET", "/"),
+        ("GET", "/v1/configs"),
+        ("GET", "/v1/pipeline?since=0&timeout=0"),
+        ("PUT", "/v1/configs/x"),
+        ("POST", "/v1/agents/status"),
+        ("GET", "/metrics"),
+    ] {
+        let (code, www, _) = call_with(&st, m, uri, &[]).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{m} {uri}");
+        assert_eq!(www.as_deref(), Some("Basic realm=\"logstash-mesos\""));
+    }
+    let (code, _, _) = call_with(
+        &st,
+        "GET",
+        "/v1/configs",
+        &[("authorization", "Bearer wrong")],
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    // The health check stays public (Marathon calls it without credentials).
+    let (code, _, _) = call_with(&st, "GET", "/v1/health", &[]).await;
+    assert_eq!(code, StatusCode::OK);
+    // A token reads and writes.
+    let bearer = [("authorization", "Bearer s3cret-token")];
+    let (code, _, body) = call_with(&st, "PUT", "/v1/configs/x", &bearer).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    // Basic credentials read; a write needs the header a foreign page cannot add.
+    let (code, _, _) = call_with(&st, "GET", "/v1/configs", &[("authorization", &basic)]).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _, body) =
+        call_with(&st, "PUT", "/v1/configs/y", &[("authorization", &basic)]).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("X-Requested-With"), "{body}");
+    let (code, _, body) = call_with(
+        &st,
+        "PUT",
+        "/v1/configs/y",
+        &[
+            ("authorization", &basic),
+            ("x-requested-with", "logstash-mesos-ui"),
+        ],
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+}
