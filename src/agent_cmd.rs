@@ -350,11 +350,8 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
         let Some(first) = crate::pipeline::load_and_parse(&args) else {
             return Ok(1);
         };
-        let interval = Duration::from_secs(args.reload_interval.max(1));
-        let next = |text: String| {
-            let args = args.clone();
-            async move { crate::reload::wait_for_change(&args, &text, interval).await }
-        };
+        // `run_args` turns reload on: -f files are always watched.
+        let next = |text: String| crate::reload::next_config(args.clone(), text);
         return Ok(supervise(first, &plugins, &ctx, &settings, stop, next)
             .await
             .exit_code());

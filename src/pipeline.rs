@@ -270,18 +270,7 @@ fn run_one(args: RunArgs) -> i32 {
     let ended = crate::runtime::block_on(crate::runtime::Threads::PerCore, async move {
         let settings = run_settings(&ctx, &args);
         let stop = stop_on_signals();
-        let watch = args.reload && !args.path_config.is_empty();
-        let interval = std::time::Duration::from_secs(args.reload_interval.max(1));
-        let next = |text: String| {
-            let args = args.clone();
-            async move {
-                if watch {
-                    crate::reload::wait_for_change(&args, &text, interval).await
-                } else {
-                    std::future::pending().await
-                }
-            }
-        };
+        let next = |text: String| crate::reload::next_config(args.clone(), text);
         let plugins = logstash_mesos_agent::plugins::registry();
         supervise(loaded, &plugins, &ctx, &settings, stop, next)
             .await

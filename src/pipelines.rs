@@ -12,7 +12,6 @@ use crate::pipeline::{
     build_context, load_and_parse, run_settings, stop_on_signals, supervise, Ended,
 };
 use logstash_mesos_pipeline::bus::PipelineBus;
-use std::time::Duration;
 
 /// Runs every pipeline until all have ended or a signal stops them. Exit code 1 when a
 /// pipeline never got a valid config.
@@ -70,31 +69,20 @@ async fn run_pipeline(
         }
     };
     ctx.bus = bus;
-    let watch = args.reload && !args.path_config.is_empty();
-    let interval = Duration::from_secs(args.reload_interval.max(1));
-    let first = match load_and_parse(&args) {
-        Some(l) => l,
-        None if watch => {
+    let first = match (load_and_parse(&args), crate::reload::watching(&args)) {
+        (Some(l), _) => l,
+        (None, Some(interval)) => {
             tracing::error!(pipeline = %id, "invalid configuration (errors above): waiting for a valid one");
             tokio::select! {
                 l = crate::reload::wait_for_change(&args, "", interval) => l,
                 _ = stop.cancelled() => return (id, Ended::Stopped),
             }
         }
-        None => return (id, Ended::InvalidConfig),
+        (None, None) => return (id, Ended::InvalidConfig),
     };
     let settings = run_settings(&ctx, &args);
     let plugins = logstash_mesos_agent::plugins::registry();
-    let next = |text: String| {
-        let args = args.clone();
-        async move {
-            if watch {
-                crate::reload::wait_for_change(&args, &text, interval).await
-            } else {
-                std::future::pending().await
-            }
-        }
-    };
+    let next = |text: String| crate::reload::next_config(args.clone(), text);
     let ended = supervise(first, &plugins, &ctx, &settings, stop, next).await;
     (id, ended)
 }

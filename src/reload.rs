@@ -6,6 +6,22 @@ use crate::cli::RunArgs;
 use logstash_mesos_pipeline::load::{self, Loaded};
 use std::time::Duration;
 
+/// How often `-r` polls `args`' files; `None` when nothing is watched (no `-r`, or the
+/// config came from `-e`).
+pub fn watching(args: &RunArgs) -> Option<Duration> {
+    (args.reload && !args.path_config.is_empty())
+        .then(|| Duration::from_secs(args.reload_interval.max(1)))
+}
+
+/// The next config `supervise` swaps in for a pipeline run from `args`: the next valid
+/// change of its files under `-r`, never otherwise.
+pub async fn next_config(args: RunArgs, current: String) -> Loaded {
+    match watching(&args) {
+        Some(interval) => wait_for_change(&args, &current, interval).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Waits until the files behind `args` hold a valid config different from `current`. Each
 /// poll reads the files once; the text read is the text parsed.
 pub async fn wait_for_change(args: &RunArgs, current: &str, interval: Duration) -> Loaded {

@@ -110,6 +110,45 @@ fn downstream(bus: &PipelineBus, id: &str, address: &str, out: Gated) -> Running
     RunningPipeline::start(p, &c, &settings())
 }
 
+/// The upstream pipeline: `Source` of `n` events → a `pipeline` output to `send_to`.
+fn upstream(
+    bus: &PipelineBus,
+    n: u64,
+    send_to: &[&str],
+    sink: &Arc<Acked>,
+    emitted: &Arc<AtomicU64>,
+) -> RunningPipeline {
+    let up_ctx = ctx(bus, "up");
+    let out_args = Args::for_plugin(Kind::Output, outputs::pipeline::OPTIONS).with(
+        "send_to",
+        Value::Array(send_to.iter().map(|a| Value::from(*a)).collect()),
+    );
+    let output = outputs::pipeline::build(&out_args, &up_ctx).expect("pipeline output builds");
+    RunningPipeline::start(
+        CompiledPipeline {
+            inputs: vec![CompiledInput {
+                name: "source".into(),
+                id: "source".into(),
+                input: Box::new(Source {
+                    n,
+                    sink: sink.clone(),
+                    emitted: emitted.clone(),
+                }),
+                decorator: Default::default(),
+            }],
+            filters: vec![],
+            outputs: vec![CompiledOutput {
+                name: "pipeline".into(),
+                id: "to-downstream".into(),
+                output: Arc::from(output),
+            }],
+            routes: vec![Route::Output(0)],
+        },
+        &up_ctx,
+        &settings(),
+    )
+}
+
 async fn eventually(what: &str, f: impl Fn() -> bool) {
     for _ in 0..500 {
         if f() {
@@ -152,35 +191,7 @@ async fn forked_path_delivers_everything_twice_and_acks_after_both() {
 
     let sink = Arc::new(Acked::default());
     let emitted = Arc::new(AtomicU64::new(0));
-    let up_ctx = ctx(&bus, "up");
-    let out_args = Args::for_plugin(Kind::Output, outputs::pipeline::OPTIONS).with(
-        "send_to",
-        Value::Array(vec![Value::from("addr-a"), Value::from("addr-b")]),
-    );
-    let output = outputs::pipeline::build(&out_args, &up_ctx).expect("pipeline output builds");
-    let up = RunningPipeline::start(
-        CompiledPipeline {
-            inputs: vec![CompiledInput {
-                name: "source".into(),
-                id: "source".into(),
-                input: Box::new(Source {
-                    n: N,
-                    sink: sink.clone(),
-                    emitted: emitted.clone(),
-                }),
-                decorator: Default::default(),
-            }],
-            filters: vec![],
-            outputs: vec![CompiledOutput {
-                name: "pipeline".into(),
-                id: "to-a-and-b".into(),
-                output: Arc::from(output),
-            }],
-            routes: vec![Route::Output(0)],
-        },
-        &up_ctx,
-        &settings(),
-    );
+    let up = upstream(&bus, N, &["addr-a", "addr-b"], &sink, &emitted);
 
     // `a` holds its batch: nothing is acknowledged, and the source is held back.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -254,36 +265,7 @@ async fn at_shutdown_downstream_waits_for_upstream_to_drain() {
     );
     eventually("input listening", || bus.lookup("collect").is_some()).await;
     let sink = Arc::new(Acked::default());
-    let up_ctx = ctx(&bus, "up");
-    let output = outputs::pipeline::build(
-        &Args::for_plugin(Kind::Output, outputs::pipeline::OPTIONS)
-            .with("send_to", Value::Array(vec![Value::from("collect")])),
-        &up_ctx,
-    )
-    .expect("builds");
-    let up = RunningPipeline::start(
-        CompiledPipeline {
-            inputs: vec![CompiledInput {
-                name: "source".into(),
-                id: "source".into(),
-                input: Box::new(Source {
-                    n: N,
-                    sink: sink.clone(),
-                    emitted: Arc::new(AtomicU64::new(0)),
-                }),
-                decorator: Default::default(),
-            }],
-            filters: vec![],
-            outputs: vec![CompiledOutput {
-                name: "pipeline".into(),
-                id: "to-collect".into(),
-                output: Arc::from(output),
-            }],
-            routes: vec![Route::Output(0)],
-        },
-        &up_ctx,
-        &settings(),
-    );
+    let up = upstream(&bus, N, &["collect"], &sink, &Arc::new(AtomicU64::new(0)));
     // Stop everything while the downstream output is still blocked: the downstream
     // pipeline must not end (and drop what upstream still holds) before upstream drained.
     tokio::time::sleep(Duration::from_millis(200)).await;

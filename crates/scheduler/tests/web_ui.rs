@@ -15,13 +15,10 @@ use logstash_mesos_scheduler::driver::{Keeper, Shared};
 use logstash_mesos_scheduler::sched::NodeView;
 use logstash_mesos_scheduler::store::{ConfigSet, FileStore};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ui_lists_edits_validates_configs_and_lists_agents() {
-    let Some(browser) = Browser::start("web UI test").await else {
-        return;
-    };
-
-    // The scheduler's API with one known node and its agent's report.
+/// A config service on a fresh state directory (kept while the returned guard lives).
+async fn config_service(
+    validator: Arc<dyn logstash_mesos_scheduler::configs::ConfigValidator>,
+) -> (tempfile::TempDir, Arc<ConfigService>) {
     let state_dir = tempfile::tempdir().expect("tempdir");
     let keeper = Arc::new(
         Keeper::open(Arc::new(FileStore::new(state_dir.path())))
@@ -29,11 +26,32 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
             .expect("keeper"),
     );
     let configs = Arc::new(ConfigService::new(
-        Arc::new(BasicValidator),
+        validator,
         keeper,
         ConfigSet::default(),
         None,
     ));
+    (state_dir, configs)
+}
+
+/// Serves the API and UI of `state` on a free loopback port; returns its base URL.
+async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_lists_edits_validates_configs_and_lists_agents() {
+    let Some(browser) = Browser::start("web UI test").await else {
+        return;
+    };
+
+    // The scheduler's API with one known node and its agent's report.
+    let (_state_dir, configs) = config_service(Arc::new(BasicValidator)).await;
     configs
         .put("existing", "input { stdin {} }\n")
         .await
@@ -78,11 +96,7 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
         };
         r.insert("node-1".into(), (report, std::time::Instant::now()));
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let base = serve(state).await;
 
     let c = browser.client();
 
@@ -186,32 +200,18 @@ async fn ui_rolls_back_a_config_and_tries_sample_lines() {
     let Some(browser) = Browser::start("web UI history/try test").await else {
         return;
     };
-    let state_dir = tempfile::tempdir().expect("tempdir");
-    let keeper = Arc::new(
-        Keeper::open(Arc::new(FileStore::new(state_dir.path())))
-            .await
-            .expect("keeper"),
-    );
-    let configs = Arc::new(ConfigService::new(
-        Arc::new(
-            logstash_mesos_scheduler::lang_validator::LangValidator::new(
-                logstash_mesos_agent::plugins::registry(),
-            ),
+    let (_state_dir, configs) = config_service(Arc::new(
+        logstash_mesos_scheduler::lang_validator::LangValidator::new(
+            logstash_mesos_agent::plugins::registry(),
         ),
-        keeper,
-        ConfigSet::default(),
-        None,
-    ));
+    ))
+    .await;
     let v1 = "filter { grok { match => { \"message\" => \"%{IP:client} %{WORD:verb}\" } } }\n";
     let v2 = "filter { mutate { add_tag => [\"v2\"] } }\n";
     configs.put("web", v1).await.expect("v1");
     configs.put("web", v2).await.expect("v2");
     let state = AppState::new(configs.clone(), Arc::new(Shared::default()), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let base = serve(state).await;
     let c = browser.client();
     let shots = std::env::var("LOGSTASH_MESOS_UI_SCREENSHOT_DIR").ok();
     let result: Result<(), fantoccini::error::CmdError> = async {
