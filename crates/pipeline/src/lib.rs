@@ -14,6 +14,7 @@ pub mod input_context;
 pub mod inputs;
 pub mod kafka_config;
 pub mod lang;
+pub mod net;
 pub mod load;
 pub mod options;
 pub mod outputs;

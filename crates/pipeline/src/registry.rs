@@ -195,6 +195,41 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
         doc: "receives events other pipelines of this process send to its address",
         example: r#"address => "parsed""#,
     },
+    Entry {
+        name: "beats",
+        options: inputs::beats::OPTIONS,
+        build: inputs::beats::build,
+        doc: "receives events from Beats and other Lumberjack v2 senders",
+        example: r#"port => 5044"#,
+    },
+    Entry {
+        name: "tcp",
+        options: inputs::tcp::OPTIONS,
+        build: inputs::tcp::build,
+        doc: "reads events from TCP connections (server or client mode)",
+        example: r#"port => 5000"#,
+    },
+    Entry {
+        name: "udp",
+        options: inputs::udp::OPTIONS,
+        build: inputs::udp::build,
+        doc: "reads events from UDP datagrams",
+        example: r#"port => 5000"#,
+    },
+    Entry {
+        name: "syslog",
+        options: inputs::syslog::OPTIONS,
+        build: inputs::syslog::build,
+        doc: "receives RFC 3164 and RFC 5424 syslog messages over TCP and UDP",
+        example: r#"port => 5514"#,
+    },
+    Entry {
+        name: "http",
+        options: inputs::http::OPTIONS,
+        build: inputs::http::build,
+        doc: "receives events in HTTP requests",
+        example: r#"port => 8080"#,
+    },
 ];
 
 pub static FILTERS: &[Entry<FilterBuilder>] = &[

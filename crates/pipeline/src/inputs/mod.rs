@@ -1,11 +1,16 @@
 //! Inputs: where events enter the pipeline. One file (or folder) per input.
 
+pub mod beats;
 pub mod dead_letter_queue;
 pub mod file;
 pub mod generator;
+pub mod http;
 pub mod kafka;
 pub mod pipeline;
 pub mod stdin;
+pub mod syslog;
+pub mod tcp;
+pub mod udp;
 
 /// This host's name, as inputs record it.
 pub fn hostname() -> String {
