@@ -54,7 +54,7 @@ fn generator_to_null(c: &mut Criterion) {
                         batch_size: 125,
                         ..RunSettings::default()
                     },
-                );
+                ).expect("pipeline starts");
                 let stats = running.stats.clone();
                 running.wait().await;
                 assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
@@ -165,7 +165,7 @@ fn json_lines_round_trip(c: &mut Criterion) {
                         batch_size: 125,
                         ..RunSettings::default()
                     },
-                );
+                ).expect("pipeline starts");
                 let stats = running.stats.clone();
                 running.wait().await;
                 assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
@@ -229,7 +229,7 @@ fn pipeline_hops(c: &mut Criterion) {
                             ..BuildContext::default()
                         };
                         let p = compile(ast, &Registry::builtin(), &ctx).expect("compiles");
-                        running.push(RunningPipeline::start(p, &ctx, &settings));
+                        running.push(RunningPipeline::start(p, &ctx, &settings).expect("pipeline starts"));
                         if i > 0 {
                             while bus.lookup(&format!("hop{i}")).is_none() {
                                 tokio::task::yield_now().await;

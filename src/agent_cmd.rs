@@ -43,6 +43,10 @@ pub struct AgentArgs {
     /// Log level.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,
+    /// `queue.*`: with `--queue.type persisted` the agent's pipelines keep reading into
+    /// page files under `<path.data>/queue/<pipeline>/` while the outputs are down.
+    #[command(flatten)]
+    pub queue: crate::cli::QueueArgs,
 }
 
 fn run_args(a: &AgentArgs) -> RunArgs {
@@ -65,6 +69,7 @@ fn run_args(a: &AgentArgs) -> RunArgs {
         dlq_enable: true,
         dlq_max_bytes: 1 << 30,
         dlq_storage_policy: "drop_newer".into(),
+        queue: a.queue.clone(),
         ..RunArgs::default()
     }
 }

@@ -109,6 +109,9 @@ pub struct RunArgs {
         default_value = "drop_newer"
     )]
     pub dlq_storage_policy: String,
+    /// `queue.*`: the memory queue or the persisted one.
+    #[command(flatten)]
+    pub queue: QueueArgs,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
     pub log_level: String,
@@ -119,6 +122,89 @@ pub struct RunArgs {
     /// The flags given on the command line (clap ids): they win over logstash.yml.
     #[arg(skip)]
     pub explicit: Vec<String>,
+}
+
+/// The `queue.*` settings (also taken by `agent`), with Logstash's defaults.
+#[derive(Args, Debug, Clone)]
+pub struct QueueArgs {
+    /// The queue between inputs and workers: memory, or persisted (page files under
+    /// --path.queue; events survive a crash and outages of the outputs).
+    #[arg(long = "queue.type", value_name = "TYPE", default_value = "memory", value_parser = ["memory", "persisted"])]
+    pub queue_type: String,
+    /// Where persisted queues live [default: <path.data>/queue].
+    #[arg(long = "path.queue", value_name = "DIR")]
+    pub path_queue: Option<PathBuf>,
+    /// Size of one page file of the persisted queue (1024 based: 64mb).
+    #[arg(long = "queue.page_capacity", value_name = "SIZE", default_value = "64mb", value_parser = setting_size)]
+    pub queue_page_capacity: u64,
+    /// The persisted queue holds at most this much; inputs then wait.
+    #[arg(long = "queue.max_bytes", value_name = "SIZE", default_value = "1024mb", value_parser = setting_size)]
+    pub queue_max_bytes: u64,
+    /// The persisted queue holds at most this many events (0: no limit).
+    #[arg(long = "queue.max_events", value_name = "COUNT", default_value_t = 0)]
+    pub queue_max_events: u64,
+    /// Save the delivered position after this many acknowledgements (0: only by time).
+    #[arg(long = "queue.checkpoint.acks", value_name = "COUNT", default_value_t = 1024)]
+    pub queue_checkpoint_acks: u64,
+    /// fsync the page after this many written events (0: leave it to the OS).
+    #[arg(long = "queue.checkpoint.writes", value_name = "COUNT", default_value_t = 1024)]
+    pub queue_checkpoint_writes: u64,
+    /// Save the delivered position at least this often, in milliseconds.
+    #[arg(long = "queue.checkpoint.interval", value_name = "MS", default_value_t = 1000)]
+    pub queue_checkpoint_interval: u64,
+    /// On shutdown, deliver everything in the persisted queue before exiting.
+    #[arg(long = "queue.drain", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub queue_drain: bool,
+}
+
+impl Default for QueueArgs {
+    fn default() -> Self {
+        let d = logstash_mesos_pipeline::queue::QueueSettings::default();
+        QueueArgs {
+            queue_type: "memory".into(),
+            path_queue: None,
+            queue_page_capacity: d.page_capacity,
+            queue_max_bytes: d.max_bytes,
+            queue_max_events: d.max_events,
+            queue_checkpoint_acks: d.checkpoint_acks,
+            queue_checkpoint_writes: d.checkpoint_writes,
+            queue_checkpoint_interval: d.checkpoint_interval.as_millis() as u64,
+            queue_drain: d.drain,
+        }
+    }
+}
+
+impl QueueArgs {
+    /// The runner's settings; errors name the setting.
+    pub fn settings(&self) -> Result<logstash_mesos_pipeline::queue::QueueSettings, String> {
+        use logstash_mesos_pipeline::queue::{QueueSettings, QueueType};
+        let kind = match self.queue_type.as_str() {
+            "memory" => QueueType::Memory,
+            "persisted" => QueueType::Persisted,
+            other => return Err(format!("queue.type: expected memory or persisted, got {other:?}")),
+        };
+        let q = QueueSettings {
+            kind,
+            path: self.path_queue.clone(),
+            page_capacity: self.queue_page_capacity,
+            max_events: self.queue_max_events,
+            max_bytes: self.queue_max_bytes,
+            checkpoint_acks: self.queue_checkpoint_acks,
+            checkpoint_writes: self.queue_checkpoint_writes,
+            checkpoint_interval: std::time::Duration::from_millis(self.queue_checkpoint_interval),
+            drain: self.queue_drain,
+        };
+        if kind == QueueType::Persisted {
+            q.validate()?;
+        }
+        Ok(q)
+    }
+}
+
+/// A setting size as Logstash reads one (`64mb`, powers of 1024).
+fn setting_size(v: &str) -> Result<u64, String> {
+    logstash_mesos_pipeline::units::parse_setting_bytes(v)
+        .ok_or_else(|| format!("expected a size such as 1024mb, got {v:?}"))
 }
 
 impl RunArgs {

@@ -33,6 +33,7 @@ pub(crate) fn build_context(args: &RunArgs) -> Result<BuildContext, String> {
         ))
         }
     };
+    args.queue.settings()?;
     Ok(BuildContext {
         dead_letter_queue: DlqSettings {
             enable: args.dlq_enable,
@@ -304,6 +305,8 @@ pub(crate) fn run_settings(ctx: &BuildContext, args: &RunArgs) -> RunSettings {
         workers: ctx.workers,
         batch_size: ctx.batch_size,
         batch_delay: std::time::Duration::from_millis(args.batch_delay),
+        // Checked by `build_context` before anything runs.
+        queue: args.queue.settings().unwrap_or_default(),
     }
 }
 
@@ -349,7 +352,14 @@ where
                 return Ended::InvalidConfig;
             }
         };
-        let running = RunningPipeline::start(compiled, ctx, settings);
+        let running = match RunningPipeline::start(compiled, ctx, settings) {
+            Ok(r) => r,
+            Err(e) => {
+                // The persisted queue could not be opened: nothing was read.
+                eprintln!("error: pipeline {}: {e:#}", ctx.pipeline_id);
+                return Ended::InvalidConfig;
+            }
+        };
         let token = running.shutdown_token();
         let mut done = Box::pin(running.wait());
         let change = next(current.text().to_string());

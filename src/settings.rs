@@ -21,7 +21,6 @@ const IGNORED: &[&str] = &[
     "node.name",
     "path.logs",
     "path.plugins",
-    "path.queue",
     "path.dead_letter_queue",
     "log.format",
     "config.debug",
@@ -31,11 +30,8 @@ const IGNORED: &[&str] = &[
     "pipeline.plugin_classloaders",
     "pipeline.system",
     "pipeline.buffer.type",
-    "queue.page_capacity",
-    "queue.max_events",
-    "queue.max_bytes",
-    "queue.checkpoint.",
-    "queue.drain",
+    // Windows only in Logstash (retrying a checkpoint rename).
+    "queue.checkpoint.retry",
     "dead_letter_queue.flush_interval",
     "dead_letter_queue.retain.",
     "allow_superuser",
@@ -86,28 +82,13 @@ fn seconds(file: &Path, key: &str, v: &str) -> Result<u64, SettingsError> {
 /// A Logstash setting size (`1024mb`): its `ByteValue` counts kb, mb, gb, tb in powers of
 /// 1024 (unlike plugin options, whose `kB` is 1000).
 fn setting_bytes(file: &Path, key: &str, v: &str) -> Result<u64, SettingsError> {
-    let t = v.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let shift = match unit.trim() {
-        "" | "b" => 0,
-        "kb" => 10,
-        "mb" => 20,
-        "gb" => 30,
-        "tb" => 40,
-        _ => 64,
-    };
-    n.parse::<u64>()
-        .ok()
-        .filter(|_| shift < 64)
-        .and_then(|n| n.checked_mul(1u64 << shift))
-        .ok_or_else(|| {
-            bad(
-                file,
-                key,
-                format!("expected a size such as 1024mb, got {v:?}"),
-            )
-        })
+    logstash_mesos_pipeline::units::parse_setting_bytes(v).ok_or_else(|| {
+        bad(
+            file,
+            key,
+            format!("expected a size such as 1024mb, got {v:?}"),
+        )
+    })
 }
 
 /// Applies `flat` to `args`, except the settings in `keep` (given on the command line).
@@ -146,16 +127,17 @@ pub fn apply(
                 args.path_config.clear();
             }
             "queue.type" => match v.trim() {
-                "memory" => {}
-                "persisted" => {
-                    return Err(bad(
-                        file,
-                        key,
-                        "the persisted queue is not available in this build yet; use memory (the inputs that can replay - file, docker, mesos, kafka - lose nothing with it)",
-                    ))
-                }
+                t @ ("memory" | "persisted") => args.queue.queue_type = t.to_string(),
                 other => return Err(bad(file, key, format!("expected memory or persisted, got {other:?}"))),
             },
+            "path.queue" => args.queue.path_queue = Some(PathBuf::from(v)),
+            "queue.page_capacity" => args.queue.queue_page_capacity = setting_bytes(file, key, v)?,
+            "queue.max_bytes" => args.queue.queue_max_bytes = setting_bytes(file, key, v)?,
+            "queue.max_events" => args.queue.queue_max_events = parse(file, key, v, "a number of events")?,
+            "queue.checkpoint.acks" => args.queue.queue_checkpoint_acks = parse(file, key, v, "a number of events")?,
+            "queue.checkpoint.writes" => args.queue.queue_checkpoint_writes = parse(file, key, v, "a number of events")?,
+            "queue.checkpoint.interval" => args.queue.queue_checkpoint_interval = parse(file, key, v, "milliseconds")?,
+            "queue.drain" => args.queue.queue_drain = boolean(file, key, v)?,
             _ if IGNORED.iter().any(|p| key.starts_with(p)) => {
                 warnings.push(format!(
                     "{}: {key}: accepted and ignored (it does not apply to logstash-mesos)",
@@ -186,6 +168,15 @@ fn field_of(key: &str) -> Option<&'static str> {
         "log.level" => "log_level",
         "path.config" => "path_config",
         "config.string" => "config_string",
+        "queue.type" => "queue_type",
+        "path.queue" => "path_queue",
+        "queue.page_capacity" => "queue_page_capacity",
+        "queue.max_bytes" => "queue_max_bytes",
+        "queue.max_events" => "queue_max_events",
+        "queue.checkpoint.acks" => "queue_checkpoint_acks",
+        "queue.checkpoint.writes" => "queue_checkpoint_writes",
+        "queue.checkpoint.interval" => "queue_checkpoint_interval",
+        "queue.drain" => "queue_drain",
         _ => return None,
     })
 }

@@ -96,6 +96,16 @@ impl Event {
         e
     }
 
+    /// An event from its stored parts, exactly as they are (the persisted queue's
+    /// records): no `@timestamp` or `@version` is added, nothing is parsed.
+    pub fn from_parts(fields: Map, metadata: Map) -> Self {
+        Event {
+            fields,
+            metadata,
+            acks: Acks::None,
+        }
+    }
+
     /// The top-level fields (without `@metadata`).
     pub fn fields(&self) -> &Map {
         &self.fields

@@ -19,6 +19,7 @@ pub mod load;
 pub mod options;
 pub mod outputs;
 pub mod plugin;
+pub mod queue;
 pub mod registry;
 pub mod ruby;
 pub mod runner;

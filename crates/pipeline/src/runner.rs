@@ -3,9 +3,13 @@
 //! batch and wait until every output accepted it (back-pressure reaches the inputs through
 //! the full queue).
 //!
+//! With `queue.type: persisted` the queue between inputs and workers is the page files of
+//! `queue/` (inputs → writer → pages → reader → workers); otherwise a bounded channel.
+//!
 //! Shutdown: inputs stop (EOF or the shutdown token), their queue senders drop, workers
 //! drain what is queued through filters and outputs, then outputs close. Nothing already
-//! read is lost.
+//! read is lost (with the persisted queue and `queue.drain: false`, what is still on disk
+//! waits there for the next start).
 
 use crate::graph::{CompiledOutput, CompiledPipeline, Route, Step};
 use crate::input_context::InputContext;
@@ -209,16 +213,19 @@ pub struct RunningPipeline {
     outputs: Arc<Vec<CompiledOutput>>,
     /// The periodic flusher (only when a filter wants flushes) and its stop signal.
     flusher: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
+    /// The persisted queue, when the pipeline has one.
+    queue: Option<crate::queue::RunningQueue>,
     pub stats: Arc<Stats>,
 }
 
 impl RunningPipeline {
-    /// Starts inputs and workers on the current tokio runtime.
+    /// Starts inputs and workers on the current tokio runtime. Fails only when the
+    /// persisted queue cannot be opened (its directory unwritable or in use).
     pub fn start(
         p: CompiledPipeline,
         build: &BuildContext,
         settings: &RunSettings,
-    ) -> RunningPipeline {
+    ) -> anyhow::Result<RunningPipeline> {
         Self::start_with_flush_interval(p, build, settings, FLUSH_INTERVAL)
     }
 
@@ -228,7 +235,7 @@ impl RunningPipeline {
         build: &BuildContext,
         settings: &RunSettings,
         flush_interval: std::time::Duration,
-    ) -> RunningPipeline {
+    ) -> anyhow::Result<RunningPipeline> {
         let workers = settings.workers.max(1);
         let batch_size = settings.batch_size.max(1);
         let batch_delay = settings.batch_delay;
@@ -236,6 +243,16 @@ impl RunningPipeline {
         // workers process.
         let (tx, rx) = mpsc::channel::<Event>(2 * workers * batch_size);
         let shutdown = CancellationToken::new();
+        let (tx, queue) = match settings.queue.kind {
+            crate::queue::QueueType::Memory => (tx, None),
+            crate::queue::QueueType::Persisted => {
+                let dir = settings.queue.dir(&build.path_data, &build.pipeline_id);
+                let q = crate::queue::PersistedQueue::open(&dir, &settings.queue)?;
+                // The inputs' side stays small: the pages are the buffer.
+                let (input_tx, running) = q.start(tx, shutdown.clone(), batch_size.max(1024));
+                (input_tx, Some(running))
+            }
+        };
         let stats = Arc::new(Stats::default());
         let mut inputs = JoinSet::new();
         for ci in p.inputs {
@@ -284,7 +301,7 @@ impl RunningPipeline {
             ));
             (stop, task)
         });
-        RunningPipeline {
+        Ok(RunningPipeline {
             shutdown,
             inputs,
             workers: worker_tasks,
@@ -292,8 +309,9 @@ impl RunningPipeline {
             routes,
             outputs,
             flusher,
+            queue,
             stats,
-        }
+        })
     }
 
     /// Asks the inputs to stop; queued events still flow through to the outputs.
@@ -310,6 +328,9 @@ impl RunningPipeline {
     /// metrics), then closes the outputs.
     pub async fn wait(mut self) {
         while self.inputs.join_next().await.is_some() {}
+        if let Some(q) = self.queue.as_mut() {
+            q.wait_io().await;
+        }
         while let Some(r) = self.workers.join_next().await {
             if let Err(e) = r {
                 tracing::error!(error = %e, "a pipeline worker failed");
@@ -328,6 +349,10 @@ impl RunningPipeline {
         }
         for o in self.outputs.iter() {
             o.output.close().await;
+        }
+        // Last: the outputs' final acknowledgements are in the saved position.
+        if let Some(q) = self.queue.take() {
+            q.close().await;
         }
     }
 }

@@ -176,6 +176,8 @@ pub struct RunSettings {
     /// How long a worker, once it holds one event, waits for the batch to fill before it
     /// dispatches an undersized batch (`pipeline.batch.delay`, Logstash's default 50 ms).
     pub batch_delay: std::time::Duration,
+    /// `queue.*`: the memory queue, or the persisted one (`queue/`).
+    pub queue: crate::queue::QueueSettings,
 }
 
 impl Default for RunSettings {
@@ -184,6 +186,7 @@ impl Default for RunSettings {
             workers: 1,
             batch_size: 125,
             batch_delay: std::time::Duration::from_millis(50),
+            queue: crate::queue::QueueSettings::default(),
         }
     }
 }

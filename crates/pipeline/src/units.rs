@@ -54,3 +54,20 @@ pub fn parse_bytes(s: &str) -> Option<usize> {
     let bytes = n * mult;
     (bytes.is_finite() && bytes >= 0.0 && bytes < usize::MAX as f64).then_some(bytes as usize)
 }
+
+/// Parses a Logstash *setting* size (`queue.max_bytes: 1024mb`): its `ByteValue` counts
+/// kb, mb, gb, tb in powers of 1024 (unlike plugin options, whose `kB` is 1000).
+pub fn parse_setting_bytes(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let shift = match unit.trim() {
+        "" | "b" => 0,
+        "kb" => 10,
+        "mb" => 20,
+        "gb" => 30,
+        "tb" => 40,
+        _ => return None,
+    };
+    n.parse::<u64>().ok()?.checked_mul(1u64 << shift)
+}

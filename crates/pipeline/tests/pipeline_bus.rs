@@ -107,7 +107,7 @@ fn downstream(bus: &PipelineBus, id: &str, address: &str, out: Gated) -> Running
         }],
         routes: vec![Route::Output(0)],
     };
-    RunningPipeline::start(p, &c, &settings())
+    RunningPipeline::start(p, &c, &settings()).expect("pipeline starts")
 }
 
 /// The upstream pipeline: `Source` of `n` events → a `pipeline` output to `send_to`.
@@ -146,7 +146,7 @@ fn upstream(
         },
         &up_ctx,
         &settings(),
-    )
+    ).expect("pipeline starts")
 }
 
 async fn eventually(what: &str, f: impl Fn() -> bool) {
