@@ -2,7 +2,8 @@
 //! decoded → pipeline → json_lines bytes encoded (what `stdin { codec => json_lines }` →
 //! `stdout { codec => json_lines }` does, minus the pipes), and the same generator → null
 //! through a chain of one, two and three pipelines joined by the `pipeline` output and
-//! input (the cost of a hop).
+//! input (the cost of a hop), and generator → null with the memory queue against the
+//! persisted one (pages on disk: the cost of `queue.type: persisted`, in events and MiB/s).
 
 // The binary runs on mimalloc; measure with the same allocator.
 #[global_allocator]
@@ -255,10 +256,90 @@ fn pipeline_hops(c: &mut Criterion) {
     g.finish();
 }
 
+
+/// generator → null, memory queue against persisted (page files in a temp dir, default
+/// checkpoint settings). Throughput in bytes is the records' size on disk.
+fn queue_cost(c: &mut Criterion) {
+    use logstash_mesos_pipeline::queue::{QueueSettings, QueueType};
+    let rt = runtime();
+    let message = "127.0.0.1 - - [11/Dec/2013:00:01:45 -0800] \\\"GET /xampp/status.php HTTP/1.1\\\" 200 3891";
+    let text = format!("input {{ generator {{ count => {EVENTS} message => \"{message}\" }} }} output {{ null {{}} }}");
+    let sources = Sources::from_string("bench.conf", &text);
+    let ast = parse(&sources, &ParseOptions::default()).expect("valid config");
+    let sample = {
+        let mut e = Event::from_message(message.replace('\\', ""));
+        e.set(&logstash_mesos_core::FieldRef::parse("[host][hostname]").expect("ref"), "bench-host".into()).expect("set");
+        e.set(&logstash_mesos_core::FieldRef::parse("[event][sequence]").expect("ref"), logstash_mesos_core::Value::Integer(12345)).expect("set");
+        let mut b = Vec::new();
+        logstash_mesos_pipeline::queue::record::encode(1, &e, &mut b);
+        b.len() as u64
+    };
+    let mut g = c.benchmark_group("queue");
+    g.sample_size(10);
+    for (name, kind) in [("memory", QueueType::Memory), ("persisted", QueueType::Persisted)] {
+        g.throughput(Throughput::Elements(EVENTS as u64));
+        g.bench_function(format!("generator_to_null_{name}"), |b| {
+            b.iter(|| {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let ctx = BuildContext {
+                    workers: 1,
+                    path_data: dir.path().to_path_buf(),
+                    ..BuildContext::default()
+                };
+                rt.block_on(async {
+                    let p = compile(&ast, &Registry::builtin(), &ctx).expect("compiles");
+                    let running = RunningPipeline::start(
+                        p,
+                        &ctx,
+                        &RunSettings {
+                            workers: 1,
+                            batch_size: 125,
+                            queue: QueueSettings { kind, ..QueueSettings::default() },
+                            ..RunSettings::default()
+                        },
+                    )
+                    .expect("pipeline starts");
+                    let stats = running.stats.clone();
+                    running.wait().await;
+                    assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
+                })
+            })
+        });
+    }
+    g.throughput(Throughput::Bytes(sample * EVENTS as u64));
+    g.bench_function("persisted_write_bytes", |b| {
+        b.iter(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let ctx = BuildContext {
+                workers: 1,
+                path_data: dir.path().to_path_buf(),
+                ..BuildContext::default()
+            };
+            rt.block_on(async {
+                let p = compile(&ast, &Registry::builtin(), &ctx).expect("compiles");
+                let running = RunningPipeline::start(
+                    p,
+                    &ctx,
+                    &RunSettings {
+                        workers: 1,
+                        batch_size: 125,
+                        queue: QueueSettings { kind: QueueType::Persisted, ..QueueSettings::default() },
+                        ..RunSettings::default()
+                    },
+                )
+                .expect("pipeline starts");
+                running.wait().await;
+            })
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     generator_to_null,
     json_lines_round_trip,
-    pipeline_hops
+    pipeline_hops,
+    queue_cost
 );
 criterion_main!(benches);

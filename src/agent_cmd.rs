@@ -333,6 +333,9 @@ async fn run_async(a: AgentArgs) -> Result<i32> {
         docker_host: a.agent.docker_host.clone(),
         mesos_agent_id: a.agent.mesos_agent_id.clone(),
         mesos_agent: a.agent.mesos_agent.clone(),
+        senders: logstash_mesos_pipeline::net::sender::Senders(Some(
+            logstash_mesos_agent::mesos::senders::for_node(a.agent.mesos_agent.as_deref()),
+        )),
     };
     let plugins = logstash_mesos_agent::plugins::registry();
     std::fs::create_dir_all(args.path_data.join("agent"))

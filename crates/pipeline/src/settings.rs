@@ -68,6 +68,9 @@ pub struct NodeSettings {
     /// `--mesos-agent`: the local Mesos agent the `mesos` input reads when its config
     /// names none.
     pub mesos_agent: Option<String>,
+    /// The Mesos tasks behind sender addresses (filled by the agent; network inputs add
+    /// `[mesos][task]` fields with it).
+    pub senders: crate::net::sender::Senders,
 }
 
 /// `dead_letter_queue.enable`, `dead_letter_queue.max_bytes`, `dead_letter_queue.storage_policy`.

@@ -35,6 +35,8 @@ pub enum ApiError {
 #[serde(default)]
 pub struct State {
     pub id: String,
+    /// `slave(1)@<ip>:<port>`: the agent's own address.
+    pub pid: String,
     pub hostname: String,
     pub flags: Flags,
     pub frameworks: Vec<Framework>,
@@ -118,6 +120,20 @@ pub struct Status {
 #[serde(default)]
 pub struct ContainerStatus {
     pub container_id: Option<ContainerId>,
+    /// The container's addresses (bridge and user networks; the agent's IP otherwise).
+    pub network_infos: Vec<NetworkInfo>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NetworkInfo {
+    pub ip_addresses: Vec<IpAddress>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct IpAddress {
+    pub ip_address: Option<String>,
 }
 
 /// A container id; nested containers (task-group tasks) carry their parent chain.

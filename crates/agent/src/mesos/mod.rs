@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod select;
+pub mod senders;
 pub mod tail;
 
 use crate::checkpoint::{Checkpoints, Lag, Store};
