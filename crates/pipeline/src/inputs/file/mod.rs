@@ -6,8 +6,9 @@
 //!
 //! Events carry `message`, `[host][name]`/`[log][file][path]` (ECS) or `host`/`path`
 //! (ECS disabled), `[@metadata][path]`, `[@metadata][host]` and a deterministic
-//! `[@metadata][_id]` (host + file identity + offset) so replays overwrite in
-//! Elasticsearch instead of duplicating.
+//! `[@metadata][_id]` (host + the file's first bytes + offset: content, not inode) so
+//! replays overwrite in Elasticsearch instead of duplicating, also when a line is read
+//! again from a copytruncate copy (see `identity`).
 
 mod discover;
 mod identity;

@@ -1,19 +1,24 @@
 //! Tail reading: the synchronous [`Watcher`] the input polls on a blocking thread.
 //!
-//! Each watched file is identified by device + inode (confirmed by a fingerprint). Lines
-//! are read with positional reads from an open descriptor, so a file renamed away keeps
-//! being read to its end; a file whose size shrinks or whose first bytes change
-//! (copytruncate) restarts at 0; a new file at a watched path is read from its beginning.
-//! Every line gets an [`Ack`] whose token is the line's end offset; [`LineAcks`] advances
-//! the checkpoint only past contiguous delivered lines.
+//! What is tracked is a *generation*: one content stream, read from a file found by its
+//! device and inode and recognised by its first bytes (see [`super::identity`]). Lines are read
+//! with positional reads from an open descriptor, so a file renamed away keeps being read
+//! to its end. A file whose size shrinks or whose first bytes change (copytruncate) ends
+//! its generation there: the generation goes on in the copy when one is watched (a file
+//! whose first bytes are the generation's, past what was read), and the truncated file
+//! starts a new generation at 0. A file found later that holds a generation's content (a
+//! copy, after a restart too, through the sincedb) continues that generation or, when it
+//! holds nothing unread, is only remembered. Every line gets an [`Ack`] whose token is
+//! the line's end offset; [`LineAcks`] advances the checkpoint only past contiguous
+//! delivered lines.
 
 use super::discover::Globs;
-use super::identity::{event_id, FileId, Fingerprint};
+use super::identity::{event_id, new_generation, FileId, Fingerprint, Head};
 use super::sincedb::{Entry, SinceDb};
 use crate::framing::LineSplitter;
 use crate::plugin::Codec;
 use logstash_mesos_core::{Ack, Acks, Event, FieldRef, SharedDelivery, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
@@ -66,13 +71,17 @@ fn committed(acks: &LineAcks) -> u64 {
     acks.lock().committed().copied().unwrap_or(0)
 }
 
-/// One watched file.
+/// One generation being read (see the module doc).
 struct Tracked {
+    /// The file it is read from now (a copy after copytruncate).
     path: PathBuf,
     id: FileId,
     file: Option<File>,
-    fingerprint: Fingerprint,
     generation: u64,
+    /// Its first bytes as far as read: recognise it in copies, key its event ids.
+    head: Head,
+    /// Of `head`.
+    fingerprint: Fingerprint,
     /// Next byte to read.
     read_pos: u64,
     /// Cuts what was read into lines; holds a line still being written.
@@ -81,6 +90,9 @@ struct Tracked {
     codec: Box<dyn Codec>,
     last_activity: Instant,
     last_size: u64,
+    /// The modification time with `last_size`: a file rewritten to the same size
+    /// (copytruncate of equally long content) still changes it.
+    last_mtime: Option<SystemTime>,
     /// The path no longer leads to this file: read it to its end, then let go.
     rotated: bool,
     /// Done with (closed after rotation): dropped once every ack settled.
@@ -96,7 +108,12 @@ pub struct Watcher {
     /// The input's codec; each file decodes with its own clone.
     codec: Box<dyn Codec>,
     db: SinceDb,
-    files: BTreeMap<FileId, Tracked>,
+    /// By generation.
+    files: BTreeMap<u64, Tracked>,
+    /// Files holding only content of a generation read elsewhere (copies), with their
+    /// size and modification time when seen: not read while they keep them. (The time
+    /// tells a new copy from an old one deleted in between whose inode it reuses.)
+    copies: HashMap<FileId, (u64, Option<SystemTime>)>,
     discovered_once: bool,
     last_discover: Option<Instant>,
     last_db_write: Instant,
@@ -123,6 +140,7 @@ impl Watcher {
             codec,
             db,
             files: BTreeMap::new(),
+            copies: HashMap::new(),
             discovered_once: false,
             last_discover: None,
             last_db_write: Instant::now(),
@@ -157,7 +175,7 @@ impl Watcher {
         if due || self.rediscover {
             self.discover();
         }
-        let mut ids: Vec<FileId> = self.files.keys().copied().collect();
+        let mut ids: Vec<u64> = self.files.keys().copied().collect();
         // Start with a different file each round so a busy file cannot starve the others.
         if !ids.is_empty() {
             self.round = self.round.wrapping_add(1);
@@ -170,10 +188,27 @@ impl Watcher {
                 more = true;
                 break;
             }
-            more |= self.service(id, out, max_events);
+            match self.service(id, out, max_events) {
+                Serviced::Read { more: m } => more |= m,
+                Serviced::Truncated => {
+                    self.truncated(id, out);
+                    more = true;
+                }
+            }
         }
-        self.files
-            .retain(|_, t| !(t.finished && t.acks.lock().outstanding() == 0));
+        // Generations let go of: their final position first.
+        let done: Vec<u64> = self
+            .files
+            .iter()
+            .filter(|(_, t)| t.finished && t.acks.lock().outstanding() == 0)
+            .map(|(g, _)| *g)
+            .collect();
+        let now = unix_now();
+        for g in done {
+            if let Some(t) = self.files.remove(&g) {
+                self.db.put(entry_of(&t, now));
+            }
+        }
         if self.last_db_write.elapsed() >= self.settings.sincedb_write_interval {
             self.checkpoint();
         }
@@ -189,14 +224,7 @@ impl Watcher {
     pub fn checkpoint(&mut self) {
         let now = unix_now();
         for t in self.files.values() {
-            self.db.put(Entry {
-                id: t.id,
-                fingerprint: t.fingerprint,
-                generation: t.generation,
-                position: committed(&t.acks),
-                path: t.path.clone(),
-                last_active: now,
-            });
+            self.db.put(entry_of(t, now));
         }
         self.db
             .clean(now - self.settings.sincedb_clean_after.as_secs() as i64);
@@ -210,12 +238,27 @@ impl Watcher {
         self.files.values().filter(|t| t.file.is_some()).count()
     }
 
+    /// The generation being read from the file `id`, if any.
+    fn reading(&self, id: FileId) -> Option<u64> {
+        self.files
+            .iter()
+            .find(|(_, t)| t.id == id && !t.finished)
+            .map(|(g, _)| *g)
+    }
+
     fn discover(&mut self) {
         self.last_discover = Some(Instant::now());
         self.rediscover = false;
         let first = !self.discovered_once;
         self.discovered_once = true;
-        for found in self.settings.globs.discover() {
+        let mut found_all = self.settings.globs.discover();
+        // Files a generation was last read from come first: when a copy and its original
+        // are both found after a restart, the original goes on being read.
+        found_all.sort_by_key(|f| !self.db.knows_file(FileId::of(&f.meta)));
+        let present: std::collections::HashSet<FileId> =
+            found_all.iter().map(|f| FileId::of(&f.meta)).collect();
+        self.copies.retain(|id, _| present.contains(id));
+        for found in found_all {
             let id = FileId::of(&found.meta);
             if self.completed.contains(&id) {
                 continue;
@@ -225,14 +268,19 @@ impl Watcher {
                 self.completed.insert(id);
                 continue;
             }
-            if let Some(t) = self.files.get_mut(&id) {
+            if let Some(g) = self.reading(id) {
                 // Renamed to another watched name, or back: keep reading where we are.
-                if !t.finished {
+                if let Some(t) = self.files.get_mut(&g) {
                     t.path = found.path;
                     t.rotated = false;
                 }
                 continue;
             }
+            if self.copies.get(&id) == Some(&(found.meta.len(), found.meta.modified().ok())) {
+                continue;
+            }
+            // A copy that changed (truncated, written to) is looked at again.
+            self.copies.remove(&id);
             for t in self.files.values_mut() {
                 if t.path == found.path {
                     t.rotated = true;
@@ -246,8 +294,24 @@ impl Watcher {
                 continue;
             }
             match self.start(found.path.clone(), id, &found.meta, first) {
-                Ok(t) => {
-                    self.files.insert(id, t);
+                Ok(Started::Tracked(t)) => {
+                    self.files.insert(t.generation, *t);
+                }
+                Ok(Started::Copy(size, mtime)) => {
+                    self.copies.insert(id, (size, mtime));
+                }
+                Ok(Started::Continues(g, file, size)) => {
+                    if let Some(t) = self.files.get_mut(&g) {
+                        tracing::info!(generation = g, path = %found.path.display(), position = t.read_pos, "reading a truncated file's rest from its copy");
+                        t.file = Some(file);
+                        t.id = id;
+                        t.path = found.path.clone();
+                        t.finished = false;
+                        t.rotated = true;
+                        t.last_size = size;
+                        t.last_mtime = None;
+                        t.last_activity = Instant::now();
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(path = %found.path.display(), error = %e, "cannot open file")
@@ -266,63 +330,176 @@ impl Watcher {
         })
     }
 
-    /// Opens a newly found file and decides where reading starts.
+    /// Opens a newly found file and decides what it is: a generation to read (new, or one
+    /// it continues: checkpointed, or let go of after a truncation), or a copy holding
+    /// nothing unread.
     fn start(
         &self,
         path: PathBuf,
         id: FileId,
         meta: &std::fs::Metadata,
         first: bool,
-    ) -> std::io::Result<Tracked> {
+    ) -> std::io::Result<Started> {
         let file = File::open(&path)?;
-        let size = file.metadata()?.len();
-        let ignored = self.too_old(meta);
-        let (pos, fingerprint, generation) = match self.db.get(id) {
-            Some(e) if e.fingerprint.matches(&file, size)? => {
-                if e.position > size {
-                    (0, Fingerprint::take(&file, size)?, e.generation + 1)
-                } else if e.fingerprint.len == 0 {
-                    (e.position, Fingerprint::take(&file, size)?, e.generation)
-                } else {
-                    (e.position, e.fingerprint, e.generation)
-                }
+        let fmeta = file.metadata()?;
+        let (size, mtime) = (fmeta.len(), fmeta.modified().ok());
+        let head = Head::read(&file, size)?;
+        // Read mode reads (and completes) every file it is given, as Logstash does: a
+        // file dropped again is read again, not taken for a copy (its lines keep their
+        // ids, so Elasticsearch overwrites them).
+        let tail = self.settings.read.is_none();
+        // A generation tracked now whose content this file starts with: a copy.
+        let tracked = self
+            .files
+            .iter()
+            .filter(|(_, t)| tail && head.continues(&t.fingerprint))
+            .max_by_key(|(_, t)| (t.fingerprint.len, !t.finished));
+        if let Some((g, t)) = tracked {
+            if t.finished && size > t.read_pos {
+                return Ok(Started::Continues(*g, file, size));
             }
-            // Our inode, other content: rewritten while we were away; read it all.
-            Some(e) => (0, Fingerprint::take(&file, size)?, e.generation + 1),
+            return Ok(Started::Copy(size, mtime));
+        }
+        // A checkpointed generation (an earlier run's, or one let go of).
+        let entry = self
+            .db
+            .entries
+            .values()
+            .filter(|e| (tail || e.id == id) && head.continues(&e.fingerprint))
+            .max_by_key(|e| (e.fingerprint.len, e.id == id, e.last_active));
+        let ignored = self.too_old(meta);
+        let (generation, pos) = match entry {
+            // Its own file, grown or as it was.
+            Some(e) if e.id == id && size >= e.position => (e.generation, e.position),
+            // Its own file, shorter but starting the same: truncated and rewritten.
+            Some(e) if e.id == id => (new_generation(), 0),
+            // A copy with a rest not read yet (copytruncate while we were away).
+            Some(e) if size > e.position => (e.generation, e.position),
+            // A copy of what was read.
+            Some(_) => return Ok(Started::Copy(size, mtime)),
+            // Our file, other content: rewritten while we were away; read it all.
+            None if self.db.knows_file(id) => (new_generation(), 0),
             None if ignored
                 || (first && self.settings.start_at_end && self.settings.read.is_none()) =>
             {
-                (size, Fingerprint::take(&file, size)?, 0)
+                (new_generation(), size)
             }
-            None => (0, Fingerprint::take(&file, size)?, 0),
+            None => (new_generation(), 0),
         };
         tracing::debug!(path = %path.display(), position = pos, "watching file");
-        Ok(Tracked {
+        Ok(Started::Tracked(Box::new(
+            self.track(path, id, file, generation, head, pos, size),
+        )))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn track(
+        &self,
+        path: PathBuf,
+        id: FileId,
+        file: File,
+        generation: u64,
+        head: Head,
+        pos: u64,
+        size: u64,
+    ) -> Tracked {
+        Tracked {
             path,
             id,
             file: Some(file),
-            fingerprint,
             generation,
+            fingerprint: head.fingerprint(),
+            head,
             read_pos: pos,
             lines: LineSplitter::new(&self.settings.delimiter, pos),
             acks: LineAcks::new(Some(pos)),
             codec: self.codec.clone_box(),
             last_activity: Instant::now(),
             last_size: size,
+            last_mtime: None,
             rotated: false,
             finished: false,
             drained: false,
-        })
+        }
+    }
+
+    /// The file generation `g` was read from was truncated or rewritten: `g` goes on in
+    /// its copy when one is watched (copytruncate), else ends; the file starts a new
+    /// generation at 0.
+    fn truncated(&mut self, g: u64, out: &mut Vec<Event>) {
+        let settings = self.settings.clone();
+        let Some(t) = self.files.get(&g) else {
+            return;
+        };
+        let (old_id, read_pos, fp) = (t.id, t.read_pos, t.fingerprint);
+        // The copy: a watched file, read for no other generation, whose first bytes are
+        // this generation's, longer than what was read. Copytruncate copies before it
+        // truncates, so the copy is there by now.
+        let mut copy = None;
+        let candidates = if settings.read.is_none() {
+            settings.globs.discover()
+        } else {
+            Vec::new()
+        };
+        for found in candidates {
+            let id = FileId::of(&found.meta);
+            if id == old_id || self.reading(id).is_some() || found.meta.len() <= read_pos {
+                continue;
+            }
+            let Ok(file) = File::open(&found.path) else {
+                continue;
+            };
+            let size = found.meta.len();
+            if Head::read(&file, size).is_ok_and(|h| h.continues(&fp)) {
+                copy = Some((found.path, id, file, size));
+                break;
+            }
+        }
+        let Some(t) = self.files.get_mut(&g) else {
+            return;
+        };
+        let old = t.file.take();
+        let path = t.path.clone();
+        match copy {
+            Some((cpath, cid, file, size)) => {
+                tracing::info!(path = %path.display(), copy = %cpath.display(), position = read_pos, "file truncated (copytruncate); reading the rest from its copy");
+                t.file = Some(file);
+                t.id = cid;
+                t.path = cpath;
+                t.rotated = true;
+                t.last_size = size;
+                t.last_mtime = None;
+                self.copies.remove(&cid);
+            }
+            None => {
+                tracing::info!(path = %path.display(), "file truncated or rewritten; reading it from the start");
+                let start = out.len();
+                t.codec.flush(out);
+                decorate_all(&settings, t, &mut out[start..]);
+                t.finished = true;
+            }
+        }
+        let Some(file) = old else {
+            return;
+        };
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        match Head::read(&file, size) {
+            Ok(head) => {
+                let t = self.track(path, old_id, file, new_generation(), head, 0, size);
+                self.files.insert(t.generation, t);
+            }
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot read file"),
+        }
     }
 
     /// Checks one file for rotation/truncation and reads its new lines.
-    fn service(&mut self, id: FileId, out: &mut Vec<Event>, max_events: usize) -> bool {
+    fn service(&mut self, g: u64, out: &mut Vec<Event>, max_events: usize) -> Serviced {
         let settings = self.settings.clone();
-        let Some(t) = self.files.get_mut(&id) else {
-            return false;
+        let Some(t) = self.files.get_mut(&g) else {
+            return Serviced::Read { more: false };
         };
         if t.finished {
-            return false;
+            return Serviced::Read { more: false };
         }
         if t.drained {
             if let Some(read) = &settings.read {
@@ -332,10 +509,10 @@ impl Watcher {
                 };
                 if delivered {
                     complete(read, t);
-                    self.completed.insert(id);
+                    self.completed.insert(t.id);
                 }
             }
-            return false;
+            return Serviced::Read { more: false };
         }
         if !t.rotated {
             match std::fs::metadata(&t.path) {
@@ -360,33 +537,24 @@ impl Watcher {
             if t.rotated {
                 t.finished = true;
             }
-            return false;
+            return Serviced::Read { more: false };
         };
         let meta = match file.metadata() {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(path = %t.path.display(), error = %e, "cannot stat open file");
-                return false;
+                return Serviced::Read { more: false };
             }
         };
         let size = meta.len();
-        let rewritten = size != t.last_size && !t.fingerprint.matches(file, size).unwrap_or(true);
+        let mtime = meta.modified().ok();
+        let changed = size != t.last_size || mtime != t.last_mtime;
+        let rewritten = changed && !t.fingerprint.matches(file, size).unwrap_or(true);
         if size < t.read_pos || rewritten {
-            tracing::info!(path = %t.path.display(), "file truncated or rewritten; reading it from the start");
-            let start = out.len();
-            t.codec.flush(out);
-            decorate_all(&settings, t, &mut out[start..]);
-            t.generation += 1;
-            t.read_pos = 0;
-            t.lines.reset(0);
-            t.acks = LineAcks::new(Some(0));
-            t.fingerprint = Fingerprint::take(file, size).unwrap_or(Fingerprint::EMPTY);
-        } else if t.fingerprint.len == 0 && size > 0 && t.read_pos == 0 {
-            // First data in a file that was empty when found: fingerprint it now, before
-            // any event id is derived from it.
-            t.fingerprint = Fingerprint::take(file, size).unwrap_or(Fingerprint::EMPTY);
+            return Serviced::Truncated;
         }
         t.last_size = size;
+        t.last_mtime = mtime;
         let more = read_lines(&settings, t, &mut self.buf, out, max_events);
         let start = out.len();
         t.codec.flush_expired(out);
@@ -404,7 +572,7 @@ impl Watcher {
             t.codec.flush(out);
             decorate_all(&settings, t, &mut out[first..]);
             t.drained = true;
-            return false;
+            return Serviced::Read { more: false };
         }
         if at_eof && !more {
             if t.rotated && (meta.nlink() == 0 || settings.close_older.is_some_and(|c| idle >= c)) {
@@ -418,7 +586,36 @@ impl Watcher {
                 t.file = None;
             }
         }
-        more
+        Serviced::Read { more }
+    }
+}
+
+/// What [`Watcher::start`] makes of a file found.
+enum Started {
+    Tracked(Box<Tracked>),
+    /// Holds only content read (or being read) from another file; its size and mtime.
+    Copy(u64, Option<SystemTime>),
+    /// Continues this generation, let go of after its file was truncated: its rest.
+    Continues(u64, File, u64),
+}
+
+/// What servicing a generation found.
+enum Serviced {
+    Read {
+        more: bool,
+    },
+    /// Its file was truncated or rewritten: see [`Watcher::truncated`].
+    Truncated,
+}
+
+fn entry_of(t: &Tracked, now: i64) -> Entry {
+    Entry {
+        generation: t.generation,
+        id: t.id,
+        fingerprint: t.fingerprint,
+        position: committed(&t.acks),
+        path: t.path.clone(),
+        last_active: now,
     }
 }
 
@@ -473,6 +670,11 @@ fn read_lines(
                 return false;
             }
         };
+        if !t.head.is_full() {
+            // Before any line of these bytes gets its id from the head.
+            t.head.absorb(t.read_pos, &buf[..n]);
+            t.fingerprint = t.head.fingerprint();
+        }
         t.read_pos += n as u64;
         t.last_activity = Instant::now();
         t.lines.push(&buf[..n], &mut lines);
@@ -521,7 +723,7 @@ fn decorate_all(settings: &Settings, t: &Tracked, events: &mut [Event]) {
         meta.insert("path", Value::from(path.as_str()));
         meta.insert("host", Value::from(settings.host.as_str()));
         if let Some(first) = first_token(e.acks()) {
-            let id = event_id(&settings.host, t.id, t.fingerprint, t.generation, first);
+            let id = event_id(&settings.host, t.head.key(first), first);
             e.metadata_mut().insert("_id", Value::String(id));
         }
         if !e.contains(&host_field) {

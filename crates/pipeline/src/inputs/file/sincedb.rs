@@ -1,4 +1,7 @@
-//! The sincedb: where reading of each file resumes, keyed by file identity.
+//! The sincedb: where reading of each generation (one content stream, see
+//! [`super::identity`]) resumes. An entry names the file it was last read from and the
+//! fingerprint of its first bytes, so after a restart a file is resumed by inode, and a
+//! copy (copytruncate's `app.log.1`, a new inode) by content.
 //!
 //! ## Design constraints
 //! - Positions only ever cover acknowledged lines (the reader's ack tracker decides), so a
@@ -15,14 +18,17 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// One file's checkpoint.
+/// One generation's checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
-    pub id: FileId,
-    pub fingerprint: Fingerprint,
-    /// Bumped each time the file was truncated (copytruncate): part of event ids.
+    /// Names the generation (follows its content into copies). Files of earlier versions
+    /// have none: one is made up from the file id on load.
     #[serde(default)]
     pub generation: u64,
+    /// The file it was last read from.
+    pub id: FileId,
+    /// Its first bytes, as far as seen.
+    pub fingerprint: Fingerprint,
     /// Byte offset up to which every line was delivered.
     pub position: u64,
     /// The last path the file was seen at (informational).
@@ -43,7 +49,8 @@ enum OnDisk {
 pub struct SinceDb {
     /// `None`: persistence disabled (`/dev/null`).
     path: Option<PathBuf>,
-    pub entries: HashMap<FileId, Entry>,
+    /// By generation.
+    pub entries: HashMap<u64, Entry>,
 }
 
 impl SinceDb {
@@ -62,7 +69,12 @@ impl SinceDb {
         };
         match state_file::load::<OnDisk>(path, 1) {
             Ok(Some(OnDisk::V1 { entries })) => {
-                db.entries = entries.into_iter().map(|e| (e.id, e)).collect()
+                for mut e in entries {
+                    if e.generation == 0 || db.entries.contains_key(&e.generation) {
+                        e.generation = super::identity::new_generation();
+                    }
+                    db.entries.insert(e.generation, e);
+                }
             }
             Ok(None) => {}
             Err(e @ StateFileError::Io { .. }) => {
@@ -76,12 +88,18 @@ impl SinceDb {
         db
     }
 
-    pub fn get(&self, id: FileId) -> Option<&Entry> {
-        self.entries.get(&id)
+    #[cfg(test)]
+    pub fn get(&self, generation: u64) -> Option<&Entry> {
+        self.entries.get(&generation)
+    }
+
+    /// Whether some generation was last read from the file `id`.
+    pub fn knows_file(&self, id: FileId) -> bool {
+        self.entries.values().any(|e| e.id == id)
     }
 
     pub fn put(&mut self, entry: Entry) {
-        self.entries.insert(entry.id, entry);
+        self.entries.insert(entry.generation, entry);
     }
 
     /// Drops entries inactive since before `cutoff` (unix seconds).
@@ -95,7 +113,7 @@ impl SinceDb {
             return Ok(());
         };
         let mut entries: Vec<&Entry> = self.entries.values().collect();
-        entries.sort_by_key(|e| e.id);
+        entries.sort_by_key(|e| (e.id, e.generation));
         let doc = OnDisk::V1 {
             entries: entries.into_iter().cloned().collect(),
         };
@@ -111,7 +129,7 @@ mod tests {
         Entry {
             id: FileId { dev: 1, ino },
             fingerprint: Fingerprint { len: 4, hash: 9 },
-            generation: 0,
+            generation: ino * 10,
             position,
             path: PathBuf::from("/var/log/a.log"),
             last_active: 100,
@@ -129,7 +147,9 @@ mod tests {
         let text = std::fs::read_to_string(&p).expect("read");
         assert!(text.contains("\"version\": \"1\""), "{text}");
         let again = SinceDb::open(&p);
-        assert_eq!(again.get(FileId { dev: 1, ino: 5 }), Some(&entry(5, 42)));
+        assert_eq!(again.get(50), Some(&entry(5, 42)));
+        assert!(again.knows_file(FileId { dev: 1, ino: 5 }));
+        assert!(!again.knows_file(FileId { dev: 1, ino: 6 }));
     }
 
     #[test]
@@ -156,6 +176,27 @@ mod tests {
         db.save().expect("no-op");
         db.clean(200);
         assert_eq!(db.entries.len(), 1);
-        assert!(db.get(FileId { dev: 1, ino: 2 }).is_some());
+        assert!(db.get(20).is_some());
+    }
+
+    #[test]
+    fn entries_of_earlier_versions_get_generations() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join(".sincedb");
+        // As written before generations named entries (one per inode, `generation` a
+        // truncation counter, 0 mostly).
+        std::fs::write(
+            &p,
+            br#"{"version":"1","entries":[
+              {"id":{"dev":1,"ino":2},"fingerprint":{"len":4,"hash":9},"generation":0,"position":7,"path":"/a","last_active":1},
+              {"id":{"dev":1,"ino":3},"fingerprint":{"len":4,"hash":8},"generation":0,"position":9,"path":"/b","last_active":1}]}"#,
+        )
+        .expect("write");
+        let db = SinceDb::open(&p);
+        assert_eq!(db.entries.len(), 2, "both kept, under distinct generations");
+        assert!(db.entries.keys().all(|g| *g != 0));
+        assert!(
+            db.knows_file(FileId { dev: 1, ino: 2 }) && db.knows_file(FileId { dev: 1, ino: 3 })
+        );
     }
 }

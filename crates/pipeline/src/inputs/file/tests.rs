@@ -88,8 +88,12 @@ fn beginning(a: Args) -> Args {
 }
 
 fn start(args: &Args) -> Running {
+    start_with_queue(args, 1000)
+}
+
+fn start_with_queue(args: &Args, capacity: usize) -> Running {
     let input = build(args, &BuildContext::default()).expect("valid config");
-    let (ctx, rx) = InputContext::for_test(1000);
+    let (ctx, rx) = InputContext::for_test(capacity);
     let handle = tokio::spawn(input.run(ctx.clone()));
     Running { ctx, rx, handle }
 }
@@ -486,5 +490,194 @@ async fn read_mode_log_keeps_the_file_and_reads_it_once() {
     );
     assert!(a.exists(), "log keeps the file");
     run.quiet().await;
+    run.stop().await;
+}
+
+/// copytruncate with the rotated copies watched too (`app.log*`, as users glob): a copy
+/// holds lines already read from the live file, under a new inode. Each line must come
+/// out once, whether the copy is found before or after the truncation is seen.
+#[tokio::test]
+async fn copytruncate_with_copies_watched_reads_each_line_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    let mut writer = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .expect("open");
+    let mut run = start(&beginning(args(dir.path(), &["app.log*"])));
+    let mut expected = Vec::new();
+    let mut got = Vec::new();
+    for round in 0..6 {
+        for i in 0..20 {
+            let l = format!("r{round} line {i}");
+            writeln!(writer, "{l}").expect("write");
+            expected.push(l);
+        }
+        if round % 2 == 0 {
+            // Let the reader catch up before this rotation; on odd rounds it lags.
+            let n = expected.len() - got.len();
+            got.extend(run.recv(n).await);
+        }
+        for k in (1..4).rev() {
+            let from = dir.path().join(format!("app.log.{k}"));
+            if from.exists() {
+                std::fs::rename(&from, dir.path().join(format!("app.log.{}", k + 1)))
+                    .expect("shift");
+            }
+        }
+        std::fs::copy(&log, dir.path().join("app.log.1")).expect("copy");
+        writer.set_len(0).expect("truncate");
+    }
+    writeln!(writer, "last").expect("write");
+    expected.push("last".into());
+    let n = expected.len() - got.len();
+    got.extend(run.recv(n).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    while let Ok(e) = run.rx.try_recv() {
+        got.push(e);
+    }
+    let mut msgs = messages(&got);
+    msgs.sort();
+    expected.sort();
+    assert_eq!(msgs, expected, "every line exactly once");
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|e| get(e, "[@metadata][_id]").expect("_id"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), expected.len(), "distinct lines get distinct ids");
+    run.stop().await;
+}
+
+/// A line read from `app.log` and read again from its copy `app.log.1` (the first read
+/// was never delivered, so the restart reads it again) gets the same `_id`: the
+/// elasticsearch output overwrites instead of duplicating.
+#[tokio::test]
+async fn a_line_keeps_its_id_whichever_file_it_is_read_from() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, b"one\ntwo\n").expect("write");
+    let a = beginning(args(dir.path(), &["app.log*"]));
+    let mut run = start(&a);
+    let held = run.recv(2).await;
+    run.stop().await;
+    // Rotated by copytruncate while the shipper was down; new content follows.
+    std::fs::copy(&log, dir.path().join("app.log.1")).expect("copy");
+    std::fs::write(&log, b"three\n").expect("truncate and write");
+    let mut run = start(&a);
+    let mut again = run.recv(3).await;
+    again.sort_by_key(message);
+    assert_eq!(messages(&again), vec!["one", "three", "two"]);
+    let id = |e: &Event| get(e, "[@metadata][_id]").expect("_id");
+    assert_eq!(id(&again[0]), id(&held[0]), "one: same id from the copy");
+    assert_eq!(id(&again[2]), id(&held[1]), "two: same id from the copy");
+    assert_ne!(id(&again[1]), id(&held[0]));
+    assert_eq!(
+        get(&again[0], "[log][file][path]").as_deref(),
+        Some(dir.path().join("app.log.1").to_string_lossy().as_ref()),
+        "the path is the file it was read from"
+    );
+    drop((held, again));
+    run.stop().await;
+}
+
+/// Rotated by copytruncate while the shipper was down: the copy continues from the
+/// checkpoint of the generation it copies (only its unread lines), the truncated file is
+/// read from its start.
+#[tokio::test]
+async fn restart_after_copytruncate_continues_in_the_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, b"a1\na2\n").expect("write");
+    let a = beginning(args(dir.path(), &["app.log*"]));
+    let mut run = start(&a);
+    drop(run.recv(2).await);
+    run.stop().await;
+    append(&log, b"a3 unread\n");
+    std::fs::copy(&log, dir.path().join("app.log.1")).expect("copy");
+    std::fs::write(&log, b"b1\n").expect("truncate and write");
+    let mut run = start(&a);
+    let mut got = messages(&run.recv(2).await);
+    got.sort();
+    assert_eq!(got, vec!["a3 unread", "b1"]);
+    run.quiet().await;
+    // Rotated again by rename while running: app.log.1 -> .2, app.log -> .1, a new
+    // app.log. Nothing is read twice.
+    std::fs::rename(dir.path().join("app.log.1"), dir.path().join("app.log.2")).expect("mv");
+    std::fs::rename(&log, dir.path().join("app.log.1")).expect("mv");
+    std::fs::write(&log, b"c1\n").expect("write");
+    assert_eq!(messages(&run.recv(1).await), vec!["c1"]);
+    run.quiet().await;
+    run.stop().await;
+    let mut run = start(&a);
+    run.quiet().await;
+    run.stop().await;
+}
+
+/// Content identity does not merge files that differ within the fingerprint window, even
+/// when their first lines are the same (a CSV header): both are read whole, with
+/// distinct ids.
+#[tokio::test]
+async fn files_sharing_a_first_line_are_still_different_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.csv"), b"id,name\n1,alice\n").expect("write");
+    let a = beginning(args(dir.path(), &["*.csv"]));
+    let mut run = start(&a);
+    let first = run.recv(2).await;
+    std::fs::write(dir.path().join("b.csv"), b"id,name\n1,bob\n2,carol\n").expect("write");
+    let second = run.recv(3).await;
+    assert_eq!(messages(&second), vec!["id,name", "1,bob", "2,carol"]);
+    let id = |e: &Event| get(e, "[@metadata][_id]").expect("_id");
+    assert_eq!(
+        id(&first[0]),
+        id(&second[0]),
+        "the identical first line (same bytes from the start) is one line"
+    );
+    assert_ne!(id(&first[1]), id(&second[1]));
+    run.stop().await;
+}
+
+/// copytruncate while the shipper lags (the queue is full): the lines it had not read yet
+/// are only in the copy by then. The generation goes on in the copy from where it was,
+/// and the truncated file's new content is read from its start.
+#[tokio::test]
+async fn lagging_reader_finishes_a_truncated_generation_in_its_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("app.log");
+    // More than one polling round reads (4,096 lines, two 32 KiB chunks), so the rest is unread
+    // while the input waits for queue space.
+    let total = 20_000;
+    let text: String = (0..total).map(|i| format!("old {i}\n")).collect();
+    std::fs::write(&log, text.as_bytes()).expect("write");
+    let mut run = start_with_queue(&beginning(args(dir.path(), &["app.log*"])), 8);
+    let mut got = run.recv(4).await;
+    std::fs::copy(&log, dir.path().join("app.log.1")).expect("copy");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .expect("open")
+        .set_len(0)
+        .expect("truncate");
+    append(&log, b"new 0\nnew 1\n");
+    got.extend(run.recv(total + 2 - 4).await);
+    run.quiet().await;
+    let mut msgs = messages(&got);
+    msgs.sort();
+    let mut expected: Vec<String> = (0..total).map(|i| format!("old {i}")).collect();
+    expected.extend(["new 0".to_string(), "new 1".to_string()]);
+    expected.sort();
+    assert_eq!(msgs.len(), expected.len());
+    assert!(msgs == expected, "every line once");
+    let rest = got
+        .iter()
+        .find(|e| message(e) == format!("old {}", total - 1))
+        .expect("last old line");
+    assert_eq!(
+        get(rest, "[log][file][path]").as_deref(),
+        Some(dir.path().join("app.log.1").to_string_lossy().as_ref()),
+        "the unread rest came from the copy"
+    );
     run.stop().await;
 }
