@@ -227,8 +227,8 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
         name: "http",
         options: inputs::http::OPTIONS,
         build: inputs::http::build,
-        doc: "receives events in HTTP requests",
-        example: r#"port => 8080"#,
+        doc: "receives events in HTTP(S) requests, decoding each body by its content type; answers once the events are safe",
+        example: r#"port => 8080 additional_codecs => { "application/json" => "json" "application/x-ndjson" => "json_lines" }"#,
     },
 ];
 
