@@ -325,8 +325,13 @@ async fn handle(s: &Shared, remote: &str, req: Request<Incoming>) -> Response<Fu
         remote: remote.to_string(),
     };
     let receipt = Receipt::new();
+    let sender_ip = remote.parse::<std::net::IpAddr>().ok();
     for e in &mut events {
         decode::annotate(e, &info, &c.targets);
+        // On a Mesos node: the task behind the client's address.
+        if let Some(ip) = sender_ip {
+            s.ctx.build.node.senders.annotate(e, ip);
+        }
         e.attach_ack(receipt.ack());
     }
     let emitted = {
