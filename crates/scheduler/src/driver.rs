@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::client::{Client, ClientError, Subscription};
 use crate::control::{Control, Reply, UninstallError, UninstallReport};
 use crate::proto::{Call, CallType, EventType, FrameworkInfo};
+use crate::sched::ports::{NodeEndpoint, PortPlan};
 use crate::sched::{NodeView, Scheduler};
 use crate::store::{ConfigSet, State, StateStore, StoreError};
 
@@ -41,6 +42,11 @@ pub struct Shared {
     pub uninstalled: AtomicBool,
     pub metrics: Metrics,
     pub control: Control,
+    /// The inputs' ports the accepted configs need, with the config set version
+    /// (`discovery::follow_configs` writes it; the driver applies it on its next tick).
+    pub port_plan: RwLock<Option<(u64, PortPlan)>>,
+    /// Every known node with its agent's address and input ports, for `/v1/endpoints`.
+    pub endpoints: RwLock<Vec<NodeEndpoint>>,
 }
 
 impl Shared {
@@ -50,6 +56,20 @@ impl Shared {
 
     pub fn framework_id(&self) -> Option<String> {
         self.framework_id.read().ok().and_then(|f| f.clone())
+    }
+
+    pub fn set_port_plan(&self, version: u64, plan: PortPlan) {
+        if let Ok(mut p) = self.port_plan.write() {
+            *p = Some((version, plan));
+        }
+    }
+
+    pub fn port_plan(&self) -> Option<(u64, PortPlan)> {
+        self.port_plan.read().ok().and_then(|p| p.clone())
+    }
+
+    pub fn endpoints(&self) -> Vec<NodeEndpoint> {
+        self.endpoints.read().map(|e| e.clone()).unwrap_or_default()
     }
 }
 
@@ -140,6 +160,7 @@ impl Driver {
         let (_keep, fallback) = mpsc::channel(1);
         let mut control = self.shared.control.take_receiver().unwrap_or(fallback);
         let mut delay = Backoff::new(self.config.resubscribe_initial, self.config.resubscribe_max);
+        self.apply_port_plan();
         loop {
             let mut info = self.config.framework.clone();
             info.id = self.sched.framework_id().cloned();
@@ -350,6 +371,7 @@ impl Driver {
                     }
                 }
                 _ = ticker.tick() => {
+                    self.apply_port_plan();
                     let calls = self.sched.tick(Instant::now());
                     if self.sched.take_dirty() {
                         self.persist().await?;
@@ -414,6 +436,23 @@ impl Driver {
     fn publish(&self) {
         if let Ok(mut n) = self.shared.nodes.write() {
             *n = self.sched.nodes();
+        }
+        if let Ok(mut e) = self.shared.endpoints.write() {
+            *e = self.sched.endpoints();
+        }
+    }
+
+    /// Hands a new port plan (a config change) to the state machine.
+    fn apply_port_plan(&mut self) {
+        let applied = self.sched.plan_version();
+        let newer = self
+            .shared
+            .port_plan
+            .read()
+            .ok()
+            .and_then(|p| p.as_ref().filter(|(v, _)| applied != Some(*v)).cloned());
+        if let Some((version, plan)) = newer {
+            self.sched.set_port_plan(version, plan);
         }
     }
 }

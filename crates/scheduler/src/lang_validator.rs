@@ -90,8 +90,16 @@ impl ConfigValidator for LangValidator {
 
     fn validate(&self, name: &str, text: &str) -> Result<(), Vec<ValidationError>> {
         let sources = Sources::from_string(name, text);
-        // `${VAR}` is resolved on the agent's node, not here: any name is accepted.
-        let opts = ParseOptions::with_env(|_| Some(String::new()));
+        // `${VAR}` is resolved on the agent's node, not here: any name is accepted. A
+        // `${LSM_PORT_*}` is a port the scheduler assigns per node: read as a port number,
+        // so `port => "${LSM_PORT_SYSLOG}"` passes a numeric option's check.
+        let opts = ParseOptions::with_env(|name| {
+            Some(if name.starts_with(crate::sched::ports::ENV_PORT_PREFIX) {
+                "31000".to_string()
+            } else {
+                String::new()
+            })
+        });
         let diags = match parse(&sources, &opts) {
             Ok(ast) => {
                 let d = lang::check_syntax(&ast);

@@ -16,6 +16,7 @@ pub mod api;
 pub mod client;
 pub mod configs;
 pub mod control;
+pub mod discovery;
 pub mod driver;
 pub mod lang_validator;
 pub mod options;
@@ -87,6 +88,21 @@ pub async fn run_with(
         tokio::spawn(configs.clone().watch_dir(Duration::from_secs(2)));
     }
     let shared = Arc::new(driver::Shared::default());
+    // The inputs' ports: planned from the configs now (before any offer) and on change.
+    let agent_env: std::collections::BTreeMap<String, String> = spec
+        .env
+        .iter()
+        .filter_map(|(k, v)| match v {
+            sched::EnvValue::Value(v) => Some((k.clone(), v.clone())),
+            sched::EnvValue::SecretRef(_) => None,
+        })
+        .collect();
+    discovery::publish(&configs.current(), &shared, &agent_env);
+    tokio::spawn(discovery::follow_configs(
+        configs.clone(),
+        shared.clone(),
+        agent_env,
+    ));
     let artifact = matches!(spec.launch, sched::LaunchMode::Command { .. })
         .then(std::env::current_exe)
         .transpose()?;
@@ -141,8 +157,7 @@ pub async fn run_with(
             }
         });
     }
-    let settings = sched::Settings::new(
-        opts.role.clone(),
+    let settings = opts.settings(
         spec,
         uuid::Uuid::new_v4().simple().to_string()[..8].to_string(),
     );

@@ -117,6 +117,34 @@ pub struct SchedulerOptions {
         requires = "api_user"
     )]
     pub api_password: Option<String>,
+    /// Host ports `BEGIN-END` (of the offered `ports`) for the inputs whose config says
+    /// `port => "${LSM_PORT_<NAME>}"`; default: any offered port.
+    #[arg(long, env = "LOGSTASH_MESOS_INPUT_PORT_RANGE", value_parser = parse_port_range)]
+    pub input_port_range: Option<(u64, u64)>,
+    /// `DiscoveryInfo.name` of the agent tasks (Mesos-DNS SRV records
+    /// `_<input>._<name>._<tcp|udp>.<framework>.mesos`); default: --framework-name.
+    #[arg(long, env = "LOGSTASH_MESOS_DISCOVERY_NAME")]
+    pub discovery_name: Option<String>,
+    /// `DiscoveryInfo.visibility` of the agent tasks: FRAMEWORK, CLUSTER or EXTERNAL.
+    #[arg(
+        long,
+        env = "LOGSTASH_MESOS_DISCOVERY_VISIBILITY",
+        default_value = "FRAMEWORK",
+        value_parser = ["FRAMEWORK", "CLUSTER", "EXTERNAL"]
+    )]
+    pub discovery_visibility: String,
+}
+
+/// `BEGIN-END` of `--input-port-range` (inclusive, 1-65535).
+fn parse_port_range(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("expected BEGIN-END (e.g. 31000-31100), got {s:?}");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let a: u16 = a.trim().parse().map_err(|_| bad())?;
+    let b: u16 = b.trim().parse().map_err(|_| bad())?;
+    if a == 0 || a > b {
+        return Err(bad());
+    }
+    Ok((u64::from(a), u64::from(b)))
 }
 
 /// A bad `--agent-env` value.
@@ -226,6 +254,19 @@ impl SchedulerOptions {
             kill_grace_secs: 30,
             env: self.agent_env_vars(),
         })
+    }
+
+    /// The state machine's settings: the agent spec, discovery and port options.
+    pub fn settings(&self, spec: AgentSpec, instance: String) -> crate::sched::Settings {
+        let mut s = crate::sched::Settings::new(self.role.clone(), spec, instance);
+        s.discovery_name = self
+            .discovery_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| self.framework_name.clone());
+        s.discovery_visibility = crate::proto::Visibility::from(self.discovery_visibility.clone());
+        s.input_port_range = self.input_port_range;
+        s
     }
 
     /// Who may call the API, from `--api-token`, `--api-user` and `--api-password`.
@@ -395,6 +436,25 @@ mod tests {
             "s"
         ])
         .is_err());
+        let o = parse(&[
+            "--agent-image",
+            "a",
+            "--framework-name",
+            "logs",
+            "--input-port-range",
+            "31000-31100",
+            "--discovery-visibility",
+            "EXTERNAL",
+        ])
+        .expect("parse");
+        let s = o.settings(o.agent_spec().expect("spec"), "i".into());
+        assert_eq!(s.input_port_range, Some((31000, 31100)));
+        assert_eq!(s.discovery_name, "logs");
+        assert_eq!(s.discovery_visibility, crate::proto::Visibility::External);
+        for bad in ["31100-31000", "0-5", "x", "1-70000"] {
+            assert!(parse(&["--input-port-range", bad]).is_err(), "{bad}");
+        }
+        assert!(parse(&["--discovery-visibility", "PUBLIC"]).is_err());
         let o = parse(&["--master", "zk://z1:2181,z2:2181/mesos"]).expect("parse");
         assert_eq!(
             o.masters(),

@@ -196,6 +196,7 @@ mod tests {
                     message: None,
                     kill_requested: false,
                     running_since: None,
+                    endpoint: None,
                 }],
                 seq: 7,
             },

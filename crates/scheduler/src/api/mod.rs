@@ -6,11 +6,14 @@
 //! * `GET /v1/pipeline?since=N&timeout=S`: agents long-poll the config set
 //! * `POST /v1/agents/status` (agents report), `GET /v1/agents`
 //! * `DELETE /v1/framework`: uninstall (TEARDOWN: the master kills every agent)
+//! * `GET /v1/endpoints[?agent_id=|?hostname=]`: the inputs' ports per running node, or the
+//!   nearest node's
 //! * `GET /v1/health`, `GET /metrics`, `GET /v1/openapi.json`
 //! * `GET /v1/artifacts/logstash-mesos`: this binary, for command tasks
 //! * `GET /`: the embedded UI
 
 pub mod auth;
+mod endpoints;
 mod error;
 
 use std::collections::{BTreeMap, HashMap};
@@ -82,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/try", post(try_config))
         .route(PIPELINE_PATH, get(pipeline))
         .route("/v1/agents", get(agents))
+        .route("/v1/endpoints", get(endpoints::endpoints))
         .route(STATUS_PATH, post(agent_status))
         .route("/v1/framework", axum::routing::delete(uninstall))
         .route("/v1/health", get(health))

@@ -215,6 +215,7 @@ async fn health_metrics_openapi_ui() {
         "/v1/pipeline",
         "/v1/agents",
         "/v1/agents/status",
+        "/v1/endpoints",
         "/v1/health",
         "/v1/framework",
         "/metrics",

@@ -405,13 +405,59 @@ pub struct TaskInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Labels>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discovery: Option<Json>,
+    pub discovery: Option<DiscoveryInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_completion_time: Option<DurationInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Json>,
+}
+
+string_enum!(
+    /// `DiscoveryInfo.Visibility`: who a service discovery system should show the task to.
+    Visibility { Framework = "FRAMEWORK", Cluster = "CLUSTER", External = "EXTERNAL" }
+);
+
+/// `DiscoveryInfo` (mesos.proto): what Mesos-DNS / DC/OS publish for a task. `visibility`
+/// is proto2-required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryInfo {
+    pub visibility: Visibility,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Ports>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Labels>,
+}
+
+/// `Ports`: a message wrapping the list (`{"ports": [...]}`), not a bare array.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Ports {
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub ports: Vec<Port>,
+}
+
+/// `Port`: a named port of a task; `protocol` is free text, `tcp`/`udp` by convention
+/// (what Mesos-DNS puts in `_name._proto` SRV names). `number` is proto2-required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Port {
+    pub number: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Labels>,
 }
 
 string_enum!(

@@ -13,6 +13,7 @@
 //! relaunched after an exponential backoff, carried out by declining that node's
 //! offers for the remaining wait. See docs/design/scheduler-offers.md.
 
+pub mod ports;
 pub mod resources;
 pub mod task;
 
@@ -24,7 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto::{
     Call, Event, EventType, Filters, Id, Offer, Operation, ReconcileTask, TaskState, TaskStatus,
+    Visibility,
 };
+use ports::{NodeEndpoint, PortPlan, TaskEndpoint};
 use resources::Needs;
 pub use task::{AgentSpec, EnvValue, LaunchMode};
 
@@ -52,6 +55,12 @@ pub struct Settings {
     pub revive_max: Duration,
     /// Distinguishes task ids of this scheduler process from earlier ones.
     pub instance: String,
+    /// `DiscoveryInfo.name` of the agent tasks (the framework name by default): Mesos-DNS
+    /// names their SRV records `_<input>._<this>._<tcp|udp>.<framework>.mesos`.
+    pub discovery_name: String,
+    pub discovery_visibility: Visibility,
+    /// `--input-port-range`: where the inputs' dynamic (`${LSM_PORT_*}`) ports come from.
+    pub input_port_range: Option<(u64, u64)>,
 }
 
 impl Settings {
@@ -70,6 +79,9 @@ impl Settings {
             revive_after: Duration::from_secs(15),
             revive_max: Duration::from_secs(3600),
             instance: instance.into(),
+            discovery_name: "logstash".into(),
+            discovery_visibility: Visibility::Framework,
+            input_port_range: None,
         }
     }
 }
@@ -89,6 +101,9 @@ pub struct TaskRecord {
     pub kill_requested: bool,
     #[serde(skip)]
     pub running_since: Option<Instant>,
+    /// Its node's address and the inputs' ports it got (for `/v1/endpoints`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<TaskEndpoint>,
 }
 
 /// The durable part of the scheduler state (see `store`).
@@ -111,6 +126,13 @@ struct Node {
     expect_offer_by: Option<Instant>,
     /// REVIVEs made for this node since its last offer.
     revive_misses: u32,
+    /// From its last offer: `url.address.ip` and the fault domain.
+    ip: Option<String>,
+    zone: Option<String>,
+    region: Option<String>,
+    /// The host ports this framework could have here, as last seen: the last offer's
+    /// plus those of our task on the node (`None` until an offer came).
+    known_ports: Option<(Vec<crate::proto::Range>, Vec<u64>)>,
 }
 
 /// A node as shown by the API.
@@ -136,7 +158,14 @@ struct Reconciliation {
 pub struct Scheduler {
     settings: Settings,
     needs: Needs,
+    /// The tasks' shape: the agent spec's fingerprint, mixed with the port plan's.
     fingerprint: String,
+    /// The inputs' ports the configs need (see `set_port_plan`).
+    plan: PortPlan,
+    plan_version: Option<u64>,
+    /// Outdated agents not replaced, and why (their node lacks a port the new plan
+    /// fixes: killing them would leave the node without an agent).
+    held: BTreeMap<String, String>,
     framework_id: Option<Id>,
     subscribed: bool,
     nodes: BTreeMap<String, Node>,
@@ -159,12 +188,16 @@ impl Scheduler {
             cpus: settings.agent.cpus,
             mem: settings.agent.mem,
             ports: settings.agent.ports,
+            ..Needs::default()
         };
         let fingerprint = settings.agent.fingerprint();
         let mut s = Self {
             settings,
             needs,
             fingerprint,
+            plan: PortPlan::default(),
+            plan_version: None,
+            held: BTreeMap::new(),
             framework_id: persisted.framework_id,
             subscribed: false,
             nodes: BTreeMap::new(),
@@ -191,6 +224,113 @@ impl Scheduler {
 
     pub fn framework_id(&self) -> Option<&Id> {
         self.framework_id.as_ref()
+    }
+
+    /// The config set version whose port plan is in force.
+    pub fn plan_version(&self) -> Option<u64> {
+        self.plan_version
+    }
+
+    pub fn port_plan(&self) -> &PortPlan {
+        &self.plan
+    }
+
+    /// The inputs' ports the configs (of config set `version`) need. A change of the
+    /// ports, names or protocols changes the tasks' fingerprint: the agents are replaced
+    /// one node at a time, each on an offer that has the new ports.
+    pub fn set_port_plan(&mut self, version: u64, plan: PortPlan) {
+        self.plan_version = Some(version);
+        if plan == self.plan {
+            return;
+        }
+        for p in &plan.problems {
+            tracing::warn!(config_version = version, "{p}");
+        }
+        self.needs.fixed_ports = plan.fixed_ports();
+        self.needs.dynamic_ports = u32::try_from(plan.dynamic_vars().len()).unwrap_or(u32::MAX);
+        self.needs.dynamic_range = self.settings.input_port_range;
+        self.plan = plan;
+        let fingerprint = self.task_fingerprint();
+        if fingerprint != self.fingerprint {
+            tracing::info!(
+                config_version = version,
+                inputs = self.plan.inputs.len(),
+                "the inputs' ports changed: agents are replaced one node at a time"
+            );
+            self.fingerprint = fingerprint;
+        }
+    }
+
+    /// The agent spec's fingerprint alone while no input needs a port (so agents from
+    /// before port plans are not replaced), else mixed with what shapes the ports.
+    fn task_fingerprint(&self) -> String {
+        let base = self.settings.agent.fingerprint();
+        if self.plan.is_empty() {
+            return base;
+        }
+        let text = format!(
+            "{base}|{}|{:?}|{}|{}",
+            self.plan.digest_text(),
+            self.settings.input_port_range,
+            self.settings.discovery_name,
+            self.settings.discovery_visibility
+        );
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
+    /// Every node known from offers or task records, with its agent's address and input
+    /// ports; `running` when the agent task is TASK_RUNNING.
+    pub fn endpoints(&self) -> Vec<NodeEndpoint> {
+        let mut hosts: BTreeSet<&String> = self.nodes.keys().collect();
+        hosts.extend(self.active.keys());
+        hosts
+            .into_iter()
+            .map(|host| {
+                let node = self.nodes.get(host);
+                let t = self.active.get(host).and_then(|id| self.tasks.get(id));
+                let ep = t.and_then(|t| t.endpoint.as_ref());
+                let running = t.is_some_and(|t| t.state == TaskState::Running);
+                NodeEndpoint {
+                    hostname: host.clone(),
+                    agent_id: t.map(|t| t.agent_id.value.clone()).or_else(|| {
+                        node.and_then(|n| n.agent_id.as_ref())
+                            .map(|a| a.value.clone())
+                    }),
+                    task_id: t.map(|t| t.task_id.value.clone()),
+                    ip: ep
+                        .and_then(|e| e.ip.clone())
+                        .or_else(|| node.and_then(|n| n.ip.clone())),
+                    zone: ep
+                        .and_then(|e| e.zone.clone())
+                        .or_else(|| node.and_then(|n| n.zone.clone())),
+                    region: ep
+                        .and_then(|e| e.region.clone())
+                        .or_else(|| node.and_then(|n| n.region.clone())),
+                    running,
+                    pending: self.held.get(host).cloned(),
+                    inputs: ep
+                        .map(|e| {
+                            e.ports
+                                .iter()
+                                .filter(|p| p.published())
+                                .map(|p| ports::EndpointPort {
+                                    name: p.name.clone(),
+                                    plugin: p.plugin.clone(),
+                                    pipeline: p.pipeline.clone(),
+                                    protocol: p.protocol,
+                                    port: p.port,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                }
+            })
+            .collect()
     }
 
     pub fn is_subscribed(&self) -> bool {
@@ -372,6 +512,18 @@ impl Scheduler {
             let host = offer.hostname.clone();
             let node = self.nodes.entry(host.clone()).or_default();
             node.agent_id = Some(offer.agent_id.clone());
+            let (ip, zone, region) = location(&offer);
+            node.ip = ip;
+            node.zone = zone;
+            node.region = region;
+            // Our own task's ports are not in the offer but would be free for its
+            // replacement; a task from before port records hides which it holds.
+            let ours = match self.active.get(&host).and_then(|id| self.tasks.get(id)) {
+                None => Some(Vec::new()),
+                Some(t) => t.endpoint.as_ref().map(|e| e.reserved.clone()),
+            };
+            node.known_ports =
+                ours.map(|ours| (resources::offered_ports(&offer, &self.settings.role), ours));
             node.revive_misses = 0;
             node.expect_offer_by = None;
             let not_before = node.not_before;
@@ -400,17 +552,36 @@ impl Scheduler {
                 continue;
             }
             match resources::pick(&offer, &self.settings.role, &self.needs) {
-                Ok(res) => {
+                Ok(picked) => {
                     self.seq += 1;
                     let task_id = task::task_id(&host, &self.settings.instance, self.seq);
-                    let info = self.settings.agent.build(
+                    let assigned = self.plan.assign(&picked.dynamic);
+                    let discovery = ports::discovery_info(
+                        &self.settings.discovery_name,
+                        &self.settings.discovery_visibility,
+                        &assigned,
+                    );
+                    let info = self.settings.agent.build_with(
                         &task_id,
                         &offer.agent_id,
                         &host,
                         &task::agent_endpoint(&offer),
-                        res,
+                        task::TaskPorts {
+                            resources: picked.resources,
+                            agent_port: picked.any.first().copied(),
+                            inputs: &assigned,
+                            discovery: Some(discovery),
+                        },
                     );
-                    tracing::info!(node = %host, task = %task_id, "launching agent");
+                    let (ip, zone, region) = location(&offer);
+                    let endpoint = TaskEndpoint {
+                        ip,
+                        zone,
+                        region,
+                        ports: assigned,
+                        reserved: resources::port_list(&info.resources),
+                    };
+                    tracing::info!(node = %host, task = %task_id, ports = ?endpoint.ports.iter().map(|p| format!("{}/{}={}", p.name, p.protocol.as_str(), p.port)).collect::<Vec<_>>(), "launching agent");
                     self.tasks.insert(
                         task_id.clone(),
                         TaskRecord {
@@ -422,6 +593,7 @@ impl Scheduler {
                             message: None,
                             kill_requested: false,
                             running_since: None,
+                            endpoint: Some(endpoint),
                         },
                     );
                     self.active.insert(host, task_id);
@@ -434,7 +606,7 @@ impl Scheduler {
                     ));
                 }
                 Err(missing) => {
-                    let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
+                    let missing: Vec<String> = missing.iter().map(|m| self.explain(m)).collect();
                     tracing::warn!(node = %host, missing = ?missing, "offer too small for an agent");
                     if let Some(n) = self.nodes.get_mut(&host) {
                         n.last_message = Some(format!("offer too small: {}", missing.join("; ")));
@@ -614,10 +786,36 @@ impl Scheduler {
         if !all_running || self.reconcile.is_some() {
             return;
         }
-        let outdated = self
+        let mut held = BTreeMap::new();
+        let mut next = None;
+        for t in self
             .tasks
-            .values_mut()
-            .find(|t| t.fingerprint != self.fingerprint && !t.kill_requested);
+            .values()
+            .filter(|t| t.fingerprint != self.fingerprint && !t.kill_requested)
+        {
+            match self.unplaceable(&t.hostname) {
+                Some(missing) => {
+                    held.insert(
+                        t.hostname.clone(),
+                        format!(
+                            "keeps its previous agent: the inputs' port(s) {missing} are not among the ports this node offered"
+                        ),
+                    );
+                }
+                None => {
+                    if next.is_none() {
+                        next = Some(t.task_id.clone());
+                    }
+                }
+            }
+        }
+        for (host, why) in &held {
+            if self.held.get(host) != Some(why) {
+                tracing::warn!(node = %host, "{why}");
+            }
+        }
+        self.held = held;
+        let outdated = next.and_then(|id| self.tasks.get_mut(&id));
         if let Some(t) = outdated {
             tracing::info!(node = %t.hostname, task = %t.task_id, "replacing agent with changed settings");
             t.kill_requested = true;
@@ -625,6 +823,68 @@ impl Scheduler {
             calls.push(Call::kill(fid, t.task_id.clone(), Some(t.agent_id.clone())));
         }
     }
+}
+
+impl Scheduler {
+    /// The plan's fixed ports this node did not offer the last time we saw it (`None`:
+    /// it has them all, or we do not know).
+    fn unplaceable(&self, host: &str) -> Option<String> {
+        let (ranges, ours) = self.nodes.get(host)?.known_ports.as_ref()?;
+        let missing: Vec<String> = self
+            .needs
+            .fixed_ports
+            .iter()
+            .filter(|p| !ours.contains(p) && !ranges.iter().any(|r| r.begin <= **p && **p <= r.end))
+            .map(u64::to_string)
+            .collect();
+        (!missing.is_empty()).then(|| missing.join(", "))
+    }
+
+    /// A shortfall, with the inputs that need the missing fixed ports.
+    fn explain(&self, m: &resources::Shortfall) -> String {
+        let resources::Shortfall::FixedPorts { missing } = m else {
+            return m.to_string();
+        };
+        let who: Vec<String> = missing
+            .iter()
+            .flat_map(|p| {
+                self.plan
+                    .inputs
+                    .iter()
+                    .filter_map(move |i| match i.request {
+                        ports::PortRequest::Fixed(f) if u64::from(f) == *p => {
+                            Some(format!("{} {} ({}/{})", i.plugin, p, i.pipeline, i.config))
+                        }
+                        _ => None,
+                    })
+            })
+            .collect();
+        format!("{m}; needed by {}", who.join(", "))
+    }
+}
+
+/// The offer's agent address (`url.address.ip`) and fault domain (zone, region names).
+fn location(offer: &Offer) -> (Option<String>, Option<String>, Option<String>) {
+    let ip = offer
+        .url
+        .as_ref()
+        .and_then(|u| u.pointer("/address/ip"))
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let name = |path: &str| {
+        offer
+            .domain
+            .as_ref()
+            .and_then(|d| d.pointer(path))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    (
+        ip,
+        name("/fault_domain/zone/name"),
+        name("/fault_domain/region/name"),
+    )
 }
 
 /// States after which the node no longer has this agent. TASK_UNKNOWN is not

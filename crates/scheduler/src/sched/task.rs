@@ -85,6 +85,37 @@ impl AgentSpec {
         mesos_agent: &str,
         resources: Vec<Resource>,
     ) -> TaskInfo {
+        let agent_port = super::resources::first_port(&resources);
+        self.build_with(
+            task_id,
+            agent_id,
+            hostname,
+            mesos_agent,
+            TaskPorts {
+                resources,
+                agent_port,
+                inputs: &[],
+                discovery: None,
+            },
+        )
+    }
+
+    /// The task with its ports: the status port, the inputs' dynamic ports as their
+    /// `LSM_PORT_*` variables, and the DiscoveryInfo publishing the inputs.
+    pub fn build_with(
+        &self,
+        task_id: &Id,
+        agent_id: &Id,
+        hostname: &str,
+        mesos_agent: &str,
+        ports: TaskPorts<'_>,
+    ) -> TaskInfo {
+        let TaskPorts {
+            resources,
+            agent_port,
+            inputs,
+            discovery,
+        } = ports;
         let mut vars = vec![
             var(ENV_AGENT_ID, &agent_id.value),
             var(ENV_SCHEDULER_URL, &self.scheduler_url),
@@ -93,8 +124,16 @@ impl AgentSpec {
             var(ENV_MESOS_TASK_ID, &task_id.value),
             var(ENV_MESOS_AGENT, mesos_agent),
         ];
-        if let Some(port) = super::resources::first_port(&resources) {
+        if let Some(port) = agent_port {
             vars.push(var(ENV_AGENT_PORT, &port.to_string()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for p in inputs {
+            if let Some(name) = &p.env {
+                if seen.insert(name.as_str()) {
+                    vars.push(var(name, &p.port.to_string()));
+                }
+            }
         }
         for (name, value) in &self.env {
             vars.push(match value {
@@ -182,12 +221,22 @@ impl AgentSpec {
                     value: Some(self.fingerprint()),
                 }],
             }),
-            discovery: None,
+            discovery,
             data: None,
             max_completion_time: None,
             limits: None,
         }
     }
+}
+
+/// What [`AgentSpec::build_with`] puts in a task besides the spec.
+#[derive(Debug, Clone)]
+pub struct TaskPorts<'a> {
+    pub resources: Vec<Resource>,
+    /// The agent's status port (`LOGSTASH_MESOS_AGENT_PORT`).
+    pub agent_port: Option<u64>,
+    pub inputs: &'a [super::ports::AssignedPort],
+    pub discovery: Option<crate::proto::DiscoveryInfo>,
 }
 
 /// The offer's agent as `[scheme://]host:port` for the `mesos` input: from the offer's

@@ -483,3 +483,229 @@ fn framework_removed_forgets_everything() {
     assert_eq!(s.persisted().framework_id, None);
     assert!(s.persisted().tasks.is_empty());
 }
+
+fn syslog_plan() -> PortPlan {
+    use ports::{InputPort, PortRequest, Protocol};
+    PortPlan {
+        inputs: vec![
+            InputPort {
+                name: "syslog".into(),
+                plugin: "syslog".into(),
+                pipeline: "main".into(),
+                config: "c".into(),
+                protocols: vec![Protocol::Tcp, Protocol::Udp],
+                request: PortRequest::Fixed(514),
+                host: None,
+            },
+            InputPort {
+                name: "app".into(),
+                plugin: "tcp".into(),
+                pipeline: "main".into(),
+                config: "c".into(),
+                protocols: vec![Protocol::Tcp],
+                request: PortRequest::Dynamic("LSM_PORT_APP".into()),
+                host: None,
+            },
+        ],
+        problems: vec![],
+    }
+}
+
+fn with_ports(mut o: Offer, ranges: &[(u64, u64)]) -> Offer {
+    o.resources.push(Resource::ranges(
+        "ports",
+        ranges
+            .iter()
+            .map(|(b, e)| crate::proto::Range { begin: *b, end: *e })
+            .collect(),
+    ));
+    o
+}
+
+/// An empty plan keeps the spec's fingerprint (agents from before port plans stay); a
+/// plan with ports changes it, so running agents are replaced one node at a time, and
+/// the replacement waits for an offer with the fixed port.
+#[test]
+fn a_port_plan_rolls_agents_onto_offers_with_the_ports() {
+    let now = Instant::now();
+    let mut s = subscribed(now);
+    let before = s.fingerprint.clone();
+    s.set_port_plan(1, PortPlan::default());
+    assert_eq!(s.fingerprint, before);
+    // Node a offered 514, node b never did.
+    let calls = s.handle(
+        now,
+        Event::offers(vec![
+            with_ports(
+                offer("o-a", "a", 1.0, 1024.0),
+                &[(514, 514), (31000, 31010)],
+            ),
+            with_ports(offer("o-b", "b", 1.0, 1024.0), &[(31000, 31010)]),
+        ]),
+    );
+    let ids: Vec<Id> = launched(&calls).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(ids.len(), 2);
+    s.handle(
+        now,
+        status(&ids[0], "a", TaskState::Running, Some("dXVpZA==")),
+    );
+    s.handle(
+        now,
+        status(&ids[1], "b", TaskState::Running, Some("dXVpZA==")),
+    );
+    s.set_port_plan(2, syslog_plan());
+    assert_ne!(s.fingerprint, before);
+    assert_eq!(s.plan_version(), Some(2));
+    let calls = s.tick(now);
+    assert_eq!(kinds(&calls), vec![CallType::Kill], "one node at a time");
+    let killed = calls[0].kill.as_ref().expect("kill").task_id.clone();
+    assert_eq!(
+        killed, ids[0],
+        "b lacks 514: killing its agent would leave it with none"
+    );
+    let host = "a";
+    let b = s
+        .endpoints()
+        .into_iter()
+        .find(|e| e.hostname == "b")
+        .expect("b");
+    assert!(b.running);
+    assert_eq!(
+        b.pending.as_deref(),
+        Some("keeps its previous agent: the inputs' port(s) 514 are not among the ports this node offered")
+    );
+    s.handle(now, status(&killed, host, TaskState::Killed, None));
+    // An offer without 514: declined, and the node says why.
+    let calls = s.handle(
+        now,
+        Event::offers(vec![with_ports(
+            offer("o-no514", host, 1.0, 1024.0),
+            &[(31000, 31010)],
+        )]),
+    );
+    assert!(launched(&calls).is_empty());
+    assert_eq!(declined(&calls), vec![("o-no514".into(), 600.0)]);
+    let msg = s
+        .nodes()
+        .into_iter()
+        .find(|n| n.hostname == host)
+        .and_then(|n| n.message)
+        .expect("message");
+    assert!(
+        msg.contains("port(s) 514 not offered") && msg.contains("syslog 514 (main/c)"),
+        "{msg}"
+    );
+    // One with it: launched with 514 and a dynamic port, env and discovery.
+    let calls = s.handle(
+        now,
+        Event::offers(vec![with_ports(
+            offer("o-514", host, 1.0, 1024.0),
+            &[(514, 514), (31000, 31010)],
+        )]),
+    );
+    let info = calls
+        .iter()
+        .filter_map(|c| c.accept.as_ref())
+        .flat_map(|a| &a.operations)
+        .flat_map(|o| o.launch.iter().flat_map(|l| &l.task_infos))
+        .next()
+        .cloned()
+        .expect("launch");
+    let ports: Vec<_> = info
+        .resources
+        .iter()
+        .filter(|r| r.name == "ports")
+        .flat_map(|r| r.ranges.clone().unwrap_or_default().range)
+        .map(|r| (r.begin, r.end))
+        .collect();
+    assert_eq!(ports, vec![(514, 514), (31000, 31000)]);
+    let env = info.command.and_then(|c| c.environment).expect("env");
+    assert_eq!(env.get("LSM_PORT_APP"), Some("31000"));
+    let d = info.discovery.expect("discovery");
+    let named: Vec<(u32, String, String)> = d
+        .ports
+        .expect("ports")
+        .ports
+        .into_iter()
+        .map(|p| {
+            (
+                p.number,
+                p.name.unwrap_or_default(),
+                p.protocol.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            (514, "syslog".into(), "tcp".into()),
+            (514, "syslog".into(), "udp".into()),
+            (31000, "app".into(), "tcp".into()),
+        ]
+    );
+    // Not yet running: not an endpoint.
+    assert!(s
+        .endpoints()
+        .iter()
+        .all(|e| e.hostname != host || !e.running));
+}
+
+/// A task recorded before port records (no `endpoint`) may hold any port (its status
+/// port was the offer's first): its node is not judged from offers, it is replaced.
+#[test]
+fn agents_from_before_port_records_are_replaced() {
+    let now = Instant::now();
+    let task = TaskRecord {
+        task_id: Id::new("logstash-agent.a.old-1"),
+        agent_id: Id::new("agent-a"),
+        hostname: "a".into(),
+        state: TaskState::Running,
+        fingerprint: spec().fingerprint(),
+        message: None,
+        kill_requested: false,
+        running_since: None,
+        endpoint: None,
+    };
+    let persisted = Persisted {
+        framework_id: Some(Id::new("fw")),
+        tasks: vec![task.clone()],
+        seq: 1,
+    };
+    let mut s = Scheduler::new(settings(), persisted);
+    s.handle(now, Event::subscribed(Id::new("fw"), 15.0));
+    s.handle(now, status(&task.task_id, "a", TaskState::Running, None));
+    s.tick(now);
+    let calls = s.handle(
+        now,
+        Event::offers(vec![with_ports(
+            offer("o1", "a", 1.0, 1024.0),
+            &[(31000, 31010)],
+        )]),
+    );
+    assert_eq!(kinds(&calls), vec![CallType::Decline]);
+    s.set_port_plan(1, syslog_plan());
+    let calls = s.tick(now);
+    assert_eq!(kinds(&calls), vec![CallType::Kill], "{calls:?}");
+}
+
+/// The node's address and fault domain come from the offer, in the shape of the shared
+/// `offers-resource-shapes.json` (`url.address.ip`, `domain.fault_domain.{zone,region}`).
+#[test]
+fn location_comes_from_the_offer() {
+    let path = crate::testutil::api_dir().join("examples/offers-resource-shapes.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("json");
+    let e: Event = serde_json::from_value(v["body"].clone()).expect("event");
+    let mut o = e.offers.expect("offers").offers.remove(0);
+    assert_eq!(
+        location(&o),
+        (
+            Some("10.0.1.5".to_string()),
+            Some("us-east-1a".to_string()),
+            Some("us-east-1".to_string())
+        )
+    );
+    o.url = None;
+    o.domain = None;
+    assert_eq!(location(&o), (None, None, None));
+}

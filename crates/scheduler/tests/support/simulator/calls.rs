@@ -223,6 +223,7 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
             let mut valid = !acc.offer_ids.is_empty();
             let mut agent = None;
             let (mut cpus, mut mem) = (0.0, 0.0);
+            let mut ports = std::collections::BTreeSet::new();
             for o in &acc.offer_ids {
                 match fw.offers.remove(o) {
                     Some(r) => {
@@ -231,11 +232,39 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                         }
                         cpus += r.cpus;
                         mem += r.mem;
+                        ports.extend(r.ports);
                         agent = Some(r.agent);
                     }
                     None => valid = false,
                 }
             }
+            // Ports: each task's must be offered and not taken by an earlier task of
+            // this ACCEPT (the master subtracts each launched task from what is left).
+            let mut port_problem: HashMap<Id, String> = HashMap::new();
+            for info in acc
+                .operations
+                .iter()
+                .filter_map(|op| op.launch.as_ref())
+                .flat_map(|l| &l.task_infos)
+            {
+                let want = super::task_ports(info);
+                if want.iter().all(|p| ports.contains(p)) {
+                    for p in &want {
+                        ports.remove(p);
+                    }
+                } else {
+                    let want: std::collections::BTreeSet<u64> = want.into_iter().collect();
+                    port_problem.insert(
+                        info.task_id.clone(),
+                        format!(
+                            "Task uses more resources ports:{} than available ports:{}",
+                            ranges_text(&want),
+                            ranges_text(&ports)
+                        ),
+                    );
+                }
+            }
+
             // What the operations use; the rest is refused for `refuse_seconds`.
             let (mut ucpus, mut umem) = (0.0, 0.0);
             for info in acc
@@ -261,6 +290,7 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                         until: now + refuse_for(refuse),
                         cpus: (cpus - ucpus).max(0.0),
                         mem: (mem - umem).max(0.0),
+                        ports: ports.clone(),
                     },
                 );
             }
@@ -280,18 +310,23 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                         continue;
                     }
                     let problem = if info.resources.is_empty() {
-                        Some("Task uses no resources")
+                        Some("Task uses no resources".to_string())
                     } else if too_much {
-                        Some("Total resources required by the tasks exceed the offered resources")
+                        Some(
+                            "Total resources required by the tasks exceed the offered resources"
+                                .to_string(),
+                        )
+                    } else if let Some(p) = port_problem.get(&info.task_id) {
+                        Some(p.clone())
                     } else if info.command.is_none() && info.executor.is_none() {
-                        Some("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
+                        Some("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".to_string())
                     } else {
                         None
                     };
                     if let Some(p) = problem {
                         st.state = TaskState::Error;
                         st.reason = Some("REASON_TASK_INVALID".into());
-                        st.message = Some(p.into());
+                        st.message = Some(p);
                         s.emit(fid, &Event::update(st));
                         continue;
                     }
@@ -343,6 +378,7 @@ fn handle_call(s: &mut Sim, fid: &Id, call: Call) -> Result<(), String> {
                             until: now + refuse_for(refuse),
                             cpus: r.cpus,
                             mem: r.mem,
+                            ports: r.ports,
                         },
                     );
                 }
@@ -473,4 +509,13 @@ fn reconcile(s: &mut Sim, fid: &Id, tasks: Vec<ReconcileTask>) {
     for st in out {
         s.emit(fid, &Event::update(st));
     }
+}
+
+/// `[a-b, c-c]` as Mesos prints ranges.
+fn ranges_text(ports: &std::collections::BTreeSet<u64>) -> String {
+    let parts: Vec<String> = super::to_ranges(ports)
+        .iter()
+        .map(|r| format!("{}-{}", r.begin, r.end))
+        .collect();
+    format!("[{}]", parts.join(", "))
 }

@@ -17,7 +17,10 @@
 //! * a (re-)SUBSCRIBE drops every outstanding offer without RESCIND and clears the
 //!   framework's filters (the allocator deactivates it), so offers are regenerated;
 //! * reliable task updates are re-sent, with the interval doubling from `retry` up
-//!   to `retry_max`, until acknowledged, and a task's next update waits for the ACK.
+//!   to `retry_max`, until acknowledged, and a task's next update waits for the ACK;
+//! * offers carry the node's free `ports` ranges, and a task using a port that its
+//!   offers did not hold (or that another task of the same ACCEPT uses) gets
+//!   TASK_ERROR/REASON_TASK_INVALID, as the master's resource check gives.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,9 +44,9 @@ pub struct SimAgent {
     pub cpus: f64,
     pub mem: f64,
     pub reachable: bool,
-    /// This node's `ports` resource (disjoint per node: every simulated node shares
-    /// the one loopback interface).
-    pub ports: (u64, u64),
+    /// This node's `ports` resource, inclusive ranges (disjoint per node: every
+    /// simulated node shares the one loopback interface).
+    pub ports: Vec<(u64, u64)>,
     /// The agent's own HTTP port (offers carry it in `url`); 5051 as Mesos defaults.
     pub agent_port: u16,
     /// What the agent's `--executor_environment_variables` gives every executor of
@@ -57,6 +60,8 @@ pub(crate) struct OfferRec {
     pub agent: Id,
     pub cpus: f64,
     pub mem: f64,
+    /// The offered ports.
+    pub ports: std::collections::BTreeSet<u64>,
     pub at: Instant,
 }
 
@@ -66,6 +71,8 @@ pub(crate) struct Filter {
     pub until: Instant,
     pub cpus: f64,
     pub mem: f64,
+    /// Refused ports: an offer with a port outside them is not contained (offered).
+    pub ports: std::collections::BTreeSet<u64>,
 }
 
 /// What a `task_launcher` gets for each task the master sends to an agent.
@@ -254,12 +261,38 @@ impl Simulator {
                 cpus,
                 mem,
                 reachable: true,
-                ports: (base, base + 99),
+                ports: vec![(base, base + 99)],
                 agent_port: 5051,
                 executor_env: env,
             },
         );
         id
+    }
+
+    /// Replaces the node's `ports` resource (the agent's `--resources=ports:[...]`), e.g.
+    /// to offer a well-known port like 514 besides its range.
+    pub fn set_agent_ports(&self, id: &Id, ranges: Vec<(u64, u64)>) {
+        if let Some(a) = self.lock().agents.get_mut(id) {
+            a.ports = ranges;
+        }
+    }
+
+    /// The DiscoveryInfo of every non-terminal task, by hostname.
+    pub fn live_discovery(&self) -> Vec<(String, Option<DiscoveryInfo>)> {
+        let s = self.lock();
+        let mut out = Vec::new();
+        for fw in s.frameworks.values() {
+            for t in fw.tasks.values().filter(|t| !t.state.is_terminal()) {
+                let host = s
+                    .agents
+                    .get(&t.info.agent_id)
+                    .map(|a| a.hostname.clone())
+                    .unwrap_or_default();
+                out.push((host, t.info.discovery.clone()));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Points the node's offers (`url`) at the node's agent API, e.g. an
@@ -689,36 +722,21 @@ impl Sim {
             if cpus < 0.01 || mem < 1.0 {
                 continue;
             }
+            let free: std::collections::BTreeSet<u64> = a
+                .ports
+                .iter()
+                .flat_map(|&(b, e)| b..=e)
+                .filter(|p| !used_ports.contains(p))
+                .collect();
             if let Some(f) = fw.filters.get(&a.id) {
                 if f.until <= now {
                     fw.filters.remove(&a.id);
-                } else if cpus <= f.cpus + 1e-9 && mem <= f.mem + 1e-9 {
+                } else if cpus <= f.cpus + 1e-9 && mem <= f.mem + 1e-9 && free.is_subset(&f.ports) {
                     // Refused resources contain this offer: filtered.
                     continue;
                 }
             }
-            let mut ranges = Vec::new();
-            let mut start = None;
-            for p in a.ports.0..=a.ports.1 {
-                let free = !used_ports.contains(&p);
-                match (free, start) {
-                    (true, None) => start = Some(p),
-                    (false, Some(b)) => {
-                        ranges.push(Range {
-                            begin: b,
-                            end: p - 1,
-                        });
-                        start = None;
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(b) = start {
-                ranges.push(Range {
-                    begin: b,
-                    end: a.ports.1,
-                });
-            }
+            let ranges = to_ranges(&free);
             let role = fw.info.roles.first().cloned().unwrap_or_else(|| "*".into());
             let alloc = AllocationInfo { role: Some(role) };
             let mut res = vec![
@@ -736,6 +754,7 @@ impl Sim {
                     agent: a.id.clone(),
                     cpus,
                     mem,
+                    ports: free,
                     at: now,
                 },
             );
@@ -763,4 +782,26 @@ impl Sim {
             self.emit(fid, &Event::offers(offers));
         }
     }
+}
+
+/// Consecutive ports as `Range`s.
+pub(crate) fn to_ranges(ports: &std::collections::BTreeSet<u64>) -> Vec<Range> {
+    let mut out: Vec<Range> = Vec::new();
+    for &p in ports {
+        match out.last_mut() {
+            Some(r) if r.end + 1 == p => r.end = p,
+            _ => out.push(Range { begin: p, end: p }),
+        }
+    }
+    out
+}
+
+/// The ports of a task's `ports` resources.
+pub(crate) fn task_ports(info: &TaskInfo) -> Vec<u64> {
+    info.resources
+        .iter()
+        .filter(|r| r.name == "ports")
+        .flat_map(|r| r.ranges.iter().flat_map(|rs| &rs.range))
+        .flat_map(|r| r.begin..=r.end.min(r.begin.saturating_add(65_535)))
+        .collect()
 }
