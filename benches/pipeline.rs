@@ -55,7 +55,8 @@ fn generator_to_null(c: &mut Criterion) {
                         batch_size: 125,
                         ..RunSettings::default()
                     },
-                ).expect("pipeline starts");
+                )
+                .expect("pipeline starts");
                 let stats = running.stats.clone();
                 running.wait().await;
                 assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
@@ -166,7 +167,8 @@ fn json_lines_round_trip(c: &mut Criterion) {
                         batch_size: 125,
                         ..RunSettings::default()
                     },
-                ).expect("pipeline starts");
+                )
+                .expect("pipeline starts");
                 let stats = running.stats.clone();
                 running.wait().await;
                 assert_eq!(stats.events_out.load(Ordering::Relaxed), EVENTS as u64);
@@ -230,7 +232,9 @@ fn pipeline_hops(c: &mut Criterion) {
                             ..BuildContext::default()
                         };
                         let p = compile(ast, &Registry::builtin(), &ctx).expect("compiles");
-                        running.push(RunningPipeline::start(p, &ctx, &settings).expect("pipeline starts"));
+                        running.push(
+                            RunningPipeline::start(p, &ctx, &settings).expect("pipeline starts"),
+                        );
                         if i > 0 {
                             while bus.lookup(&format!("hop{i}")).is_none() {
                                 tokio::task::yield_now().await;
@@ -256,7 +260,6 @@ fn pipeline_hops(c: &mut Criterion) {
     g.finish();
 }
 
-
 /// generator → null, memory queue against persisted (page files in a temp dir, default
 /// checkpoint settings). Throughput in bytes is the records' size on disk.
 fn queue_cost(c: &mut Criterion) {
@@ -268,15 +271,26 @@ fn queue_cost(c: &mut Criterion) {
     let ast = parse(&sources, &ParseOptions::default()).expect("valid config");
     let sample = {
         let mut e = Event::from_message(message.replace('\\', ""));
-        e.set(&logstash_mesos_core::FieldRef::parse("[host][hostname]").expect("ref"), "bench-host".into()).expect("set");
-        e.set(&logstash_mesos_core::FieldRef::parse("[event][sequence]").expect("ref"), logstash_mesos_core::Value::Integer(12345)).expect("set");
+        e.set(
+            &logstash_mesos_core::FieldRef::parse("[host][hostname]").expect("ref"),
+            "bench-host".into(),
+        )
+        .expect("set");
+        e.set(
+            &logstash_mesos_core::FieldRef::parse("[event][sequence]").expect("ref"),
+            logstash_mesos_core::Value::Integer(12345),
+        )
+        .expect("set");
         let mut b = Vec::new();
         logstash_mesos_pipeline::queue::record::encode(1, &e, &mut b);
         b.len() as u64
     };
     let mut g = c.benchmark_group("queue");
     g.sample_size(10);
-    for (name, kind) in [("memory", QueueType::Memory), ("persisted", QueueType::Persisted)] {
+    for (name, kind) in [
+        ("memory", QueueType::Memory),
+        ("persisted", QueueType::Persisted),
+    ] {
         g.throughput(Throughput::Elements(EVENTS as u64));
         g.bench_function(format!("generator_to_null_{name}"), |b| {
             b.iter(|| {
@@ -294,7 +308,10 @@ fn queue_cost(c: &mut Criterion) {
                         &RunSettings {
                             workers: 1,
                             batch_size: 125,
-                            queue: QueueSettings { kind, ..QueueSettings::default() },
+                            queue: QueueSettings {
+                                kind,
+                                ..QueueSettings::default()
+                            },
                             ..RunSettings::default()
                         },
                     )
@@ -323,7 +340,10 @@ fn queue_cost(c: &mut Criterion) {
                     &RunSettings {
                         workers: 1,
                         batch_size: 125,
-                        queue: QueueSettings { kind: QueueType::Persisted, ..QueueSettings::default() },
+                        queue: QueueSettings {
+                            kind: QueueType::Persisted,
+                            ..QueueSettings::default()
+                        },
                         ..RunSettings::default()
                     },
                 )

@@ -32,8 +32,19 @@ cargo build --workspace --example quickstart
 echo "== cargo test (workspace)"
 # (set +e: a failing run must still reach the summary line below.)
 set +e
-cargo test --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee "$CARGO_TARGET_DIR/test.log"
-status=${PIPESTATUS[0]}
+# The output goes to a file that `tail` follows, not through a pipe: a process a failed
+# test left behind would hold a pipe open and keep the run from ever ending.
+log="$CARGO_TARGET_DIR/test.log"
+: > "$log"
+cargo test --workspace --all-targets --no-fail-fast "$@" > "$log" 2>&1 &
+cargo_pid=$!
+tail -n +1 -f --pid="$cargo_pid" "$log" &
+tail_pid=$!
+wait "$cargo_pid"
+status=$?
+wait "$tail_pid" 2>/dev/null
+# Processes tests started and did not stop (a failed test's shipper, say).
+pkill -f "$CARGO_TARGET_DIR/debug/logstash-mesos" 2>/dev/null
 set -e
 
 # One closing line summing every test binary's results.

@@ -144,13 +144,25 @@ pub struct QueueArgs {
     #[arg(long = "queue.max_events", value_name = "COUNT", default_value_t = 0)]
     pub queue_max_events: u64,
     /// Save the delivered position after this many acknowledgements (0: only by time).
-    #[arg(long = "queue.checkpoint.acks", value_name = "COUNT", default_value_t = 1024)]
+    #[arg(
+        long = "queue.checkpoint.acks",
+        value_name = "COUNT",
+        default_value_t = 1024
+    )]
     pub queue_checkpoint_acks: u64,
     /// fsync the page after this many written events (0: leave it to the OS).
-    #[arg(long = "queue.checkpoint.writes", value_name = "COUNT", default_value_t = 1024)]
+    #[arg(
+        long = "queue.checkpoint.writes",
+        value_name = "COUNT",
+        default_value_t = 1024
+    )]
     pub queue_checkpoint_writes: u64,
     /// Save the delivered position at least this often, in milliseconds.
-    #[arg(long = "queue.checkpoint.interval", value_name = "MS", default_value_t = 1000)]
+    #[arg(
+        long = "queue.checkpoint.interval",
+        value_name = "MS",
+        default_value_t = 1000
+    )]
     pub queue_checkpoint_interval: u64,
     /// On shutdown, deliver everything in the persisted queue before exiting.
     #[arg(long = "queue.drain", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
@@ -181,7 +193,11 @@ impl QueueArgs {
         let kind = match self.queue_type.as_str() {
             "memory" => QueueType::Memory,
             "persisted" => QueueType::Persisted,
-            other => return Err(format!("queue.type: expected memory or persisted, got {other:?}")),
+            other => {
+                return Err(format!(
+                    "queue.type: expected memory or persisted, got {other:?}"
+                ))
+            }
         };
         let q = QueueSettings {
             kind,

@@ -128,15 +128,29 @@ pub fn apply(
             }
             "queue.type" => match v.trim() {
                 t @ ("memory" | "persisted") => args.queue.queue_type = t.to_string(),
-                other => return Err(bad(file, key, format!("expected memory or persisted, got {other:?}"))),
+                other => {
+                    return Err(bad(
+                        file,
+                        key,
+                        format!("expected memory or persisted, got {other:?}"),
+                    ))
+                }
             },
             "path.queue" => args.queue.path_queue = Some(PathBuf::from(v)),
             "queue.page_capacity" => args.queue.queue_page_capacity = setting_bytes(file, key, v)?,
             "queue.max_bytes" => args.queue.queue_max_bytes = setting_bytes(file, key, v)?,
-            "queue.max_events" => args.queue.queue_max_events = parse(file, key, v, "a number of events")?,
-            "queue.checkpoint.acks" => args.queue.queue_checkpoint_acks = parse(file, key, v, "a number of events")?,
-            "queue.checkpoint.writes" => args.queue.queue_checkpoint_writes = parse(file, key, v, "a number of events")?,
-            "queue.checkpoint.interval" => args.queue.queue_checkpoint_interval = parse(file, key, v, "milliseconds")?,
+            "queue.max_events" => {
+                args.queue.queue_max_events = parse(file, key, v, "a number of events")?
+            }
+            "queue.checkpoint.acks" => {
+                args.queue.queue_checkpoint_acks = parse(file, key, v, "a number of events")?
+            }
+            "queue.checkpoint.writes" => {
+                args.queue.queue_checkpoint_writes = parse(file, key, v, "a number of events")?
+            }
+            "queue.checkpoint.interval" => {
+                args.queue.queue_checkpoint_interval = parse(file, key, v, "milliseconds")?
+            }
             "queue.drain" => args.queue.queue_drain = boolean(file, key, v)?,
             _ if IGNORED.iter().any(|p| key.starts_with(p)) => {
                 warnings.push(format!(

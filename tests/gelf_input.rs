@@ -32,6 +32,17 @@ fn have_graypy() -> bool {
     ok
 }
 
+/// Kills the shipper when the test ends, passed or not (a leftover would hold the test
+/// harness's output pipe open).
+struct Shipper(std::process::Child);
+
+impl Drop for Shipper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn events(out: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(out)
         .unwrap_or_default()
@@ -48,7 +59,7 @@ fn graypy_over_udp_chunked_and_tcp() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.ndjson");
     let (udp, tcp) = (free_port(), free_port());
-    let mut child = bin()
+    let child = bin()
         .arg("--path.data")
         .arg(dir.path().join("data"))
         .arg("-e")
@@ -59,37 +70,51 @@ fn graypy_over_udp_chunked_and_tcp() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
+    let mut child = Shipper(child);
     // The TCP port answers once the input runs (both listeners start together).
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", tcp)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "gelf input never listened");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "gelf input never listened"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let long = "word ".repeat(3000);
+    // Numbers, so zlib cannot squeeze it into one 512-byte chunk.
+    let long: String = (0..3000u64)
+        .map(|i| (i * 7919 % 10007).to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
     let script = format!(
         r#"
 import logging, graypy
 log = logging.getLogger("lsm")
 log.setLevel(logging.INFO)
-udp = graypy.GELFUDPHandler("127.0.0.1", {udp}, chunk_size=512, compress=True)
-tcp = graypy.GELFTCPHandler("127.0.0.1", {tcp})
+udp = graypy.GELFUDPHandler("127.0.0.1", {udp}, gelf_chunker=graypy.handler.GELFWarningChunker(chunk_size=512), compress=True, facility="app")
+tcp = graypy.GELFTCPHandler("127.0.0.1", {tcp}, facility="app")
 log.addHandler(udp)
 log.info("short over udp", extra={{"user_id": 42}})
-log.warning("{long}")
+log.warning(" ".join(str(i * 7919 % 10007) for i in range(3000)))
 log.removeHandler(udp)
 log.addHandler(tcp)
 log.error("over tcp", extra={{"request": "abc"}})
 tcp.close()
 "#
     );
-    let status = Command::new("python3").args(["-c", &script]).status().unwrap();
+    let status = Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
     assert!(status.success());
     let start = Instant::now();
     while events(&out).len() < 3 && start.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let _ = child.wait();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.0.id().to_string())
+        .status();
+    let _ = child.0.wait();
     let got = events(&out);
     assert_eq!(got.len(), 3, "{got:#?}");
     let by_msg = |m: &str| {
@@ -103,11 +128,14 @@ tcp.close()
     assert_eq!(short["user_id"], 42);
     assert_eq!(short["level"], 6, "syslog level of INFO");
     assert_eq!(short["logger"], "lsm", "`_logger` lost its underscore");
+    assert_eq!(short["facility"], "app");
     assert!(short.get("short_message").is_none() && short.get("timestamp").is_none());
-    assert!(short["@timestamp"].as_str().is_some_and(|t| t.starts_with("20")));
-    // Chunked: 15 KB zlib-compressed in 512-byte chunks, reassembled.
-    let long_event = by_msg("word word");
-    assert_eq!(long_event["message"].as_str().unwrap().trim_end(), long.trim_end());
+    assert!(short["@timestamp"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("20")));
+    // Chunked: 14 KB zlib-compressed into several 512-byte chunks, reassembled.
+    let long_event = by_msg("0 7919 ");
+    assert_eq!(long_event["message"].as_str().unwrap(), long);
     let over_tcp = by_msg("over tcp");
     assert_eq!(over_tcp["request"], "abc");
     assert_eq!(over_tcp["level"], 3);

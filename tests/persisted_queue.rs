@@ -22,7 +22,10 @@ fn find_files(dir: &Path, name_part: &str, out: &mut Vec<PathBuf>) {
             let p = e.path();
             if p.is_dir() {
                 find_files(&p, name_part, out);
-            } else if p.file_name().is_some_and(|n| n.to_string_lossy().contains(name_part)) {
+            } else if p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(name_part))
+            {
                 out.push(p);
             }
         }
@@ -56,20 +59,36 @@ fn numbers(out: &Path) -> Vec<u64> {
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["message"].as_str().and_then(|m| m.strip_prefix("line ")?.parse().ok()))
+        .filter_map(|v| {
+            v["message"]
+                .as_str()
+                .and_then(|m| m.strip_prefix("line ")?.parse().ok())
+        })
         .collect()
 }
 
-fn spawn(data: &Path, config: &str, extra: &[&str]) -> Child {
-    bin()
-        .args(["-w", "2", "--queue.type", "persisted", "--path.data"])
-        .arg(data)
-        .args(extra)
-        .arg("-e")
-        .arg(config)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap()
+/// Killed when dropped: a failed assertion must not leave the shipper running.
+struct Shipper(Child);
+
+impl Drop for Shipper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(data: &Path, config: &str, extra: &[&str]) -> Shipper {
+    Shipper(
+        bin()
+            .args(["-w", "2", "--queue.type", "persisted", "--path.data"])
+            .arg(data)
+            .args(extra)
+            .arg("-e")
+            .arg(config)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 #[test]
@@ -95,12 +114,14 @@ fn lines_queued_during_an_outage_survive_sigkill_and_the_deletion_of_their_file(
         // Small pages: the queue spans several, as a long outage would.
         &["--queue.page_capacity", "64kb"],
     );
-    wait_for("the whole file in the queue", Duration::from_secs(60), || {
-        sincedb_position(&data) == text.len() as u64
-    });
+    wait_for(
+        "the whole file in the queue",
+        Duration::from_secs(60),
+        || sincedb_position(&data) == text.len() as u64,
+    );
     // 2. Killed, and rotation deletes the file meanwhile.
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
     std::fs::remove_file(&log).unwrap();
     let mut pages = Vec::new();
     find_files(&data.join("queue/main"), "page.", &mut pages);
@@ -109,19 +130,24 @@ fn lines_queued_during_an_outage_survive_sigkill_and_the_deletion_of_their_file(
     let out = dir.path().join("out.ndjson");
     let mut second = spawn(
         &data,
-        &format!("{input} output {{ file {{ path => \"{}\" }} }}", out.display()),
+        &format!(
+            "{input} output {{ file {{ path => \"{}\" }} }}",
+            out.display()
+        ),
         &["--queue.page_capacity", "64kb"],
     );
-    wait_for("every queued line delivered", Duration::from_secs(60), || {
-        numbers(&out).len() as u64 >= N
-    });
+    wait_for(
+        "every queued line delivered",
+        Duration::from_secs(60),
+        || numbers(&out).len() as u64 >= N,
+    );
     // Delivered pages are deleted once the position is saved.
     wait_for("delivered pages deleted", Duration::from_secs(20), || {
         let mut p = Vec::new();
         find_files(&data.join("queue/main"), "page.", &mut p);
         p.len() == 1
     });
-    sigterm_and_wait(&mut second);
+    sigterm_and_wait(&mut second.0);
     let mut got = numbers(&out);
     got.sort();
     assert_eq!(got, (0..N).collect::<Vec<_>>(), "every line exactly once");
@@ -139,7 +165,10 @@ fn sigterm_and_wait(child: &mut Child) {
             assert!(status.success(), "clean exit after SIGTERM: {status}");
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no exit after SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -148,9 +177,20 @@ fn sigterm_and_wait(child: &mut Child) {
 fn queue_settings_are_checked_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let out = bin()
-        .args(["--queue.type", "persisted", "--queue.page_capacity", "2mb", "--queue.max_bytes", "1mb", "--path.data"])
+        .args([
+            "--queue.type",
+            "persisted",
+            "--queue.page_capacity",
+            "2mb",
+            "--queue.max_bytes",
+            "1mb",
+            "--path.data",
+        ])
         .arg(dir.path())
-        .args(["-e", "input { generator { count => 1 } } output { null {} }"])
+        .args([
+            "-e",
+            "input { generator { count => 1 } } output { null {} }",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -190,6 +230,10 @@ fn logstash_yml_selects_the_persisted_queue() {
     assert_eq!(numbers(&out).len(), 500);
     let mut pages = Vec::new();
     find_files(&qpath.join("main"), "page.", &mut pages);
-    assert_eq!(pages.len(), 1, "the queue lives under path.queue: {pages:?}");
+    assert_eq!(
+        pages.len(),
+        1,
+        "the queue lives under path.queue: {pages:?}"
+    );
     assert!(qpath.join("main/checkpoint.json").exists());
 }

@@ -10,7 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Serves `GET /state` with `body` until the test ends.
@@ -50,7 +54,15 @@ fn events(out: &Path) -> Vec<serde_json::Value> {
 
 fn curl(from: &str, port: u16, body: &str) -> bool {
     Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", from])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--interface",
+            from,
+        ])
         .args(["-H", "Content-Type: application/json", "-d", body])
         .arg(format!("http://127.0.0.1:{port}/"))
         .output()
@@ -60,7 +72,10 @@ fn curl(from: &str, port: u16, body: &str) -> bool {
 #[test]
 fn events_name_the_mesos_task_behind_the_sender_address() {
     if Command::new("curl").arg("--version").output().is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "curl is missing (scripts/setup/nettools.sh)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "curl is missing (scripts/setup/nettools.sh)"
+        );
         eprintln!("\n!!!!!!!! SKIPPING: curl is missing !!!!!!!!\n");
         return;
     }
@@ -125,12 +140,19 @@ fn events_name_the_mesos_task_behind_the_sender_address() {
     let start = Instant::now();
     let mut n = 0;
     let named = loop {
-        assert!(start.elapsed() < Duration::from_secs(40), "no event named its task: {:#?}", events(&out));
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "no event named its task: {:#?}",
+            events(&out)
+        );
         if curl("127.0.0.2", port, &format!("{{\"n\":{n}}}")) {
             n += 1;
         }
         std::thread::sleep(Duration::from_millis(300));
-        if let Some(e) = events(&out).into_iter().find(|e| !e["mesos"]["task"]["id"].is_null()) {
+        if let Some(e) = events(&out)
+            .into_iter()
+            .find(|e| !e["mesos"]["task"]["id"].is_null())
+        {
             break e;
         }
     };
@@ -147,7 +169,10 @@ fn events_name_the_mesos_task_behind_the_sender_address() {
         if let Some(e) = events(&out).into_iter().find(|e| e["from"] == "agent") {
             break e;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "the agent-address event never arrived");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the agent-address event never arrived"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(own.get("mesos").is_none(), "{own}");

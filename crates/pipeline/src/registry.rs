@@ -224,6 +224,13 @@ pub static INPUTS: &[Entry<InputBuilder>] = &[
         example: r#"port => 5514"#,
     },
     Entry {
+        name: "gelf",
+        options: inputs::gelf::OPTIONS,
+        build: inputs::gelf::build,
+        doc: "receives GELF messages (Graylog, Docker's gelf log driver) over UDP and TCP",
+        example: r#"port => 12201"#,
+    },
+    Entry {
         name: "http",
         options: inputs::http::OPTIONS,
         build: inputs::http::build,

@@ -114,7 +114,8 @@ async fn acks_fire_only_after_outputs_finish_and_shutdown_flushes() {
             batch_size: 50,
             ..RunSettings::default()
         },
-    ).expect("pipeline starts");
+    )
+    .expect("pipeline starts");
     running.wait().await;
     assert!(
         violations.lock().unwrap().is_empty(),

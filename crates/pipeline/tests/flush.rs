@@ -68,7 +68,8 @@ async fn run(filter: &str, events: Vec<Event>, linger: Duration, interval: Durat
         &BuildContext::default(),
         &RunSettings::default(),
         interval,
-    ).expect("pipeline starts");
+    )
+    .expect("pipeline starts");
     tokio::time::timeout(Duration::from_secs(20), running.wait())
         .await
         .expect("pipeline finished");

@@ -146,7 +146,8 @@ fn upstream(
         },
         &up_ctx,
         &settings(),
-    ).expect("pipeline starts")
+    )
+    .expect("pipeline starts")
 }
 
 async fn eventually(what: &str, f: impl Fn() -> bool) {

@@ -42,6 +42,12 @@ pub trait ConfigValidator: Send + Sync {
     ) -> Option<Result<Vec<serde_json::Value>, Vec<ValidationError>>> {
         None
     }
+
+    /// The plugin set configs are checked against (their option schemas tell which values
+    /// are secrets, masked in API answers); `None` for a structural validator.
+    fn plugins(&self) -> Option<&logstash_mesos_pipeline::registry::Registry> {
+        None
+    }
 }
 
 /// Structural checks only: balanced `{}`/`[]`, terminated strings, and top-level
@@ -259,6 +265,11 @@ impl ConfigService {
         lines: &[String],
     ) -> Option<Result<Vec<serde_json::Value>, Vec<ValidationError>>> {
         self.validator.try_filters(text, lines)
+    }
+
+    /// See [`ConfigValidator::plugins`].
+    pub fn plugins(&self) -> Option<&logstash_mesos_pipeline::registry::Registry> {
+        self.validator.plugins()
     }
 
     pub fn validate(&self, name: &str, text: &str) -> Result<(), ConfigError> {

@@ -44,6 +44,10 @@ fn to_errors(sources: &Sources, diags: Vec<lang::Diagnostic>) -> Vec<ValidationE
 }
 
 impl ConfigValidator for LangValidator {
+    fn plugins(&self) -> Option<&Registry> {
+        Some(&self.registry)
+    }
+
     fn try_filters(
         &self,
         text: &str,

@@ -58,13 +58,19 @@ pub fn for_node(flag: Option<&str>) -> Arc<SenderDirectory> {
     let dir = Arc::new(SenderDirectory::default());
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let under_mesos = flag.is_some()
-        || ["LOGSTASH_MESOS_MESOS_AGENT", "MESOS_AGENT_ENDPOINT", "MESOS_TASK_ID"]
-            .iter()
-            .any(|k| env(k).is_some());
+        || [
+            "LOGSTASH_MESOS_MESOS_AGENT",
+            "MESOS_AGENT_ENDPOINT",
+            "MESOS_TASK_ID",
+        ]
+        .iter()
+        .any(|k| env(k).is_some());
     if !under_mesos {
         return dir;
     }
-    let addr = flag.map(str::to_string).unwrap_or_else(super::default_agent);
+    let addr = flag
+        .map(str::to_string)
+        .unwrap_or_else(super::default_agent);
     let client = super::api::normalize_base(&addr)
         .map_err(|e| e.to_string())
         .and_then(|base| {
@@ -77,7 +83,9 @@ pub fn for_node(flag: Option<&str>) -> Arc<SenderDirectory> {
         });
     match client {
         Ok(c) => spawn_refresh(c, dir.clone(), Duration::from_secs(10)),
-        Err(e) => tracing::warn!(agent = %addr, error = %e, "network inputs will not name the Mesos tasks of senders"),
+        Err(e) => {
+            tracing::warn!(agent = %addr, error = %e, "network inputs will not name the Mesos tasks of senders")
+        }
     }
     dir
 }
@@ -123,7 +131,9 @@ mod tests {
         let dir = SenderDirectory::default();
         dir.replace(p, &exclude);
         assert_eq!(dir.len(), 1);
-        let t = dir.lookup("172.17.0.3".parse().unwrap()).expect("nginx mapped");
+        let t = dir
+            .lookup("172.17.0.3".parse().unwrap())
+            .expect("nginx mapped");
         assert!(t.task_id.starts_with("nginx."), "{t:?}");
         assert_eq!(t.framework_name, "marathon");
         assert!(dir.lookup("10.0.1.23".parse().unwrap()).is_none());

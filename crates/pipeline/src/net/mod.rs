@@ -3,6 +3,7 @@
 //! tells its sender that events are safe (`receipt.rs`), and the Mesos task behind a
 //! sender's address (`sender.rs`).
 
+pub mod listener;
 pub mod receipt;
 pub mod sender;
 pub mod tls;

@@ -155,7 +155,10 @@ mod tests {
         assert!(!s.annotate(&mut Event::from_message("y"), "172.17.0.9".parse().unwrap()));
         assert!(s.annotate(&mut Event::from_message("y"), "172.17.0.4".parse().unwrap()));
         // A v4 peer seen through a v6 socket.
-        assert!(s.annotate(&mut Event::from_message("z"), "::ffff:172.17.0.3".parse().unwrap()));
+        assert!(s.annotate(
+            &mut Event::from_message("z"),
+            "::ffff:172.17.0.3".parse().unwrap()
+        ));
         assert!(!Senders::default().annotate(&mut Event::from_message("w"), agent));
     }
 }

@@ -21,7 +21,11 @@ pub const SSL_CERTIFICATE: OptSpec = OptSpec::new(
     OptKind::Path,
     "the server certificate chain (PEM)",
 );
-pub const SSL_KEY: OptSpec = OptSpec::new("ssl_key", OptKind::Path, "the server's private key (PEM, unencrypted)");
+pub const SSL_KEY: OptSpec = OptSpec::new(
+    "ssl_key",
+    OptKind::Path,
+    "the server's private key (PEM, unencrypted)",
+);
 pub const SSL_KEY_PASSPHRASE: OptSpec = OptSpec::new(
     "ssl_key_passphrase",
     OptKind::Password,
@@ -116,13 +120,13 @@ impl ServerTls {
             let mut roots = rustls::RootCertStore::empty();
             for ca in cas {
                 for c in read_certs(ca)? {
-                    roots
-                        .add(c)
-                        .map_err(|e| format!("{}: {e}", ca.display()))?;
+                    roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
                 }
             }
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            );
             let verifier = if client_auth == ClientAuth::Optional {
                 verifier.allow_unauthenticated()
             } else {
@@ -156,10 +160,16 @@ impl ServerTls {
         let cert = args.string("ssl_certificate").map(PathBuf::from);
         let key = args.string("ssl_key").map(PathBuf::from);
         if cert.is_none() {
-            errors.push(BuildError::option("ssl_certificate", "is required when ssl_enabled is true"));
+            errors.push(BuildError::option(
+                "ssl_certificate",
+                "is required when ssl_enabled is true",
+            ));
         }
         if key.is_none() {
-            errors.push(BuildError::option("ssl_key", "is required when ssl_enabled is true"));
+            errors.push(BuildError::option(
+                "ssl_key",
+                "is required when ssl_enabled is true",
+            ));
         }
         let client_auth = match args.string("ssl_client_authentication").as_deref() {
             Some("required") => ClientAuth::Required,

@@ -253,7 +253,10 @@ impl PersistedQueue {
             .write(true)
             .open(dir.join(".lock"))?;
         if lock.try_lock().is_err() {
-            anyhow::bail!("queue directory {} is in use by another process", dir.display());
+            anyhow::bail!(
+                "queue directory {} is in use by another process",
+                dir.display()
+            );
         }
         let cp_path = dir.join(CHECKPOINT);
         let cp: Checkpoint = match state_file::load(&cp_path, CHECKPOINT_VERSION) {
@@ -393,7 +396,11 @@ impl RunningQueue {
         let s = self.shared.lock();
         let pending = s.committed.saturating_sub(s.acked.low);
         if pending > 0 {
-            tracing::info!(pending, failed = s.failed, "queue: events stay queued for the next start");
+            tracing::info!(
+                pending,
+                failed = s.failed,
+                "queue: events stay queued for the next start"
+            );
         }
     }
 
@@ -421,6 +428,8 @@ struct Writer {
     /// Events encoded into `buf` or written since the last publish: dropped (their
     /// sources acknowledged) only once written.
     held: Vec<Event>,
+    /// An fsync of the head page is running.
+    syncing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Writer {
@@ -438,9 +447,7 @@ impl Writer {
         }
         let s = &self.shared.settings;
         if s.checkpoint_writes > 0 && self.unsynced >= s.checkpoint_writes {
-            if let Err(e) = self.head.file.sync_data() {
-                tracing::error!(error = %e, "queue: fsync failed");
-            }
+            self.sync_in_background();
             self.unsynced = 0;
         }
         {
@@ -451,6 +458,32 @@ impl Writer {
         self.shared.written.notify_one();
         self.held.clear();
         Ok(())
+    }
+
+    /// Starts an fsync of the head page without waiting for it. Sources are acknowledged
+    /// once their records are written (a killed process loses nothing); the sync only
+    /// narrows what a power loss can take, so the writer does not stall on the disk.
+    /// While one sync runs, the next is skipped (the running one covers those bytes too
+    /// once it is issued after them, and the next threshold starts another).
+    fn sync_in_background(&self) {
+        if self.syncing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let syncing = self.syncing.clone();
+        match self.head.file.try_clone() {
+            Ok(f) => {
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = f.sync_data() {
+                        tracing::error!(error = %e, "queue: fsync failed");
+                    }
+                    syncing.store(false, std::sync::atomic::Ordering::Release);
+                });
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "queue: fsync failed");
+                syncing.store(false, std::sync::atomic::Ordering::Release);
+            }
+        }
     }
 
     /// Bytes the queue holds, counting what is encoded but not yet written.
@@ -490,7 +523,10 @@ impl Writer {
             self.buf.truncate(start);
             // Never written: its source hears it was not delivered.
             e.fail_acks();
-            tracing::error!(bytes = size, "queue: event too large for a record; not queued");
+            tracing::error!(
+                bytes = size,
+                "queue: event too large for a record; not queued"
+            );
             return Ok(());
         }
         self.next += 1;
@@ -502,7 +538,6 @@ impl Writer {
                 let _ = self.head.file.set_len(self.head.len);
             })?;
             self.buf.clear();
-            self.head.file.sync_data()?;
             self.unsynced = 0;
             let next_head = pages::Head::create(&self.shared.dir, self.next)?;
             let old = std::mem::replace(&mut self.head, next_head);
@@ -510,6 +545,12 @@ impl Writer {
                 let mut st = self.shared.lock();
                 st.pages.insert(old.first_seq, old.len);
             }
+            // The closed page is synced without holding up the next one.
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = old.file.sync_data() {
+                    tracing::error!(error = %e, "queue: fsync of a closed page failed");
+                }
+            });
             self.commit()?;
         }
         Ok(())
@@ -525,6 +566,7 @@ async fn write_loop(shared: Arc<Shared>, head: pages::Head, mut rx: mpsc::Receiv
         next,
         unsynced: 0,
         held: Vec::new(),
+        syncing: Arc::default(),
     };
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {
@@ -570,7 +612,11 @@ async fn write_loop(shared: Arc<Shared>, head: pages::Head, mut rx: mpsc::Receiv
 /// Most records handed to the workers per round.
 const READ_BATCH: usize = 1024;
 
-async fn read_loop(shared: Arc<Shared>, to_workers: mpsc::Sender<Event>, shutdown: CancellationToken) {
+async fn read_loop(
+    shared: Arc<Shared>,
+    to_workers: mpsc::Sender<Event>,
+    shutdown: CancellationToken,
+) {
     let sink: Arc<dyn AckSink> = Arc::new(QueueAcks(shared.clone()));
     let mut reader = pages::PageReader::new(&shared.dir);
     let mut seq = shared.lock().acked.low;
@@ -584,7 +630,11 @@ async fn read_loop(shared: Arc<Shared>, to_workers: mpsc::Sender<Event>, shutdow
         let written = shared.written.notified();
         let (committed, done, firsts) = {
             let s = shared.lock();
-            (s.committed, s.writer_done, s.pages.keys().copied().collect::<Vec<_>>())
+            (
+                s.committed,
+                s.writer_done,
+                s.pages.keys().copied().collect::<Vec<_>>(),
+            )
         };
         if seq >= committed {
             if done {
@@ -649,7 +699,10 @@ async fn read_loop(shared: Arc<Shared>, to_workers: mpsc::Sender<Event>, shutdow
 }
 
 async fn checkpoint_loop(shared: Arc<Shared>, stop: CancellationToken) {
-    let interval = shared.settings.checkpoint_interval.max(Duration::from_millis(10));
+    let interval = shared
+        .settings
+        .checkpoint_interval
+        .max(Duration::from_millis(10));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,

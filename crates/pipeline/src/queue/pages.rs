@@ -68,7 +68,10 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
 /// Creates an empty page (the magic header, synced with its directory entry).
 pub fn create(dir: &Path, first_seq: u64) -> io::Result<File> {
     let path = page_path(dir, first_seq);
-    let mut f = OpenOptions::new().create_new(true).append(true).open(&path)?;
+    let mut f = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(&path)?;
     f.write_all(MAGIC)?;
     f.sync_all()?;
     fsync_dir(dir)?;
@@ -110,6 +113,17 @@ fn scan(path: &Path, first_seq: u64) -> io::Result<(PageInfo, Option<(&'static s
     Ok((info, None))
 }
 
+/// Intact records in the pages of `dir`, without changing anything (tests and tools
+/// watching a queue from outside the process).
+pub fn count_records(dir: &Path) -> io::Result<u64> {
+    let mut n = 0;
+    for (first, path) in list(dir)? {
+        let (info, _) = scan(&path, first)?;
+        n += info.next_seq - info.first_seq;
+    }
+    Ok(n)
+}
+
 /// Checks every page (see the module docs). Returns the intact pages and what was set aside.
 pub fn recover(dir: &Path) -> io::Result<(Vec<PageInfo>, Vec<Quarantined>)> {
     let pages = list(dir)?;
@@ -137,7 +151,10 @@ pub fn recover(dir: &Path) -> io::Result<(Vec<PageInfo>, Vec<Quarantined>)> {
             Some((why, _)) => {
                 let qdir = dir.join("quarantine");
                 fs::create_dir_all(&qdir)?;
-                let name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_default();
                 let moved_to = qdir.join(name);
                 fs::rename(path, &moved_to)?;
                 // Keep the intact prefix readable under the page's name.
@@ -171,7 +188,9 @@ pub struct Head {
 
 impl Head {
     pub fn open_existing(dir: &Path, info: &PageInfo) -> io::Result<Head> {
-        let file = OpenOptions::new().append(true).open(page_path(dir, info.first_seq))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(page_path(dir, info.first_seq))?;
         Ok(Head {
             file,
             first_seq: info.first_seq,
@@ -214,7 +233,10 @@ impl PageReader {
     /// it. `pages` are the first sequence numbers of the pages, ascending.
     fn open_at(&mut self, seq: u64, pages: &[u64]) -> io::Result<()> {
         let Some(&first) = pages.iter().rev().find(|&&f| f <= seq) else {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no queue page holds record {seq}")));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no queue page holds record {seq}"),
+            ));
         };
         let mut r = io::BufReader::with_capacity(1 << 20, File::open(page_path(&self.dir, first))?);
         r.seek(SeekFrom::Start(MAGIC.len() as u64))?;
@@ -235,7 +257,10 @@ impl PageReader {
         r.read_exact(&mut self.buf)?;
         let len = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
         if len > record::MAX_PAYLOAD {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "impossible record length"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "impossible record length",
+            ));
         }
         self.buf.resize(record::HEADER + len, 0);
         r.read_exact(&mut self.buf[record::HEADER..])?;
@@ -252,12 +277,18 @@ impl PageReader {
     pub fn read(&mut self, seq: u64, expected_next: &mut u64, pages: &[u64]) -> io::Result<&[u8]> {
         // A new page starts at `seq`, or we're not positioned at `seq`: (re)open.
         let starts_page = pages.binary_search(&seq).is_ok();
-        if self.cur.is_none() || *expected_next != seq || (starts_page && self.cur.as_ref().map(|c| c.0) != Some(seq)) {
+        if self.cur.is_none()
+            || *expected_next != seq
+            || (starts_page && self.cur.as_ref().map(|c| c.0) != Some(seq))
+        {
             self.open_at(seq, pages)?;
         }
         let got = self.read_raw()?;
         if got != seq {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected record {seq}, found {got}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("expected record {seq}, found {got}"),
+            ));
         }
         *expected_next = seq + 1;
         Ok(&self.buf)
@@ -310,17 +341,33 @@ mod tests {
         assert_eq!(q.len(), 1);
         assert_eq!(q[0].lost_from, 2);
         assert!(q[0].moved_to.exists());
-        assert_eq!(infos.iter().map(|i| (i.first_seq, i.next_seq)).collect::<Vec<_>>(), vec![(0, 2), (4, 6)]);
+        assert_eq!(
+            infos
+                .iter()
+                .map(|i| (i.first_seq, i.next_seq))
+                .collect::<Vec<_>>(),
+            vec![(0, 2), (4, 6)]
+        );
         // The intact prefix is still readable.
         let mut r = PageReader::new(d.path());
         let mut next = 0;
         for s in 0..2 {
             let rec = r.read(s, &mut next, &[0, 4]).unwrap();
             let e = record::decode(rec).unwrap();
-            assert_eq!(e.get_top("message").unwrap().to_logstash_string(), format!("line {s}"));
+            assert_eq!(
+                e.get_top("message").unwrap().to_logstash_string(),
+                format!("line {s}")
+            );
         }
         let rec = r.read(4, &mut next, &[0, 4]).unwrap().to_vec();
-        assert_eq!(record::decode(&rec).unwrap().get_top("message").unwrap().to_logstash_string(), "line 4");
+        assert_eq!(
+            record::decode(&rec)
+                .unwrap()
+                .get_top("message")
+                .unwrap()
+                .to_logstash_string(),
+            "line 4"
+        );
     }
 
     #[test]

@@ -227,12 +227,25 @@ mod tests {
 
     fn sample() -> Event {
         let mut e = Event::from_message("hello \u{e9}");
-        let set = |e: &mut Event, f: &str, v: Value| e.set(&FieldRef::parse(f).unwrap(), v).unwrap();
+        let set =
+            |e: &mut Event, f: &str, v: Value| e.set(&FieldRef::parse(f).unwrap(), v).unwrap();
         set(&mut e, "[n]", Value::Integer(-42));
         set(&mut e, "[f]", Value::Float(1.5));
-        set(&mut e, "[big]", Value::integer_from_decimal(false, "123456789012345678901234567890"));
-        set(&mut e, "[when]", Value::Timestamp(Timestamp::from_unix_nanos(1_700_000_000_123_456_789).unwrap()));
-        set(&mut e, "[a][b]", Value::Array(vec![Value::Null, Value::Bool(true), Value::from("x")]));
+        set(
+            &mut e,
+            "[big]",
+            Value::integer_from_decimal(false, "123456789012345678901234567890"),
+        );
+        set(
+            &mut e,
+            "[when]",
+            Value::Timestamp(Timestamp::from_unix_nanos(1_700_000_000_123_456_789).unwrap()),
+        );
+        set(
+            &mut e,
+            "[a][b]",
+            Value::Array(vec![Value::Null, Value::Bool(true), Value::from("x")]),
+        );
         set(&mut e, "[@metadata][_id]", Value::from("id-1"));
         e
     }
@@ -242,13 +255,21 @@ mod tests {
         let e = sample();
         let mut buf = Vec::new();
         encode(7, &e, &mut buf);
-        let Frame::Record { seq, size } = frame(&buf) else { panic!("{:?}", frame(&buf)) };
+        let Frame::Record { seq, size } = frame(&buf) else {
+            panic!("{:?}", frame(&buf))
+        };
         assert_eq!((seq, size), (7, buf.len()));
         let d = decode(&buf).unwrap();
         assert_eq!(d.to_json_string(), e.to_json_string());
         assert_eq!(d.metadata().get("_id"), Some(&Value::from("id-1")));
-        assert!(matches!(d.get(&FieldRef::top("when")), Some(Value::Timestamp(_))));
-        assert!(matches!(d.get(&FieldRef::top("big")), Some(Value::BigInteger(_))));
+        assert!(matches!(
+            d.get(&FieldRef::top("when")),
+            Some(Value::Timestamp(_))
+        ));
+        assert!(matches!(
+            d.get(&FieldRef::top("big")),
+            Some(Value::BigInteger(_))
+        ));
         assert_eq!(d.timestamp(), e.timestamp());
     }
 

@@ -23,7 +23,11 @@ impl AckSink for Source {
 
 fn event(n: u64, src: &Arc<Source>) -> Event {
     let mut e = Event::from_message(format!("line {n}"));
-    e.set(&FieldRef::top("n"), logstash_mesos_core::Value::Integer(n as i64)).unwrap();
+    e.set(
+        &FieldRef::top("n"),
+        logstash_mesos_core::Value::Integer(n as i64),
+    )
+    .unwrap();
     e.attach_ack(Ack::new(src.clone(), n));
     e
 }
@@ -76,7 +80,10 @@ async fn sources_are_acknowledged_once_written_and_pages_go_once_delivered() {
     })
     .await
     .expect("source acknowledged after the write");
-    assert!(pages::list(dir.path()).unwrap().len() > 3, "small pages roll over");
+    assert!(
+        pages::list(dir.path()).unwrap().len() > 3,
+        "small pages roll over"
+    );
     let mut got = Vec::new();
     while got.len() < 500 {
         let e = h.out.recv().await.unwrap();
@@ -89,7 +96,11 @@ async fn sources_are_acknowledged_once_written_and_pages_go_once_delivered() {
     assert!(h.out.recv().await.is_none());
     assert_eq!(h.queue.pending(), 0);
     h.queue.close().await;
-    assert_eq!(pages::list(dir.path()).unwrap().len(), 1, "only the head page is left");
+    assert_eq!(
+        pages::list(dir.path()).unwrap().len(),
+        1,
+        "only the head page is left"
+    );
     // Reopened: nothing to deliver again.
     let (_h, report) = start(dir.path(), &s);
     assert_eq!(report.pending, 0);
@@ -145,7 +156,12 @@ async fn without_drain_a_shutdown_leaves_events_for_the_next_start() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         h.shutdown.cancel();
-        let Harness { input, mut out, mut queue, .. } = h;
+        let Harness {
+            input,
+            mut out,
+            mut queue,
+            ..
+        } = h;
         drop(input);
         queue.wait_io().await;
         // Whatever the reader had handed over before the shutdown is delivered.
@@ -177,7 +193,12 @@ async fn a_damaged_page_is_reported_and_the_rest_delivered() {
             h.input.send(event(n, &src)).await.unwrap();
         }
         h.shutdown.cancel();
-        let Harness { input, mut out, mut queue, .. } = h;
+        let Harness {
+            input,
+            mut out,
+            mut queue,
+            ..
+        } = h;
         drop(input);
         queue.wait_io().await;
         // Hand-overs are failed (not delivered), so everything stays queued.
@@ -213,7 +234,9 @@ async fn a_damaged_page_is_reported_and_the_rest_delivered() {
 fn a_logstash_queue_directory_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("checkpoint.head"), b"x").unwrap();
-    let err = PersistedQueue::open(dir.path(), &settings(4096, 8192)).err().unwrap();
+    let err = PersistedQueue::open(dir.path(), &settings(4096, 8192))
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("Logstash"), "{err}");
 }
 

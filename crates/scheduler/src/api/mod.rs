@@ -8,13 +8,20 @@
 //! * `DELETE /v1/framework`: uninstall (TEARDOWN: the master kills every agent)
 //! * `GET /v1/endpoints[?agent_id=|?hostname=]`: the inputs' ports per running node, or the
 //!   nearest node's
+//! * `GET /v1/dashboard`, `GET /v1/dashboard/stream` (server-sent events): fleet figures
+//!   from the agents' reports, the last 15 minutes kept (`dashboard.rs`)
 //! * `GET /v1/health`, `GET /metrics`, `GET /v1/openapi.json`
+//!
+//! Config texts in answers show secret option values as `"********"`; a PUT sending the
+//! mask back keeps the stored secret (`masking.rs`).
 //! * `GET /v1/artifacts/logstash-mesos`: this binary, for command tasks
 //! * `GET /`: the embedded UI
 
 pub mod auth;
+pub mod dashboard;
 mod endpoints;
 mod error;
+mod masking;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -48,6 +55,8 @@ pub struct AppState {
     pub artifact: Option<PathBuf>,
     /// Who may call the API (`--api-token`, `--api-user`/`--api-password`); off by default.
     pub auth: auth::Auth,
+    /// The dashboard's samples and live feed (`/v1/dashboard`).
+    pub dashboard: Arc<dashboard::Dashboard>,
 }
 
 impl AppState {
@@ -62,6 +71,7 @@ impl AppState {
             reports: Arc::default(),
             artifact,
             auth: auth::Auth::default(),
+            dashboard: Arc::default(),
         }
     }
 
@@ -86,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         .route(PIPELINE_PATH, get(pipeline))
         .route("/v1/agents", get(agents))
         .route("/v1/endpoints", get(endpoints::endpoints))
+        .route("/v1/dashboard", get(dashboard::dashboard))
+        .route("/v1/dashboard/stream", get(dashboard::stream))
         .route(STATUS_PATH, post(agent_status))
         .route("/v1/framework", axum::routing::delete(uninstall))
         .route("/v1/health", get(health))
@@ -112,7 +124,11 @@ async fn openapi() -> Response {
 }
 
 async fn list_configs(State(s): State<AppState>) -> Json<serde_json::Value> {
-    let set = s.configs.current();
+    let mut set = s.configs.current();
+    let plugins = masking::registry(&s.configs);
+    for text in set.configs.values_mut() {
+        *text = masking::mask(plugins, text);
+    }
     let pipelines: BTreeMap<&str, &str> = set
         .configs
         .keys()
@@ -129,6 +145,7 @@ async fn get_config(
         .configs
         .get(&name)
         .ok_or(crate::configs::ConfigError::NotFound(name))?;
+    let text = masking::mask(masking::registry(&s.configs), &text);
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
@@ -150,9 +167,16 @@ async fn put_config(
     Query(q): Query<PutQuery>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // A secret sent back masked keeps its stored value.
+    let text = masking::unmask(
+        masking::registry(&s.configs),
+        body_text(&body)?,
+        s.configs.get(&name).as_deref(),
+    )
+    .map_err(ApiError::BadRequest)?;
     let version = s
         .configs
-        .put_in(&name, body_text(&body)?, q.pipeline.as_deref())
+        .put_in(&name, &text, q.pipeline.as_deref())
         .await?;
     let pipeline = s.configs.current().pipeline_of(&name).to_string();
     Ok(Json(
@@ -165,7 +189,13 @@ async fn config_history(
     State(s): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let revisions = s.configs.history(&name).await;
+    let mut revisions = s.configs.history(&name).await;
+    let plugins = masking::registry(&s.configs);
+    for r in &mut revisions {
+        if let Some(t) = &mut r.text {
+            *t = masking::mask(plugins, t);
+        }
+    }
     if revisions.is_empty() && s.configs.get(&name).is_none() {
         return Err(crate::configs::ConfigError::NotFound(name).into());
     }
@@ -268,9 +298,13 @@ async fn agent_status(State(s): State<AppState>, body: Bytes) -> Result<StatusCo
             "field \"node\" must not be empty".into(),
         ));
     }
+    if let Ok(raw) = serde_json::from_slice(&body) {
+        s.dashboard.record(&report.node, raw);
+    }
     if let Ok(mut r) = s.reports.write() {
         r.insert(report.node.clone(), (report, Instant::now()));
     }
+    s.dashboard.ensure_sampler(&s);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -298,7 +332,7 @@ async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
             "up_to_date": n.up_to_date,
             // The config set the agent runs: equal to /v1/health's once it swapped.
             "config_version": rep.map(|(r, _)| r.config_version),
-            "report": rep.map(|(r, _)| r),
+            "report": rep.map(|(r, _)| s.dashboard.with_extras(r)),
             "report_age_seconds": rep.map(|(_, at)| at.elapsed().as_secs_f64()),
         }));
     }
@@ -309,7 +343,7 @@ async fn agents(State(s): State<AppState>) -> Json<serde_json::Value> {
             .any(|n| &n.hostname == node || (n.agent_id.is_some() && n.agent_id == r.agent_id));
         if !matched {
             out.push(json!({"node": node, "agent_id": r.agent_id, "task_id": r.task_id, "task_state": null,
-                "config_version": r.config_version, "report": r, "report_age_seconds": at.elapsed().as_secs_f64()}));
+                "config_version": r.config_version, "report": s.dashboard.with_extras(r), "report_age_seconds": at.elapsed().as_secs_f64()}));
         }
     }
     Json(json!({"agents": out}))

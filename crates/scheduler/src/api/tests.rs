@@ -216,6 +216,8 @@ async fn health_metrics_openapi_ui() {
         "/v1/agents",
         "/v1/agents/status",
         "/v1/endpoints",
+        "/v1/dashboard",
+        "/v1/dashboard/stream",
         "/v1/health",
         "/v1/framework",
         "/metrics",
@@ -320,4 +322,230 @@ async fn credentials_guard_every_route_but_health_and_the_agent_binary() {
     )
     .await;
     assert_eq!(code, StatusCode::OK, "{body}");
+}
+
+/// An app validating with the product's plugin set (whose schemas name the secrets).
+async fn lang_app() -> (tempfile::TempDir, AppState) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keeper = Arc::new(
+        Keeper::open(Arc::new(FileStore::new(dir.path())))
+            .await
+            .expect("keeper"),
+    );
+    let configs = Arc::new(ConfigService::new(
+        Arc::new(crate::lang_validator::LangValidator::new(
+            logstash_mesos_agent::plugins::registry(),
+        )),
+        keeper,
+        ConfigSet::default(),
+        None,
+    ));
+    (
+        dir,
+        AppState::new(configs, Arc::new(Shared::default()), None),
+    )
+}
+
+const SECRET_CONF: &str = "input { mesos { password => \"agent-pw\" } }\n\
+output {\n  if [x] {\n    elasticsearch { hosts => [\"http://es:9200\"] user => \"u\" password => \"es-pw\" }\n  }\n\
+  elasticsearch { password => 'other-pw' api_key => \"${ES_KEY}\" }\n}\n";
+
+#[tokio::test]
+async fn secrets_are_masked_in_answers_and_kept_on_put() {
+    let (_d, st) = lang_app().await;
+    let (code, body) = call(&st, "PUT", "/v1/configs/sec", SECRET_CONF).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let masked = "input { mesos { password => \"********\" } }\n\
+output {\n  if [x] {\n    elasticsearch { hosts => [\"http://es:9200\"] user => \"u\" password => \"********\" }\n  }\n\
+  elasticsearch { password => \"********\" api_key => \"${ES_KEY}\" }\n}\n";
+    let (code, body) = call(&st, "GET", "/v1/configs/sec", "").await;
+    assert_eq!((code, body.as_str()), (StatusCode::OK, masked));
+    let (_, body) = call(&st, "GET", "/v1/configs", "").await;
+    assert_eq!(js(&body)["configs"]["sec"], masked);
+    let (_, body) = call(&st, "GET", "/v1/configs/sec/history", "").await;
+    assert_eq!(js(&body)["revisions"][0]["text"], masked);
+    for secret in ["agent-pw", "es-pw", "other-pw"] {
+        for uri in ["/v1/configs", "/v1/configs/sec", "/v1/configs/sec/history"] {
+            let (_, body) = call(&st, "GET", uri, "").await;
+            assert!(!body.contains(secret), "{uri} shows {secret}: {body}");
+        }
+    }
+    // Agents still get the real values.
+    let (_, body) = call(&st, "GET", "/v1/pipeline?since=0&timeout=0", "").await;
+    assert_eq!(js(&body)["configs"]["sec"], SECRET_CONF);
+
+    // The UI sends the masked text back with another change: the secrets stay.
+    let edited = masked.replace("user => \"u\"", "user => \"admin\"");
+    let (code, body) = call(&st, "PUT", "/v1/configs/sec", &edited).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let stored = st.configs.get("sec").expect("stored");
+    assert_eq!(
+        stored,
+        SECRET_CONF.replace("user => \"u\"", "user => \"admin\"")
+    );
+    // A secret typed anew replaces the stored one; the others are kept.
+    let retyped = edited.replacen(
+        "password => \"********\"",
+        "password => \"new-agent-pw\"",
+        1,
+    );
+    let (code, _) = call(&st, "PUT", "/v1/configs/sec", &retyped).await;
+    assert_eq!(code, StatusCode::OK);
+    let stored = st.configs.get("sec").expect("stored");
+    assert!(
+        stored.contains("mesos { password => \"new-agent-pw\" }"),
+        "{stored}"
+    );
+    assert!(stored.contains("password => \"es-pw\""), "{stored}");
+    assert!(stored.contains("password => 'other-pw'"), "{stored}");
+    // A mask where nothing was stored (a new plugin, a new config) is refused, not stored.
+    let (code, body) = call(
+        &st,
+        "PUT",
+        "/v1/configs/fresh",
+        "output { elasticsearch { password => \"********\" } }",
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("no stored secret"), "{body}");
+    assert!(st.configs.get("fresh").is_none());
+    // A plain string option that happens to be the mask is left alone.
+    let (code, body) = call(
+        &st,
+        "PUT",
+        "/v1/configs/plain",
+        "filter { mutate { add_tag => [\"********\"] } }",
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+}
+
+#[test]
+fn masking_by_name_when_the_text_does_not_parse() {
+    let r = logstash_mesos_pipeline::registry::Registry::builtin();
+    let text =
+        "output { elasticsearch { password => \"a b\" ssl_key_passphrase=>pass user => x } \n";
+    assert_eq!(
+        masking::mask(&r, text),
+        "output { elasticsearch { password => \"********\" ssl_key_passphrase=>\"********\" user => x } \n"
+    );
+    // Codec plugins and conditionals are walked in parseable texts; non-secret options kept.
+    let ok = "filter { fingerprint { key => \"k1\" method => \"SHA256\" } }";
+    assert_eq!(
+        masking::mask(&r, ok),
+        "filter { fingerprint { key => \"********\" method => \"SHA256\" } }"
+    );
+}
+
+#[tokio::test]
+async fn dashboard_figures_come_from_agent_reports_and_stream_as_sse() {
+    let (_d, st) = app().await;
+    if let Ok(mut n) = st.shared.nodes.write() {
+        for (h, state) in [("n1", "TASK_RUNNING"), ("n2", "TASK_STAGING")] {
+            n.push(crate::sched::NodeView {
+                hostname: h.into(),
+                agent_id: None,
+                task_id: None,
+                state: Some(state.into()),
+                message: None,
+                failures: 0,
+                up_to_date: true,
+            });
+        }
+    }
+    let report = json!({"node": "n1", "containers": 3, "events_per_second": 120.5, "lag_seconds": 0.4, "errors": 2, "dlq_events": 7});
+    let (code, _) = call(&st, "POST", "/v1/agents/status", &report.to_string()).await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    let (code, body) = call(&st, "GET", "/v1/dashboard", "").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let doc = js(&body);
+    let cur = &doc["current"];
+    assert_eq!(cur["agents_running"], 1);
+    assert_eq!(cur["agents_wanted"], 2);
+    assert_eq!(cur["agents_reporting"], 1);
+    assert_eq!(cur["events_in_per_second"], 120.5);
+    assert_eq!(cur["errors"], 2);
+    assert_eq!(cur["dlq_events"], 7, "extra report fields are kept");
+    assert_eq!(
+        cur["events_out_per_second"],
+        Value::Null,
+        "not reported: null"
+    );
+    assert!(doc["history"].as_array().is_some_and(|h| !h.is_empty()));
+
+    // The stream starts with the history, then a sample per tick.
+    let req = Request::builder()
+        .uri("/v1/dashboard/stream")
+        .body(Body::empty())
+        .expect("request");
+    let resp = router(st.clone()).oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let mut body = resp.into_body();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("event: sample") {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("a sample within 10 s")
+            .expect("stream open")
+            .expect("frame");
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(seen.starts_with("event: history\ndata: {"), "{seen}");
+    assert!(seen.contains("\"events_in_per_second\":120.5"), "{seen}");
+}
+
+/// Masking and unmasking never panic on garbage texts (unbalanced quotes, multibyte
+/// characters, a secret name at the very end...), and a masked text shows no secret.
+#[test]
+fn masking_survives_garbage() {
+    let r = logstash_mesos_pipeline::registry::Registry::builtin();
+    let pieces = [
+        "password",
+        " => ",
+        "=>",
+        "\"",
+        "'",
+        "\\",
+        "é",
+        "日本",
+        "{",
+        "}",
+        "[",
+        "]",
+        "#",
+        "\n",
+        " ",
+        "hunter2",
+        "output",
+        "elasticsearch",
+        "${X}",
+        "********",
+        ",",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..3000 {
+        let mut text = String::new();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let n = (seed % 24) as usize;
+        for k in 0..n {
+            let i = ((seed >> (k % 48)) as usize + k * 7) % pieces.len();
+            text.push_str(pieces[i]);
+        }
+        let masked = masking::mask(&r, &text);
+        let _ = masking::unmask(&r, &masked, Some(&text));
+        let _ = masking::unmask(&r, &text, None);
+    }
+    let text = "output { elasticsearch { password => hunter2 } }";
+    assert!(!masking::mask(&r, text).contains("hunter2"));
 }

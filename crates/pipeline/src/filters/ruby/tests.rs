@@ -1075,7 +1075,8 @@ async fn four_workers_share_init_state() {
         batch_size: 50,
         ..RunSettings::default()
     };
-    let running = RunningPipeline::start(p, &BuildContext::default(), &settings).expect("pipeline starts");
+    let running =
+        RunningPipeline::start(p, &BuildContext::default(), &settings).expect("pipeline starts");
     tokio::time::timeout(Duration::from_secs(60), running.wait())
         .await
         .expect("pipeline finished");

@@ -175,7 +175,20 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let mut c = vec![0x1e, 0x0f, id, 0, 0, 0, 0, 0, 0, 0, i as u8, parts.len() as u8];
+                let mut c = vec![
+                    0x1e,
+                    0x0f,
+                    id,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    i as u8,
+                    parts.len() as u8,
+                ];
                 c.extend_from_slice(p);
                 c
             })
@@ -197,7 +210,9 @@ mod tests {
 
     #[test]
     fn chunks_reassemble_in_any_order_and_expire() {
-        let body: String = (0..2000).map(|i| format!("{} ", i * 7919 % 10007)).collect();
+        let body: String = (0..2000)
+            .map(|i| format!("{} ", i * 7919 % 10007))
+            .collect();
         let doc: Vec<u8> = format!(r#"{{"short_message":"{body}"}}"#).into_bytes();
         let compressed = zlib(&doc);
         let size = compressed.len() / 10 + 1;
@@ -218,7 +233,11 @@ mod tests {
         let cs = chunks(8, &compressed, size);
         r.push(&cs[0], now).unwrap();
         assert_eq!(r.pending(), 1);
-        r.push(doc.as_slice(), now + CHUNK_TIMEOUT + Duration::from_millis(1)).unwrap();
+        r.push(
+            doc.as_slice(),
+            now + CHUNK_TIMEOUT + Duration::from_millis(1),
+        )
+        .unwrap();
         assert_eq!((r.pending(), r.expired), (0, 1));
     }
 
@@ -227,12 +246,18 @@ mod tests {
         let mut r = Reassembler::default();
         let now = Instant::now();
         assert_eq!(r.push(&[0x1e, 0x0f, 1, 2], now), Err(Reject::ShortChunk));
-        assert_eq!(r.push(&[0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], now), Err(Reject::BadCount(0)));
+        assert_eq!(
+            r.push(&[0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], now),
+            Err(Reject::BadCount(0))
+        );
         assert_eq!(
             r.push(&[0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2], now),
             Err(Reject::BadSequence { seq: 3, count: 2 })
         );
-        assert_eq!(r.push(&[0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200], now), Err(Reject::BadCount(200)));
+        assert_eq!(
+            r.push(&[0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200], now),
+            Err(Reject::BadCount(200))
+        );
         let bomb = zlib(&vec![b'{'; MAX_MESSAGE + 10]);
         assert_eq!(r.push(&bomb, now), Err(Reject::TooLarge));
     }

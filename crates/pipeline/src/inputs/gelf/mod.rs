@@ -75,7 +75,10 @@ pub fn build(args: &Args, _ctx: &BuildContext) -> BuildResult<Box<dyn Input>> {
     let udp = port(args, "port_udp", base, &mut errors);
     let (use_tcp, use_udp) = (args.flag("use_tcp"), args.flag("use_udp"));
     if !use_tcp && !use_udp {
-        errors.push(BuildError::option("use_udp", "use_udp and use_tcp are both false: nothing to listen on"));
+        errors.push(BuildError::option(
+            "use_udp",
+            "use_udp and use_tcp are both false: nothing to listen on",
+        ));
     }
     if !errors.is_empty() {
         return Err(BuildError::many(errors));
@@ -162,7 +165,9 @@ pub fn to_event(json: &[u8], source_host: &str, remap: bool, strip: bool) -> Eve
             .collect();
         for k in keys {
             let dest = &k[1..];
-            let Some(v) = e.remove(&FieldRef::top(&k)) else { continue };
+            let Some(v) = e.remove(&FieldRef::top(&k)) else {
+                continue;
+            };
             if dest == "@timestamp" {
                 match numeric(&v).and_then(seconds_to_timestamp) {
                     Some(t) => e.set_timestamp(t),
@@ -203,7 +208,8 @@ impl GelfInput {
                 match reassembler.push(&d.data, now) {
                     Ok(Some(doc)) => {
                         let ip = d.from.ip().to_canonical();
-                        let mut e = to_event(&doc, &ip.to_string(), self.shape.remap, self.shape.strip);
+                        let mut e =
+                            to_event(&doc, &ip.to_string(), self.shape.remap, self.shape.strip);
                         senders.annotate(&mut e, ip);
                         events.push(e);
                     }
@@ -343,7 +349,11 @@ mod tests {
         assert_eq!(get(&e, "some_info"), Some(Value::from("foo")));
         assert_eq!(get(&e, "_user_id"), None);
         assert_eq!(get(&e, "timestamp"), None);
-        assert_eq!(e.timestamp().unwrap().to_string(), "2013-11-21T17:11:02.307200Z", "microseconds kept, as coerce_timestamp does");
+        assert_eq!(
+            e.timestamp().unwrap().to_string(),
+            "2013-11-21T17:11:02.307200Z",
+            "microseconds kept, as coerce_timestamp does"
+        );
     }
 
     #[test]
@@ -357,8 +367,16 @@ mod tests {
         assert_eq!(get(&e, "short_message"), Some(Value::from("hi")));
         assert_eq!(get(&e, "_x"), Some(Value::Integer(1)));
         // Same full and short message: short is dropped.
-        let e = to_event(br#"{"short_message":"a","full_message":"a"}"#, "h", true, true);
-        assert_eq!((get(&e, "message"), get(&e, "short_message")), (Some(Value::from("a")), None));
+        let e = to_event(
+            br#"{"short_message":"a","full_message":"a"}"#,
+            "h",
+            true,
+            true,
+        );
+        assert_eq!(
+            (get(&e, "message"), get(&e, "short_message")),
+            (Some(Value::from("a")), None)
+        );
     }
 
     #[test]
@@ -367,9 +385,15 @@ mod tests {
         assert!(e.has_tag("_jsonparsefailure"));
         assert_eq!(get(&e, "message"), Some(Value::from("\"{not json\"")));
         let e = to_event(br#"{"_@timestamp":"946702800.1"}"#, "h", true, true);
-        assert_eq!(e.timestamp().unwrap().to_string(), "2000-01-01T05:00:00.100Z");
+        assert_eq!(
+            e.timestamp().unwrap().to_string(),
+            "2000-01-01T05:00:00.100Z"
+        );
         let e = to_event(br#"{"timestamp":946702800.123}"#, "h", true, true);
-        assert_eq!(e.timestamp().unwrap().to_string(), "2000-01-01T05:00:00.123Z");
+        assert_eq!(
+            e.timestamp().unwrap().to_string(),
+            "2000-01-01T05:00:00.123Z"
+        );
         let e = to_event(br#"{"_@timestamp":"yesterday"}"#, "h", true, true);
         assert!(e.has_tag("_gelf_move_field_failure"));
     }
