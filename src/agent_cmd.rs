@@ -8,7 +8,7 @@ use crate::pipeline::{build_context, run_settings, stop_on_signals, supervise};
 use anyhow::{Context, Result};
 use clap::Args;
 use logstash_mesos_core::agent_protocol::{
-    AgentReport, ConfigSet, ENV_AGENT_PORT, ENV_MESOS_TASK_ID, ENV_NODE, ENV_TASK_ID,
+    AgentReport, ConfigSet, StreamReport, ENV_AGENT_PORT, ENV_MESOS_TASK_ID, ENV_NODE, ENV_TASK_ID,
     PIPELINE_PATH, STATUS_PATH,
 };
 use logstash_mesos_core::Backoff;
@@ -268,6 +268,27 @@ async fn report_loop(
             lag_seconds,
             errors,
             config_version: version.load(std::sync::atomic::Ordering::Relaxed),
+            agent_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            streams: Some(
+                snap.containers
+                    .iter()
+                    .flat_map(|(id, c)| {
+                        let container = if c.name.is_empty() {
+                            id.clone()
+                        } else {
+                            c.name.clone()
+                        };
+                        c.streams.values().map(move |s| StreamReport {
+                            container: container.clone(),
+                            stream: s.kind.clone(),
+                            path: s.path.clone(),
+                            offset: s.acked_position.clone(),
+                            lag_events: s.lag_events,
+                            last_error: s.errors.last().cloned(),
+                        })
+                    })
+                    .collect(),
+            ),
         };
         let url = format!("{}{STATUS_PATH}", base.trim_end_matches('/'));
         if let Err(e) = http.post(&url).json(&report).send().await {

@@ -99,6 +99,30 @@ pub struct AgentReport {
     /// The config version the agent runs.
     #[serde(default)]
     pub config_version: u64,
+    /// The agent binary's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
+    /// Each stream the agent reads (container stdout/stderr, files, sandboxes); `None`
+    /// from agents that do not report them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<Vec<StreamReport>>,
+}
+
+/// One stream in an [`AgentReport`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamReport {
+    /// The container (or Mesos task) the stream belongs to.
+    pub container: String,
+    /// `stdout`, `stderr`, `file`, ...
+    pub stream: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The position up to which every line was delivered.
+    pub offset: String,
+    /// Lines read and not yet acknowledged.
+    pub lag_events: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 #[cfg(test)]
@@ -119,5 +143,18 @@ mod tests {
         let back = serde_json::to_value(&r).expect("json");
         assert_eq!(back["node"], "n1");
         assert!(back.get("lag_seconds").is_some());
+        // Older agents send neither version nor streams: they stay absent, not empty.
+        assert!(r.agent_version.is_none() && r.streams.is_none());
+        assert!(back.get("streams").is_none());
+        let r: AgentReport = serde_json::from_str(
+            r#"{"node":"n1","agent_version":"0.1.0","streams":[{"container":"web","stream":"stdout","offset":"42","lag_events":3,"last_error":"boom"}]}"#,
+        )
+        .expect("report with streams");
+        let s = &r.streams.as_ref().expect("streams")[0];
+        assert_eq!(
+            (s.container.as_str(), s.offset.as_str(), s.lag_events),
+            ("web", "42", 3)
+        );
+        assert_eq!(s.last_error.as_deref(), Some("boom"));
     }
 }

@@ -116,6 +116,8 @@ async fn ui_lists_edits_validates_configs_and_lists_agents() {
             lag_seconds: 0.25,
             errors: 0,
             config_version: 1,
+            agent_version: None,
+            streams: None,
         };
         r.insert("node-1".into(), (report, std::time::Instant::now()));
     }
