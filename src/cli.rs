@@ -124,28 +124,40 @@ pub struct RunArgs {
     pub explicit: Vec<String>,
 }
 
-/// The `queue.*` settings (also taken by `agent`), with Logstash's defaults.
+/// The `queue.*` settings (also taken by `agent`), with Logstash's defaults. Each is also
+/// an environment variable (`LOGSTASH_MESOS_QUEUE_TYPE=persisted`), so the scheduler's
+/// `--agent-env` turns the persisted queue on for every agent.
 #[derive(Args, Debug, Clone)]
 pub struct QueueArgs {
     /// The queue between inputs and workers: memory, or persisted (page files under
     /// --path.queue; events survive a crash and outages of the outputs).
-    #[arg(long = "queue.type", value_name = "TYPE", default_value = "memory", value_parser = ["memory", "persisted"])]
+    #[arg(long = "queue.type", env = "LOGSTASH_MESOS_QUEUE_TYPE", value_name = "TYPE", default_value = "memory", value_parser = ["memory", "persisted"])]
     pub queue_type: String,
     /// Where persisted queues live [default: <path.data>/queue].
-    #[arg(long = "path.queue", value_name = "DIR")]
+    #[arg(
+        long = "path.queue",
+        env = "LOGSTASH_MESOS_PATH_QUEUE",
+        value_name = "DIR"
+    )]
     pub path_queue: Option<PathBuf>,
     /// Size of one page file of the persisted queue (1024 based: 64mb).
-    #[arg(long = "queue.page_capacity", value_name = "SIZE", default_value = "64mb", value_parser = setting_size)]
+    #[arg(long = "queue.page_capacity", env = "LOGSTASH_MESOS_QUEUE_PAGE_CAPACITY", value_name = "SIZE", default_value = "64mb", value_parser = setting_size)]
     pub queue_page_capacity: u64,
     /// The persisted queue holds at most this much; inputs then wait.
-    #[arg(long = "queue.max_bytes", value_name = "SIZE", default_value = "1024mb", value_parser = setting_size)]
+    #[arg(long = "queue.max_bytes", env = "LOGSTASH_MESOS_QUEUE_MAX_BYTES", value_name = "SIZE", default_value = "1024mb", value_parser = setting_size)]
     pub queue_max_bytes: u64,
     /// The persisted queue holds at most this many events (0: no limit).
-    #[arg(long = "queue.max_events", value_name = "COUNT", default_value_t = 0)]
+    #[arg(
+        long = "queue.max_events",
+        env = "LOGSTASH_MESOS_QUEUE_MAX_EVENTS",
+        value_name = "COUNT",
+        default_value_t = 0
+    )]
     pub queue_max_events: u64,
     /// Save the delivered position after this many acknowledgements (0: only by time).
     #[arg(
         long = "queue.checkpoint.acks",
+        env = "LOGSTASH_MESOS_QUEUE_CHECKPOINT_ACKS",
         value_name = "COUNT",
         default_value_t = 1024
     )]
@@ -153,6 +165,7 @@ pub struct QueueArgs {
     /// fsync the page after this many written events (0: leave it to the OS).
     #[arg(
         long = "queue.checkpoint.writes",
+        env = "LOGSTASH_MESOS_QUEUE_CHECKPOINT_WRITES",
         value_name = "COUNT",
         default_value_t = 1024
     )]
@@ -160,12 +173,13 @@ pub struct QueueArgs {
     /// Save the delivered position at least this often, in milliseconds.
     #[arg(
         long = "queue.checkpoint.interval",
+        env = "LOGSTASH_MESOS_QUEUE_CHECKPOINT_INTERVAL",
         value_name = "MS",
         default_value_t = 1000
     )]
     pub queue_checkpoint_interval: u64,
     /// On shutdown, deliver everything in the persisted queue before exiting.
-    #[arg(long = "queue.drain", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long = "queue.drain", env = "LOGSTASH_MESOS_QUEUE_DRAIN", value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set)]
     pub queue_drain: bool,
 }
 

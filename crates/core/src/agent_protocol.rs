@@ -108,6 +108,13 @@ pub struct AgentReport {
     pub streams: Option<Vec<StreamReport>>,
 }
 
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Ok(other.to_string()),
+    }
+}
+
 /// One stream in an [`AgentReport`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamReport {
@@ -117,7 +124,9 @@ pub struct StreamReport {
     pub stream: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// The position up to which every line was delivered.
+    /// The position up to which every line was delivered (a byte offset, or a timestamp
+    /// for the logs API); a bare number is read too.
+    #[serde(deserialize_with = "string_or_number")]
     pub offset: String,
     /// Lines read and not yet acknowledged.
     pub lag_events: u64,
@@ -147,7 +156,7 @@ mod tests {
         assert!(r.agent_version.is_none() && r.streams.is_none());
         assert!(back.get("streams").is_none());
         let r: AgentReport = serde_json::from_str(
-            r#"{"node":"n1","agent_version":"0.1.0","streams":[{"container":"web","stream":"stdout","offset":"42","lag_events":3,"last_error":"boom"}]}"#,
+            r#"{"node":"n1","agent_version":"0.1.0","streams":[{"container":"web","stream":"stdout","offset":"42","lag_events":3,"last_error":"boom"},{"container":"web","stream":"stderr","offset":7,"lag_events":0}]}"#,
         )
         .expect("report with streams");
         let s = &r.streams.as_ref().expect("streams")[0];
@@ -156,5 +165,6 @@ mod tests {
             ("web", "42", 3)
         );
         assert_eq!(s.last_error.as_deref(), Some("boom"));
+        assert_eq!(r.streams.as_ref().expect("streams")[1].offset, "7");
     }
 }
